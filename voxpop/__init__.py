@@ -1,0 +1,198 @@
+"""voxpop: the vox-pop kiosk for "Whose Shoes?" co-production events."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Request, current_app, g, redirect, request, session
+from flask.sessions import SecureCookieSessionInterface
+from flask_babel import Babel
+from flask_wtf.csrf import CSRFProtect
+
+from voxpop.config import load_config
+from voxpop.db import close_db, connect, database_path, migrate, schema_version
+from voxpop.media.tools import ffmpeg_version
+from voxpop.storage import IncomingFile, MediaStore
+
+ROOT = Path(__file__).resolve().parent.parent
+csrf = CSRFProtect()
+babel = Babel()
+
+
+@dataclass
+class VoxpopState:
+    """What the app shares across requests: the media store and the tools found at start."""
+
+    store: MediaStore
+    ffmpeg_version: str | None
+
+
+class VoxpopRequest(Request):
+    """Streams uploaded files straight into ``uploads/incoming/``, hashing as they arrive."""
+
+    def _get_file_stream(
+        self,
+        total_content_length: int | None,
+        content_type: str | None,
+        filename: str | None = None,
+        content_length: int | None = None,
+    ) -> IncomingFile:
+        incoming = current_app.extensions["voxpop"].store.open_incoming()
+        g.setdefault("incoming_files", []).append(incoming)
+        return incoming
+
+
+class PerRequestSecureSession(SecureCookieSessionInterface):
+    """Mark the session cookie Secure whenever the request came over HTTPS.
+
+    One instance serves plain HTTP (the laptop's own browser, certificate setup) and HTTPS
+    (tablets); a cookie set over HTTPS must never travel back over plain HTTP on the LAN.
+    """
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config.get("SESSION_COOKIE_SECURE")) or request.is_secure
+
+
+def _secret_key(instance: Path) -> str:
+    path = instance / "secret_key"
+    if not path.is_file():
+        instance.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32), encoding="ascii")
+        path.chmod(0o600)
+    return path.read_text(encoding="ascii").strip()
+
+
+def open_database(instance: str | Path) -> Any:
+    """Open (creating if needed) and migrate an instance's database, backing up before upgrades."""
+    path = database_path(instance)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = connect(path)
+    version = schema_version(conn)
+    if version:
+        from voxpop.db import migrations
+
+        if version < len(migrations()):
+            backup = path.with_name(f"{path.name}.before-v{len(migrations())}")
+            target = connect(backup)
+            conn.backup(target)
+            target.close()
+    migrate(conn)
+    return conn
+
+
+def select_locale() -> str:
+    """The UI language: ``?lang=`` (remembered), then the session, then the browser."""
+    languages = current_app.config["LANGUAGES"]
+    asked = request.args.get("lang")
+    if asked in languages:
+        session["lang"] = asked
+        return asked
+    if session.get("lang") in languages:
+        return str(session["lang"])
+    return request.accept_languages.best_match(languages) or languages[0]
+
+
+_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
+# What plain HTTP on the LAN may still serve: the steps to trust the certificate.
+_HTTP_LAN_ENDPOINTS = {
+    "public.setup",
+    "public.ca_certificate",
+    "public.healthz",
+    "kiosk.pair",
+    "public.withdraw",
+    "static",
+}
+
+
+def is_secure_context() -> bool:
+    """True when a browser would grant this page the camera: HTTPS, or plain HTTP on loopback."""
+    return request.is_secure or (request_hostname() in _LOOPBACK_HOSTS)
+
+
+def request_hostname() -> str:
+    """The host name or address this request was sent to, without the port."""
+    host = request.host
+    return host[: host.index("]") + 1] if host.startswith("[") else host.rsplit(":", 1)[0]
+
+
+def https_url_for_this_request() -> str:
+    """The same page on this instance's HTTPS port."""
+    hostname = request_hostname()
+    query = f"?{request.query_string.decode()}" if request.query_string else ""
+    return f"https://{hostname}:{current_app.config['TLS_PORT']}{request.path}{query}"
+
+
+def _redirect_lan_http_to_https() -> Any:
+    if is_secure_context() or not current_app.config.get("TLS_PORT"):
+        return None
+    if request.endpoint in _HTTP_LAN_ENDPOINTS and request.method == "GET":
+        return None
+    return redirect(https_url_for_this_request(), code=307 if request.method != "GET" else 302)
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the voxpop application: config, database, media store, blueprints."""
+    settings = load_config(config)
+    instance = Path(settings["INSTANCE"])
+    app = Flask(
+        __name__,
+        instance_path=str(instance),
+        static_folder=str(ROOT / "static"),
+        template_folder=str(ROOT / "templates"),
+    )
+    app.request_class = VoxpopRequest
+    app.session_interface = PerRequestSecureSession()
+    app.config.update(settings)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key(instance)
+
+    open_database(instance).close()
+    store = MediaStore(app.config["UPLOADS"])
+    store.ensure_folders()
+    store.sweep_incoming()
+    app.extensions["voxpop"] = VoxpopState(store=store, ffmpeg_version=ffmpeg_version())
+
+    csrf.init_app(app)
+    babel.init_app(
+        app,
+        locale_selector=select_locale,
+        default_translation_directories=str(Path(__file__).parent / "translations"),
+    )
+
+    from voxpop import auth, errors
+    from voxpop.kiosk.views import bp as kiosk_bp
+    from voxpop.public.views import bp as public_bp
+    from voxpop.studio.views import bp as studio_bp
+
+    app.register_blueprint(public_bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(kiosk_bp, url_prefix="/kiosk")
+    app.register_blueprint(studio_bp, url_prefix="/studio")
+    errors.register_error_handlers(app)
+
+    app.before_request(_redirect_lan_http_to_https)
+    app.before_request(auth.load_user)
+    app.teardown_request(_discard_unkept_uploads)
+    app.teardown_appcontext(close_db)
+
+    @app.context_processor
+    def inject_helpers() -> dict[str, Any]:
+        from flask_babel import get_locale
+
+        return {"current_locale": str(get_locale() or "en"), "user": g.get("user")}
+
+    static = app.view_functions["static"]
+    app.view_functions["static"] = auth.public(static)
+    return app
+
+
+def _discard_unkept_uploads(_error: BaseException | None = None) -> None:
+    store = current_app.extensions["voxpop"].store
+    for incoming in g.pop("incoming_files", []):
+        store.discard(incoming)
+
+
+__all__ = ["create_app", "csrf"]

@@ -1,0 +1,148 @@
+"""Who may do what: organisers and facilitators log in; kiosks are paired devices.
+
+Every view is protected by one of the decorators here (or listed as public in
+``PUBLIC_ENDPOINTS``); ``tests/test_roles.py`` walks the URL map to keep it that way.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from voxpop import models
+from voxpop.db import get_db
+from voxpop.errors import KioskNotAuthorised
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+bp = Blueprint("auth", __name__)
+
+
+def login_required(*roles: str) -> Callable[[F], F]:
+    """Allow only logged-in users with one of ``roles`` (any role when none given)."""
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if g.user is None:
+                return redirect(url_for("auth.login", next=request.full_path))
+            if roles and g.user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapped.voxpop_roles = roles or models.ROLES  # type: ignore[attr-defined]
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+def public(view: F) -> F:
+    """Mark a view as open to anyone (the decision is explicit, and tested)."""
+    view.voxpop_roles = ("anonymous",)  # type: ignore[attr-defined]
+    return view
+
+
+def load_user() -> None:
+    """Put the logged-in user (or None) on ``g`` for this request."""
+    user_id = session.get("user_id")
+    g.user = models.get_user(get_db(), user_id) if user_id else None
+
+
+class LoginForm(FlaskForm):
+    """Name and password."""
+
+    name = StringField("name", validators=[DataRequired(), Length(max=100)])
+    password = PasswordField("password", validators=[DataRequired(), Length(max=200)])
+
+
+def _safe_next(target: str | None) -> str:
+    # Only local paths: never bounce a freshly logged-in user to another site.
+    if target and target.startswith("/") and not target.startswith("//"):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc:
+            return target
+    return url_for("studio.overview")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login() -> Any:
+    """Log in as an organiser or facilitator."""
+    form = LoginForm()
+    error = None
+    if form.validate_on_submit():
+        user = models.authenticate(get_db(), form.name.data or "", form.password.data or "")
+        if user is not None:
+            session.clear()  # a new session for a new identity (no fixation)
+            session["user_id"] = user.id
+            session.permanent = True
+            return redirect(_safe_next(request.args.get("next")))
+        error = _("That name and password do not match.")
+    elif request.method == "POST":
+        error = _("Enter your name and password.")
+    status = 401 if error else 200
+    return render_template("auth/login.html", form=form, error=error), status
+
+
+@bp.post("/logout")
+@login_required()
+def logout() -> Any:
+    """Log out (a POST, so a link elsewhere cannot log anyone out)."""
+    session.clear()
+    flash(_("You have logged out."))
+    return redirect(url_for("auth.login"))
+
+
+def current_kiosk() -> models.Kiosk | None:
+    """Return the live kiosk behind this request, from its bearer token or paired session.
+
+    Sets ``g.kiosk_via`` to ``"token"`` or ``"session"``: only cookie-borne requests need a
+    CSRF token, because a bearer token is never sent by a browser on its own.
+    """
+    db = get_db()
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _sep, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        g.kiosk_via = "token"
+        return models.kiosk_by_api_token(db, token.strip())
+    kiosk_id = session.get("kiosk_id")
+    if not isinstance(kiosk_id, int):
+        return None
+    g.kiosk_via = "session"
+    return models.live_kiosk(db, kiosk_id)
+
+
+def kiosk_required(view: F) -> F:
+    """Allow only paired, unrevoked kiosks (which may create reflections and nothing more)."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        g.kiosk = current_kiosk()
+        if g.kiosk is None:
+            raise KioskNotAuthorised(
+                _("This kiosk is not paired, or its pairing was revoked. Please ask an organiser.")
+            )
+        return view(*args, **kwargs)
+
+    wrapped.voxpop_roles = ("kiosk",)  # type: ignore[attr-defined]
+    return wrapped  # type: ignore[return-value]

@@ -1,0 +1,198 @@
+"""The ``voxpop`` command: init, serve, kiosk add, user add."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import segno
+from flask import Flask
+
+from voxpop import create_app, models, tls
+from voxpop.db import get_db
+from voxpop.server import PortInUse, serve_forever
+
+FIRST_LOGIN_FILE = "first-login.txt"
+
+
+def _app(**overrides: Any) -> Flask:
+    try:
+        return create_app(overrides or None)
+    except RuntimeError as error:  # e.g. a database from a newer voxpop
+        raise click.ClickException(str(error)) from error
+
+
+def ensure_first_organiser(app: Flask) -> str | None:
+    """Create an ``organiser`` login when there are no users; return its password once."""
+    db = get_db()
+    if models.user_count(db):
+        return None
+    password = secrets.token_urlsafe(9)
+    models.create_user(db, "organiser", "organiser", password)
+    path = Path(app.config["INSTANCE"]) / FIRST_LOGIN_FILE
+    path.write_text(
+        f"voxpop first organiser login\nname: organiser\npassword: {password}\n"
+        "Add more people with: voxpop user add NAME --role organiser|facilitator\n",
+        encoding="utf-8",
+    )
+    path.chmod(0o600)
+    return password
+
+
+def create_demo_event() -> models.Event:
+    """The demo event: today, default perspectives, prompts and consent, English and Welsh."""
+    return models.create_event(
+        get_db(),
+        "Whose Shoes? — demo day",
+        date=dt.date.today().isoformat(),
+        venue="Cardiff City Hall",
+        languages=["en", "cy"],
+    )
+
+
+def pairing_urls(host_addresses: list[str], port: int, token: str) -> dict[str, str]:
+    """Pairing links for this laptop and for tablets on the LAN."""
+    path = f"/kiosk/pair/{token}"
+    lan = host_addresses[0] if host_addresses else "localhost"
+    return {"local": f"http://localhost:{port}{path}", "lan": f"http://{lan}:{port}{path}"}
+
+
+@click.group()
+def main() -> None:
+    """voxpop: the vox-pop kiosk for Whose Shoes? events.
+
+    The instance folder (database, certificates) is $VOXPOP_INSTANCE (default ./instance);
+    media go to $VOXPOP_UPLOADS (default ./uploads).
+    """
+
+
+@main.command()
+@click.option("--demo", is_flag=True, help="Create a demo event if there is no event yet.")
+def init(demo: bool) -> None:
+    """Create the instance folder and database (upgrading an old one), optionally a demo event."""
+    app = _app()
+    with app.app_context():
+        event = models.current_event(get_db())
+        if event is None and demo:
+            event = create_demo_event()
+            click.echo(f"Created the demo event “{event.name}”.")
+        elif event is None:
+            click.echo("No event yet: run `voxpop init --demo` for a demo event.")
+        else:
+            click.echo(f"Event: “{event.name}”.")
+        password = ensure_first_organiser(app)
+        if password:
+            click.echo(f"Created the first organiser login: organiser / {password}")
+            click.echo(f"(also saved in {Path(app.config['INSTANCE']) / FIRST_LOGIN_FILE})")
+    click.echo(f"Instance: {app.config['INSTANCE']}   Media: {app.config['UPLOADS']}")
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (default: all, 0.0.0.0).")
+@click.option("--port", type=int, default=None, help="Plain HTTP port (default 8080).")
+@click.option("--tls-port", type=int, default=None, help="HTTPS port for tablets (default 8443).")
+def serve(host: str | None, port: int | None, tls_port: int | None) -> None:
+    """Run the web server on HTTP and HTTPS (production server; Ctrl+C stops)."""
+    overrides = {k: v for k, v in (("HOST", host), ("PORT", port), ("TLS_PORT", tls_port)) if v}
+    app = _app(**overrides)
+    config = app.config
+    addresses = tls.lan_addresses()
+    tls_files = tls.ensure_server_certificate(
+        Path(config["INSTANCE"]) / "tls", tls.host_names(), [*addresses, "127.0.0.1"]
+    )
+    with app.app_context():
+        db = get_db()
+        event = models.current_event(db)
+        if event is None:
+            raise click.ClickException("No event yet: run `voxpop init --demo` first.")
+        ensure_first_organiser(app)
+        models.retire_unused_pairings(db)
+        new = models.create_kiosk(db, models.next_kiosk_name(db))
+    urls = pairing_urls(addresses, config["PORT"], new.pairing_token)
+    ffmpeg = app.extensions["voxpop"].ffmpeg_version
+
+    def announce() -> None:
+        lan = addresses[0] if addresses else "localhost"
+        click.echo(f"\nvoxpop is running: “{event.name}”")
+        click.echo(
+            f"  Organiser page   http://localhost:{config['PORT']}/studio/"
+            f"   (first login: {Path(config['INSTANCE']) / FIRST_LOGIN_FILE})"
+        )
+        click.echo(
+            f"  Kiosk            https://{lan}:{config['TLS_PORT']}/kiosk/"
+            f"   ·   on this laptop: http://localhost:{config['PORT']}/kiosk/"
+        )
+        click.echo(f"  Pair a kiosk     {urls['lan']}")
+        click.echo(f"     (this laptop) {urls['local']}")
+        click.echo("     The link works once; make more on the organiser page.")
+        click.echo(
+            f"  Tablet setup     http://{lan}:{config['PORT']}/setup   (install the certificate)"
+        )
+        if ffmpeg:
+            click.echo(f"  ffmpeg           {ffmpeg}")
+        else:
+            click.echo(
+                "  ffmpeg           NOT FOUND: recordings are kept but cannot be processed."
+                " Install it (Debian: sudo apt-get install ffmpeg)."
+            )
+        if sys.stdout.isatty():
+            click.echo("\nScan with the tablet's camera to pair it:")
+            segno.make(urls["lan"], error="l").terminal(compact=True)
+        click.echo("\nPress Ctrl+C to stop.", nl=True)
+
+    try:
+        serve_forever(
+            app, config["HOST"], config["PORT"], config["TLS_PORT"], tls_files, on_ready=announce
+        )
+    except PortInUse as error:
+        raise click.ClickException(
+            f"{error} Is voxpop already running? Choose others with --port/--tls-port."
+        ) from error
+    click.echo("voxpop stopped.")
+
+
+@main.group()
+def kiosk() -> None:
+    """Kiosk devices."""
+
+
+@kiosk.command("add")
+@click.argument("name")
+def kiosk_add(name: str) -> None:
+    """Create a kiosk; print its one-time pairing link and its API token."""
+    app = _app()
+    with app.app_context():
+        new = models.create_kiosk(get_db(), name)
+    urls = pairing_urls(tls.lan_addresses(), app.config["PORT"], new.pairing_token)
+    click.echo(f"Kiosk “{new.kiosk.name}” (id {new.kiosk.id})")
+    click.echo(f"Pairing link (works once): {urls['lan']}")
+    click.echo(f"  on this laptop:          {urls['local']}")
+    click.echo(f"API token (Authorization: Bearer …): {new.api_token}")
+
+
+@main.group()
+def user() -> None:
+    """Organiser and facilitator logins."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(models.ROLES), required=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def user_add(name: str, role: str, password_stdin: bool) -> None:
+    """Add a login; the password is asked for (never given on the command line)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    app = _app()
+    with app.app_context():
+        try:
+            created = models.create_user(get_db(), name, role, password)
+        except ValueError as error:
+            raise click.ClickException(str(error)) from error
+    click.echo(f"Added {created.role} “{created.name}”.")

@@ -1,0 +1,62 @@
+"""Configuration defaults and how they are layered.
+
+Order (later wins): these defaults, ``instance/voxpop.toml``, ``VOXPOP_*`` environment
+variables, then whatever a test passes to ``create_app``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+DEFAULTS: dict[str, Any] = {
+    # Where the SQLite database, TLS material and secrets live.
+    "INSTANCE": "instance",
+    # Where media lives: incoming/, originals/, derived/.
+    "UPLOADS": "uploads",
+    # HTTP (loopback kiosks, certificate setup) and HTTPS (tablets on the LAN).
+    "HOST": "0.0.0.0",  # noqa: S104 - the venue LAN is the point
+    "PORT": 8080,
+    "TLS_PORT": 8443,
+    # Upload allowance per second of the event's max clip length; recorders are asked for
+    # 2.5 Mb/s, so 1 MB/s (8 Mb/s) leaves room for phones that ignore the request.
+    "UPLOAD_BYTES_PER_SECOND": 1_000_000,
+    # Plain forms (login, pairing) never need more than this.
+    "MAX_CONTENT_LENGTH": 1024 * 1024,
+    # Base of links printed in QR codes (receipt withdrawal); empty = the address the kiosk used.
+    "PUBLIC_BASE_URL": "",
+    "LANGUAGES": ["en", "cy"],
+    "BABEL_DEFAULT_LOCALE": "en",
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    # A paired kiosk stays paired for the length of an event and then some.
+    "PERMANENT_SESSION_LIFETIME": 14 * 24 * 3600,
+    "WTF_CSRF_TIME_LIMIT": None,
+}
+
+# Settings that are integers when they come from the environment.
+_INT_KEYS = {"PORT", "TLS_PORT", "UPLOAD_BYTES_PER_SECOND", "MAX_CONTENT_LENGTH"}
+
+
+def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Return the merged configuration: defaults, instance file, environment, overrides."""
+    config = dict(DEFAULTS)
+    env = {
+        key[len("VOXPOP_") :]: value
+        for key, value in os.environ.items()
+        if key.startswith("VOXPOP_")
+    }
+    overrides = dict(overrides or {})
+    instance = Path(overrides.get("INSTANCE") or env.get("INSTANCE") or config["INSTANCE"])
+    toml_path = instance / "voxpop.toml"
+    if toml_path.is_file():
+        with toml_path.open("rb") as handle:
+            config.update({key.upper(): value for key, value in tomllib.load(handle).items()})
+    for key, value in env.items():
+        config[key] = int(value) if key in _INT_KEYS else value
+    config.update(overrides)
+    config["INSTANCE"] = str(Path(config["INSTANCE"]).resolve())
+    config["UPLOADS"] = str(Path(config["UPLOADS"]).resolve())
+    return config

@@ -1,0 +1,109 @@
+"""SQLite connections and schema migrations.
+
+One connection per request (on ``g``) or per CLI command. WAL mode lets the kiosk write while
+facilitators read; ``synchronous=FULL`` because a reflection acknowledged to a delegate must
+survive the laptop's power being pulled. Migrations are numbered SQL files in
+``voxpop/migrations/``; ``PRAGMA user_version`` records how far a database has come.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+from flask import current_app, g
+
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    """Open the database at ``path`` with the pragmas voxpop relies on."""
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """Return ``(version, name, sql)`` for every bundled migration, in order."""
+    found = []
+    for entry in resources.files("voxpop.migrations").iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    found.sort()
+    versions = [version for version, _, _ in found]
+    if versions != list(range(1, len(found) + 1)):
+        raise RuntimeError(f"Migrations must be numbered 0001, 0002, … without gaps: {versions}")
+    return found
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """Return the schema version recorded in the database (0 for a new file)."""
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection) -> list[str]:
+    """Apply every migration newer than the database, each in its own transaction.
+
+    Returns the names of the migrations applied. A database from a newer voxpop is refused
+    rather than guessed at.
+    """
+    current = schema_version(conn)
+    available = migrations()
+    if current > len(available):
+        raise RuntimeError(
+            f"This database is at schema version {current}, newer than this voxpop "
+            f"understands ({len(available)}). Upgrade voxpop instead."
+        )
+    applied = []
+    for version, name, sql in available[current:]:
+        # executescript commits any open transaction first, so the whole migration and its
+        # version bump go in one explicit transaction: all or nothing.
+        conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;")
+        applied.append(name)
+    return applied
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """Run a block in one write transaction: committed on success, rolled back on error."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def database_path(instance: str | Path) -> Path:
+    """Return where an instance keeps its database."""
+    return Path(instance) / "voxpop.sqlite3"
+
+
+def get_db() -> sqlite3.Connection:
+    """Return this request's connection, opening it on first use."""
+    if "db" not in g:
+        g.db = connect(database_path(current_app.config["INSTANCE"]))
+    return g.db
+
+
+def close_db(_error: BaseException | None = None) -> None:
+    """Close this request's connection, if one was opened."""
+    conn = g.pop("db", None)
+    if conn is not None:
+        conn.close()
+
+
+def utcnow() -> str:
+    """Return the current UTC time as an ISO 8601 string (what every timestamp column holds)."""
+    return datetime.now(UTC).isoformat(timespec="seconds")

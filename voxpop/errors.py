@@ -1,0 +1,96 @@
+"""Domain errors with a human message, turned into HTTP answers in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+
+class VoxpopError(Exception):
+    """Base of every error a user may see; ``message`` is already in their language."""
+
+    status = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidSubmission(VoxpopError):
+    """A kiosk sent something we cannot accept (unknown perspective, missing consent, …)."""
+
+
+class UnsupportedMedia(VoxpopError):
+    """The uploaded bytes are not a recording we can read."""
+
+    status = 415
+
+
+class KioskNotAuthorised(VoxpopError):
+    """The request does not come from a paired, live kiosk."""
+
+    status = 401
+
+
+class NoEvent(VoxpopError):
+    """There is no event set up yet."""
+
+    status = 503
+
+
+def wants_json() -> bool:
+    """True for API calls, whose errors are JSON ``{"error": …}`` instead of a page."""
+    if "/api/" in request.path:
+        return True
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return (
+        best == "application/json"
+        and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+    )
+
+
+def _answer(status: int, message: str) -> Any:
+    if wants_json():
+        return jsonify(error=message), status
+    return render_template("errors/error.html", status=status, message=message), status
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Answer domain and HTTP errors with a clear message, as JSON or as a page."""
+
+    @app.errorhandler(VoxpopError)
+    def domain_error(error: VoxpopError) -> Any:
+        return _answer(error.status, error.message)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(_error: CSRFError) -> Any:
+        return _answer(
+            400, _("This page has expired or was opened elsewhere. Reload it and try again.")
+        )
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(_error: RequestEntityTooLarge) -> Any:
+        limit = request.max_content_length or 0
+        return _answer(
+            413,
+            _(
+                "This recording is too large to send (the limit is %(mb)d MB).",
+                mb=max(1, limit // 1_000_000),
+            ),
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Any:
+        messages = {
+            400: _("The request could not be understood."),
+            403: _("You do not have permission to see this page."),
+            404: _("There is nothing here."),
+            405: _("That action is not allowed here."),
+            500: _("Something went wrong on our side. Nothing you sent has been lost."),
+        }
+        code = error.code or 500
+        return _answer(code, messages.get(code, error.description or error.name))

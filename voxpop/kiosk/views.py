@@ -1,0 +1,221 @@
+"""The kiosk: one page a delegate uses to leave a reflection, and the API it posts to.
+
+A kiosk is a paired device. It can create reflections and show the receipt for the one it
+just made; it can never list or play anyone else's.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import segno
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_babel import gettext as _
+
+from voxpop import (
+    csrf,
+    https_url_for_this_request,
+    is_secure_context,
+    models,
+    request_hostname,
+)
+from voxpop.auth import kiosk_required, public
+from voxpop.db import get_db
+from voxpop.errors import InvalidSubmission, NoEvent
+from voxpop.reflections import (
+    Submission,
+    normalise_receipt_code,
+    receive_reflection,
+    upload_limit_bytes,
+)
+
+bp = Blueprint("kiosk", __name__)
+
+
+def require_event() -> models.Event:
+    """Return the running event, or refuse clearly when none is set up."""
+    event = models.current_event(get_db())
+    if event is None:
+        raise NoEvent(_("No event is set up yet. Run “voxpop init --demo” or create one."))
+    return event
+
+
+def kiosk_strings() -> dict[str, str]:
+    """Messages the kiosk script shows, in the delegate's language."""
+    return {
+        "retrying": _(
+            "Connection problem — trying again in {seconds} s (attempt {attempt} of {max})"
+        ),
+        "upload_failed": _("We couldn't send your reflection. It is still here — tap Try again."),
+        "camera_denied": _(
+            "We can't use the camera. You can record audio only or write your thoughts instead."
+        ),
+        "mic_denied": _("We can't use the microphone. You can write your thoughts instead."),
+        "not_paired": _("This kiosk is no longer paired. Please ask an organiser."),
+        "too_long": _("{count} of {max} characters"),
+        "uploading": _("Sending… {percent}%"),
+        "recording": _("Recording"),
+        "submit_error": _("Something went wrong: {error}"),
+    }
+
+
+def kiosk_config(event: models.Event, lang: str) -> dict[str, Any]:
+    """Everything the kiosk page needs, in one JSON object embedded in the page."""
+    db = get_db()
+    consent = models.current_consent_text(db, event.id)
+    wording = consent.for_language(lang)
+    return {
+        "lang": lang,
+        "languages": event.languages,
+        "event": {
+            "name": event.name,
+            "max_seconds": event.max_clip_seconds,
+            "idle_seconds": event.idle_timeout_seconds,
+            "text_max_chars": event.text_max_chars,
+            "banner": event.branding.get("kiosk_banner"),
+        },
+        "perspectives": [
+            {"slug": p.slug, "label": p.label(lang), "colour": p.colour}
+            for p in models.perspectives(db, event.id)
+        ],
+        "prompts": [{"id": p.id, "text": p.text(lang)} for p in models.prompts(db, event.id)],
+        "consent": {
+            "version": consent.sha256,
+            "intro": wording.get("intro", ""),
+            "purposes": [
+                {"slug": slug, "text": wording.get(slug, slug), "required": slug == "archive"}
+                for slug in models.PURPOSES
+            ],
+        },
+        "api": {
+            "reflections": url_for("kiosk.create_reflection"),
+            "receipt_qr": url_for("kiosk.receipt_qr", code="CODE"),
+        },
+        "csrf_token": _csrf_token(),
+        "strings": kiosk_strings(),
+    }
+
+
+def _csrf_token() -> str:
+    from flask_wtf.csrf import generate_csrf
+
+    return str(generate_csrf())
+
+
+@bp.get("/")
+@public  # shows the kiosk to paired devices only; anyone else sees how to pair
+def page() -> Any:
+    """The kiosk page, or how to pair this device when it is not a kiosk yet."""
+    from voxpop.auth import current_kiosk
+
+    kiosk = current_kiosk()
+    if kiosk is None:
+        return render_template("kiosk/unpaired.html"), 403
+    event = require_event()
+    lang = str(get_locale() or "en")
+    if lang not in event.languages:
+        lang = event.languages[0]
+    return render_template("kiosk/kiosk.html", config=kiosk_config(event, lang), lang=lang)
+
+
+@bp.route("/pair/<token>", methods=["GET", "POST"])
+@public  # the one-time token in the URL is the credential
+def pair(token: str) -> Any:
+    """Turn this browser into a kiosk with a one-time pairing link."""
+    db = get_db()
+    if request.method == "POST":
+        kiosk = models.use_pairing_token(db, token)
+        if kiosk is None:
+            return render_template("kiosk/pair.html", invalid=True), 404
+        session["kiosk_id"] = kiosk.id
+        session.permanent = True
+        return redirect(url_for("kiosk.page"))
+    kiosk = models.kiosk_by_pairing_token(db, token)
+    if kiosk is None:
+        return render_template("kiosk/pair.html", invalid=True), 404
+    return render_template(
+        "kiosk/pair.html",
+        invalid=False,
+        kiosk=kiosk,
+        secure=is_secure_context(),
+        https_url=https_url_for_this_request(),
+    )
+
+
+@bp.post("/api/reflections")
+@csrf.exempt  # checked below, after authentication, for cookie-borne requests only
+@kiosk_required
+def create_reflection() -> Any:
+    """Receive one reflection (multipart); answer ``{id, receipt_code, status}``."""
+    event = require_event()
+    # Set before anything reads the body: the upload streams to disk up to this size.
+    request.max_content_length = upload_limit_bytes(
+        event.max_clip_seconds, current_app.config["UPLOAD_BYTES_PER_SECOND"]
+    )
+    if g.kiosk_via == "session":
+        csrf.protect()
+    form, files = request.form, request.files
+    media_files = files.getlist("media")
+    submission = Submission(
+        perspective=form.get("perspective", ""),
+        prompt=form.get("prompt", ""),
+        kind=form.get("kind", ""),
+        client_id=form.get("client_id", ""),
+        consent=form.getlist("consent"),
+        consent_version=form.get("consent_version", ""),
+        first_name=form.get("first_name", ""),
+        text=form.get("text"),
+        media=media_files[0].stream if media_files else None,  # type: ignore[arg-type]
+        extra_files=len(list(files.items(multi=True))) - (1 if media_files else 0),
+        duration_ms=form.get("duration_ms", ""),
+        lang=form.get("lang", ""),
+    )
+    if "media" in form:
+        # A "media" text field instead of a file: the kiosk sent no recording at all.
+        raise InvalidSubmission(_("The recording did not arrive. Please try again."))
+    answer, created = receive_reflection(
+        get_db(), current_app.extensions["voxpop"].store, event, g.kiosk.id, submission
+    )
+    return jsonify(answer), 201 if created else 200
+
+
+def withdraw_url(code: str) -> str:
+    """Where a receipt's QR code points: the public base URL, or this laptop over plain HTTP.
+
+    Plain HTTP so a delegate's phone, which has not installed the venue certificate, opens
+    the page without a warning.
+    """
+    base = current_app.config.get("PUBLIC_BASE_URL", "").rstrip("/")
+    path = url_for("public.withdraw", code=code)
+    if base:
+        return f"{base}{path}"
+    return f"http://{request_hostname()}:{current_app.config['PORT']}{path}"
+
+
+@bp.get("/receipt/<code>/qr.svg")
+@kiosk_required
+def receipt_qr(code: str) -> Any:
+    """A QR code of the withdrawal link for a receipt code (nothing about the reflection)."""
+    canonical = normalise_receipt_code(code)
+    if canonical is None:
+        raise InvalidSubmission(_("That is not a receipt code."))
+    buffer = io.BytesIO()
+    segno.make(withdraw_url(canonical), error="m").save(
+        buffer, kind="svg", scale=8, border=2, xmldecl=False
+    )
+    return Response(
+        buffer.getvalue(), mimetype="image/svg+xml", headers={"Cache-Control": "no-store"}
+    )

@@ -1,0 +1,486 @@
+"""The data model: events and their perspectives, prompts and consent texts; kiosks, users,
+reflections and consent records. Plain SQL over one SQLite connection (see ``voxpop.db``)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from voxpop.db import transaction, utcnow
+
+ROLES = ("organiser", "facilitator")
+KINDS = ("video", "audio", "text")
+PURPOSES = ("archive", "reel", "online", "name")
+STATUSES = ("received", "processing", "ready", "failed", "withdrawn")
+
+# Slug, English label, Welsh label, colour (white text passes WCAG AA on each).
+DEFAULT_PERSPECTIVES = [
+    ("community-member", "Community member", "Aelod o'r gymuned", "#1b6ca8"),
+    (
+        "service-user",
+        "Person using services or family",
+        "Person sy'n defnyddio gwasanaethau, neu deulu",
+        "#a4127f",
+    ),
+    ("volunteer", "Volunteer", "Gwirfoddolwr", "#2a7236"),
+    ("front-line-staff", "Front-line staff", "Staff rheng flaen", "#b23a0b"),
+    ("provider", "Service provider", "Darparwr gwasanaeth", "#6d28d9"),
+    ("manager", "Manager or leader", "Rheolwr neu arweinydd", "#0f6b63"),
+    ("government", "Commissioner or government", "Comisiynydd neu lywodraeth", "#374151"),
+    ("organiser", "Organiser", "Trefnydd", "#8a5a00"),
+]
+
+DEFAULT_PROMPTS = [
+    {
+        "en": "What are you taking away from today?",
+        "cy": "Beth fyddwch chi'n ei gymryd gyda chi o heddiw?",
+    },
+    {
+        "en": "What surprised you, seeing the day through someone else's shoes?",
+        "cy": "Beth wnaeth eich synnu, wrth weld y diwrnod yn esgidiau rhywun arall?",
+    },
+    {
+        "en": "What one thing should change after today?",
+        "cy": "Beth yw'r un peth a ddylai newid ar ôl heddiw?",
+    },
+]
+
+# The Welsh consent wording must come from the organisers (it is a legal text); until they
+# add it, Welsh-language kiosks show the English consent text, and record that version.
+DEFAULT_CONSENT = {
+    "en": {
+        "intro": "You decide how your reflection is used. Tick each use you agree to. "
+        "You can withdraw later with your receipt code.",
+        "archive": "Keep my reflection in the archive of the day, shared with the people "
+        "and organisations who took part (required).",
+        "reel": "It may appear in the highlights reel shown at this event and afterwards.",
+        "online": "It may be published online, on the public archive of the day.",
+        "name": "Show my first name with it.",
+    },
+}
+
+
+class NotFound(LookupError):
+    """Raised when a row asked for by id or token does not exist."""
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def localised(texts: dict[str, Any], lang: str, fallback: str = "en") -> Any:
+    """Pick ``lang`` from a per-language dict, falling back to English, then to anything."""
+    if lang in texts:
+        return texts[lang]
+    if fallback in texts:
+        return texts[fallback]
+    return next(iter(texts.values()), "")
+
+
+def sha256_text(value: str) -> str:
+    """Return the hex sha256 of a string's UTF-8 bytes."""
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+# -- events ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event day: its settings come from the ``event`` row."""
+
+    id: int
+    name: str
+    date: str | None
+    venue: str | None
+    languages: list[str]
+    max_clip_seconds: int
+    idle_timeout_seconds: int
+    text_max_chars: int
+    branding: dict[str, Any]
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Event:
+        return cls(
+            id=row["id"],
+            name=row["name"],
+            date=row["date"],
+            venue=row["venue"],
+            languages=json.loads(row["languages"]),
+            max_clip_seconds=row["max_clip_seconds"],
+            idle_timeout_seconds=row["idle_timeout_seconds"],
+            text_max_chars=row["text_max_chars"],
+            branding=json.loads(row["branding"]),
+        )
+
+
+@dataclass(frozen=True)
+class Perspective:
+    """A point of view a delegate speaks from ("in the shoes of…")."""
+
+    id: int
+    slug: str
+    labels: dict[str, str]
+    colour: str
+    position: int
+
+    def label(self, lang: str) -> str:
+        return str(localised(self.labels, lang))
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A question shown to delegates."""
+
+    id: int
+    texts: dict[str, str]
+    position: int
+
+    def text(self, lang: str) -> str:
+        return str(localised(self.texts, lang))
+
+
+@dataclass(frozen=True)
+class ConsentText:
+    """One immutable version of the consent wording, identified by its sha256."""
+
+    id: int
+    version: int
+    texts: dict[str, dict[str, str]]
+    sha256: str
+
+    def for_language(self, lang: str) -> dict[str, str]:
+        return dict(localised(self.texts, lang))
+
+
+def create_event(
+    db: sqlite3.Connection,
+    name: str,
+    *,
+    date: str | None = None,
+    venue: str | None = None,
+    languages: list[str] | None = None,
+    max_clip_seconds: int = 90,
+    idle_timeout_seconds: int = 60,
+    text_max_chars: int = 1000,
+) -> Event:
+    """Create an event with the default perspectives, prompts and consent text."""
+    with transaction(db):
+        cursor = db.execute(
+            "INSERT INTO event (name, date, venue, languages, max_clip_seconds,"
+            " idle_timeout_seconds, text_max_chars, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                name,
+                date,
+                venue,
+                _json(languages or ["en", "cy"]),
+                max_clip_seconds,
+                idle_timeout_seconds,
+                text_max_chars,
+                utcnow(),
+            ),
+        )
+        event_id = cursor.lastrowid
+        for position, (slug, label_en, label_cy, colour) in enumerate(DEFAULT_PERSPECTIVES):
+            db.execute(
+                "INSERT INTO perspective (event_id, slug, labels, colour, position)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (event_id, slug, _json({"en": label_en, "cy": label_cy}), colour, position),
+            )
+        for position, texts in enumerate(DEFAULT_PROMPTS):
+            db.execute(
+                "INSERT INTO prompt (event_id, texts, position) VALUES (?, ?, ?)",
+                (event_id, _json(texts), position),
+            )
+        _insert_consent_text(db, event_id, DEFAULT_CONSENT)
+    return get_event(db, event_id)
+
+
+def get_event(db: sqlite3.Connection, event_id: int) -> Event:
+    """Return the event with this id."""
+    row = db.execute("SELECT * FROM event WHERE id = ?", (event_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"No event {event_id}")
+    return Event.from_row(row)
+
+
+def current_event(db: sqlite3.Connection) -> Event | None:
+    """Return the event this instance is running (the newest one), if any."""
+    row = db.execute("SELECT * FROM event ORDER BY id DESC LIMIT 1").fetchone()
+    return Event.from_row(row) if row else None
+
+
+def update_event_settings(db: sqlite3.Connection, event_id: int, **settings: Any) -> None:
+    """Change an event's numeric settings (max clip length, idle timeout, text limit)."""
+    allowed = {"max_clip_seconds", "idle_timeout_seconds", "text_max_chars"}
+    unknown = set(settings) - allowed
+    if unknown:
+        raise ValueError(f"Unknown event settings: {sorted(unknown)}")
+    with transaction(db):
+        for key, value in settings.items():
+            db.execute(f"UPDATE event SET {key} = ? WHERE id = ?", (int(value), event_id))  # noqa: S608
+
+
+def perspectives(db: sqlite3.Connection, event_id: int) -> list[Perspective]:
+    """Return the event's current (not retired) perspectives in display order."""
+    rows = db.execute(
+        "SELECT * FROM perspective WHERE event_id = ? AND retired_at IS NULL ORDER BY position, id",
+        (event_id,),
+    ).fetchall()
+    return [
+        Perspective(
+            row["id"], row["slug"], json.loads(row["labels"]), row["colour"], row["position"]
+        )
+        for row in rows
+    ]
+
+
+def prompts(db: sqlite3.Connection, event_id: int) -> list[Prompt]:
+    """Return the event's active prompts in display order."""
+    rows = db.execute(
+        "SELECT * FROM prompt WHERE event_id = ? AND active = 1 ORDER BY position, id",
+        (event_id,),
+    ).fetchall()
+    return [Prompt(row["id"], json.loads(row["texts"]), row["position"]) for row in rows]
+
+
+# -- consent texts -----------------------------------------------------------------------------
+
+
+def _insert_consent_text(
+    db: sqlite3.Connection, event_id: int, texts: dict[str, dict[str, str]]
+) -> int:
+    canonical = _json(texts)
+    version = db.execute(
+        "SELECT COALESCE(MAX(version), 0) + 1 FROM consent_text WHERE event_id = ?", (event_id,)
+    ).fetchone()[0]
+    cursor = db.execute(
+        "INSERT INTO consent_text (event_id, version, texts, sha256, created_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (event_id, version, canonical, sha256_text(canonical), utcnow()),
+    )
+    return int(cursor.lastrowid)
+
+
+def _consent_from_row(row: sqlite3.Row) -> ConsentText:
+    return ConsentText(row["id"], row["version"], json.loads(row["texts"]), row["sha256"])
+
+
+def add_consent_version(
+    db: sqlite3.Connection, event_id: int, texts: dict[str, dict[str, str]]
+) -> ConsentText:
+    """Make ``texts`` the event's current consent wording (a new version; old ones stay)."""
+    with transaction(db):
+        consent_id = _insert_consent_text(db, event_id, texts)
+    row = db.execute("SELECT * FROM consent_text WHERE id = ?", (consent_id,)).fetchone()
+    return _consent_from_row(row)
+
+
+def current_consent_text(db: sqlite3.Connection, event_id: int) -> ConsentText:
+    """Return the newest consent version of an event."""
+    row = db.execute(
+        "SELECT * FROM consent_text WHERE event_id = ? ORDER BY version DESC LIMIT 1",
+        (event_id,),
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"Event {event_id} has no consent text")
+    return _consent_from_row(row)
+
+
+def consent_text_by_sha256(
+    db: sqlite3.Connection, event_id: int, sha256: str
+) -> ConsentText | None:
+    """Return the event's consent version with this hash, if there is one."""
+    row = db.execute(
+        "SELECT * FROM consent_text WHERE event_id = ? AND sha256 = ?", (event_id, sha256)
+    ).fetchone()
+    return _consent_from_row(row) if row else None
+
+
+# -- kiosks ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Kiosk:
+    """A paired tablet or laptop that may create reflections and nothing else."""
+
+    id: int
+    name: str
+    paired_at: str | None
+    revoked_at: str | None
+
+
+@dataclass(frozen=True)
+class NewKiosk:
+    """A kiosk just created, with the secrets that exist only at this moment."""
+
+    kiosk: Kiosk
+    api_token: str
+    pairing_token: str
+
+
+def _token_hash(token: str) -> str:
+    return sha256_text(token)
+
+
+def _kiosk_from_row(row: sqlite3.Row) -> Kiosk:
+    return Kiosk(row["id"], row["name"], row["paired_at"], row["revoked_at"])
+
+
+def create_kiosk(db: sqlite3.Connection, name: str) -> NewKiosk:
+    """Create a kiosk; its API token and one-time pairing token are only returned, never stored."""
+    api_token = secrets.token_urlsafe(32)
+    pairing_token = secrets.token_urlsafe(24)
+    with transaction(db):
+        cursor = db.execute(
+            "INSERT INTO kiosk (name, token_hash, pairing_hash, created_at) VALUES (?, ?, ?, ?)",
+            (name, _token_hash(api_token), _token_hash(pairing_token), utcnow()),
+        )
+    return NewKiosk(get_kiosk(db, int(cursor.lastrowid)), api_token, pairing_token)
+
+
+def get_kiosk(db: sqlite3.Connection, kiosk_id: int) -> Kiosk:
+    """Return the kiosk with this id."""
+    row = db.execute("SELECT * FROM kiosk WHERE id = ?", (kiosk_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"No kiosk {kiosk_id}")
+    return _kiosk_from_row(row)
+
+
+def kiosk_by_api_token(db: sqlite3.Connection, token: str) -> Kiosk | None:
+    """Return the live (not revoked) kiosk whose API token this is."""
+    row = db.execute(
+        "SELECT * FROM kiosk WHERE token_hash = ? AND revoked_at IS NULL", (_token_hash(token),)
+    ).fetchone()
+    return _kiosk_from_row(row) if row else None
+
+
+def kiosk_by_pairing_token(db: sqlite3.Connection, token: str) -> Kiosk | None:
+    """Return the live kiosk waiting to be paired with this token (None once used)."""
+    row = db.execute(
+        "SELECT * FROM kiosk WHERE pairing_hash = ? AND paired_at IS NULL AND revoked_at IS NULL",
+        (_token_hash(token),),
+    ).fetchone()
+    return _kiosk_from_row(row) if row else None
+
+
+def use_pairing_token(db: sqlite3.Connection, token: str) -> Kiosk | None:
+    """Pair the kiosk behind a one-time token; a second use of the same token finds nothing."""
+    with transaction(db):
+        row = db.execute(
+            "SELECT id FROM kiosk WHERE pairing_hash = ? AND paired_at IS NULL"
+            " AND revoked_at IS NULL",
+            (_token_hash(token),),
+        ).fetchone()
+        if row is None:
+            return None
+        db.execute(
+            "UPDATE kiosk SET paired_at = ?, pairing_hash = NULL WHERE id = ?",
+            (utcnow(), row["id"]),
+        )
+    return get_kiosk(db, row["id"])
+
+
+def retire_unused_pairings(db: sqlite3.Connection) -> int:
+    """Revoke kiosks whose pairing link was never used (links printed by an earlier run)."""
+    with transaction(db):
+        cursor = db.execute(
+            "UPDATE kiosk SET revoked_at = ?, pairing_hash = NULL"
+            " WHERE paired_at IS NULL AND revoked_at IS NULL",
+            (utcnow(),),
+        )
+    return cursor.rowcount
+
+
+def revoke_kiosk(db: sqlite3.Connection, kiosk_id: int) -> None:
+    """Stop a kiosk from creating reflections; its next request is refused."""
+    with transaction(db):
+        db.execute(
+            "UPDATE kiosk SET revoked_at = COALESCE(revoked_at, ?), pairing_hash = NULL"
+            " WHERE id = ?",
+            (utcnow(), kiosk_id),
+        )
+
+
+def live_kiosk(db: sqlite3.Connection, kiosk_id: int) -> Kiosk | None:
+    """Return the kiosk if it exists and is not revoked."""
+    row = db.execute(
+        "SELECT * FROM kiosk WHERE id = ? AND revoked_at IS NULL", (kiosk_id,)
+    ).fetchone()
+    return _kiosk_from_row(row) if row else None
+
+
+def kiosks(db: sqlite3.Connection) -> list[Kiosk]:
+    """Return every kiosk, newest first."""
+    rows = db.execute("SELECT * FROM kiosk ORDER BY id DESC").fetchall()
+    return [_kiosk_from_row(row) for row in rows]
+
+
+def next_kiosk_name(db: sqlite3.Connection) -> str:
+    """Suggest a name for the next kiosk: "Kiosk 1", "Kiosk 2", …"""
+    count = db.execute("SELECT COUNT(*) FROM kiosk").fetchone()[0]
+    return f"Kiosk {count + 1}"
+
+
+# -- users ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class User:
+    """A facilitator or organiser who logs in with a password."""
+
+    id: int
+    name: str
+    role: str
+
+
+def create_user(db: sqlite3.Connection, name: str, role: str, password: str) -> User:
+    """Add a user with a salted password hash. Raises ValueError for a bad role or name."""
+    if role not in ROLES:
+        raise ValueError(f"Role must be one of: {', '.join(ROLES)}")
+    name = name.strip()
+    if not name:
+        raise ValueError("A user needs a name")
+    if len(password) < 8:
+        raise ValueError("A password needs at least 8 characters")
+    try:
+        with transaction(db):
+            cursor = db.execute(
+                "INSERT INTO user (name, role, password_hash, created_at) VALUES (?, ?, ?, ?)",
+                (name, role, generate_password_hash(password), utcnow()),
+            )
+    except sqlite3.IntegrityError as error:
+        raise ValueError(f"There is already a user called {name!r}") from error
+    return User(int(cursor.lastrowid), name, role)
+
+
+def get_user(db: sqlite3.Connection, user_id: int) -> User | None:
+    """Return the user with this id, if any."""
+    row = db.execute("SELECT id, name, role FROM user WHERE id = ?", (user_id,)).fetchone()
+    return User(row["id"], row["name"], row["role"]) if row else None
+
+
+def authenticate(db: sqlite3.Connection, name: str, password: str) -> User | None:
+    """Return the user if the name and password match, else None."""
+    row = db.execute("SELECT * FROM user WHERE name = ?", (name.strip(),)).fetchone()
+    if row is None:
+        # Same work as a real check, so timing does not reveal which names exist.
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not check_password_hash(row["password_hash"], password):
+        return None
+    return User(row["id"], row["name"], row["role"])
+
+
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+def user_count(db: sqlite3.Connection) -> int:
+    """Return how many users exist."""
+    return int(db.execute("SELECT COUNT(*) FROM user").fetchone()[0])

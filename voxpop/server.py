@@ -1,0 +1,71 @@
+"""The production web server: cheroot, on plain HTTP and on HTTPS at once.
+
+cheroot is a maintained, pure-Python, cross-platform WSGI server (CherryPy's) with built-in
+TLS, so one process serves the laptop's own browser over ``http://localhost`` and tablets on
+the LAN over HTTPS. See docs/architecture.md for why not waitress (no TLS) or gunicorn
+(no Windows).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from cheroot import wsgi
+from cheroot.ssl.builtin import BuiltinSSLAdapter
+
+from voxpop.tls import TLSFiles
+
+
+class PortInUse(OSError):
+    """The port is taken (often: voxpop is already running)."""
+
+
+def _server(app: Any, host: str, port: int, threads: int) -> wsgi.Server:
+    server = wsgi.Server((host, port), app, numthreads=threads, server_name="voxpop")
+    # Slow tablets on busy venue Wi-Fi: give each socket read a generous allowance.
+    server.timeout = 60
+    return server
+
+
+def serve_forever(
+    app: Any,
+    host: str,
+    port: int,
+    tls_port: int,
+    tls_files: TLSFiles,
+    threads: int = 12,
+    on_ready: Callable[[], None] | None = None,
+    stop_event: threading.Event | None = None,
+) -> None:
+    """Serve ``app`` on HTTP ``port`` and HTTPS ``tls_port`` until Ctrl+C, SIGTERM or a stop.
+
+    Raises PortInUse before serving anything if either port cannot be bound.
+    """
+    http = _server(app, host, port, threads)
+    https = _server(app, host, tls_port, threads)
+    https.ssl_adapter = BuiltinSSLAdapter(str(tls_files.server_cert), str(tls_files.server_key))
+    for server, number in ((http, port), (https, tls_port)):
+        try:
+            server.prepare()
+        except OSError as error:
+            http.stop()
+            raise PortInUse(f"Port {number} on {host} is not available ({error}).") from error
+
+    stop = stop_event or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_args: stop.set())
+    workers = [
+        threading.Thread(target=s.serve, name=f"voxpop-{n}", daemon=True)
+        for s, n in ((http, "http"), (https, "https"))
+    ]
+    for worker in workers:
+        worker.start()
+    if on_ready:
+        on_ready()
+    stop.wait()
+    for server in (http, https):
+        server.stop()

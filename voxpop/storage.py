@@ -1,0 +1,156 @@
+"""MediaStore: where uploaded and derived media live on disk.
+
+An upload streams into ``incoming/`` through :class:`IncomingFile`, which hashes as it writes.
+Only a complete, fsynced file is renamed (atomically) into ``originals/`` under a name voxpop
+generates; the client's filename never becomes a path. Originals are then read-only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+SNIFF_BYTES = 64
+
+
+class StorageError(Exception):
+    """Raised when a path would escape the store or a file cannot be stored."""
+
+
+class IncomingFile(io.RawIOBase):
+    """A writable file in ``incoming/`` that keeps a running sha256, size and first bytes."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        self._file = open(path, "xb+")  # noqa: SIM115 - lifetime spans the request
+        self._sha256 = hashlib.sha256()
+        self.size = 0
+        self.head = b""
+
+    def writable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
+        view = memoryview(data).cast("B")
+        self._file.write(view)  # buffered writer: writes everything or raises
+        self._sha256.update(view)
+        if len(self.head) < SNIFF_BYTES:
+            self.head += bytes(view[: SNIFF_BYTES - len(self.head)])
+        self.size += len(view)
+        return len(view)
+
+    def read(self, size: int = -1) -> bytes:
+        self._file.flush()
+        return self._file.read(size)
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        self._file.flush()
+        return self._file.readinto(buffer)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        self._file.flush()
+        return self._file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    @property
+    def sha256(self) -> str:
+        """Hex sha256 of everything written so far."""
+        return self._sha256.hexdigest()
+
+    def sync(self) -> None:
+        """Flush to the operating system and to the disk."""
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+        super().close()
+
+
+@dataclass(frozen=True)
+class StoredOriginal:
+    """An original media file, complete on disk."""
+
+    relative_path: str
+    sha256: str
+    size: int
+
+
+class MediaStore:
+    """The uploads folder: ``incoming/``, ``originals/`` and ``derived/``."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).resolve()
+        self.incoming = self.root / "incoming"
+        self.originals = self.root / "originals"
+        self.derived = self.root / "derived"
+
+    def ensure_folders(self) -> None:
+        """Create the store's folders if they are missing."""
+        for folder in (self.incoming, self.originals, self.derived):
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def open_incoming(self) -> IncomingFile:
+        """Return a new, empty file in ``incoming/`` to stream an upload into."""
+        self.incoming.mkdir(parents=True, exist_ok=True)
+        return IncomingFile(self.incoming / f"{uuid.uuid4().hex}.part")
+
+    def discard(self, incoming: IncomingFile) -> None:
+        """Close and delete an upload that will not be kept."""
+        incoming.close()
+        incoming.path.unlink(missing_ok=True)
+
+    def commit_original(self, incoming: IncomingFile, extension: str) -> StoredOriginal:
+        """Make a finished upload a read-only original: fsync, atomic rename, fsync folder."""
+        if not extension.isalnum():
+            raise StorageError(f"Bad extension {extension!r}")
+        incoming.sync()
+        incoming.close()
+        self.originals.mkdir(parents=True, exist_ok=True)
+        name = f"{uuid.uuid4().hex}.{extension}"
+        target = self.originals / name
+        os.replace(incoming.path, target)
+        os.chmod(target, 0o444)
+        _fsync_folder(self.originals)
+        return StoredOriginal(f"originals/{name}", incoming.sha256, incoming.size)
+
+    def path(self, relative_path: str) -> Path:
+        """Return the absolute path of a stored file, refusing anything outside the store."""
+        candidate = (self.root / relative_path).resolve()
+        if not candidate.is_relative_to(self.root) or candidate == self.root:
+            raise StorageError(f"{relative_path!r} is not inside the media store")
+        return candidate
+
+    def sweep_incoming(self) -> int:
+        """Delete uploads left half-written by a crash; returns how many were removed."""
+        removed = 0
+        if self.incoming.is_dir():
+            for leftover in self.incoming.glob("*.part"):
+                leftover.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+
+def _fsync_folder(folder: Path) -> None:
+    # Makes the rename itself durable (POSIX); Windows cannot open folders, and needs not.
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,85 @@
+"""The organisers' pages: what has come in, and pairing kiosks."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import segno
+from flask import Blueprint, current_app, render_template, request, url_for
+from flask_babel import get_locale
+from flask_wtf import FlaskForm
+from wtforms import StringField
+from wtforms.validators import Length
+
+from voxpop import models, tls
+from voxpop.auth import login_required
+from voxpop.db import get_db
+from voxpop.kiosk.views import require_event
+from voxpop.reflections import reflections_by_perspective
+
+bp = Blueprint("studio", __name__)
+
+
+class PairKioskForm(FlaskForm):
+    """Name for a new kiosk (optional)."""
+
+    name = StringField("name", validators=[Length(max=60)])
+
+
+def qr_svg(data: str) -> str:
+    """An inline SVG QR code for ``data``."""
+    buffer = io.BytesIO()
+    segno.make(data, error="m").save(
+        buffer, kind="svg", scale=6, border=2, xmldecl=False, svgns=True
+    )
+    return buffer.getvalue().decode("utf-8")
+
+
+def pairing_links(token: str) -> dict[str, str]:
+    """Links a tablet can open to pair: LAN addresses over HTTP (for certificate setup first)."""
+    config = current_app.config
+    path = url_for("kiosk.pair", token=token)
+    addresses = tls.lan_addresses()
+    host = addresses[0] if addresses else request.host.rsplit(":", 1)[0]
+    return {
+        "lan": f"http://{host}:{config['PORT']}{path}",
+        "lan_secure": f"https://{host}:{config['TLS_PORT']}{path}",
+        "local": f"http://localhost:{config['PORT']}{path}",
+    }
+
+
+@bp.get("/")
+@login_required("organiser", "facilitator")
+def overview() -> Any:
+    """Every reflection received, grouped by perspective; kiosks and how to add one."""
+    db = get_db()
+    event = require_event()
+    lang = str(get_locale() or "en")
+    groups = reflections_by_perspective(db, event, lang)
+    total = sum(len(rows) for _p, rows in groups)
+    return render_template(
+        "studio/overview.html",
+        event=event,
+        groups=groups,
+        total=total,
+        lang=lang,
+        kiosks=models.kiosks(db),
+        form=PairKioskForm(),
+    )
+
+
+@bp.post("/kiosks")
+@login_required("organiser")
+def add_kiosk() -> Any:
+    """Create a kiosk and show its one-time pairing link and QR code (shown only now)."""
+    form = PairKioskForm()
+    if not form.validate_on_submit():
+        return overview()
+    db = get_db()
+    name = (form.name.data or "").strip() or models.next_kiosk_name(db)
+    new = models.create_kiosk(db, name)
+    links = pairing_links(new.pairing_token)
+    return render_template(
+        "studio/kiosk_added.html", kiosk=new.kiosk, links=links, qr=qr_svg(links["lan"])
+    )
