@@ -1,0 +1,216 @@
+"""Fixtures shared by the whole suite: an app on a real SQLite file and a real media folder,
+clients for each audience, and small generated media files."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from voxpop import create_app, models
+from voxpop.db import get_db
+
+TESTS = Path(__file__).resolve().parent
+TMP = TESTS / ".tmp"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Browser profiles and temp media stay inside the tree (and are git-ignored).
+    TMP.mkdir(exist_ok=True)
+    os.environ["TMPDIR"] = str(TMP)
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Flask]:
+    """A voxpop app with a fresh instance folder, media folder and the demo event."""
+    app = create_app(
+        {
+            "INSTANCE": str(tmp_path / "instance"),
+            "UPLOADS": str(tmp_path / "uploads"),
+            "TESTING": True,
+        }
+    )
+    with app.app_context():
+        models.create_event(
+            get_db(),
+            "Whose Shoes? test day",
+            date="2026-11-23",
+            venue="Parc Eirias, Colwyn Bay",
+            languages=["en", "cy"],
+            max_clip_seconds=10,
+        )
+    yield app
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """An anonymous browser."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> Any:
+    """The ``voxpop`` CLI against this app's instance."""
+    return app.test_cli_runner()
+
+
+def csrf_from(html: str) -> str:
+    """The CSRF token embedded in a page (form field or kiosk config)."""
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
+        r'"csrf_token":\s*"([^"]+)"', html
+    )
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+class Auth:
+    """Log a test client in and out as a user of a given role."""
+
+    def __init__(self, app: Flask, client: FlaskClient) -> None:
+        self.app, self.client = app, client
+
+    def make_user(self, name: str, role: str, password: str = "correct horse") -> None:
+        with self.app.app_context():
+            models.create_user(get_db(), name, role, password)
+
+    def login(self, role: str = "organiser", name: str | None = None) -> Any:
+        name = name or f"{role}-user"
+        self.make_user(name, role)
+        page = self.client.get("/login")
+        return self.client.post(
+            "/login",
+            data={"name": name, "password": "correct horse", "csrf_token": csrf_from(page.text)},
+        )
+
+
+@pytest.fixture
+def auth(app: Flask, client: FlaskClient) -> Auth:
+    return Auth(app, client)
+
+
+class KioskDevice:
+    """A test client paired as a kiosk, plus the same kiosk's API token."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.client = app.test_client()
+        with app.app_context():
+            new = models.create_kiosk(get_db(), "Test kiosk")
+        self.kiosk_id = new.kiosk.id
+        self.token = new.api_token
+        page = self.client.get(f"/kiosk/pair/{new.pairing_token}")
+        self.client.post(
+            f"/kiosk/pair/{new.pairing_token}", data={"csrf_token": csrf_from(page.text)}
+        )
+        kiosk_page = self.client.get("/kiosk/")
+        assert kiosk_page.status_code == 200, kiosk_page.text
+        self.config = json.loads(
+            re.search(
+                r'<script type="application/json" id="kiosk-config">(.*?)</script>',
+                kiosk_page.text,
+                re.S,
+            ).group(1)
+        )
+
+    def form(self, **fields: Any) -> dict[str, Any]:
+        """A valid text submission, changed by ``fields`` (None removes a field)."""
+        data: dict[str, Any] = {
+            "perspective": "volunteer",
+            "prompt": str(self.config["prompts"][0]["id"]),
+            "kind": "text",
+            "consent": ["archive"],
+            "consent_version": self.config["consent"]["version"],
+            "text": "Listening to people who use services changed my mind.",
+            "client_id": str(uuid.uuid4()),
+            "lang": "en",
+        }
+        data.update(fields)
+        return {key: value for key, value in data.items() if value is not None}
+
+    def post(self, data: dict[str, Any], *, csrf: bool = True, **kwargs: Any) -> Any:
+        headers = {"X-CSRFToken": self.config["csrf_token"]} if csrf else {}
+        return self.client.post(
+            "/kiosk/api/reflections",
+            data=data,
+            headers=headers,
+            content_type="multipart/form-data",
+            **kwargs,
+        )
+
+
+@pytest.fixture
+def kiosk(app: Flask) -> KioskDevice:
+    """A paired kiosk."""
+    return KioskDevice(app)
+
+
+def rows(app: Flask, sql: str, *params: Any) -> list[dict[str, Any]]:
+    """Query the app's database directly."""
+    with app.app_context():
+        return [dict(row) for row in get_db().execute(sql, params).fetchall()]
+
+
+def stored_files(app: Flask) -> dict[str, list[str]]:
+    """Every file under uploads/incoming and uploads/originals."""
+    store = app.extensions["voxpop"].store
+    return {
+        "incoming": sorted(p.name for p in store.incoming.iterdir()),
+        "originals": sorted(p.name for p in store.originals.iterdir()),
+    }
+
+
+# -- real media, generated with ffmpeg -------------------------------------------------------
+
+requires_ffmpeg = pytest.mark.skipif(
+    shutil.which("ffmpeg") is None and not os.environ.get("CI"),
+    reason="ffmpeg is not installed (./test.sh installs it)",
+)
+
+
+def ffmpeg(*args: str) -> None:
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args],
+        check=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture(scope="session")
+def media_dir() -> Path:
+    folder = TMP / "media"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def webm_clip(media_dir: Path) -> Path:
+    """A 2 s camera-like WebM (VP8 + Opus), as Chromium records."""
+    path = media_dir / "clip.webm"
+    if not path.exists():
+        ffmpeg(
+            "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30",
+            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+            "-t", "2", "-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8",
+            "-c:a", "libopus", str(path),
+        )  # fmt: skip
+    return path
+
+
+@pytest.fixture(scope="session")
+def m4a_clip(media_dir: Path) -> Path:
+    """A 2 s AAC audio clip in MP4 (M4A), as an iPad records audio only."""
+    path = media_dir / "clip.m4a"
+    if not path.exists():
+        ffmpeg("-f", "lavfi", "-i", "sine=frequency=330:sample_rate=48000", "-t", "2",
+               "-c:a", "aac", str(path))  # fmt: skip
+    return path

@@ -1,0 +1,75 @@
+"""The SQLite file: pragmas, migrations, upgrades that keep data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from voxpop import db as database
+from voxpop import models, open_database
+
+
+def test_database_uses_wal_and_full_sync(tmp_path: Path) -> None:
+    conn = open_database(tmp_path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_new_database_is_at_the_latest_version(tmp_path: Path) -> None:
+    conn = open_database(tmp_path)
+    assert database.schema_version(conn) == len(database.migrations())
+    assert database.migrate(conn) == []  # nothing left to do
+
+
+def test_upgrade_keeps_data_and_backs_up_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conn = open_database(tmp_path)
+    event = models.create_event(conn, "Before the upgrade")
+    conn.close()
+    shipped = database.migrations()
+    future = (len(shipped) + 1, "9999_test.sql", "ALTER TABLE event ADD COLUMN motto TEXT;")
+    monkeypatch.setattr(database, "migrations", lambda: [*shipped, future])
+    upgraded = open_database(tmp_path)
+    assert database.schema_version(upgraded) == len(shipped) + 1
+    row = upgraded.execute("SELECT name, motto FROM event WHERE id = ?", (event.id,)).fetchone()
+    assert tuple(row) == ("Before the upgrade", None)
+    backup = database.connect(tmp_path / f"voxpop.sqlite3.before-v{len(shipped) + 1}")
+    assert database.schema_version(backup) == len(shipped)
+    assert backup.execute("SELECT name FROM event").fetchone()[0] == "Before the upgrade"
+
+
+def test_failed_migration_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    conn = open_database(tmp_path)
+    conn.close()
+    shipped = database.migrations()
+    broken = (
+        len(shipped) + 1,
+        "9999_broken.sql",
+        "ALTER TABLE event ADD COLUMN motto TEXT;\nTHIS IS NOT SQL;",
+    )
+    monkeypatch.setattr(database, "migrations", lambda: [*shipped, broken])
+    with pytest.raises(Exception, match="syntax error"):
+        open_database(tmp_path)
+    conn = database.connect(tmp_path / "voxpop.sqlite3")
+    assert database.schema_version(conn) == len(shipped)
+    columns = [row[1] for row in conn.execute("PRAGMA table_info(event)")]
+    assert "motto" not in columns
+
+
+def test_database_from_a_newer_voxpop_is_refused(tmp_path: Path) -> None:
+    conn = open_database(tmp_path)
+    conn.execute("PRAGMA user_version = 999")
+    with pytest.raises(RuntimeError, match="newer"):
+        database.migrate(conn)
+
+
+def test_consent_rows_cannot_lack_archive_consent(tmp_path: Path) -> None:
+    conn = open_database(tmp_path)
+    with pytest.raises(Exception, match="CHECK"):
+        conn.execute(
+            "INSERT INTO consent (reflection_id, consent_text_id, consent_sha256, archive, reel,"
+            " online, show_name, given_at) VALUES (1, 1, 'x', 0, 0, 0, 0, 'now')"
+        )

@@ -1,0 +1,146 @@
+"""Pairing a device, the kiosk page and its receipt QR code, HTTP vs HTTPS on the LAN."""
+
+from __future__ import annotations
+
+import re
+
+from tests.conftest import KioskDevice, csrf_from
+from voxpop import models
+from voxpop.db import get_db
+
+
+def new_pairing(app) -> str:
+    with app.app_context():
+        return models.create_kiosk(get_db(), "Foyer iPad").pairing_token
+
+
+def test_unpaired_device_sees_how_to_pair_and_no_reflections(client) -> None:
+    response = client.get("/kiosk/")
+    assert response.status_code == 403
+    assert "not a kiosk yet" in response.text
+    assert "kiosk-config" not in response.text
+
+
+def test_pairing_link_works_once(app, client) -> None:
+    token = new_pairing(app)
+    page = client.get(f"/kiosk/pair/{token}")
+    assert page.status_code == 200
+    assert "Foyer iPad" in page.text and 'id="pair-button"' in page.text
+    paired = client.post(f"/kiosk/pair/{token}", data={"csrf_token": csrf_from(page.text)})
+    assert paired.status_code == 302 and paired.location.endswith("/kiosk/")
+    assert client.get("/kiosk/").status_code == 200
+
+    stranger = app.test_client()
+    again = stranger.get(f"/kiosk/pair/{token}")
+    assert again.status_code == 404 and "used" in again.text
+    assert stranger.get("/kiosk/").status_code == 403
+
+
+def test_pairing_post_needs_csrf(app, client) -> None:
+    token = new_pairing(app)
+    client.get(f"/kiosk/pair/{token}")
+    assert client.post(f"/kiosk/pair/{token}").status_code == 400
+    assert client.get("/kiosk/").status_code == 403
+
+
+def test_pairing_over_plain_http_on_the_lan_leads_to_certificate_setup(app) -> None:
+    token = new_pairing(app)
+    tablet = app.test_client()
+    page = tablet.get(f"/kiosk/pair/{token}", base_url="http://192.168.1.20:8080")
+    assert page.status_code == 200
+    assert 'id="pair-button"' not in page.text
+    assert f"https://192.168.1.20:8443/kiosk/pair/{token}" in page.text
+    assert "/setup" in page.text
+    # The link still works afterwards, over HTTPS.
+    secure = tablet.get(f"/kiosk/pair/{token}", base_url="https://192.168.1.20:8443")
+    assert 'id="pair-button"' in secure.text
+
+
+def test_lan_http_redirects_to_https_except_setup_pages(client) -> None:
+    lan = "http://192.168.1.20:8080"
+    studio = client.get("/studio/", base_url=lan)
+    assert studio.status_code == 302
+    assert studio.location == "https://192.168.1.20:8443/studio/"
+    for path in ("/setup", "/setup/voxpop-ca.crt", "/healthz", "/withdraw?code=KX7-4QF"):
+        assert client.get(path, base_url=lan).status_code == 200, path
+    api = client.post("/kiosk/api/reflections", base_url=lan)
+    assert api.status_code == 307
+
+
+def test_session_cookie_is_secure_over_https_only(app) -> None:
+    token = new_pairing(app)
+    tablet = app.test_client()
+    https = "https://192.168.1.20:8443"
+    page = tablet.get(f"/kiosk/pair/{token}", base_url=https)
+    response = tablet.post(
+        f"/kiosk/pair/{token}",
+        data={"csrf_token": csrf_from(page.text)},
+        base_url=https,
+        headers={"Referer": f"{https}/kiosk/pair/{token}"},  # CSRF over HTTPS checks it
+    )
+    cookie = response.headers["Set-Cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    local = app.test_client().get("/login")
+    assert "Secure" not in local.headers["Set-Cookie"]
+
+
+def test_kiosk_page_carries_the_event_setup(kiosk: KioskDevice) -> None:
+    config = kiosk.config
+    assert [p["slug"] for p in config["perspectives"]] == [
+        "community-member",
+        "service-user",
+        "volunteer",
+        "front-line-staff",
+        "provider",
+        "manager",
+        "government",
+        "organiser",
+    ]
+    assert all(re.fullmatch(r"#[0-9a-f]{6}", p["colour"]) for p in config["perspectives"])
+    assert config["prompts"][0]["text"] == "What are you taking away from today?"
+    assert [p["slug"] for p in config["consent"]["purposes"]] == [
+        "archive",
+        "reel",
+        "online",
+        "name",
+    ]
+    assert [p["required"] for p in config["consent"]["purposes"]] == [True, False, False, False]
+    assert config["event"] == {
+        "name": "Whose Shoes? test day",
+        "max_seconds": 10,
+        "idle_seconds": 60,
+        "text_max_chars": 1000,
+        "banner": None,
+    }
+    assert len(config["consent"]["version"]) == 64
+
+
+def test_kiosk_page_in_welsh(kiosk: KioskDevice) -> None:
+    page = kiosk.client.get("/kiosk/?lang=cy")
+    assert '<html lang="cy"' in page.text
+    assert "Gwirfoddolwr" in page.text
+    assert "Beth fyddwch chi" in page.text
+
+
+def test_receipt_qr_is_an_svg_for_the_withdraw_page(app, kiosk: KioskDevice) -> None:
+    code = kiosk.post(kiosk.form()).json["receipt_code"]
+    response = kiosk.client.get(f"/kiosk/receipt/{code}/qr.svg")
+    assert response.status_code == 200
+    assert response.mimetype == "image/svg+xml"
+    assert response.text.lstrip().startswith("<svg")
+    assert app.test_client().get(f"/kiosk/receipt/{code}/qr.svg").status_code == 401
+    assert kiosk.client.get("/kiosk/receipt/NOT-OK!/qr.svg").status_code == 400
+
+
+def test_withdraw_page_explains_next_step(client) -> None:
+    page = client.get("/withdraw?code=kx7 4qf")
+    assert "KX7-4QF" in page.text and "contact the organisers" in page.text
+    bad = client.get("/withdraw?code=hello")
+    assert "does not look like a receipt code" in bad.text
+
+
+def test_healthz_reports_ffmpeg(client, app) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json["ffmpeg"] == app.extensions["voxpop"].ffmpeg_version
+    assert response.json["status"] in {"ok", "degraded"}

@@ -1,0 +1,81 @@
+"""Every route has a declared audience, and each audience gets only its routes."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import KioskDevice
+
+# endpoint -> who may use it. A new route missing here fails test_every_route_is_in_the_table.
+ROLES_TABLE: dict[str, set[str]] = {
+    "static": {"anonymous"},
+    "public.home": {"anonymous"},
+    "public.healthz": {"anonymous"},
+    "public.setup": {"anonymous"},
+    "public.ca_certificate": {"anonymous"},
+    "public.withdraw": {"anonymous"},
+    "auth.login": {"anonymous"},
+    "auth.logout": {"organiser", "facilitator"},
+    "kiosk.page": {"anonymous"},  # shows the kiosk to kiosks, pairing help to everyone else
+    "kiosk.pair": {"anonymous"},  # the one-time token is the credential
+    "kiosk.create_reflection": {"kiosk"},
+    "kiosk.receipt_qr": {"kiosk"},
+    "studio.overview": {"organiser", "facilitator"},
+    "studio.add_kiosk": {"organiser"},
+}
+
+
+def declared(app, endpoint: str) -> set[str]:
+    view = app.view_functions[endpoint]
+    return set(getattr(view, "voxpop_roles", ()))
+
+
+def test_every_route_is_in_the_table(app) -> None:
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert endpoints == set(ROLES_TABLE)
+
+
+@pytest.mark.parametrize("endpoint", sorted(ROLES_TABLE))
+def test_view_declares_the_roles_in_the_table(app, endpoint: str) -> None:
+    assert declared(app, endpoint) == ROLES_TABLE[endpoint]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "expected"),
+    [
+        ("GET", "/studio/", {"anonymous": 302, "kiosk": 302, "facilitator": 200, "organiser": 200}),
+        ("POST", "/studio/kiosks", {"anonymous": 302, "kiosk": 302, "facilitator": 403}),
+        ("POST", "/logout", {"anonymous": 302, "kiosk": 302}),
+        (
+            "GET",
+            "/kiosk/receipt/KX7-4QF/qr.svg",
+            {"anonymous": 401, "facilitator": 401, "organiser": 401, "kiosk": 200},
+        ),
+        (
+            "POST",
+            "/kiosk/api/reflections",
+            {"anonymous": 401, "facilitator": 401, "organiser": 401},
+        ),
+    ],
+)
+def test_audiences_get_what_the_table_says(app, method, path, expected) -> None:
+    for audience, status in expected.items():
+        client = app.test_client()
+        if audience == "kiosk":
+            client = KioskDevice(app).client
+        elif audience != "anonymous":
+            from tests.conftest import Auth
+
+            Auth(app, client).login(audience)
+        if method == "POST":
+            # Carry a valid CSRF token so only the role decides.
+            from tests.conftest import csrf_from
+
+            token = csrf_from(client.get("/login").text)
+            response = client.post(path, data={"csrf_token": token})
+        else:
+            response = client.get(path)
+        if status == 302:
+            assert response.status_code == 302 and "/login" in response.location, audience
+        else:
+            assert response.status_code == status, (audience, response.status_code)
