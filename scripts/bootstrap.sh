@@ -1,0 +1,68 @@
+# Shared by run.sh and test.sh: find or install what voxpop needs on a Debian-like machine.
+# Sourced, not run. Installs system packages with apt-get (as root, or through sudo), makes
+# .venv and installs voxpop into it, reinstalling only when pyproject.toml changes.
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+warn() { printf '\033[33mwarning:\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[31merror:\033[0m %s\n' "$*" >&2; exit 1; }
+
+# Run a command as root: directly when we are root, else through sudo (asking for the
+# password only when someone is at the terminal).
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    if [ -t 0 ]; then sudo "$@"; else sudo -n "$@"; fi
+  else return 1
+  fi
+}
+
+APT_UPDATED=""
+# apt_install PACKAGE... : install Debian packages; returns non-zero if that is not possible.
+apt_install() {
+  command -v apt-get >/dev/null 2>&1 || return 1
+  if [ -z "$APT_UPDATED" ]; then
+    as_root apt-get update -qq || return 1
+    APT_UPDATED=1
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+}
+
+ensure_python() {
+  PYTHON="${PYTHON:-python3}"
+  command -v "$PYTHON" >/dev/null 2>&1 || apt_install python3 python3-venv \
+    || die "Python 3.11 or newer is needed. Install it (Debian: sudo apt-get install python3 python3-venv)."
+  "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+    || die "voxpop needs Python 3.11 or newer; $("$PYTHON" --version) found. Set PYTHON=/path/to/python3.11."
+  if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    say "Installing Python's venv module (python3-venv)"
+    apt_install python3-venv \
+      || die "Python's venv module is missing. Install it: sudo apt-get install python3-venv"
+  fi
+}
+
+# ensure_venv EXTRAS : .venv with voxpop installed (editable), plus optional extras ("test").
+ensure_venv() {
+  local extras="$1" spec="." stamp
+  [ -n "$extras" ] && spec=".[$extras]"
+  if [ ! -x .venv/bin/python ]; then
+    say "Creating the Python environment in .venv"
+    "$PYTHON" -m venv .venv || die "Could not create .venv"
+  fi
+  stamp=".venv/.voxpop-installed-$(cat pyproject.toml | sha256sum | cut -c1-16)-${extras:-base}"
+  if [ ! -f "$stamp" ]; then
+    say "Installing voxpop and its Python dependencies"
+    .venv/bin/python -m pip install --quiet --upgrade pip >/dev/null || true
+    .venv/bin/python -m pip install --quiet -e "$spec" \
+      || die "Installing the Python dependencies failed (see above). Is the package index reachable?"
+    rm -f .venv/.voxpop-installed-*
+    touch "$stamp"
+  fi
+}
+
+# ensure_tool COMMAND PACKAGE WHY : install PACKAGE when COMMAND is missing; 1 if impossible.
+ensure_tool() {
+  local command="$1" package="$2" why="$3"
+  command -v "$command" >/dev/null 2>&1 && return 0
+  say "Installing $package ($why)"
+  apt_install "$package" && command -v "$command" >/dev/null 2>&1
+}
