@@ -1,0 +1,234 @@
+"""Fixtures that drive the real kiosk page in Debian's Chromium against the real app.
+
+The camera and microphone are Chromium's fake devices, fed from a test-card video and a sine
+tone generated here with ffmpeg. The app runs in a thread on 127.0.0.1 (a secure context, so
+getUserMedia works over plain HTTP), with its own instance and uploads folders under
+``tests/.tmp``. A test gets a paired kiosk page from ``kiosk_page``.
+
+Without /usr/bin/chromium (or ffmpeg) these tests are skipped, except when ``CI`` is set:
+CI installs both, so there a missing browser is a failure, not a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from voxpop import create_app, models
+from voxpop.db import connect, database_path, get_db
+
+TESTS = Path(__file__).resolve().parent.parent
+TMP_ROOT = TESTS / ".tmp"
+CHROMIUM = Path("/usr/bin/chromium")
+FFMPEG_TIMEOUT = 120
+# Generous: Chromium on a busy CI machine can be slow to open the fake camera.
+SCREEN_TIMEOUT_MS = 30_000
+
+
+def require_tool(present: bool, what: str) -> None:
+    """Skip when a tool the browser tests need is missing; fail instead under CI."""
+    if present:
+        return
+    message = f"browser tests need {what}"
+    if os.environ.get("CI"):
+        pytest.fail(f"{message}, and CI must run them (apt-get install -y chromium ffmpeg)")
+    pytest.skip(f"{message} (Debian: apt-get install -y chromium ffmpeg)")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def browser_tmpdir() -> Iterator[Path]:
+    """Point TMPDIR (browser profiles, Playwright artefacts) inside ``tests/.tmp``."""
+    TMP_ROOT.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="browser-", dir=TMP_ROOT))
+    saved_env, saved_tempdir = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"] = str(folder)
+    tempfile.tempdir = str(folder)
+    yield folder
+    tempfile.tempdir = saved_tempdir
+    if saved_env is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = saved_env
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _ffmpeg(*args: str) -> None:
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-hide_banner", "-v", "error", "-y", *args],
+        check=True,
+        capture_output=True,
+        timeout=FFMPEG_TIMEOUT,
+    )
+
+
+@pytest.fixture(scope="session")
+def fake_camera(browser_tmpdir: Path) -> Path:
+    """A 2 s test-card .y4m that Chromium loops as the camera."""
+    require_tool(shutil.which("ffmpeg") is not None, "ffmpeg")
+    path = browser_tmpdir / "camera.y4m"
+    _ffmpeg("-f", "lavfi", "-i", "testsrc=size=640x480:rate=30", "-t", "2",
+            "-pix_fmt", "yuv420p", str(path))  # fmt: skip
+    return path
+
+
+@pytest.fixture(scope="session")
+def fake_microphone(browser_tmpdir: Path) -> Path:
+    """A 2 s 440 Hz tone that Chromium loops as the microphone."""
+    require_tool(shutil.which("ffmpeg") is not None, "ffmpeg")
+    path = browser_tmpdir / "microphone.wav"
+    _ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "2",
+            "-ac", "1", str(path))  # fmt: skip
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(
+    browser_type_launch_args: dict[str, Any], fake_camera: Path, fake_microphone: Path
+) -> dict[str, Any]:
+    """pytest-playwright's launch options: Debian's Chromium with fake media devices."""
+    require_tool(CHROMIUM.exists(), str(CHROMIUM))
+    return {
+        **browser_type_launch_args,
+        "executable_path": str(CHROMIUM),
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={fake_camera}",
+            f"--use-file-for-fake-audio-capture={fake_microphone}",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+        ],
+    }
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
+    """A landscape tablet-sized window (the size of the README screenshots)."""
+    return {**browser_context_args, "viewport": {"width": 1180, "height": 820}}
+
+
+@dataclass
+class LiveKiosk:
+    """The app running in a thread, and what a test needs to look inside it."""
+
+    app: Any
+    url: str
+    instance: Path
+    uploads: Path
+
+    def db(self) -> sqlite3.Connection:
+        """A fresh connection to the app's database (closed by the caller)."""
+        return connect(database_path(self.instance))
+
+    def new_pairing_token(self) -> str:
+        """Create a kiosk and return its one-time pairing token."""
+        with self.app.app_context():
+            return models.create_kiosk(get_db(), "Browser test kiosk").pairing_token
+
+
+@pytest.fixture
+def live_kiosk_factory(browser_tmpdir: Path) -> Iterator[Callable[..., LiveKiosk]]:
+    """Start the real app on 127.0.0.1 and a free port with a demo event; stop it after."""
+    servers: list[tuple[BaseWSGIServer, threading.Thread]] = []
+
+    def start(max_clip_seconds: int = 5, idle_timeout_seconds: int = 300) -> LiveKiosk:
+        root = Path(tempfile.mkdtemp(prefix="live-", dir=browser_tmpdir))
+        instance, uploads = root / "instance", root / "uploads"
+        app = create_app(
+            {
+                "TESTING": True,
+                "INSTANCE": str(instance),
+                "UPLOADS": str(uploads),
+                "SECRET_KEY": "browser-test-secret",
+            }
+        )
+        with app.app_context():
+            models.create_event(
+                get_db(),
+                "Whose Shoes? Cardiff",
+                date="2025-03-14",
+                venue="Cardiff",
+                languages=["en", "cy"],
+                max_clip_seconds=max_clip_seconds,
+                idle_timeout_seconds=idle_timeout_seconds,
+            )
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, name="live-kiosk", daemon=True)
+        thread.start()
+        servers.append((server, thread))
+        return LiveKiosk(app, f"http://127.0.0.1:{server.server_port}", instance, uploads)
+
+    yield start
+    for server, thread in servers:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def pair(page: Page, live: LiveKiosk) -> None:
+    """Pair the browser as a kiosk through the pairing page, as an organiser's link would."""
+    page.goto(f"{live.url}/kiosk/pair/{live.new_pairing_token()}")
+    page.click("#pair-button")
+    page.wait_for_url(f"{live.url}/kiosk/", timeout=SCREEN_TIMEOUT_MS)
+    wait_for_screen(page, "attract")
+
+
+def wait_for_screen(page: Page, name: str, timeout: int = SCREEN_TIMEOUT_MS) -> None:
+    """Wait until the kiosk's state machine shows screen ``name``."""
+    page.wait_for_function(
+        "name => document.body.dataset.screen === name"
+        " && window.voxpopKiosk && window.voxpopKiosk.state() === name",
+        arg=name,
+        timeout=timeout,
+    )
+
+
+@dataclass
+class KioskTab:
+    """A browser tab paired as a kiosk, the app behind it, and any script errors it raised."""
+
+    page: Page
+    live: LiveKiosk
+    js_errors: list[str]
+
+
+@pytest.fixture
+def kiosk_page(
+    browser: Browser,
+    browser_context_args: dict[str, Any],
+    live_kiosk_factory: Callable[..., LiveKiosk],
+) -> Iterator[Callable[..., KioskTab]]:
+    """Return ``open(**event_settings)``: a fresh app and a browser tab paired with it."""
+    contexts = []
+
+    def open_kiosk(**settings: Any) -> KioskTab:
+        live = live_kiosk_factory(**settings)
+        context = browser.new_context(**browser_context_args)
+        contexts.append(context)
+        page = context.new_page()
+        tab = KioskTab(page, live, [])
+        page.on("pageerror", lambda error: tab.js_errors.append(str(error)))
+        pair(page, live)
+        return tab
+
+    yield open_kiosk
+    for context in contexts:
+        context.close()
