@@ -38,6 +38,9 @@ def app(tmp_path: Path) -> Iterator[Flask]:
             "INSTANCE": str(tmp_path / "instance"),
             "UPLOADS": str(tmp_path / "uploads"),
             "TESTING": True,
+            # Jobs are queued in memory and not run: app tests check what is stored;
+            # tests/test_pipeline.py runs the real worker.
+            "QUEUE": "memory",
         }
     )
     with app.app_context():

@@ -14,6 +14,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from voxpop.config import load_config
 from voxpop.db import close_db, connect, database_path, migrate, schema_version
+from voxpop.jobs import JobQueue, build_queue
 from voxpop.media.tools import ffmpeg_version
 from voxpop.storage import IncomingFile, MediaStore
 
@@ -28,6 +29,7 @@ class VoxpopState:
 
     store: MediaStore
     ffmpeg_version: str | None
+    queue: JobQueue
 
 
 class VoxpopRequest(Request):
@@ -153,7 +155,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     store = MediaStore(app.config["UPLOADS"])
     store.ensure_folders()
     store.sweep_incoming()
-    app.extensions["voxpop"] = VoxpopState(store=store, ffmpeg_version=ffmpeg_version())
+    app.extensions["voxpop"] = VoxpopState(
+        store=store, ffmpeg_version=ffmpeg_version(), queue=build_queue(app.config, store)
+    )
 
     csrf.init_app(app)
     babel.init_app(

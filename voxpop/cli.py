@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import secrets
 import sys
 from pathlib import Path
@@ -12,8 +13,10 @@ import click
 import segno
 from flask import Flask
 
-from voxpop import create_app, models, tls
+from voxpop import create_app, jobs, models, tls
 from voxpop.db import get_db
+from voxpop.media import ffmpeg
+from voxpop.processing import asset_paths, remove_derived
 from voxpop.server import PortInUse, serve_forever
 
 FIRST_LOGIN_FILE = "first-login.txt"
@@ -95,8 +98,11 @@ def init(demo: bool) -> None:
 @click.option("--host", default=None, help="Address to listen on (default: all, 0.0.0.0).")
 @click.option("--port", type=int, default=None, help="Plain HTTP port (default 8080).")
 @click.option("--tls-port", type=int, default=None, help="HTTPS port for tablets (default 8443).")
-def serve(host: str | None, port: int | None, tls_port: int | None) -> None:
-    """Run the web server on HTTP and HTTPS (production server; Ctrl+C stops)."""
+@click.option(
+    "--no-worker", is_flag=True, help="Do not process recordings here (run `voxpop worker`)."
+)
+def serve(host: str | None, port: int | None, tls_port: int | None, no_worker: bool) -> None:
+    """Run the web server on HTTP and HTTPS, with the job worker (Ctrl+C stops)."""
     overrides = {k: v for k, v in (("HOST", host), ("PORT", port), ("TLS_PORT", tls_port)) if v}
     app = _app(**overrides)
     config = app.config
@@ -113,7 +119,7 @@ def serve(host: str | None, port: int | None, tls_port: int | None) -> None:
         models.retire_unused_pairings(db)
         new = models.create_kiosk(db, models.next_kiosk_name(db))
     urls = pairing_urls(addresses, config["PORT"], new.pairing_token)
-    ffmpeg = app.extensions["voxpop"].ffmpeg_version
+    ffmpeg_found = app.extensions["voxpop"].ffmpeg_version
 
     def announce() -> None:
         lan = addresses[0] if addresses else "localhost"
@@ -132,8 +138,8 @@ def serve(host: str | None, port: int | None, tls_port: int | None) -> None:
         click.echo(
             f"  Tablet setup     http://{lan}:{config['PORT']}/setup   (install the certificate)"
         )
-        if ffmpeg:
-            click.echo(f"  ffmpeg           {ffmpeg}")
+        if ffmpeg_found:
+            click.echo(f"  ffmpeg           {ffmpeg_found}")
         else:
             click.echo(
                 "  ffmpeg           NOT FOUND: recordings are kept but cannot be processed."
@@ -144,6 +150,8 @@ def serve(host: str | None, port: int | None, tls_port: int | None) -> None:
             segno.make(urls["lan"], error="l").terminal(compact=True)
         click.echo("\nPress Ctrl+C to stop.", nl=True)
 
+    queue = app.extensions["voxpop"].queue
+    consumer = None if no_worker else jobs.start_consumer(queue, workers=config["WORKERS"])
     try:
         serve_forever(
             app, config["HOST"], config["PORT"], config["TLS_PORT"], tls_files, on_ready=announce
@@ -152,7 +160,11 @@ def serve(host: str | None, port: int | None, tls_port: int | None) -> None:
         raise click.ClickException(
             f"{error} Is voxpop already running? Choose others with --port/--tls-port."
         ) from error
-    click.echo("voxpop stopped.")
+    finally:
+        if consumer is not None:
+            consumer.stop()
+            ffmpeg.stop_all()
+    click.echo("voxpop stopped. Unfinished processing resumes at the next start.")
 
 
 @main.group()
@@ -196,3 +208,118 @@ def user_add(name: str, role: str, password_stdin: bool) -> None:
         except ValueError as error:
             raise click.ClickException(str(error)) from error
     click.echo(f"Added {created.role} “{created.name}”.")
+
+
+@main.command()
+@click.option("--workers", type=int, default=None, help="Jobs at a time (default 1).")
+def worker(workers: int | None) -> None:
+    """Process recordings without the web server (use with `voxpop serve --no-worker`)."""
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    app = _app()
+    queue = app.extensions["voxpop"].queue
+    jobs.recover(queue)
+    consumer = queue.huey.create_consumer(
+        workers=workers or app.config["WORKERS"], worker_type="thread", periodic=False,
+        max_delay=2.0,
+    )  # fmt: skip
+    click.echo("voxpop worker running; Ctrl+C stops.")
+    try:
+        consumer.run()
+    finally:
+        ffmpeg.stop_all()
+
+
+@main.group("jobs", invoke_without_command=True)
+@click.pass_context
+def jobs_group(ctx: click.Context) -> None:
+    """Background jobs: list them (default), or `retry ID`."""
+    if ctx.invoked_subcommand is not None:
+        return
+    app = _app()
+    with app.app_context():
+        rows = jobs.list_jobs(get_db())
+    if not rows:
+        click.echo("No jobs.")
+    for row in rows:
+        line = (f"{row['id']:>5}  {row['kind']:<20} {row['target_id']:>6}  {row['status']:<8}"
+                f" {row['progress'] * 100:5.1f}%  attempts {row['attempts']}")  # fmt: skip
+        if row["error"]:
+            line += f"  — {row['error']}"
+        click.echo(line)
+
+
+@jobs_group.command("retry")
+@click.argument("job_id", type=int)
+def jobs_retry(job_id: int) -> None:
+    """Put a failed job back in the queue."""
+    app = _app()
+    with app.app_context():
+        if not jobs.retry(get_db(), app.extensions["voxpop"].queue, job_id):
+            raise click.ClickException(f"Job {job_id} does not exist or has not failed.")
+    click.echo(f"Job {job_id} queued again.")
+
+
+def reflection_records(db: Any) -> list[dict[str, Any]]:
+    """Every reflection as the JSON object `voxpop reflections --json` prints."""
+    rows = db.execute(
+        "SELECT r.id, r.kind, p.slug AS perspective, r.status, r.failure_reason,"
+        " r.receipt_code, r.duration_seconds, r.created_at FROM reflection r"
+        " JOIN perspective p ON p.id = r.perspective_id ORDER BY r.id"
+    ).fetchall()
+    return [
+        {
+            "id": row["id"], "kind": row["kind"], "perspective": row["perspective"],
+            "status": row["status"], "reason": row["failure_reason"],
+            "receipt_code": row["receipt_code"], "duration": row["duration_seconds"],
+            "created_at": row["created_at"], "files": asset_paths(db, row["id"]),
+        }  # fmt: skip
+        for row in rows
+    ]
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def reflections(as_json: bool) -> None:
+    """List reflections: id, kind, perspective, status, reason, derived files."""
+    app = _app()
+    with app.app_context():
+        records = reflection_records(get_db())
+    for record in records:
+        if as_json:
+            click.echo(json.dumps(record, ensure_ascii=False))
+        else:
+            reason = f" — {record['reason']}" if record["reason"] else ""
+            click.echo(f"{record['id']:>5}  {record['kind']:<5}  {record['perspective']:<18}"
+                       f" {record['status']:<10} {record['receipt_code']}{reason}")  # fmt: skip
+
+
+@main.command()
+@click.option("--queue", "use_queue", is_flag=True,
+              help="Hand the work to the running worker instead of doing it here.")  # fmt: skip
+def rebuild(use_queue: bool) -> None:
+    """Regenerate every derived file from the originals (e.g. after deleting uploads/derived/)."""
+    app = _app()
+    state = app.extensions["voxpop"]
+    with app.app_context():
+        db = get_db()
+        ids = [row["id"] for row in db.execute(
+            "SELECT id FROM reflection WHERE status != 'withdrawn' ORDER BY id")]  # fmt: skip
+        job_ids = []
+        for reflection_id in ids:
+            remove_derived(state.store, reflection_id)
+            db.execute(
+                "UPDATE reflection SET status = 'received', failure_reason = NULL WHERE id = ?",
+                (reflection_id,),
+            )
+            job_ids.append(jobs.enqueue_processing(db, state.queue, reflection_id))
+    if use_queue:
+        click.echo(f"Queued {len(job_ids)} reflection(s) for the worker.")
+        return
+    failed = 0
+    with click.progressbar(job_ids, label="Rebuilding", show_pos=True) as bar:
+        for job_id in bar:
+            failed += jobs.run_job(state.queue, job_id) == "failed"
+    click.echo(f"Rebuilt {len(job_ids) - failed} reflection(s); {failed} failed"
+               " (see `voxpop reflections`).")  # fmt: skip

@@ -28,6 +28,11 @@ DEFAULTS: dict[str, Any] = {
     # Base of links printed in QR codes (receipt withdrawal); empty = the address the kiosk used.
     "PUBLIC_BASE_URL": "",
     "LANGUAGES": ["en", "cy"],
+    # The job queue: "sqlite" (durable, instance/queue.sqlite3) or "memory" (tests).
+    "QUEUE": "sqlite",
+    # Worker threads run by `voxpop serve`/`voxpop worker`. ffmpeg already uses every core,
+    # so one job at a time is fastest per clip on a 2-core laptop.
+    "WORKERS": 1,
     "BABEL_DEFAULT_LOCALE": "en",
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
@@ -37,7 +42,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 # Settings that are integers when they come from the environment.
-_INT_KEYS = {"PORT", "TLS_PORT", "UPLOAD_BYTES_PER_SECOND", "MAX_CONTENT_LENGTH"}
+_INT_KEYS = {"PORT", "TLS_PORT", "UPLOAD_BYTES_PER_SECOND", "MAX_CONTENT_LENGTH", "WORKERS"}
 
 
 def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -58,7 +58,7 @@ DEFAULT_CONSENT = {
         "intro": "You decide how your reflection is used. Tick each use you agree to. "
         "You can withdraw later with your receipt code.",
         "archive": "Keep my reflection in the archive of the day, shared with the people "
-        "and organisations who took part (required).",
+        "and organisations who took part.",
         "reel": "It may appear in the highlights reel shown at this event and afterwards.",
         "online": "It may be published online, on the public archive of the day.",
         "name": "Show my first name with it.",

@@ -35,6 +35,7 @@ from voxpop import (
 from voxpop.auth import kiosk_required, public
 from voxpop.db import get_db
 from voxpop.errors import InvalidSubmission, NoEvent
+from voxpop.jobs import enqueue_processing
 from voxpop.reflections import (
     Submission,
     normalise_receipt_code,
@@ -186,9 +187,10 @@ def create_reflection() -> Any:
     if "media" in form:
         # A "media" text field instead of a file: the kiosk sent no recording at all.
         raise InvalidSubmission(_("The recording did not arrive. Please try again."))
-    answer, created = receive_reflection(
-        get_db(), current_app.extensions["voxpop"].store, event, g.kiosk.id, submission
-    )
+    state = current_app.extensions["voxpop"]
+    answer, created = receive_reflection(get_db(), state.store, event, g.kiosk.id, submission)
+    if created:
+        enqueue_processing(get_db(), state.queue, answer["id"])
     return jsonify(answer), 201 if created else 200
 
 

@@ -1,0 +1,244 @@
+"""The worker's pipeline on real media: every input family ends ready in the delivery format,
+hostile files end failed with a reason, and outputs carry nothing of what they should not."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from tests import mediafiles
+from tests.conftest import requires_ffmpeg, rows
+from voxpop import jobs, models
+from voxpop.db import get_db, transaction, utcnow
+
+pytestmark = [requires_ffmpeg, pytest.mark.media]
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder of generated inputs shared by the module (made once)."""
+    return tmp_path_factory.mktemp("clips")
+
+
+def add_reflection(app: Flask, kind: str, source: Path | None = None, text: str | None = None,
+                   perspective: str = "volunteer", name: str | None = None) -> int:  # fmt: skip
+    """Store a reflection as the kiosk would, but bypassing the upload's quick content check
+    (so the probe itself is what meets a hostile file)."""
+    store = app.extensions["voxpop"].store
+    original = None
+    if source is not None:
+        store.originals.mkdir(parents=True, exist_ok=True)
+        original = f"originals/{uuid.uuid4().hex}{source.suffix}"
+        shutil.copyfile(source, store.root / original)
+    with app.app_context():
+        db = get_db()
+        event = models.current_event(db)
+        perspective_id = next(p.id for p in models.perspectives(db, event.id)
+                              if p.slug == perspective)  # fmt: skip
+        prompt_id = models.prompts(db, event.id)[0].id
+        with transaction(db):
+            cursor = db.execute(
+                "INSERT INTO reflection (event_id, kind, perspective_id, prompt_id, text_body,"
+                " original_path, status, receipt_code, client_id, lang, display_name, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, 'received', ?, ?, 'en', ?, ?)",
+                (event.id, kind, perspective_id, prompt_id, text, original,
+                 uuid.uuid4().hex[:7], str(uuid.uuid4()), name, utcnow()),
+            )  # fmt: skip
+        return int(cursor.lastrowid)
+
+
+def process(app: Flask, reflection_id: int) -> dict[str, Any]:
+    """Run the reflection's job in this process, as a worker would; return the reflection."""
+    queue = app.extensions["voxpop"].queue
+    with app.app_context():
+        job_id = jobs.enqueue_processing(get_db(), queue, reflection_id)
+    outcome = "retrying"
+    while outcome == "retrying":  # a tool failure is retried; the test does not wait for it
+        with app.app_context():
+            get_db().execute("UPDATE job SET status = 'queued' WHERE id = ?", (job_id,))
+        outcome = jobs.run_job(queue, job_id)
+    (reflection,) = rows(app, "SELECT * FROM reflection WHERE id = ?", reflection_id)
+    return reflection
+
+
+def ffprobe(path: Path) -> dict[str, Any]:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json", str(path)],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout  # fmt: skip
+    return json.loads(out)
+
+
+def keyframe_times(path: Path) -> list[float]:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-skip_frame", "nokey",
+         "-show_entries", "frame=pts_time", "-of", "csv=p=0", str(path)],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout  # fmt: skip
+    return [float(line.strip(",")) for line in out.split() if line.strip(",")]
+
+
+def integrated_loudness(path: Path) -> float:
+    result = subprocess.run(
+        ["ffmpeg", "-nostdin", "-hide_banner", "-i", str(path), "-map", "0:a",
+         "-af", "ebur128", "-f", "null", "-"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    summary = result.stderr.rsplit("Summary:", 1)[1]
+    return float(re.search(r"I:\s+(-?[\d.]+) LUFS", summary).group(1))
+
+
+def assets(app: Flask, reflection_id: int) -> dict[str, Path]:
+    store = app.extensions["voxpop"].store
+    found = rows(app, "SELECT kind, path, sha256, bytes FROM asset WHERE reflection_id = ?",
+                 reflection_id)  # fmt: skip
+    return {row["kind"]: store.root / row["path"] for row in found}
+
+
+VIDEO_CASES: list[tuple[str, Callable[[Path], Path], tuple[int, int], float]] = [
+    ("chromium-webm-vp8-opus", lambda d: mediafiles.chromium_webm(d / "chromium.webm"),
+     (640, 360), 4.0),
+    ("ipad-mp4-h264-aac", lambda d: mediafiles.ipad_mp4(d / "ipad.mp4"), (1280, 720), 4.0),
+    ("phone-1080p-rotated", lambda d: mediafiles.rotated_phone_mp4(d / "phone.mp4"),
+     (720, 1280), 4.0),
+    ("chromium-vp9-in-mp4", lambda d: mediafiles.vp9_in_mp4(d / "vp9.mp4"), (640, 480), 4.0),
+    ("video-without-sound", lambda d: mediafiles.silent_video_mp4(d / "silent.mp4"),
+     (640, 360), 4.0),
+]  # fmt: skip
+
+
+def assert_delivery_mp4(path: Path, size: tuple[int, int], duration: float,
+                        loud: bool = True) -> None:  # fmt: skip
+    info = ffprobe(path)
+    video = next(s for s in info["streams"] if s["codec_type"] == "video")
+    audio = next(s for s in info["streams"] if s["codec_type"] == "audio")
+    assert (video["codec_name"], video["profile"], video["pix_fmt"]) == ("h264", "High", "yuv420p")
+    assert (video["width"], video["height"]) == size
+    assert video["r_frame_rate"] == "30/1" and video["avg_frame_rate"] == "30/1"
+    assert not any("rotation" in side for side in video.get("side_data_list", []))
+    assert (audio["codec_name"], audio["profile"]) == ("aac", "LC")
+    assert (int(audio["sample_rate"]), audio["channels"]) == (48000, 2)
+    assert abs(float(info["format"]["duration"]) - duration) < 0.25
+    keys = keyframe_times(path)
+    assert keys == pytest.approx([2.0 * i for i in range(len(keys))], abs=0.02)
+    assert keys[-1] > duration - 2.1, "a keyframe every 2 s right to the end"
+    tags = info["format"].get("tags", {})
+    assert not set(tags) - {"major_brand", "minor_version", "compatible_brands"}, tags
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+    assert b"moov" in head, "+faststart puts the index first"
+    if loud:
+        assert integrated_loudness(path) == pytest.approx(-16.0, abs=1.0)
+
+
+@pytest.mark.parametrize(("name", "make", "size", "duration"), VIDEO_CASES,
+                         ids=[case[0] for case in VIDEO_CASES])  # fmt: skip
+def test_video_becomes_a_delivery_mp4_with_poster(app, clips, name, make, size, duration) -> None:
+    reflection_id = add_reflection(app, "video", make(clips))
+    reflection = process(app, reflection_id)
+    assert reflection["status"] == "ready", reflection["failure_reason"]
+    assert reflection["duration_seconds"] == pytest.approx(duration, abs=0.1)
+    files = assets(app, reflection_id)
+    assert set(files) == {"mp4", "poster", "thumb"}
+    assert_delivery_mp4(files["mp4"], size, duration, loud=name != "video-without-sound")
+    from PIL import Image
+
+    with Image.open(files["poster"]) as poster:
+        assert poster.format == "JPEG"
+        assert (poster.width > poster.height) == (size[0] > size[1])
+        assert not poster.getexif() and "exif" not in poster.info
+    with Image.open(files["thumb"]) as thumb:
+        assert thumb.format == "WEBP" and thumb.width == 320
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda d: mediafiles.opus_webm(d / "voice.webm"), lambda d: mediafiles.aac_m4a(d / "v.m4a")],
+    ids=["opus-webm", "aac-m4a"],
+)
+def test_audio_becomes_the_same_mp4_over_a_card(app, clips, make) -> None:
+    reflection_id = add_reflection(app, "audio", make(clips), perspective="manager")
+    reflection = process(app, reflection_id)
+    assert reflection["status"] == "ready", reflection["failure_reason"]
+    files = assets(app, reflection_id)
+    assert set(files) == {"mp4", "poster", "thumb", "card"}
+    assert_delivery_mp4(files["mp4"], (1280, 720), 4.0)
+
+
+def test_text_becomes_a_quote_card_and_a_short_clip(app) -> None:
+    text = "Gweld y dydd drwy esgidiau rhywun arall — ŵ ŷ â. We listened, and it changed us."
+    reflection_id = add_reflection(app, "text", text=text, name="Siân")
+    reflection = process(app, reflection_id)
+    assert reflection["status"] == "ready", reflection["failure_reason"]
+    files = assets(app, reflection_id)
+    assert set(files) == {"mp4", "poster", "thumb", "card"}
+    from voxpop.media.cards import words_to_seconds
+
+    assert_delivery_mp4(files["mp4"], (1280, 720), words_to_seconds(text), loud=False)
+    from PIL import Image
+
+    with Image.open(files["card"]) as card:
+        assert card.size == (1280, 720)
+
+
+def test_processing_twice_gives_the_same_files_and_no_duplicate_assets(app, clips) -> None:
+    reflection_id = add_reflection(app, "video", mediafiles.ipad_mp4(clips / "twice.mp4"))
+    process(app, reflection_id)
+    first = rows(app, "SELECT kind, sha256 FROM asset WHERE reflection_id = ? ORDER BY kind",
+                 reflection_id)  # fmt: skip
+    process(app, reflection_id)
+    second = rows(app, "SELECT kind, sha256 FROM asset WHERE reflection_id = ? ORDER BY kind",
+                  reflection_id)  # fmt: skip
+    assert first == second
+
+
+def _canary(clips: Path) -> Path:
+    return mediafiles.chromium_webm(clips / "canary-secret.webm", seconds=2)
+
+
+HOSTILE: list[tuple[str, Callable[[Path], Path], str]] = [
+    ("hls-playlist", lambda d: mediafiles.hls_playlist(d / "playlist.mp4", _canary(d)),
+     "not a recording in a format we accept"),
+    ("ffconcat-script", lambda d: mediafiles.ffconcat_script(d / "concat.mp4", _canary(d)),
+     "not a recording in a format we accept"),
+    ("zero-bytes", lambda d: (d / "empty.webm", (d / "empty.webm").write_bytes(b""))[0],
+     "empty"),
+    ("truncated-webm", lambda d: mediafiles.truncated_webm(
+        d / "cut.webm", mediafiles.webm_with_duration(d / "whole.webm")), "cut short"),
+    ("truncated-recorder-webm", lambda d: mediafiles.truncated_webm(
+        d / "cut-live.webm", mediafiles.chromium_webm(d / "live.webm")), "damaged or cut short"),
+    ("random-bytes", lambda d: mediafiles.random_bytes(d / "noise.webm"),
+     "not a recording in a format we accept"),
+    ("image-bomb", lambda d: mediafiles.png_bomb(d / "bomb.mp4"),
+     "not a recording in a format we accept"),
+    ("ten-hour-claim", lambda d: mediafiles.ten_hour_claim_webm(
+        d / "long.webm", mediafiles.webm_with_duration(d / "short.webm")), "too long"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "make", "reason"), HOSTILE, ids=[h[0] for h in HOSTILE])
+def test_hostile_files_fail_with_a_reason_and_leak_nothing(app, clips, name, make, reason) -> None:
+    source = make(clips)
+    reflection_id = add_reflection(app, "video", source)
+    reflection = process(app, reflection_id)
+    assert reflection["status"] == "failed"
+    assert reason in reflection["failure_reason"]
+    assert rows(app, "SELECT id FROM asset WHERE reflection_id = ?", reflection_id) == []
+    (job,) = rows(app, "SELECT status, error FROM job WHERE target_id = ?", reflection_id)
+    assert job["status"] == "failed" and reason in job["error"]
+    derived = app.extensions["voxpop"].store.derived
+    canary = (clips / "canary-secret.webm")
+    if canary.exists():
+        secret = canary.read_bytes()[-2000:]
+        for output in derived.rglob("*"):
+            if output.is_file():
+                assert secret not in output.read_bytes(), output

@@ -1,0 +1,271 @@
+"""Background jobs: an embedded, durable queue (Huey on SQLite) that carries job ids only.
+
+The ``job`` table is the source of truth. Huey only delivers "run job N"; a worker claims the
+job row atomically before working (so a duplicate delivery does nothing) and writes progress,
+retries and failures there. Huey does not re-run a task interrupted mid-run (power cut,
+SIGKILL), so every worker start runs a recovery sweep that puts jobs left ``running`` back in
+the queue. Retries after a tool failure wait 10 s, 20 s, 40 s… up to ``MAX_ATTEMPTS``; a
+recording that is itself unusable fails at once with its reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from huey import MemoryHuey, SqliteHuey
+from huey.api import Huey
+from huey.consumer import Consumer
+
+from voxpop.db import connect, database_path, transaction, utcnow
+from voxpop.media.ffmpeg import MediaError, MediaRejected
+from voxpop.processing import derive_files, load_reflection, record_assets
+from voxpop.storage import MediaStore
+
+log = logging.getLogger(__name__)
+
+PROCESS_REFLECTION = "process_reflection"
+MAX_ATTEMPTS = 3
+BACKOFF_SECONDS = 10
+PROGRESS_WRITE_INTERVAL = 0.5  # seconds between progress writes to the database
+
+
+@dataclass
+class JobQueue:
+    """The queue and the paths its tasks need; tasks re-open their own connections."""
+
+    huey: Huey
+    instance: Path
+    store: MediaStore
+    run_task: Any = None
+
+    def connect(self) -> sqlite3.Connection:
+        return connect(database_path(self.instance))
+
+    def deliver(self, job_id: int, delay: float = 0) -> None:
+        """Ask a worker to run job ``job_id`` (now, or after ``delay`` seconds)."""
+        if delay > 0:
+            self.run_task.schedule(args=(job_id,), delay=delay)
+        else:
+            self.run_task(job_id)
+
+
+def build_queue(config: dict[str, Any], store: MediaStore) -> JobQueue:
+    """Create the queue for an instance: ``QUEUE`` is ``sqlite`` (default) or ``memory``.
+
+    ``memory`` (tests) keeps tasks in this process; nothing runs unless a test runs it.
+    """
+    instance = Path(config["INSTANCE"])
+    if config.get("QUEUE", "sqlite") == "memory":
+        huey: Huey = MemoryHuey("voxpop", results=False, utc=True)
+    else:
+        huey = SqliteHuey(
+            "voxpop", filename=str(instance / "queue.sqlite3"), results=False, utc=True,
+            fsync=True,
+        )  # fmt: skip
+    queue = JobQueue(huey=huey, instance=instance, store=store)
+
+    @huey.task(name="run_job")
+    def run_task(job_id: int) -> None:
+        run_job(queue, job_id)
+
+    queue.run_task = run_task
+    return queue
+
+
+def enqueue(db: sqlite3.Connection, queue: JobQueue, kind: str, target_id: int) -> int:
+    """Create (or find the open) job of ``kind`` for ``target_id`` and deliver it."""
+    with transaction(db):
+        row = db.execute(
+            "SELECT id FROM job WHERE kind = ? AND target_id = ?"
+            " AND status IN ('queued', 'running')",
+            (kind, target_id),
+        ).fetchone()
+        if row:
+            return int(row["id"])
+        job_id = int(
+            db.execute(
+                "INSERT INTO job (kind, target_id, created_at) VALUES (?, ?, ?)",
+                (kind, target_id, utcnow()),
+            ).lastrowid
+        )
+    queue.deliver(job_id)
+    return job_id
+
+
+def enqueue_processing(db: sqlite3.Connection, queue: JobQueue, reflection_id: int) -> int:
+    """Queue a reflection for processing (probe, transcode, poster, cards)."""
+    return enqueue(db, queue, PROCESS_REFLECTION, reflection_id)
+
+
+def _claim(db: sqlite3.Connection, job_id: int) -> sqlite3.Row | None:
+    with transaction(db):
+        cursor = db.execute(
+            "UPDATE job SET status = 'running', attempts = attempts + 1, started_at = ?,"
+            " progress = 0, run_after = NULL WHERE id = ? AND status = 'queued'",
+            (utcnow(), job_id),
+        )
+        if cursor.rowcount != 1:
+            return None
+        return db.execute("SELECT * FROM job WHERE id = ?", (job_id,)).fetchone()
+
+
+def _progress_writer(db: sqlite3.Connection, job_id: int) -> Callable[[float], None]:
+    last = [0.0, -1.0]
+
+    def write(fraction: float) -> None:
+        now = time.monotonic()
+        if fraction < 1.0 and now - last[0] < PROGRESS_WRITE_INTERVAL:
+            return
+        if abs(fraction - last[1]) < 0.005:
+            return
+        last[0], last[1] = now, fraction
+        db.execute(
+            "UPDATE job SET progress = ? WHERE id = ?", (round(min(max(fraction, 0), 1), 4), job_id)
+        )
+
+    return write
+
+
+def _finish(db: sqlite3.Connection, job_id: int, status: str, error: str | None) -> None:
+    db.execute(
+        "UPDATE job SET status = ?, error = ?, finished_at = ?,"
+        " progress = CASE WHEN ? = 'done' THEN 1 ELSE progress END WHERE id = ?",
+        (status, error, utcnow(), status, job_id),
+    )
+
+
+def run_job(queue: JobQueue, job_id: int) -> str:
+    """Run one job if it is still queued; return its final state (or ``skipped``)."""
+    db = queue.connect()
+    try:
+        job = _claim(db, job_id)
+        if job is None:
+            return "skipped"
+        if job["kind"] != PROCESS_REFLECTION:
+            _finish(db, job_id, "failed", f"Unknown job kind {job['kind']!r}")
+            return "failed"
+        return _process_reflection_job(db, queue, job)
+    finally:
+        db.close()
+
+
+def _process_reflection_job(db: sqlite3.Connection, queue: JobQueue, job: sqlite3.Row) -> str:
+    reflection_id = job["target_id"]
+    reflection = load_reflection(db, reflection_id)
+    if reflection.status == "withdrawn":
+        _finish(db, job["id"], "done", None)
+        return "done"
+    db.execute("UPDATE reflection SET status = 'processing' WHERE id = ?", (reflection_id,))
+    try:
+        files, info = derive_files(reflection, queue.store, _progress_writer(db, job["id"]))
+        record_assets(db, queue.store, reflection_id, files, info)
+    except MediaRejected as error:
+        _fail(db, job["id"], reflection_id, error.message)
+        log.info("Reflection %s rejected: %s | %s", reflection_id, error.message, error.detail)
+        return "failed"
+    except Exception as error:  # noqa: BLE001 - any other failure is retried, then reported
+        message = error.message if isinstance(error, MediaError) else (
+            "Processing failed unexpectedly; it will be retried."
+        )
+        log.exception("Job %s for reflection %s failed", job["id"], reflection_id)
+        if job["attempts"] >= MAX_ATTEMPTS:
+            _fail(db, job["id"], reflection_id,
+                  f"{message} (gave up after {MAX_ATTEMPTS} attempts)")  # fmt: skip
+            return "failed"
+        delay = BACKOFF_SECONDS * 2 ** (job["attempts"] - 1)
+        run_after = (datetime.now(UTC) + timedelta(seconds=delay)).isoformat(timespec="seconds")
+        with transaction(db):
+            db.execute(
+                "UPDATE job SET status = 'queued', error = ?, run_after = ? WHERE id = ?",
+                (message, run_after, job["id"]),
+            )
+            db.execute("UPDATE reflection SET status = 'received' WHERE id = ?", (reflection_id,))
+        queue.deliver(job["id"], delay=delay)
+        return "retrying"
+    _finish(db, job["id"], "done", None)
+    return "done"
+
+
+def _fail(db: sqlite3.Connection, job_id: int, reflection_id: int, reason: str) -> None:
+    with transaction(db):
+        _finish(db, job_id, "failed", reason)
+        db.execute(
+            "UPDATE reflection SET status = 'failed', failure_reason = ?"
+            " WHERE id = ? AND status != 'withdrawn'",
+            (reason, reflection_id),
+        )
+
+
+def recover(queue: JobQueue) -> int:
+    """Put jobs interrupted mid-run back in the queue, and re-deliver every queued job.
+
+    Run at every worker start. Re-delivering a job already in the queue is harmless: only
+    one delivery can claim it. Returns how many jobs were delivered.
+    """
+    db = queue.connect()
+    try:
+        with transaction(db):
+            interrupted = db.execute(
+                "SELECT id, target_id FROM job WHERE status = 'running'"
+            ).fetchall()
+            for job in interrupted:
+                db.execute("UPDATE job SET status = 'queued' WHERE id = ?", (job["id"],))
+                db.execute(
+                    "UPDATE reflection SET status = 'received'"
+                    " WHERE id = ? AND status = 'processing'",
+                    (job["target_id"],),
+                )
+        queued = db.execute("SELECT id FROM job WHERE status = 'queued' ORDER BY id").fetchall()
+    finally:
+        db.close()
+    if interrupted:
+        log.warning("Re-queued %d job(s) interrupted mid-run", len(interrupted))
+    for job in queued:
+        queue.deliver(int(job["id"]))
+    return len(queued)
+
+
+def retry(db: sqlite3.Connection, queue: JobQueue, job_id: int) -> bool:
+    """Put a failed job back in the queue with fresh attempts; False if it is not failed."""
+    with transaction(db):
+        row = db.execute(
+            "SELECT * FROM job WHERE id = ? AND status = 'failed'", (job_id,)
+        ).fetchone()
+        if row is None:
+            return False
+        db.execute(
+            "UPDATE job SET status = 'queued', attempts = 0, error = NULL, progress = 0,"
+            " finished_at = NULL WHERE id = ?",
+            (job_id,),
+        )
+        if row["kind"] == PROCESS_REFLECTION:
+            db.execute(
+                "UPDATE reflection SET status = 'received', failure_reason = NULL"
+                " WHERE id = ? AND status = 'failed'",
+                (row["target_id"],),
+            )
+    queue.deliver(job_id)
+    return True
+
+
+def start_consumer(queue: JobQueue, workers: int = 1) -> Consumer:
+    """Recover, then start worker threads in this process (``voxpop serve`` and ``worker``)."""
+    recover(queue)
+    consumer = queue.huey.create_consumer(
+        workers=workers, worker_type="thread", periodic=False, max_delay=2.0,
+        check_worker_health=True,
+    )  # fmt: skip
+    consumer.start()
+    return consumer
+
+
+def list_jobs(db: sqlite3.Connection, limit: int = 200) -> list[sqlite3.Row]:
+    """The newest jobs, for operators."""
+    return db.execute("SELECT * FROM job ORDER BY id DESC LIMIT ?", (limit,)).fetchall()

@@ -1,0 +1,204 @@
+"""The one door into ffmpeg and ffprobe.
+
+Every command is built here and run here: an argv list (never a shell), no standard input
+(``-nostdin`` for ffmpeg; ffprobe has no such flag and gets ``/dev/null``), only the
+``file`` protocol, an explicit list of the demuxers each input may use, a bound on how much
+is read (``-t``) and written (``-fs``), and a timeout. ``run`` refuses a command that lacks any
+of these, so a future caller cannot forget one.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Containers a kiosk or phone produces. ffmpeg names its demuxers like this; "mov" covers
+# mp4/m4a/3gp/3g2/mj2. No playlist (hls), concat, image2 sequence, lavfi or network demuxer.
+ACCEPTED_DEMUXERS = ("matroska", "webm", "mov", "mp4", "m4a", "3gp", "3g2", "mj2", "ogg", "wav",
+                     "mp3")  # fmt: skip
+UPLOAD_WHITELIST = ",".join(ACCEPTED_DEMUXERS)
+# Inputs voxpop makes itself: still PNG cards, and generated silence.
+STILL_WHITELIST = "image2,png_pipe"
+SILENCE_WHITELIST = "lavfi"
+
+
+_running: set[subprocess.Popen[str]] = set()
+_running_lock = threading.Lock()
+
+
+class MediaError(Exception):
+    """Base of media failures; ``message`` is for a facilitator to read."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+
+class MediaRejected(MediaError):
+    """The file itself is unacceptable (wrong format, too long, damaged): retrying won't help."""
+
+
+class MediaToolFailed(MediaError):
+    """ffmpeg failed, crashed or timed out: worth retrying."""
+
+
+@dataclass(frozen=True)
+class Input:
+    """One ``-i`` input with the demuxers it may use and its own options (placed before it)."""
+
+    path: Path | str
+    whitelist: str = UPLOAD_WHITELIST
+    options: Sequence[str] = ()
+    max_seconds: float | None = None
+
+
+@dataclass
+class Progress:
+    """Parses ffmpeg's ``-progress`` key=value lines into a fraction of ``duration``."""
+
+    duration: float
+    callback: Callable[[float], None]
+    last: float = field(default=-1.0)
+
+    def feed(self, line: str) -> None:
+        key, _sep, value = line.strip().partition("=")
+        if key in ("out_time_us", "out_time_ms") and value.isdigit() and self.duration > 0:
+            # ffmpeg 5 reports microseconds under both names.
+            fraction = min(1.0, int(value) / 1_000_000 / self.duration)
+        elif key == "progress" and value == "end":
+            fraction = 1.0
+        else:
+            return
+        if fraction - self.last >= 0.01 or fraction == 1.0:
+            self.last = fraction
+            self.callback(fraction)
+
+
+def binary(name: str) -> str:
+    """Return the path of ffmpeg or ffprobe. Raises MediaToolFailed when it is not installed."""
+    found = shutil.which(name)
+    if found is None:
+        raise MediaToolFailed(f"{name} is not installed on the laptop running voxpop.")
+    return found
+
+
+def ffmpeg_command(
+    inputs: Sequence[Input],
+    output_args: Sequence[str],
+    output: Path,
+    *,
+    max_output_bytes: int,
+    max_seconds: float,
+    progress: bool = False,
+    loglevel: str = "error",
+) -> list[str]:
+    """Build a hardened ffmpeg argv writing one output file."""
+    argv = [binary("ffmpeg"), "-nostdin", "-hide_banner", "-nostats", "-loglevel", loglevel, "-y"]
+    if progress:
+        argv += ["-progress", "pipe:1"]
+    for item in inputs:
+        argv += ["-protocol_whitelist", "file", "-format_whitelist", item.whitelist]
+        if item.max_seconds is not None:
+            argv += ["-t", f"{item.max_seconds:.3f}"]
+        argv += [*item.options, "-i", str(item.path)]
+    argv += [*output_args, "-t", f"{max_seconds:.3f}", "-fs", str(max_output_bytes), str(output)]
+    return argv
+
+
+def ffprobe_command(path: Path | str, *args: str) -> list[str]:
+    """Build a hardened ffprobe argv reading one uploaded file."""
+    return [
+        binary("ffprobe"), "-hide_banner", "-loglevel", "error",
+        "-protocol_whitelist", "file", "-format_whitelist", UPLOAD_WHITELIST,
+        *args, "-i", str(path),
+    ]  # fmt: skip
+
+
+def check_hardened(argv: Sequence[str]) -> None:
+    """Refuse an ffmpeg/ffprobe argv that lacks any of the hardening flags."""
+    inputs = argv.count("-i")
+    problems = []
+    is_ffmpeg = Path(argv[0]).name.startswith("ffmpeg")
+    if is_ffmpeg and "-nostdin" not in argv:
+        problems.append("-nostdin")
+    if argv.count("-protocol_whitelist") < inputs or argv.count("-format_whitelist") < inputs:
+        problems.append("a protocol and format whitelist for every input")
+    for index, arg in enumerate(argv):
+        if arg == "-protocol_whitelist" and argv[index + 1] != "file":
+            problems.append("-protocol_whitelist file")
+    if is_ffmpeg and ("-fs" not in argv or "-t" not in argv):
+        problems.append("an output bound (-t and -fs)")
+    if problems:
+        raise ValueError(f"Unhardened media command (missing {', '.join(problems)}): {argv}")
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    timeout: float,
+    progress: Progress | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run a hardened command with a timeout; stdout is returned (or parsed as progress).
+
+    Raises MediaToolFailed on timeout or when the tool cannot start; the caller decides what a
+    non-zero exit means (the returned object carries ``returncode`` and ``stderr``).
+    """
+    check_hardened(argv)
+    with tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace") as errors:
+        try:
+            process = subprocess.Popen(  # noqa: S603 - argv list, checked above
+                list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors,
+                text=True, encoding="utf-8", errors="replace",
+            )  # fmt: skip
+        except OSError as error:
+            raise MediaToolFailed(f"Could not start {Path(argv[0]).name}: {error}") from error
+        with _running_lock:
+            _running.add(process)
+        killed = threading.Event()
+
+        def stop_for_timeout() -> None:
+            killed.set()
+            process.kill()
+
+        timer = threading.Timer(timeout, stop_for_timeout)
+        timer.start()
+        try:
+            assert process.stdout is not None
+            output: list[str] = []
+            for line in process.stdout:
+                if progress is not None:
+                    progress.feed(line)
+                else:
+                    output.append(line)
+            process.wait()
+        finally:
+            timer.cancel()
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            with _running_lock:
+                _running.discard(process)
+        errors.seek(0)
+        stderr = errors.read()[-20_000:]
+    if killed.is_set():
+        raise MediaToolFailed(
+            f"{Path(argv[0]).name} took longer than {timeout:.0f} s and was stopped.", stderr
+        )
+    return subprocess.CompletedProcess(list(argv), process.returncode, "".join(output), stderr)
+
+
+def stop_all() -> None:
+    """Kill every ffmpeg/ffprobe this process started that is still running (at shutdown).
+
+    Their jobs stay ``running`` in the database and are re-queued at the next worker start.
+    """
+    with _running_lock:
+        for process in list(_running):
+            if process.poll() is None:
+                process.kill()

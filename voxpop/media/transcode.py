@@ -1,0 +1,316 @@
+"""The web delivery format, and how every recording, card and clip gets into it.
+
+One format for everything so one player and the reel treat every clip alike: MP4 with H.264
+High (yuv420p, at most 1280×720 keeping aspect — 720×1280 for portrait —, constant 30 fps,
+closed GOPs with a keyframe exactly every 2 s) and AAC-LC (48 kHz stereo, 128 kb/s) normalised
+to −16 LUFS, ``+faststart``, no metadata.
+
+Loudness: EBU R128 with ffmpeg's ``loudnorm`` in two passes. The first pass (audio only, fast)
+measures; the second applies one linear gain using those measurements, so speech keeps its
+natural dynamics (single-pass loudnorm rides the gain like a compressor) and the result lands
+within a fraction of a LU of the target. If a true-peak limit can't be met linearly, loudnorm
+falls back to its dynamic mode for that clip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from voxpop.media import ffmpeg
+from voxpop.media.ffmpeg import Input, MediaRejected, MediaToolFailed, Progress
+from voxpop.media.probe import MediaInfo
+
+ProgressCallback = Callable[[float], None]
+
+# Messages ffmpeg prints (at error level) when the data itself is broken.
+_CORRUPTION = re.compile(
+    r"File ended prematurely|Invalid data found|corrupt|error while decoding|Truncat|"
+    r"moov atom not found|EBML header parsing failed|Error splitting the input",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class DeliveryProfile:
+    """The parameters of the delivery MP4 (see the module docstring)."""
+
+    max_long_side: int = 1280
+    max_short_side: int = 720
+    fps: int = 30
+    gop_seconds: int = 2
+    preset: str = "veryfast"
+    crf: int = 22
+    audio_bitrate: str = "128k"
+    sample_rate: int = 48000
+    loudness: float = -16.0
+    true_peak: float = -1.5
+    loudness_range: float = 11.0
+    # Output never exceeds this many bytes per second of media (about 40 Mb/s: far above what
+    # these settings produce, so it only stops a runaway encode).
+    max_bytes_per_second: int = 5_000_000
+
+    @property
+    def gop_frames(self) -> int:
+        return self.fps * self.gop_seconds
+
+
+DELIVERY = DeliveryProfile()
+
+
+def delivery_size(width: int, height: int, profile: DeliveryProfile = DELIVERY) -> tuple[int, int]:
+    """Fit a picture within the delivery box, keeping aspect and orientation; even sides."""
+    if width >= height:
+        box_w, box_h = profile.max_long_side, profile.max_short_side
+    else:
+        box_w, box_h = profile.max_short_side, profile.max_long_side
+    scale = min(box_w / width, box_h / height, 1.0)
+    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
+
+
+def _timeout(duration: float) -> float:
+    # Generous: a slow laptop under load must not fail a good clip. Hung tools still stop.
+    return max(120.0, duration * 20)
+
+
+def _output_bound(duration: float, profile: DeliveryProfile) -> int:
+    return int((duration + 5) * profile.max_bytes_per_second)
+
+
+def _video_codec_args(profile: DeliveryProfile, *, still: bool = False) -> list[str]:
+    args = [
+        "-c:v", "libx264", "-profile:v", "high", "-pix_fmt", "yuv420p",
+        "-preset", profile.preset, "-crf", str(profile.crf),
+        "-g", str(profile.gop_frames), "-keyint_min", str(profile.gop_frames),
+        "-sc_threshold", "0", "-flags", "+cgop",
+        "-force_key_frames", f"expr:gte(t,n_forced*{profile.gop_seconds})",
+        "-r", str(profile.fps),
+    ]  # fmt: skip
+    if still:
+        args += ["-tune", "stillimage"]
+    return args
+
+
+def _audio_codec_args(profile: DeliveryProfile) -> list[str]:
+    return ["-c:a", "aac", "-profile:a", "aac_low", "-b:a", profile.audio_bitrate,
+            "-ar", str(profile.sample_rate), "-ac", "2"]  # fmt: skip
+
+
+def _container_args() -> list[str]:
+    return ["-movflags", "+faststart", "-map_metadata", "-1", "-map_chapters", "-1",
+            "-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact",
+            "-f", "mp4"]  # fmt: skip
+
+
+def _silence(duration: float, profile: DeliveryProfile) -> Input:
+    return Input(
+        f"anullsrc=r={profile.sample_rate}:cl=stereo",
+        whitelist=ffmpeg.SILENCE_WHITELIST,
+        options=("-f", "lavfi"),
+        max_seconds=duration,
+    )
+
+
+def measure_loudness(
+    source: Path, info: MediaInfo, profile: DeliveryProfile = DELIVERY
+) -> dict[str, str] | None:
+    """First loudnorm pass over the audio only; None when there is no (measurable) sound."""
+    if not info.has_audio:
+        return None
+    argv = ffmpeg.ffmpeg_command(
+        [Input(source, max_seconds=info.duration + 1)],
+        ["-vn", "-sn", "-dn", "-af",
+         f"loudnorm=I={profile.loudness}:TP={profile.true_peak}:LRA={profile.loudness_range}"
+         ":print_format=json", "-f", "null"],  # fmt: skip
+        Path(os.devnull),
+        max_output_bytes=1_000_000,
+        max_seconds=info.duration + 1,
+        loglevel="info",
+    )
+    result = ffmpeg.run(argv, timeout=_timeout(info.duration))
+    if result.returncode != 0:
+        _raise_for(result, "measuring the sound")
+    blocks = re.findall(r"\{[^{}]*\"input_i\"[^{}]*\}", result.stderr)
+    if not blocks:
+        raise MediaToolFailed("Could not measure the recording's loudness.", result.stderr)
+    measured = json.loads(blocks[-1])
+    # Digital silence measures as -inf: nothing to normalise.
+    if not re.fullmatch(r"-?\d+(\.\d+)?", measured.get("input_i", "")):
+        return None
+    return {key: str(value) for key, value in measured.items()}
+
+
+def _loudnorm_filter(measured: dict[str, str] | None, profile: DeliveryProfile) -> str:
+    chain = []
+    if measured is not None:
+        chain.append(
+            f"loudnorm=I={profile.loudness}:TP={profile.true_peak}:LRA={profile.loudness_range}"
+            f":measured_I={measured['input_i']}:measured_TP={measured['input_tp']}"
+            f":measured_LRA={measured['input_lra']}:measured_thresh={measured['input_thresh']}"
+            f":offset={measured['target_offset']}:linear=true"
+        )
+    chain.append(f"aresample={profile.sample_rate}")
+    chain.append("aformat=sample_fmts=fltp:channel_layouts=stereo")
+    return ",".join(chain)
+
+
+def _raise_for(result: object, doing: str) -> None:
+    stderr = getattr(result, "stderr", "")
+    if _CORRUPTION.search(stderr):
+        raise MediaRejected(
+            "The recording is damaged or cut short; it may have been interrupted while "
+            "uploading.",
+            stderr,
+        )
+    raise MediaToolFailed(f"ffmpeg failed while {doing}.", stderr)
+
+
+def _write_atomically(run_into: Callable[[Path], None], destination: Path) -> None:
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    partial = destination.with_name(f".{destination.name}.partial")
+    partial.unlink(missing_ok=True)
+    try:
+        run_into(partial)
+        with open(partial, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(partial, destination)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _encode(
+    inputs: list[Input],
+    output_args: list[str],
+    destination: Path,
+    duration: float,
+    profile: DeliveryProfile,
+    on_progress: ProgressCallback | None,
+    doing: str,
+) -> None:
+    def run_into(partial: Path) -> None:
+        argv = ffmpeg.ffmpeg_command(
+            inputs,
+            output_args,
+            partial,
+            max_output_bytes=_output_bound(duration, profile),
+            max_seconds=duration,
+            progress=on_progress is not None,
+        )
+        progress = Progress(duration, on_progress) if on_progress else None
+        result = ffmpeg.run(argv, timeout=_timeout(duration), progress=progress)
+        if result.returncode != 0 or _CORRUPTION.search(result.stderr):
+            _raise_for(result, doing)
+
+    _write_atomically(run_into, destination)
+
+
+def transcode_to_delivery_mp4(
+    source: Path,
+    destination: Path,
+    info: MediaInfo,
+    *,
+    profile: DeliveryProfile = DELIVERY,
+    on_progress: ProgressCallback | None = None,
+) -> None:
+    """Turn an accepted video recording into the delivery MP4 (atomically).
+
+    Rotation flags are applied (ffmpeg auto-rotates), so portrait phones stay portrait.
+    A video without sound gets a silent track, so every clip has audio for the reel.
+    Raises MediaRejected for damaged data, MediaToolFailed otherwise.
+    """
+    display = info.display_size
+    if display is None:
+        raise ValueError("transcode_to_delivery_mp4 needs a video; use audio_to_delivery_mp4")
+    width, height = delivery_size(*display, profile)
+    measured = measure_loudness(source, info, profile)
+    inputs = [Input(source, max_seconds=info.duration + 1)]
+    video_chain = (
+        f"[0:v:0]scale={width}:{height}:flags=bicubic,setsar=1,fps={profile.fps},"
+        "format=yuv420p[v]"
+    )
+    if info.has_audio:
+        audio_chain = f"[0:a:0]{_loudnorm_filter(measured, profile)}[a]"
+    else:
+        inputs.append(_silence(info.duration, profile))
+        audio_chain = f"[1:a]{_loudnorm_filter(None, profile)}[a]"
+    output_args = [
+        "-filter_complex", f"{video_chain};{audio_chain}", "-map", "[v]", "-map", "[a]",
+        *_video_codec_args(profile), *_audio_codec_args(profile), *_container_args(),
+    ]  # fmt: skip
+    _encode(inputs, output_args, destination, info.duration, profile, on_progress,
+            "converting the video")  # fmt: skip
+
+
+def audio_to_delivery_mp4(
+    source: Path,
+    card_png: Path,
+    destination: Path,
+    info: MediaInfo,
+    *,
+    profile: DeliveryProfile = DELIVERY,
+    on_progress: ProgressCallback | None = None,
+) -> None:
+    """Turn an audio-only recording into the delivery MP4, over a still card."""
+    measured = measure_loudness(source, info, profile)
+    inputs = [
+        Input(source, max_seconds=info.duration + 1),
+        Input(card_png, whitelist=ffmpeg.STILL_WHITELIST,
+              options=("-loop", "1", "-framerate", str(profile.fps)),
+              max_seconds=info.duration),  # fmt: skip
+    ]
+    output_args = [
+        "-filter_complex",
+        f"[1:v]scale={profile.max_long_side}:{profile.max_short_side},setsar=1,"
+        f"format=yuv420p[v];[0:a:0]{_loudnorm_filter(measured, profile)}[a]",
+        "-map", "[v]", "-map", "[a]",
+        *_video_codec_args(profile, still=True), *_audio_codec_args(profile), *_container_args(),
+    ]  # fmt: skip
+    _encode(inputs, output_args, destination, info.duration, profile, on_progress,
+            "converting the audio")  # fmt: skip
+
+
+def still_to_delivery_mp4(
+    card_png: Path,
+    destination: Path,
+    seconds: float,
+    *,
+    profile: DeliveryProfile = DELIVERY,
+    on_progress: ProgressCallback | None = None,
+) -> None:
+    """A silent clip of a still card (quote cards for text reflections, title cards)."""
+    inputs = [
+        Input(card_png, whitelist=ffmpeg.STILL_WHITELIST,
+              options=("-loop", "1", "-framerate", str(profile.fps)), max_seconds=seconds),
+        _silence(seconds, profile),
+    ]  # fmt: skip
+    output_args = [
+        "-filter_complex",
+        f"[0:v]scale={profile.max_long_side}:{profile.max_short_side},setsar=1,"
+        f"format=yuv420p[v];[1:a]{_loudnorm_filter(None, profile)}[a]",
+        "-map", "[v]", "-map", "[a]",
+        *_video_codec_args(profile, still=True), *_audio_codec_args(profile), *_container_args(),
+    ]  # fmt: skip
+    _encode(inputs, output_args, destination, seconds, profile, on_progress, "making a card clip")
+
+
+def extract_frame(mp4: Path, at_seconds: float, destination: Path) -> Path:
+    """Write one frame of a delivery MP4 as PNG (for posters)."""
+
+    def run_into(partial: Path) -> None:
+        argv = ffmpeg.ffmpeg_command(
+            [Input(mp4, options=("-ss", f"{at_seconds:.3f}"))],
+            ["-frames:v", "1", "-an", "-map_metadata", "-1", "-f", "image2", "-c:v", "png"],
+            partial,
+            max_output_bytes=50_000_000,
+            max_seconds=1,
+        )
+        result = ffmpeg.run(argv, timeout=60)
+        if result.returncode != 0 or not partial.exists() or partial.stat().st_size == 0:
+            _raise_for(result, "taking a poster frame")
+
+    _write_atomically(run_into, destination)
+    return destination

@@ -1,0 +1,206 @@
+"""Turning one received reflection into its derived files (the worker's main job).
+
+Inputs: the original (immutable) and the database. Outputs: files under
+``uploads/derived/<reflection id>/``, each written atomically and recorded as an asset with its
+sha256. Running it twice gives the same files and the same asset rows, so an interrupted or
+repeated job is harmless, and deleting ``derived/`` loses nothing (``voxpop rebuild``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from voxpop import models
+from voxpop.db import transaction, utcnow
+from voxpop.media import cards
+from voxpop.media.ffmpeg import MediaRejected
+from voxpop.media.probe import MediaInfo, probe_media
+from voxpop.media.transcode import (
+    audio_to_delivery_mp4,
+    extract_frame,
+    still_to_delivery_mp4,
+    transcode_to_delivery_mp4,
+)
+from voxpop.storage import MediaStore
+
+ProgressCallback = Callable[[float], None]
+
+ASSET_FILES = {
+    "mp4": "delivery.mp4",
+    "poster": "poster.jpg",
+    "thumb": "thumb.webp",
+    "card": "card.png",
+}
+
+
+@dataclass(frozen=True)
+class ReflectionToProcess:
+    """What the pipeline needs to know about one reflection."""
+
+    id: int
+    kind: str
+    status: str
+    original_path: str | None
+    text_body: str | None
+    display_name: str | None
+    perspective_label: str
+    colour: str
+    prompt_text: str
+    max_seconds: int
+
+
+def load_reflection(db: sqlite3.Connection, reflection_id: int) -> ReflectionToProcess:
+    """Read a reflection with its perspective, prompt and event limits."""
+    row = db.execute(
+        "SELECT r.*, p.labels, p.colour, pr.texts, e.max_clip_seconds"
+        " FROM reflection r JOIN perspective p ON p.id = r.perspective_id"
+        " JOIN prompt pr ON pr.id = r.prompt_id JOIN event e ON e.id = r.event_id"
+        " WHERE r.id = ?",
+        (reflection_id,),
+    ).fetchone()
+    if row is None:
+        raise models.NotFound(f"No reflection {reflection_id}")
+    lang = row["lang"]
+    return ReflectionToProcess(
+        id=row["id"],
+        kind=row["kind"],
+        status=row["status"],
+        original_path=row["original_path"],
+        text_body=row["text_body"],
+        display_name=row["display_name"],
+        perspective_label=str(models.localised(json.loads(row["labels"]), lang)),
+        colour=row["colour"],
+        prompt_text=str(models.localised(json.loads(row["texts"]), lang)),
+        max_seconds=row["max_clip_seconds"],
+    )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _best_poster_frame(mp4: Path, duration: float, folder: Path) -> Path:
+    """Pick the most representative of a few frames (never a black first frame)."""
+    candidates = []
+    for index, fraction in enumerate((0.2, 0.4, 0.6, 0.8)):
+        at = max(0.0, min(duration - 0.1, duration * fraction))
+        frame = extract_frame(mp4, at, folder / f".frame-{index}.png")
+        candidates.append((cards.frame_score(frame), -index, frame))
+    best = max(candidates)[2]
+    chosen = folder / ".poster-frame.png"
+    best.replace(chosen)
+    for _score, _index, frame in candidates:
+        frame.unlink(missing_ok=True)
+    return chosen
+
+
+def derive_files(
+    reflection: ReflectionToProcess,
+    store: MediaStore,
+    on_progress: ProgressCallback,
+) -> tuple[dict[str, Path], MediaInfo | None]:
+    """Make every derived file of a reflection; return them by asset kind, with the probe.
+
+    Raises MediaRejected (the recording is unusable) or MediaToolFailed (try again).
+    """
+    folder = store.derived / str(reflection.id)
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {kind: folder / name for kind, name in ASSET_FILES.items()}
+    info: MediaInfo | None = None
+
+    if reflection.kind == "text":
+        cards.render_quote_card(
+            files["card"], text=reflection.text_body or "",
+            perspective_label=reflection.perspective_label, colour=reflection.colour,
+            name=reflection.display_name,
+        )  # fmt: skip
+        on_progress(0.2)
+        seconds = cards.words_to_seconds(reflection.text_body or "")
+        still_to_delivery_mp4(
+            files["card"], files["mp4"], seconds, on_progress=lambda f: on_progress(0.2 + 0.7 * f)
+        )
+        cards.poster_and_thumbnail(files["card"], files["poster"], files["thumb"])
+        on_progress(1.0)
+        return files, None
+
+    assert reflection.original_path is not None
+    original = store.path(reflection.original_path)
+    info = probe_media(original, max_seconds=reflection.max_seconds)
+    on_progress(0.05)
+    if info.has_video and reflection.kind == "video":
+        files.pop("card")
+        transcode_to_delivery_mp4(
+            original, files["mp4"], info, on_progress=lambda f: on_progress(0.05 + 0.85 * f)
+        )
+        frame = _best_poster_frame(files["mp4"], info.duration, folder)
+        try:
+            cards.poster_and_thumbnail(frame, files["poster"], files["thumb"])
+        finally:
+            frame.unlink(missing_ok=True)
+    else:
+        if not info.has_audio:
+            raise MediaRejected("This audio recording has no sound in it.")
+        cards.render_audio_card(
+            files["card"], perspective_label=reflection.perspective_label,
+            colour=reflection.colour, prompt=reflection.prompt_text,
+        )  # fmt: skip
+        audio_to_delivery_mp4(
+            original, files["card"], files["mp4"], info,
+            on_progress=lambda f: on_progress(0.05 + 0.85 * f),
+        )  # fmt: skip
+        cards.poster_and_thumbnail(files["card"], files["poster"], files["thumb"])
+    on_progress(1.0)
+    return files, info
+
+
+def record_assets(
+    db: sqlite3.Connection,
+    store: MediaStore,
+    reflection_id: int,
+    files: dict[str, Path],
+    info: MediaInfo | None,
+) -> None:
+    """Replace the reflection's asset rows with these files and mark it ready."""
+    now = utcnow()
+    rows = []
+    for kind, path in files.items():
+        relative = path.relative_to(store.root).as_posix()
+        rows.append((reflection_id, kind, relative, _sha256(path), path.stat().st_size, now))
+    with transaction(db):
+        db.execute("DELETE FROM asset WHERE reflection_id = ?", (reflection_id,))
+        db.executemany(
+            "INSERT INTO asset (reflection_id, kind, path, sha256, bytes, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        size = info.display_size if info and info.has_video else None
+        db.execute(
+            "UPDATE reflection SET status = 'ready', failure_reason = NULL,"
+            " duration_seconds = COALESCE(?, duration_seconds), width = ?, height = ?"
+            " WHERE id = ? AND status != 'withdrawn'",
+            (info.duration if info else None, size[0] if size else None,
+             size[1] if size else None, reflection_id),
+        )  # fmt: skip
+
+
+def remove_derived(store: MediaStore, reflection_id: int) -> None:
+    """Delete a reflection's derived folder (rebuilt from the original on demand)."""
+    shutil.rmtree(store.derived / str(reflection_id), ignore_errors=True)
+
+
+def asset_paths(db: sqlite3.Connection, reflection_id: int) -> dict[str, str]:
+    """Asset kind → path (relative to the uploads folder) for one reflection."""
+    rows = db.execute(
+        "SELECT kind, path FROM asset WHERE reflection_id = ? ORDER BY kind", (reflection_id,)
+    ).fetchall()
+    return {row["kind"]: row["path"] for row in rows}
