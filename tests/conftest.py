@@ -17,8 +17,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from voxpop import create_app, models
-from voxpop.db import get_db
+from voxpop import create_app, jobs, models
+from voxpop.db import get_db, transaction, utcnow
 
 TESTS = Path(__file__).resolve().parent
 TMP = TESTS / ".tmp"
@@ -217,3 +217,47 @@ def m4a_clip(media_dir: Path) -> Path:
         ffmpeg("-f", "lavfi", "-i", "sine=frequency=330:sample_rate=48000", "-t", "2",
                "-c:a", "aac", str(path))  # fmt: skip
     return path
+
+
+# -- reflections straight into the pipeline ----------------------------------------------------
+
+
+def add_reflection(app: Flask, kind: str, source: Path | None = None, text: str | None = None,
+                   perspective: str = "volunteer", name: str | None = None) -> int:  # fmt: skip
+    """Store a reflection as the kiosk would, but bypassing the upload's quick content check
+    (so the probe itself is what meets a hostile file)."""
+    store = app.extensions["voxpop"].store
+    original = None
+    if source is not None:
+        store.originals.mkdir(parents=True, exist_ok=True)
+        original = f"originals/{uuid.uuid4().hex}{source.suffix}"
+        shutil.copyfile(source, store.root / original)
+    with app.app_context():
+        db = get_db()
+        event = models.current_event(db)
+        perspective_id = next(p.id for p in models.perspectives(db, event.id)
+                              if p.slug == perspective)  # fmt: skip
+        prompt_id = models.prompts(db, event.id)[0].id
+        with transaction(db):
+            cursor = db.execute(
+                "INSERT INTO reflection (event_id, kind, perspective_id, prompt_id, text_body,"
+                " original_path, status, receipt_code, client_id, lang, display_name, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, 'received', ?, ?, 'en', ?, ?)",
+                (event.id, kind, perspective_id, prompt_id, text, original,
+                 uuid.uuid4().hex[:7], str(uuid.uuid4()), name, utcnow()),
+            )  # fmt: skip
+        return int(cursor.lastrowid)
+
+
+def process(app: Flask, reflection_id: int) -> dict[str, Any]:
+    """Run the reflection's job in this process, as a worker would; return the reflection."""
+    queue = app.extensions["voxpop"].queue
+    with app.app_context():
+        job_id = jobs.enqueue_processing(get_db(), queue, reflection_id)
+    outcome = "retrying"
+    while outcome == "retrying":  # a tool failure is retried; the test does not wait for it
+        with app.app_context():
+            get_db().execute("UPDATE job SET status = 'queued' WHERE id = ?", (job_id,))
+        outcome = jobs.run_job(queue, job_id)
+    (reflection,) = rows(app, "SELECT * FROM reflection WHERE id = ?", reflection_id)
+    return reflection

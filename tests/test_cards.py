@@ -326,6 +326,18 @@ def test_allowed_images_open(tmp_path: Path, fmt: str, mode: str) -> None:
     assert image.info == {}
 
 
+def test_phone_multi_picture_jpeg_counts_as_jpeg(tmp_path: Path) -> None:
+    path = tmp_path / "phone.jpg"
+    Image.new("RGB", (32, 24), "red").save(
+        path, "MPO", save_all=True, append_images=[Image.new("RGB", (32, 24), "blue")]
+    )
+    with Image.open(path) as im:
+        assert im.format == "MPO"
+    assert cards.open_image_safely(path).size == (32, 24)
+    with pytest.raises(UnsafeImage, match="not a PNG image"):
+        cards.open_image_safely(path, allowed_formats=("PNG",))
+
+
 def test_palette_png_with_transparency_opens_as_rgba(tmp_path: Path) -> None:
     path = write(tmp_path / "p.png", Image.new("P", (8, 8), 0), "PNG", transparency=0)
     assert cards.open_image_safely(path).mode == "RGBA"
@@ -358,6 +370,11 @@ def test_other_formats_are_refused(tmp_path: Path, make: Callable[[Path], None])
     with pytest.raises(UnsafeImage) as caught:
         cards.open_image_safely(path)
     assert caught.value.message == "This file is not a PNG, JPEG or WebP image."
+
+
+def test_a_missing_file_is_not_called_damaged(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        cards.open_image_safely(tmp_path / "gone.png")
 
 
 def test_allowed_formats_can_be_narrowed(tmp_path: Path) -> None:

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,9 +14,7 @@ import pytest
 from flask import Flask
 
 from tests import mediafiles
-from tests.conftest import requires_ffmpeg, rows
-from voxpop import jobs, models
-from voxpop.db import get_db, transaction, utcnow
+from tests.conftest import add_reflection, process, requires_ffmpeg, rows
 
 pytestmark = [requires_ffmpeg, pytest.mark.media]
 
@@ -27,47 +23,6 @@ pytestmark = [requires_ffmpeg, pytest.mark.media]
 def clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One folder of generated inputs shared by the module (made once)."""
     return tmp_path_factory.mktemp("clips")
-
-
-def add_reflection(app: Flask, kind: str, source: Path | None = None, text: str | None = None,
-                   perspective: str = "volunteer", name: str | None = None) -> int:  # fmt: skip
-    """Store a reflection as the kiosk would, but bypassing the upload's quick content check
-    (so the probe itself is what meets a hostile file)."""
-    store = app.extensions["voxpop"].store
-    original = None
-    if source is not None:
-        store.originals.mkdir(parents=True, exist_ok=True)
-        original = f"originals/{uuid.uuid4().hex}{source.suffix}"
-        shutil.copyfile(source, store.root / original)
-    with app.app_context():
-        db = get_db()
-        event = models.current_event(db)
-        perspective_id = next(p.id for p in models.perspectives(db, event.id)
-                              if p.slug == perspective)  # fmt: skip
-        prompt_id = models.prompts(db, event.id)[0].id
-        with transaction(db):
-            cursor = db.execute(
-                "INSERT INTO reflection (event_id, kind, perspective_id, prompt_id, text_body,"
-                " original_path, status, receipt_code, client_id, lang, display_name, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, 'received', ?, ?, 'en', ?, ?)",
-                (event.id, kind, perspective_id, prompt_id, text, original,
-                 uuid.uuid4().hex[:7], str(uuid.uuid4()), name, utcnow()),
-            )  # fmt: skip
-        return int(cursor.lastrowid)
-
-
-def process(app: Flask, reflection_id: int) -> dict[str, Any]:
-    """Run the reflection's job in this process, as a worker would; return the reflection."""
-    queue = app.extensions["voxpop"].queue
-    with app.app_context():
-        job_id = jobs.enqueue_processing(get_db(), queue, reflection_id)
-    outcome = "retrying"
-    while outcome == "retrying":  # a tool failure is retried; the test does not wait for it
-        with app.app_context():
-            get_db().execute("UPDATE job SET status = 'queued' WHERE id = ?", (job_id,))
-        outcome = jobs.run_job(queue, job_id)
-    (reflection,) = rows(app, "SELECT * FROM reflection WHERE id = ?", reflection_id)
-    return reflection
 
 
 def ffprobe(path: Path) -> dict[str, Any]:
@@ -236,9 +191,33 @@ def test_hostile_files_fail_with_a_reason_and_leak_nothing(app, clips, name, mak
     (job,) = rows(app, "SELECT status, error FROM job WHERE target_id = ?", reflection_id)
     assert job["status"] == "failed" and reason in job["error"]
     derived = app.extensions["voxpop"].store.derived
-    canary = (clips / "canary-secret.webm")
+    canary = clips / "canary-secret.webm"
     if canary.exists():
         secret = canary.read_bytes()[-2000:]
         for output in derived.rglob("*"):
             if output.is_file():
                 assert secret not in output.read_bytes(), output
+
+
+def test_organisers_see_the_ready_clip_and_can_seek(app, auth, client, clips) -> None:
+    reflection_id = add_reflection(app, "video", mediafiles.ipad_mp4(clips / "seek.mp4"))
+    process(app, reflection_id)
+    with app.app_context():
+        from voxpop.db import get_db
+
+        get_db().execute(
+            "INSERT INTO consent (reflection_id, consent_text_id, consent_sha256, archive, reel,"
+            " online, show_name, given_at) VALUES (?, 1, 'x', 1, 0, 0, 0, 'now')",
+            (reflection_id,),
+        )
+    auth.login("facilitator")
+    page = client.get("/studio/").text
+    assert f"/studio/media/{reflection_id}/mp4" in page and "<video" in page
+    whole = client.get(f"/studio/media/{reflection_id}/mp4")
+    assert whole.status_code == 200 and whole.mimetype == "video/mp4"
+    part = client.get(f"/studio/media/{reflection_id}/mp4", headers={"Range": "bytes=0-99"})
+    assert part.status_code == 206 and len(part.data) == 100
+    assert part.headers["Content-Range"].startswith("bytes 0-99/")
+    assert client.get(f"/studio/media/{reflection_id}/poster").mimetype == "image/jpeg"
+    assert client.get(f"/studio/media/{reflection_id}/card").status_code == 404
+    assert client.get(f"/studio/media/{reflection_id}/../secret").status_code == 404

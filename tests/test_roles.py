@@ -22,6 +22,8 @@ ROLES_TABLE: dict[str, set[str]] = {
     "kiosk.receipt_qr": {"kiosk"},
     "studio.overview": {"organiser", "facilitator"},
     "studio.add_kiosk": {"organiser"},
+    "studio.progress": {"organiser", "facilitator"},
+    "studio.media": {"organiser", "facilitator"},
 }
 
 
@@ -46,6 +48,8 @@ def test_view_declares_the_roles_in_the_table(app, endpoint: str) -> None:
         ("GET", "/studio/", {"anonymous": 302, "kiosk": 302, "facilitator": 200, "organiser": 200}),
         ("POST", "/studio/kiosks", {"anonymous": 302, "kiosk": 302, "facilitator": 403}),
         ("POST", "/logout", {"anonymous": 302, "kiosk": 302}),
+        ("GET", "/studio/progress.json", {"anonymous": 302, "kiosk": 302, "facilitator": 200}),
+        ("GET", "/studio/media/1/mp4", {"anonymous": 302, "kiosk": 302, "organiser": 404}),
         (
             "GET",
             "/kiosk/receipt/KX7-4QF/qr.svg",

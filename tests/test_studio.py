@@ -58,3 +58,27 @@ def test_organiser_pairs_a_kiosk_with_a_qr_code(app, auth, client) -> None:
 
 def test_kiosk_device_cannot_see_the_studio(kiosk: KioskDevice) -> None:
     assert kiosk.client.get("/studio/").status_code == 302
+
+
+def test_progress_json_reports_processing_and_failures(app, auth, client, kiosk) -> None:
+    from voxpop.db import get_db
+
+    first = kiosk.post(kiosk.form()).json["id"]
+    second = kiosk.post(kiosk.form()).json["id"]
+    with app.app_context():
+        db = get_db()
+        db.execute("UPDATE job SET status = 'running', progress = 0.42 WHERE target_id = ?",
+                   (first,))  # fmt: skip
+        db.execute("UPDATE reflection SET status = 'processing' WHERE id = ?", (first,))
+        db.execute(
+            "UPDATE reflection SET status = 'failed', failure_reason = 'Too long' WHERE id = ?",
+            (second,),
+        )
+    auth.login("facilitator")
+    data = client.get("/studio/progress.json").json["reflections"]
+    assert data[str(first)] == {"status": "processing", "progress": 0.42, "reason": None}
+    assert data[str(second)]["reason"] == "Too long"
+    page = client.get("/studio/").text
+    assert f'data-progress="{first}"' in page and 'value="0.42"' in page
+    assert "Could not be processed: Too long" in page
+    assert "js/studio.js" in page

@@ -24,6 +24,7 @@ from huey.api import Huey
 from huey.consumer import Consumer
 
 from voxpop.db import connect, database_path, transaction, utcnow
+from voxpop.media.cards import CardError, UnsafeImage
 from voxpop.media.ffmpeg import MediaError, MediaRejected
 from voxpop.processing import derive_files, load_reflection, record_assets
 from voxpop.storage import MediaStore
@@ -166,13 +167,20 @@ def _process_reflection_job(db: sqlite3.Connection, queue: JobQueue, job: sqlite
     try:
         files, info = derive_files(reflection, queue.store, _progress_writer(db, job["id"]))
         record_assets(db, queue.store, reflection_id, files, info)
-    except MediaRejected as error:
+    except (MediaRejected, UnsafeImage, CardError) as error:
         _fail(db, job["id"], reflection_id, error.message)
-        log.info("Reflection %s rejected: %s | %s", reflection_id, error.message, error.detail)
+        log.info(
+            "Reflection %s rejected: %s | %s",
+            reflection_id,
+            error.message,
+            getattr(error, "detail", ""),
+        )
         return "failed"
     except Exception as error:  # noqa: BLE001 - any other failure is retried, then reported
-        message = error.message if isinstance(error, MediaError) else (
-            "Processing failed unexpectedly; it will be retried."
+        message = (
+            error.message
+            if isinstance(error, MediaError)
+            else ("Processing failed unexpectedly; it will be retried.")
         )
         log.exception("Job %s for reflection %s failed", job["id"], reflection_id)
         if job["attempts"] >= MAX_ATTEMPTS:

@@ -253,7 +253,11 @@ def reflections_by_perspective(
 ) -> list[tuple[models.Perspective, list[sqlite3.Row]]]:
     """Return the event's reflections grouped by perspective, in the event's order."""
     rows = db.execute(
-        "SELECT r.*, c.reel, c.online, c.show_name, ct.version AS consent_version"
+        "SELECT r.*, c.reel, c.online, c.show_name, ct.version AS consent_version,"
+        " (SELECT progress FROM job WHERE job.target_id = r.id"
+        "  AND job.kind = 'process_reflection' ORDER BY job.id DESC LIMIT 1) AS progress,"
+        " (SELECT COUNT(*) FROM asset WHERE asset.reflection_id = r.id AND asset.kind = 'mp4')"
+        "  AS has_mp4"
         " FROM reflection r JOIN consent c ON c.reflection_id = r.id"
         " JOIN consent_text ct ON ct.id = c.consent_text_id"
         " WHERE r.event_id = ? ORDER BY r.created_at DESC, r.id DESC",
@@ -264,3 +268,22 @@ def reflections_by_perspective(
         mine = [row for row in rows if row["perspective_id"] == perspective.id]
         groups.append((perspective, mine))
     return groups
+
+
+def processing_status(db: sqlite3.Connection, event: models.Event) -> dict[int, dict[str, Any]]:
+    """Status, job progress (0–1) and failure reason of every reflection of the event."""
+    rows = db.execute(
+        "SELECT r.id, r.status, r.failure_reason,"
+        " (SELECT progress FROM job WHERE job.target_id = r.id"
+        "  AND job.kind = 'process_reflection' ORDER BY job.id DESC LIMIT 1) AS progress"
+        " FROM reflection r WHERE r.event_id = ?",
+        (event.id,),
+    ).fetchall()
+    return {
+        row["id"]: {
+            "status": row["status"],
+            "progress": row["progress"] or 0.0,
+            "reason": row["failure_reason"],
+        }
+        for row in rows
+    }

@@ -14,8 +14,10 @@ import functools
 import math
 import os
 import re
+import struct
 import unicodedata
 import warnings
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,44 +84,46 @@ def open_image_safely(
 
     Raises:
         UnsafeImage: not an allowed format, larger than ``max_pixels``, or damaged.
+        OSError: the file itself cannot be opened (missing, unreadable).
         ValueError: ``max_pixels`` is above the module's PIXEL_LIMIT policy.
     """
     if max_pixels > PIXEL_LIMIT:
         raise ValueError(f"max_pixels may only tighten the limit of {PIXEL_LIMIT} pixels")
     allowed = [fmt.upper() for fmt in allowed_formats]
     Image.MAX_IMAGE_PIXELS = PIXEL_LIMIT
-    try:
-        with warnings.catch_warnings():
-            # Pillow only warns between 1x and 2x its limit; we refuse either way.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path, formats=allowed) as im:
-                if _FORMAT_FAMILY.get(im.format or "", im.format) not in allowed:
-                    raise UnsafeImage(_not_allowed_message(allowed))
-                width, height = im.size  # from the header only: nothing decoded yet
-                if width * height > max_pixels:
-                    raise UnsafeImage("This image is too large to open safely.")
-                im.load()
-                upright = ImageOps.exif_transpose(im)
-    except UnsafeImage:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise UnsafeImage("This image is too large to open safely.") from exc
-    except Image.UnidentifiedImageError as exc:
-        if _has_signature_of(path, allowed):
+    # Opened here so a missing or unreadable file stays an OSError rather than "damaged".
+    with open(path, "rb") as fh:
+        try:
+            with warnings.catch_warnings():
+                # Pillow only warns between 1x and 2x its limit; we refuse either way.
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(fh, formats=allowed) as im:
+                    if _FORMAT_FAMILY.get(im.format or "", im.format) not in allowed:
+                        raise UnsafeImage(_not_allowed_message(allowed))
+                    width, height = im.size  # from the header only: nothing decoded yet
+                    if width * height > max_pixels:
+                        raise UnsafeImage("This image is too large to open safely.")
+                    im.load()
+                    upright = ImageOps.exif_transpose(im)
+        except UnsafeImage:
+            raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise UnsafeImage("This image is too large to open safely.") from exc
+        except Image.UnidentifiedImageError as exc:
+            fh.seek(0)
+            if _has_signature_of(fh.read(12), allowed):
+                raise UnsafeImage("This image is damaged and cannot be read.") from exc
+            raise UnsafeImage(_not_allowed_message(allowed)) from exc
+        except (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error) as exc:
             raise UnsafeImage("This image is damaged and cannot be read.") from exc
-        raise UnsafeImage(_not_allowed_message(allowed)) from exc
-    except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
-        raise UnsafeImage("This image is damaged and cannot be read.") from exc
     has_alpha = upright.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
         upright.mode == "P" and "transparency" in upright.info
     )
     return _fresh(upright.convert("RGBA" if has_alpha else "RGB"))
 
 
-def _has_signature_of(path: StrPath, allowed: Sequence[str]) -> bool:
-    """True if the file starts like one of the allowed formats (so it is damaged, not foreign)."""
-    with open(path, "rb") as fh:
-        head = fh.read(12)
+def _has_signature_of(head: bytes, allowed: Sequence[str]) -> bool:
+    """True if a file's first bytes are those of an allowed format (so damaged, not foreign)."""
     return any(head.startswith(_SIGNATURES[fmt]) for fmt in allowed if fmt in _SIGNATURES) or (
         "WEBP" in allowed and head[:4] == b"RIFF" and head[8:12] == b"WEBP"
     )

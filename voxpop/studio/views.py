@@ -6,7 +6,16 @@ import io
 from typing import Any
 
 import segno
-from flask import Blueprint, current_app, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    jsonify,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_wtf import FlaskForm
 from wtforms import StringField
@@ -16,7 +25,7 @@ from voxpop import models, tls
 from voxpop.auth import login_required
 from voxpop.db import get_db
 from voxpop.kiosk.views import require_event
-from voxpop.reflections import reflections_by_perspective
+from voxpop.reflections import processing_status, reflections_by_perspective
 
 bp = Blueprint("studio", __name__)
 
@@ -83,3 +92,40 @@ def add_kiosk() -> Any:
     return render_template(
         "studio/kiosk_added.html", kiosk=new.kiosk, links=links, qr=qr_svg(links["lan"])
     )
+
+
+@bp.get("/progress.json")
+@login_required("organiser", "facilitator")
+def progress() -> Any:
+    """Status and processing progress of every reflection (the overview polls this)."""
+    statuses = processing_status(get_db(), require_event())
+    return jsonify(reflections={str(key): value for key, value in statuses.items()})
+
+
+_MEDIA_TYPES = {"mp4": "video/mp4", "poster": "image/jpeg", "thumb": "image/webp",
+                "card": "image/png"}  # fmt: skip
+
+
+@bp.get("/media/<int:reflection_id>/<kind>")
+@login_required("organiser", "facilitator")
+def media(reflection_id: int, kind: str) -> Any:
+    """A derived file, with HTTP range requests so players can seek (Safari needs them)."""
+    if kind not in _MEDIA_TYPES:
+        abort(404)
+    row = (
+        get_db()
+        .execute(
+            "SELECT a.path FROM asset a JOIN reflection r ON r.id = a.reflection_id"
+            " WHERE a.reflection_id = ? AND a.kind = ? AND r.status != 'withdrawn'",
+            (reflection_id, kind),
+        )
+        .fetchone()
+    )
+    if row is None:
+        abort(404)
+    path = current_app.extensions["voxpop"].store.path(row["path"])
+    if not path.is_file():
+        abort(404)
+    response = send_file(path, mimetype=_MEDIA_TYPES[kind], conditional=True, max_age=0)
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
