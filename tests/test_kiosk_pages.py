@@ -144,3 +144,14 @@ def test_healthz_reports_ffmpeg(client, app) -> None:
     assert response.status_code == 200
     assert response.json["ffmpeg"] == app.extensions["voxpop"].ffmpeg_version
     assert response.json["status"] in {"ok", "degraded"}
+
+
+def test_serve_retires_only_its_own_unused_pairing_links(app) -> None:
+    with app.app_context():
+        db = get_db()
+        manual = models.create_kiosk(db, "Foyer iPad")
+        printed = models.create_kiosk(db, "Kiosk 2", auto=True)
+        assert models.retire_unused_pairings(db) == 1
+        assert models.kiosk_by_api_token(db, manual.api_token) is not None
+        assert models.kiosk_by_pairing_token(db, manual.pairing_token) is not None
+        assert models.kiosk_by_pairing_token(db, printed.pairing_token) is None

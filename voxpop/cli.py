@@ -117,7 +117,7 @@ def serve(host: str | None, port: int | None, tls_port: int | None, no_worker: b
             raise click.ClickException("No event yet: run `voxpop init --demo` first.")
         ensure_first_organiser(app)
         models.retire_unused_pairings(db)
-        new = models.create_kiosk(db, models.next_kiosk_name(db))
+        new = models.create_kiosk(db, models.next_kiosk_name(db), auto=True)
     urls = pairing_urls(addresses, config["PORT"], new.pairing_token)
     ffmpeg_found = app.extensions["voxpop"].ffmpeg_version
 

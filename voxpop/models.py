@@ -333,14 +333,18 @@ def _kiosk_from_row(row: sqlite3.Row) -> Kiosk:
     return Kiosk(row["id"], row["name"], row["paired_at"], row["revoked_at"])
 
 
-def create_kiosk(db: sqlite3.Connection, name: str) -> NewKiosk:
-    """Create a kiosk; its API token and one-time pairing token are only returned, never stored."""
+def create_kiosk(db: sqlite3.Connection, name: str, *, auto: bool = False) -> NewKiosk:
+    """Create a kiosk; its API token and one-time pairing token are only returned, never stored.
+
+    ``auto`` marks the kiosk ``voxpop serve`` makes for the pairing link it prints.
+    """
     api_token = secrets.token_urlsafe(32)
     pairing_token = secrets.token_urlsafe(24)
     with transaction(db):
         cursor = db.execute(
-            "INSERT INTO kiosk (name, token_hash, pairing_hash, created_at) VALUES (?, ?, ?, ?)",
-            (name, _token_hash(api_token), _token_hash(pairing_token), utcnow()),
+            "INSERT INTO kiosk (name, token_hash, pairing_hash, created_at, auto)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (name, _token_hash(api_token), _token_hash(pairing_token), utcnow(), int(auto)),
         )
     return NewKiosk(get_kiosk(db, int(cursor.lastrowid)), api_token, pairing_token)
 
@@ -388,11 +392,14 @@ def use_pairing_token(db: sqlite3.Connection, token: str) -> Kiosk | None:
 
 
 def retire_unused_pairings(db: sqlite3.Connection) -> int:
-    """Revoke kiosks whose pairing link was never used (links printed by an earlier run)."""
+    """Revoke kiosks ``voxpop serve`` made whose pairing link was never used (earlier runs).
+
+    Kiosks made on purpose (organiser page, ``voxpop kiosk add``) are left alone.
+    """
     with transaction(db):
         cursor = db.execute(
             "UPDATE kiosk SET revoked_at = ?, pairing_hash = NULL"
-            " WHERE paired_at IS NULL AND revoked_at IS NULL",
+            " WHERE auto = 1 AND paired_at IS NULL AND revoked_at IS NULL",
             (utcnow(),),
         )
     return cursor.rowcount
