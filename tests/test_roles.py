@@ -24,6 +24,9 @@ ROLES_TABLE: dict[str, set[str]] = {
     "studio.add_kiosk": {"organiser"},
     "studio.progress": {"organiser", "facilitator"},
     "studio.media": {"organiser", "facilitator"},
+    # -- review queue (voxpop/review) --
+    # -- studio settings (voxpop/studio/settings.py) --
+    # -- dashboard (voxpop/studio/dashboard.py) --
 }
 
 

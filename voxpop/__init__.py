@@ -169,12 +169,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from voxpop import auth, errors
     from voxpop.kiosk.views import bp as kiosk_bp
     from voxpop.public.views import bp as public_bp
+    from voxpop.review.views import bp as review_bp
+    from voxpop.studio import dashboard, settings  # noqa: F401 - register their routes
     from voxpop.studio.views import bp as studio_bp
 
     app.register_blueprint(public_bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(kiosk_bp, url_prefix="/kiosk")
     app.register_blueprint(studio_bp, url_prefix="/studio")
+    app.register_blueprint(review_bp, url_prefix="/review")
     errors.register_error_handlers(app)
 
     app.before_request(_redirect_lan_http_to_https)

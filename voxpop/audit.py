@@ -1,0 +1,88 @@
+"""The audit log: who changed what, when, from what to what.
+
+Every change a person makes through the review or studio pages is recorded with ``record``
+inside the same transaction as the change itself, so the log and the data never disagree.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from flask import g
+
+from voxpop.db import utcnow
+
+
+def _json(value: Any) -> str | None:
+    if value is None:
+        return None
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def record(
+    db: sqlite3.Connection,
+    action: str,
+    target_kind: str,
+    target_id: int | None,
+    before: Any = None,
+    after: Any = None,
+) -> None:
+    """Write one audit row for the logged-in user (call inside the change's transaction).
+
+    Only the fields that changed need to be passed; ``before`` and ``after`` are stored as
+    JSON. Nothing is written when ``before == after`` (an edit that changed nothing).
+    """
+    if before is not None and before == after:
+        return
+    user = g.get("user")
+    db.execute(
+        "INSERT INTO audit_log (at, user_id, user_name, action, target_kind, target_id,"
+        " before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            utcnow(),
+            user.id if user else None,
+            user.name if user else "system",
+            action,
+            target_kind,
+            target_id,
+            _json(before),
+            _json(after),
+        ),
+    )
+
+
+def changed(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Reduce two snapshots to the keys whose values differ."""
+    keys = [key for key in after if before.get(key) != after.get(key)]
+    return {key: before.get(key) for key in keys}, {key: after[key] for key in keys}
+
+
+def entries(
+    db: sqlite3.Connection,
+    *,
+    target_kind: str | None = None,
+    target_id: int | None = None,
+    limit: int = 500,
+) -> list[dict[str, Any]]:
+    """The newest audit rows, optionally for one target, with before/after decoded."""
+    sql = "SELECT * FROM audit_log"
+    params: list[Any] = []
+    if target_kind is not None:
+        sql += " WHERE target_kind = ?"
+        params.append(target_kind)
+        if target_id is not None:
+            sql += " AND target_id = ?"
+            params.append(target_id)
+    sql += " ORDER BY id DESC LIMIT ?"
+    params.append(limit)
+    rows = db.execute(sql, params).fetchall()
+    return [
+        dict(row)
+        | {
+            "before": json.loads(row["before"]) if row["before"] else None,
+            "after": json.loads(row["after"]) if row["after"] else None,
+        }
+        for row in rows
+    ]

@@ -1,0 +1,8 @@
+"""The live dashboard: counts, reflections per hour, approvals, and missing voices.
+
+Routes live on the studio blueprint (``voxpop.studio.views.bp``).
+"""
+
+from __future__ import annotations
+
+from voxpop.studio.views import bp  # noqa: F401 - routes below register on it
