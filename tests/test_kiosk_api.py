@@ -291,3 +291,17 @@ def test_real_recordings_are_stored_byte_for_byte(
     stored = app.extensions["voxpop"].store.path(reflection["original_path"])
     assert stored.read_bytes() == path.read_bytes()
     assert reflection["original_container"] == ("webm" if path.suffix == ".webm" else "mp4")
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"perspective": "astronaut"}, "perspective"),
+        ({"prompt": "9999"}, "prompt"),
+        ({"consent": []}, "consent"),
+        ({"text": ""}, "text"),
+        ({"kind": "video", "text": None}, "media"),
+    ],
+)
+def test_errors_name_the_field_so_the_kiosk_can_go_back(kiosk, fields, field) -> None:
+    assert kiosk.post(kiosk.form(**fields)).json["field"] == field

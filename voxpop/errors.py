@@ -15,9 +15,11 @@ class VoxpopError(Exception):
 
     status = 400
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        # Which input was wrong (API answers carry it so a kiosk can return to that step).
+        self.field = field
 
 
 class InvalidSubmission(VoxpopError):
@@ -53,9 +55,10 @@ def wants_json() -> bool:
     )
 
 
-def _answer(status: int, message: str) -> Any:
+def _answer(status: int, message: str, field: str | None = None) -> Any:
     if wants_json():
-        return jsonify(error=message), status
+        body = {"error": message} | ({"field": field} if field else {})
+        return jsonify(body), status
     return render_template("errors/error.html", status=status, message=message), status
 
 
@@ -64,7 +67,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(VoxpopError)
     def domain_error(error: VoxpopError) -> Any:
-        return _answer(error.status, error.message)
+        return _answer(error.status, error.message, error.field)
 
     @app.errorhandler(CSRFError)
     def csrf_error(_error: CSRFError) -> Any:

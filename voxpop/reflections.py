@@ -75,7 +75,7 @@ def _parse_client_id(value: str) -> str:
         return str(uuid.UUID(value.strip()))
     except (ValueError, AttributeError):
         raise InvalidSubmission(
-            _("The kiosk sent no valid recording id. Reload the kiosk page.")
+            _("The kiosk sent no valid recording id. Reload the kiosk page."), field="client_id"
         ) from None
 
 
@@ -85,64 +85,76 @@ def _validate(db: sqlite3.Connection, event: models.Event, sub: Submission) -> d
     Raises InvalidSubmission or UnsupportedMedia.
     """
     if sub.kind not in models.KINDS:
-        raise InvalidSubmission(_("Choose video, audio or text."))
+        raise InvalidSubmission(_("Choose video, audio or text."), field="kind")
     perspective = next(
         (p for p in models.perspectives(db, event.id) if p.slug == sub.perspective), None
     )
     if perspective is None:
-        raise InvalidSubmission(_("Choose one of the perspectives shown."))
+        raise InvalidSubmission(_("Choose one of the perspectives shown."), field="perspective")
     prompt = next((p for p in models.prompts(db, event.id) if str(p.id) == sub.prompt), None)
     if prompt is None:
-        raise InvalidSubmission(_("Choose one of the prompts shown."))
+        raise InvalidSubmission(_("Choose one of the prompts shown."), field="prompt")
 
     unknown = set(sub.consent) - set(models.PURPOSES)
     if unknown:
-        raise InvalidSubmission(_("The consent choices were not understood."))
+        raise InvalidSubmission(_("The consent choices were not understood."), field="consent")
     if "archive" not in sub.consent:
         raise InvalidSubmission(
             _(
                 "Your reflection can only be kept if you agree to it being kept in the archive "
                 "of the day."
-            )
+            ),
+            field="consent",
         )
     consent_text = models.current_consent_text(db, event.id)
     if sub.consent_version and sub.consent_version != consent_text.sha256:
         # The delegate saw an earlier version (the text changed mid-session): record that one.
         shown = models.consent_text_by_sha256(db, event.id, sub.consent_version)
         if shown is None:
-            raise InvalidSubmission(_("The consent text has changed. Please start again."))
+            raise InvalidSubmission(
+                _("The consent text has changed. Please start again."), field="consent_version"
+            )
         consent_text = shown
 
     display_name = None
     if "name" in sub.consent:
         display_name = " ".join(sub.first_name.split())
         if not display_name:
-            raise InvalidSubmission(_("Write your first name, or untick “Show my first name”."))
+            raise InvalidSubmission(
+                _("Write your first name, or untick “Show my first name”."), field="first_name"
+            )
         if len(display_name) > FIRST_NAME_MAX:
-            raise InvalidSubmission(_("That name is too long."))
+            raise InvalidSubmission(_("That name is too long."), field="first_name")
 
     if sub.extra_files:
-        raise InvalidSubmission(_("Send one recording at a time."))
+        raise InvalidSubmission(_("Send one recording at a time."), field="media")
     text_body = None
     if sub.kind == "text":
         if sub.media is not None:
-            raise InvalidSubmission(_("A written reflection cannot include a recording."))
+            raise InvalidSubmission(
+                _("A written reflection cannot include a recording."), field="media"
+            )
         text_body = (sub.text or "").strip()
         if not text_body:
-            raise InvalidSubmission(_("Write something before sending."))
+            raise InvalidSubmission(_("Write something before sending."), field="text")
         if len(text_body) > event.text_max_chars:
             raise InvalidSubmission(
-                _("Please keep it under %(max)d characters.", max=event.text_max_chars)
+                _("Please keep it under %(max)d characters.", max=event.text_max_chars),
+                field="text",
             )
     else:
         if sub.text and sub.text.strip():
-            raise InvalidSubmission(_("A recording cannot include written text."))
+            raise InvalidSubmission(_("A recording cannot include written text."), field="text")
         if sub.media is None:
-            raise InvalidSubmission(_("The recording did not arrive. Please try again."))
+            raise InvalidSubmission(
+                _("The recording did not arrive. Please try again."), field="media"
+            )
         if sub.media.size == 0:
-            raise InvalidSubmission(_("The recording is empty. Please record again."))
+            raise InvalidSubmission(
+                _("The recording is empty. Please record again."), field="media"
+            )
         if sniff_container(sub.media.head) is None:
-            raise UnsupportedMedia(_("This file is not a recording we can read."))
+            raise UnsupportedMedia(_("This file is not a recording we can read."), field="media")
 
     duration_ms = None
     if sub.duration_ms.strip().isdigit():
