@@ -75,6 +75,8 @@ def kiosk_strings() -> dict[str, str]:
 
 def kiosk_config(event: models.Event, lang: str) -> dict[str, Any]:
     """Everything the kiosk page needs, in one JSON object embedded in the page."""
+    from voxpop.studio.dashboard import kiosk_banner  # here: the studio imports this module
+
     db = get_db()
     consent = models.current_consent_text(db, event.id)
     wording = consent.for_language(lang)
@@ -86,7 +88,7 @@ def kiosk_config(event: models.Event, lang: str) -> dict[str, Any]:
             "max_seconds": event.max_clip_seconds,
             "idle_seconds": event.idle_timeout_seconds,
             "text_max_chars": event.text_max_chars,
-            "banner": event.branding.get("kiosk_banner"),
+            "banner": event.branding.get("kiosk_banner") or kiosk_banner(db, event, lang),
         },
         "perspectives": [
             {"slug": p.slug, "label": p.label(lang), "colour": p.colour}
