@@ -21,9 +21,9 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import Length
 
-from voxpop import models, tls
+from voxpop import audit, models, tls
 from voxpop.auth import login_required
-from voxpop.db import get_db
+from voxpop.db import get_db, transaction
 from voxpop.kiosk.views import require_event
 from voxpop.reflections import processing_status, reflections_by_perspective
 
@@ -88,6 +88,8 @@ def add_kiosk() -> Any:
     db = get_db()
     name = (form.name.data or "").strip() or models.next_kiosk_name(db)
     new = models.create_kiosk(db, name)
+    with transaction(db):
+        audit.record(db, "kiosk.add", "kiosk", new.kiosk.id, None, {"name": name})
     links = pairing_links(new.pairing_token)
     return render_template(
         "studio/kiosk_added.html", kiosk=new.kiosk, links=links, qr=qr_svg(links["lan"])
