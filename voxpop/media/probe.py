@@ -180,3 +180,13 @@ def probe_media(path: Path, *, max_seconds: float) -> MediaInfo:
         fps=fps,
         rotation=_rotation(video) if video else 0,
     )
+
+
+def video_duration(path: Path) -> float:
+    """Duration of the first video stream of one of our own delivery MP4s (whole frames)."""
+    data = _ffprobe_json(path, "-select_streams", "v:0", "-show_entries", "stream=duration")
+    streams = data.get("streams") or []
+    duration = _rate(streams[0].get("duration")) if streams else None
+    if duration is None:
+        raise MediaToolFailed(f"Could not read the duration of {path.name}.")
+    return round(duration, 4)

@@ -81,17 +81,18 @@ def _output_bound(duration: float, profile: DeliveryProfile) -> int:
     return int((duration + 5) * profile.max_bytes_per_second)
 
 
-def _video_codec_args(profile: DeliveryProfile, *, still: bool = False) -> list[str]:
+def _video_codec_args(profile: DeliveryProfile) -> list[str]:
+    # Identical for every clip, card and reel piece (no per-kind -tune): the reel joins them
+    # by stream copy, which needs the same H.264 parameter sets throughout. No B-frames, so
+    # decode order is display order and a join at any keyframe is clean.
     args = [
-        "-c:v", "libx264", "-profile:v", "high", "-pix_fmt", "yuv420p",
+        "-c:v", "libx264", "-profile:v", "high", "-level:v", "4.0", "-pix_fmt", "yuv420p",
         "-preset", profile.preset, "-crf", str(profile.crf),
         "-g", str(profile.gop_frames), "-keyint_min", str(profile.gop_frames),
-        "-sc_threshold", "0", "-flags", "+cgop",
+        "-sc_threshold", "0", "-flags", "+cgop", "-bf", "0",
         "-force_key_frames", f"expr:gte(t,n_forced*{profile.gop_seconds})",
         "-r", str(profile.fps),
     ]  # fmt: skip
-    if still:
-        args += ["-tune", "stillimage"]
     return args
 
 
@@ -267,7 +268,7 @@ def audio_to_delivery_mp4(
         f"[1:v]scale={profile.max_long_side}:{profile.max_short_side},setsar=1,"
         f"format=yuv420p[v];[0:a:0]{_loudnorm_filter(measured, profile)}[a]",
         "-map", "[v]", "-map", "[a]",
-        *_video_codec_args(profile, still=True), *_audio_codec_args(profile), *_container_args(),
+        *_video_codec_args(profile), *_audio_codec_args(profile), *_container_args(),
     ]  # fmt: skip
     _encode(inputs, output_args, destination, info.duration, profile, on_progress,
             "converting the audio")  # fmt: skip
@@ -292,7 +293,7 @@ def still_to_delivery_mp4(
         f"[0:v]scale={profile.max_long_side}:{profile.max_short_side},setsar=1,"
         f"format=yuv420p[v];[1:a]{_loudnorm_filter(None, profile)}[a]",
         "-map", "[v]", "-map", "[a]",
-        *_video_codec_args(profile, still=True), *_audio_codec_args(profile), *_container_args(),
+        *_video_codec_args(profile), *_audio_codec_args(profile), *_container_args(),
     ]  # fmt: skip
     _encode(inputs, output_args, destination, seconds, profile, on_progress, "making a card clip")
 

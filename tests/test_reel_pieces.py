@@ -1,0 +1,78 @@
+"""Reel groundwork (issue 6): pieces in the delivery format join by stream copy cleanly."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests import mediafiles
+from tests.conftest import requires_ffmpeg
+from voxpop.media import cards, reel
+from voxpop.media.probe import probe_media, video_duration
+from voxpop.media.transcode import transcode_to_delivery_mp4
+
+pytestmark = [requires_ffmpeg, pytest.mark.media]
+
+
+@pytest.mark.parametrize(
+    ("trim_in", "trim_out", "duration", "expected"),
+    [
+        (None, None, 9.0, (0.0, 9.0)),
+        (3.1, 6.2, 9.0, (2.0, 8.0)),
+        (2.0, 4.0, 9.0, (2.0, 4.0)),
+        (8.9, 9.0, 9.0, (8.0, 9.0)),
+        (4.0, 4.1, 4.2, (0.0, 4.2)),  # too little left after snapping: keep it all
+    ],
+)
+def test_trims_snap_to_keyframes(trim_in, trim_out, duration, expected) -> None:
+    assert reel.snap_trim(trim_in, trim_out, duration) == expected
+
+
+def streams(path: Path) -> dict[str, float]:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_type,duration", "-of", "json",
+         str(path)], capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return {s["codec_type"]: float(s["duration"]) for s in json.loads(out)["streams"]}
+
+
+def test_cards_heads_and_copied_tails_join_without_drift(tmp_path: Path) -> None:
+    pieces = []
+    cards.render_title_card(tmp_path / "title.png", title="Whose Shoes? Cardiff")
+    reel.make_still_clip(tmp_path / "title.png", tmp_path / "title.mp4", 3.0)
+    pieces.append(reel.Piece(tmp_path / "title.mp4", video_duration(tmp_path / "title.mp4")))
+    sources = [mediafiles.ipad_mp4(tmp_path / "a.mp4", seconds=9),
+               mediafiles.chromium_webm(tmp_path / "b.webm", seconds=7),
+               mediafiles.rotated_phone_mp4(tmp_path / "c.mp4", seconds=6)]  # fmt: skip
+    for index, source in enumerate(sources):
+        info = probe_media(source, max_seconds=90)
+        clip = tmp_path / f"clip{index}.mp4"
+        transcode_to_delivery_mp4(source, clip, info)
+        width, height = info.display_size
+        if height > width:
+            landscape = tmp_path / f"land{index}.mp4"
+            reel.pillarbox_to_landscape(clip, landscape, video_duration(clip))
+            clip = landscape
+        duration = video_duration(clip)
+        start, end = reel.snap_trim(2.0 if index == 0 else None, None, duration)
+        head_seconds = min(reel.HEAD_SECONDS, end - start)
+        lower_third = reel.render_lower_third(
+            tmp_path / f"lt{index}.png", label="Volunteer", name="Siân", colour="#2a7236"
+        )
+        head = tmp_path / f"head{index}.mp4"
+        reel.make_head(clip, start, head_seconds, lower_third, head)
+        pieces.append(reel.Piece(head, video_duration(head)))
+        if end - start > head_seconds:
+            pieces.append(reel.Piece(clip, end - start - head_seconds,
+                                     inpoint=start + head_seconds, outpoint=end))  # fmt: skip
+    output = tmp_path / "reel.mp4"
+    planned = reel.assemble(pieces, output, tmp_path)
+    measured = streams(output)
+    assert measured["video"] == pytest.approx(planned, abs=0.1)
+    assert abs(measured["video"] - measured["audio"]) < 0.05
+    decode = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(output), "-f", "null",
+                             "-"], capture_output=True, text=True)  # fmt: skip
+    assert decode.returncode == 0 and decode.stderr.strip() == ""
