@@ -1,7 +1,382 @@
-"""Facilitators' review queue: triage, tag, approve, star, trim, transcribe."""
+"""Facilitators' review queue: triage, tag, approve, star, trim, transcribe.
+
+Views read the request (``forms``), call one function of ``service`` and answer: JSON for the
+review script (keyboard triage updates the page in place), or a redirect back to the page for
+plain forms, so everything also works without the script. Bad input answers 400 with the
+reason, and nothing is changed.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import get_locale, ngettext
+from flask_babel import gettext as _
+
+from voxpop import models
+from voxpop.auth import login_required
+from voxpop.db import get_db
+from voxpop.errors import wants_json
+from voxpop.jobs import JobQueue
+from voxpop.kiosk.views import require_event
+from voxpop.review import forms, service
+from voxpop.review.service import ReflectionNotFound, ReviewError
 
 bp = Blueprint("review", __name__)
+
+REVIEWERS = ("organiser", "facilitator")
+
+
+def _lang() -> str:
+    return str(get_locale() or "en")
+
+
+def _job_queue() -> JobQueue:
+    return current_app.extensions["voxpop"].queue
+
+
+def clock(seconds: float | None) -> str:
+    """``m:ss`` (or ``h:mm:ss``) for a duration; an empty string when unknown."""
+    if seconds is None:
+        return ""
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def clock_ms(seconds: float) -> str:
+    """``m:ss.mmm`` for a caption time (what the transcript editor shows and reads back)."""
+    total_ms = round(seconds * 1000)
+    minutes, ms = divmod(total_ms, 60_000)
+    hours, minutes = divmod(minutes, 60)
+    text = f"{minutes}:{ms // 1000:02d}.{ms % 1000:03d}"
+    return f"{hours}:{minutes:02d}:{ms // 1000:02d}.{ms % 1000:03d}" if hours else text
+
+
+def seconds_text(value: float | None) -> str:
+    """A number of seconds for an input box: ``12.5``, or empty when not set."""
+    return "" if value is None else f"{value:.3f}".rstrip("0").rstrip(".")
+
+
+def snapped_note(start: str, end: str) -> str:
+    """The note under the trim: where the reel will really cut (keyframes every 2 s)."""
+    return _(
+        "The reel cuts at keyframes, every %(seconds)d s: it will use %(start)s s → %(end)s s.",
+        seconds=int(service.KEYFRAME_SECONDS),
+        start=start,
+        end=end,
+    )
+
+
+@bp.context_processor
+def _helpers() -> dict[str, Any]:
+    return {
+        "clock": clock,
+        "clock_ms": clock_ms,
+        "seconds_text": seconds_text,
+        "kind_labels": {"video": _("Video"), "audio": _("Audio"), "text": _("Text")},
+        "state_labels": {
+            "waiting": _("Waiting"),
+            "approved": _("Approved"),
+            "hidden": _("Hidden"),
+        },
+        "snapped_note": snapped_note,
+    }
+
+
+def _messages() -> dict[str, str]:
+    """What the review script says, already in the reader's language."""
+    return {
+        "approved": _("Approved"),
+        "hidden": _("Hidden"),
+        "waiting": _("Back to waiting"),
+        "starred": _("Starred"),
+        "unstarred": _("Star removed"),
+        "ready": _("Ready"),
+        "failed": _("Could not be processed:"),
+        "retry": _("Retry"),
+        "failedAction": _("That did not work. Check the connection and try again."),
+        "noSelection": _("Select at least one reflection first."),
+        "noPlayer": _("There is no player for this reflection."),
+        "trimFromPlayer": _("Set from the player; press Save trim to keep it."),
+        # The same sentence as under the trim form, with the numbers left for the script.
+        "snapped": snapped_note(start="%(start)s", end="%(end)s"),
+        "first": _("This is the first reflection."),
+        "last": _("This is the last reflection."),
+    }
+
+
+def _config(mode: str, **urls: str | None) -> dict[str, Any]:
+    db, event = get_db(), require_event()
+    return {
+        "mode": mode,
+        "progressUrl": url_for("studio.progress"),
+        "perspectives": [
+            {"id": p.id, "label": p.label, "colour": p.colour, "key": p.key}
+            for p in service.perspective_choices(db, event, _lang())
+            if p.key
+        ],
+        "keyframeSeconds": service.KEYFRAME_SECONDS,
+        "messages": _messages(),
+        "urls": {key: value for key, value in urls.items() if value},
+    }
+
+
+# -- pages ------------------------------------------------------------------------------------
+
+
+def _render_queue(error: str | None = None, status: int = 200) -> Any:
+    db, event, lang = get_db(), require_event(), _lang()
+    filters = forms.filters_from(request.args)
+    result = service.list_reflections(db, event, filters, lang, forms.page_from(request.args))
+    args = filters.query_args()
+
+    def page_url(number: int) -> str | None:
+        if 1 <= number <= result.pages and number != result.page:
+            return url_for("review.queue", **args, page=number)
+        return None
+
+    return render_template(
+        "review/queue.html",
+        event=event,
+        result=result,
+        filters=filters,
+        args=args,
+        perspectives=service.perspective_choices(db, event, lang),
+        prompts=[(p.id, p.text(lang)) for p in models.prompts(db, event.id)],
+        counts=service.review_counts(db, event),
+        error=error,
+        config=_config(
+            "queue",
+            nextPage=page_url(result.page + 1),
+            prevPage=page_url(result.page - 1),
+        ),
+        prev_page_url=page_url(result.page - 1),
+        next_page_url=page_url(result.page + 1),
+    ), status
+
+
+def _render_detail(reflection_id: int, error: str | None = None, status: int = 200) -> Any:
+    db, event, lang = get_db(), require_event(), _lang()
+    filters = forms.filters_from(request.args)
+    args = filters.query_args()
+    reflection = service.get_reflection(db, event, reflection_id, lang)
+    newer, older = service.neighbours(db, event, filters, reflection)
+    prev_url = url_for("review.detail", reflection_id=newer, **args) if newer else None
+    next_url = url_for("review.detail", reflection_id=older, **args) if older else None
+    queue_url = url_for("review.queue", **args)
+    cues = service.transcript_cues(reflection)
+    rows = [(clock_ms(cue.start), clock_ms(cue.end), cue.text) for cue in cues]
+    # After a refused edit, show what was typed, so nothing has to be typed again.
+    posted = request.form if error and request.method == "POST" else {}
+    if posted and request.endpoint == "review.save_transcript":
+        rows = list(
+            zip(
+                posted.getlist("cue_start"),
+                posted.getlist("cue_end"),
+                posted.getlist("cue_text"),
+                strict=False,
+            )
+        )
+    return render_template(
+        "review/detail.html",
+        event=event,
+        reflection=reflection,
+        args=args,
+        cue_rows=rows,
+        plain_transcript=" ".join(cue.text.replace("\n", " ") for cue in cues),
+        posted=posted,
+        perspectives=service.perspective_choices(db, event, lang),
+        suggestions=service.tag_suggestions(db, event),
+        error=error,
+        prev_url=prev_url,
+        next_url=next_url,
+        queue_url=queue_url,
+        config=_config("detail", next=next_url, prev=prev_url, queue=queue_url),
+    ), status
+
+
+@bp.errorhandler(ReviewError)
+def _review_error(error: ReviewError) -> Any:
+    if wants_json():
+        return jsonify(error=error.message), error.status
+    reflection_id = (request.view_args or {}).get("reflection_id")
+    if reflection_id is not None:
+        try:
+            return _render_detail(reflection_id, error=error.message, status=error.status)
+        except ReflectionNotFound as missing:  # bad input about a reflection that isn't there
+            return render_template(
+                "errors/error.html", status=missing.status, message=missing.message
+            ), missing.status
+    return _render_queue(error=error.message, status=error.status)
+
+
+@bp.get("/")
+@login_required(*REVIEWERS)
+def queue() -> Any:
+    """The queue: newest first, filtered, with bulk approve/hide and keyboard triage."""
+    return _render_queue()
+
+
+@bp.get("/<int:reflection_id>")
+@login_required(*REVIEWERS)
+def detail(reflection_id: int) -> Any:
+    """One reflection: player, consent, and every edit."""
+    return _render_detail(reflection_id)
+
+
+@bp.get("/<int:reflection_id>/captions.vtt")
+@login_required(*REVIEWERS)
+def captions(reflection_id: int) -> Any:
+    """The reflection's captions as WebVTT (the player's caption track)."""
+    reflection = service.get_reflection(get_db(), require_event(), reflection_id)
+    if not reflection.transcript_vtt:
+        abort(404)
+    response = Response(reflection.transcript_vtt, mimetype="text/vtt")
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+# -- changes ----------------------------------------------------------------------------------
+
+
+def _done(reflection_id: int, message: str) -> Any:
+    """Answer a change: the updated reflection as JSON, or back to the page with a note."""
+    if wants_json():
+        reflection = service.get_reflection(get_db(), require_event(), reflection_id, _lang())
+        return jsonify(reflection=reflection.as_json(), message=message)
+    flash(message)
+    args = forms.filters_from(request.args).query_args()
+    if request.args.get("back") == "queue":
+        return redirect(url_for("review.queue", **args), code=303)
+    return redirect(url_for("review.detail", reflection_id=reflection_id, **args), code=303)
+
+
+@bp.post("/<int:reflection_id>/state")
+@login_required(*REVIEWERS)
+def set_state(reflection_id: int) -> Any:
+    """Approve, hide, or put back to waiting."""
+    state = request.form.get("state", "")
+    service.set_review_state(get_db(), require_event(), reflection_id, state)
+    return _done(reflection_id, _messages().get(state, ""))
+
+
+@bp.post("/<int:reflection_id>/star")
+@login_required(*REVIEWERS)
+def set_star(reflection_id: int) -> Any:
+    """Star for the highlights reel, or unstar."""
+    starred = forms.flag_from(request.form.get("starred"))
+    service.set_starred(get_db(), require_event(), reflection_id, starred)
+    return _done(reflection_id, _("Starred") if starred else _("Star removed"))
+
+
+@bp.post("/<int:reflection_id>/perspective")
+@login_required(*REVIEWERS)
+def set_perspective(reflection_id: int) -> Any:
+    """Move to another perspective of the event."""
+    perspective_id = forms.id_from(request.form.get("perspective"))
+    db, event = get_db(), require_event()
+    service.set_perspective(db, _job_queue(), event, reflection_id, perspective_id)
+    label = service.get_reflection(db, event, reflection_id, _lang()).perspective.label
+    return _done(reflection_id, _("Perspective: %(label)s", label=label))
+
+
+@bp.post("/<int:reflection_id>/tags")
+@login_required(*REVIEWERS)
+def set_tags(reflection_id: int) -> Any:
+    """Replace the topic tags."""
+    names = forms.tags_from(request.form.get("tags"))
+    service.set_tags(get_db(), require_event(), reflection_id, names)
+    return _done(reflection_id, _("Tags saved."))
+
+
+@bp.post("/<int:reflection_id>/name")
+@login_required(*REVIEWERS)
+def set_name(reflection_id: int) -> Any:
+    """Correct the first name shown (only when the delegate agreed to show it)."""
+    name = request.form.get("display_name", "")
+    service.set_display_name(get_db(), _job_queue(), require_event(), reflection_id, name)
+    return _done(reflection_id, _("First name saved."))
+
+
+@bp.post("/<int:reflection_id>/trim")
+@login_required(*REVIEWERS)
+def set_trim(reflection_id: int) -> Any:
+    """Set (or clear) the trim in and out points."""
+    if request.form.get("clear"):
+        trim_in, trim_out = None, None
+    else:
+        trim_in = forms.optional_time(request.form.get("trim_in"))
+        trim_out = forms.optional_time(request.form.get("trim_out"))
+    service.set_trim(get_db(), require_event(), reflection_id, trim_in, trim_out)
+    return _done(reflection_id, _("Trim saved."))
+
+
+@bp.post("/<int:reflection_id>/transcript")
+@login_required(*REVIEWERS)
+def save_transcript(reflection_id: int) -> Any:
+    """Save the captions as edited (times and words of each)."""
+    cues = forms.cues_from(
+        request.form.getlist("cue_start"),
+        request.form.getlist("cue_end"),
+        request.form.getlist("cue_text"),
+    )
+    service.set_transcript(get_db(), require_event(), reflection_id, cues)
+    return _done(reflection_id, _("Captions saved."))
+
+
+@bp.post("/<int:reflection_id>/transcript/draft")
+@login_required(*REVIEWERS)
+def draft_transcript(reflection_id: int) -> Any:
+    """Replace the captions with a transcript split into sentences across the clip."""
+    service.draft_transcript(
+        get_db(), require_event(), reflection_id, request.form.get("plain", "")
+    )
+    return _done(reflection_id, _("Captions made from the transcript: check their timings."))
+
+
+@bp.post("/<int:reflection_id>/retry")
+@login_required(*REVIEWERS)
+def retry(reflection_id: int) -> Any:
+    """Process a failed reflection again."""
+    service.retry_processing(get_db(), _job_queue(), require_event(), reflection_id)
+    return _done(reflection_id, _("Queued to be processed again."))
+
+
+@bp.post("/bulk")
+@login_required(*REVIEWERS)
+def bulk() -> Any:
+    """Approve or hide every reflection ticked in the list."""
+    state = request.form.get("state", "")
+    ids = forms.ids_from(request.form.getlist("ids"))
+    db, event = get_db(), require_event()
+    changed = service.bulk_set_review_state(db, event, ids, state)
+    if state == "approved":
+        message = ngettext("%(num)d reflection approved.", "%(num)d reflections approved.", changed)
+    elif state == "hidden":
+        message = ngettext("%(num)d reflection hidden.", "%(num)d reflections hidden.", changed)
+    else:
+        message = ngettext(
+            "%(num)d reflection back to waiting.", "%(num)d reflections back to waiting.", changed
+        )
+    if wants_json():
+        lang = _lang()
+        updated = [service.get_reflection(db, event, rid, lang).as_json() for rid in ids]
+        return jsonify(reflections=updated, changed=changed, message=message)
+    flash(message)
+    args = forms.filters_from(request.args).query_args()
+    return redirect(url_for("review.queue", **args, page=forms.page_from(request.args)), code=303)

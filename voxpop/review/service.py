@@ -1,0 +1,727 @@
+"""The review queue's queries and changes.
+
+Every change a facilitator makes (approve, hide, star, perspective, tags, first name, trim,
+transcript, retry) is checked here, then written in one transaction together with its
+``audit_log`` row, so the data and its history never disagree. Bad input raises
+``ReviewError`` with a message for the facilitator, before anything is written.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask_babel import gettext as _
+
+from voxpop import audit, jobs, models
+from voxpop.db import transaction, utcnow
+from voxpop.errors import VoxpopError
+from voxpop.media import reel, vtt
+from voxpop.reflections import FIRST_NAME_MAX
+
+PAGE_SIZE = 60
+BULK_LIMIT = 200
+# The delivery MP4 has a keyframe exactly every 2 s; the reel cuts there (media/transcode.py).
+KEYFRAME_SECONDS = 2.0
+# Keys 1–8 pick the first eight perspectives of the event.
+PERSPECTIVE_KEYS = 8
+TAG_MAX_CHARS = 40
+TAGS_PER_REFLECTION = 20
+TRANSCRIPT_MAX_CHARS = 20_000
+REVIEW_STATES = ("waiting", "approved", "hidden")
+STATUS_FILTERS: dict[str, tuple[str, ...]] = {
+    "processing": ("received", "processing"),
+    "ready": ("ready",),
+    "failed": ("failed",),
+}
+REVIEW_FILTERS = ("waiting", "approved", "hidden", "starred")
+_COLOUR = re.compile(r"^#[0-9a-fA-F]{3}(?:[0-9a-fA-F]{3})?$")
+_FALLBACK_COLOUR = "#5b5b5b"
+
+
+class ReviewError(VoxpopError):
+    """A change the review queue cannot make as asked; nothing was changed."""
+
+
+class ReflectionNotFound(VoxpopError):
+    """No such reflection in this event (or it was withdrawn)."""
+
+    status = 404
+
+
+# -- what the pages show ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the queue is narrowed to; empty values mean "any"."""
+
+    perspective: str = ""  # slug
+    prompt: int | None = None
+    kind: str = ""
+    status: str = ""  # a key of STATUS_FILTERS
+    review: str = ""  # one of REVIEW_FILTERS
+    q: str = ""
+
+    def query_args(self) -> dict[str, str]:
+        """The filters as URL query arguments (only those set)."""
+        args = {
+            "perspective": self.perspective,
+            "prompt": str(self.prompt) if self.prompt else "",
+            "kind": self.kind,
+            "status": self.status,
+            "review": self.review,
+            "q": self.q,
+        }
+        return {key: value for key, value in args.items() if value}
+
+
+@dataclass(frozen=True)
+class PerspectiveChoice:
+    """A perspective as the review pages show it (colour already checked for use in CSS)."""
+
+    id: int
+    slug: str
+    label: str
+    colour: str
+    retired: bool = False
+    key: str | None = None  # the digit that picks it, if any
+
+
+@dataclass(frozen=True)
+class ConsentSummary:
+    """What the delegate agreed to, and which wording they saw."""
+
+    version: int
+    sha256: str
+    archive: bool
+    reel: bool
+    online: bool
+    show_name: bool
+    given_at: str
+    withdrawn_at: str | None
+
+
+@dataclass(frozen=True)
+class ReviewReflection:
+    """One reflection as the review queue shows it."""
+
+    id: int
+    kind: str
+    status: str
+    failure_reason: str | None
+    created_at: str
+    duration: float | None
+    review_state: str
+    starred: bool
+    trim_in: float | None
+    trim_out: float | None
+    text_body: str | None
+    display_name: str | None  # None unless the delegate agreed to show it
+    receipt_code: str
+    lang: str
+    perspective: PerspectiveChoice
+    prompt: str
+    consent: ConsentSummary | None
+    progress: float
+    job_status: str | None
+    assets: frozenset[str]
+    transcript_vtt: str | None
+    reviewed_at: str | None
+    tags: tuple[str, ...] = field(default=())
+
+    @property
+    def name_allowed(self) -> bool:
+        """True when the delegate agreed to show their first name."""
+        return bool(self.consent and self.consent.show_name)
+
+    @property
+    def processing(self) -> bool:
+        return self.status in ("received", "processing")
+
+    @property
+    def can_trim(self) -> bool:
+        """Trims and captions apply to recordings whose length is known."""
+        return self.kind != "text" and bool(self.duration)
+
+    def snapped_trim(self) -> tuple[float, float] | None:
+        """The trim the reel will actually use (keyframes every 2 s), if the length is known."""
+        if not self.duration:
+            return None
+        return snap_trim(self.trim_in, self.trim_out, self.duration)
+
+    def as_json(self) -> dict[str, Any]:
+        """What the review script needs to update the page after a change."""
+        return {
+            "id": self.id,
+            "review_state": self.review_state,
+            "starred": self.starred,
+            "status": self.status,
+            "perspective": {
+                "id": self.perspective.id,
+                "slug": self.perspective.slug,
+                "label": self.perspective.label,
+                "colour": self.perspective.colour,
+            },
+            "tags": list(self.tags),
+        }
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    """One page of the queue."""
+
+    items: list[ReviewReflection]
+    total: int
+    page: int
+    pages: int
+
+
+def safe_colour(colour: str | None) -> str:
+    """A perspective colour fit for a ``style`` attribute (``#rgb``/``#rrggbb``), else grey."""
+    return colour if colour and _COLOUR.match(colour) else _FALLBACK_COLOUR
+
+
+def snap_trim(
+    trim_in: float | None, trim_out: float | None, duration: float
+) -> tuple[float, float]:
+    """Where the reel will really cut (``voxpop.media.reel.snap_trim``): in at the keyframe
+    before, out at the keyframe after (or the clip's end)."""
+    return reel.snap_trim(trim_in, trim_out, duration, gop=KEYFRAME_SECONDS)
+
+
+def perspective_choices(
+    db: sqlite3.Connection, event: models.Event, lang: str
+) -> list[PerspectiveChoice]:
+    """The event's current perspectives in order, the first eight with their digit key."""
+    return [
+        PerspectiveChoice(
+            id=p.id,
+            slug=p.slug,
+            label=p.label(lang),
+            colour=safe_colour(p.colour),
+            key=str(index + 1) if index < PERSPECTIVE_KEYS else None,
+        )
+        for index, p in enumerate(models.perspectives(db, event.id))
+    ]
+
+
+_SELECT = """
+SELECT r.*, p.slug AS p_slug, p.labels AS p_labels, p.colour AS p_colour,
+       p.retired_at AS p_retired, pr.texts AS prompt_texts,
+       c.archive AS c_archive, c.reel AS c_reel, c.online AS c_online,
+       c.show_name AS c_show_name, c.given_at AS c_given_at, c.withdrawn_at AS c_withdrawn_at,
+       c.consent_sha256 AS c_sha256, ct.version AS c_version,
+       j.status AS job_status, j.progress AS job_progress,
+       (SELECT group_concat(kind) FROM asset WHERE asset.reflection_id = r.id) AS asset_kinds
+FROM reflection r
+JOIN perspective p ON p.id = r.perspective_id
+JOIN prompt pr ON pr.id = r.prompt_id
+LEFT JOIN consent c ON c.reflection_id = r.id
+LEFT JOIN consent_text ct ON ct.id = c.consent_text_id
+LEFT JOIN job j ON j.id = (SELECT id FROM job WHERE job.target_id = r.id
+                           AND job.kind = 'process_reflection' ORDER BY job.id DESC LIMIT 1)
+"""
+_ORDER = " ORDER BY r.created_at DESC, r.id DESC"
+# Filters join the perspective (for its slug); WHERE clauses come only from ``_where``.
+_COUNT = "SELECT COUNT(*) FROM reflection r JOIN perspective p ON p.id = r.perspective_id"
+_IDS = "SELECT r.id FROM reflection r JOIN perspective p ON p.id = r.perspective_id"
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _where(event: models.Event, filters: Filters) -> tuple[str, list[Any]]:
+    clauses = ["r.event_id = ?", "r.status != 'withdrawn'"]
+    params: list[Any] = [event.id]
+    if filters.perspective:
+        clauses.append("p.slug = ?")
+        params.append(filters.perspective)
+    if filters.prompt:
+        clauses.append("r.prompt_id = ?")
+        params.append(filters.prompt)
+    if filters.kind in models.KINDS:
+        clauses.append("r.kind = ?")
+        params.append(filters.kind)
+    if filters.status in STATUS_FILTERS:
+        statuses = STATUS_FILTERS[filters.status]
+        clauses.append(f"r.status IN ({', '.join('?' * len(statuses))})")
+        params.extend(statuses)
+    if filters.review == "starred":
+        clauses.append("r.starred = 1")
+    elif filters.review in REVIEW_STATES:
+        clauses.append("r.review_state = ?")
+        params.append(filters.review)
+    if filters.q:
+        # Transcripts are stored as WebVTT, where & < > are escaped: look for both spellings.
+        plain, escaped = _like(filters.q), _like(vtt.escape_text(filters.q))
+        clauses.append(
+            "(r.text_body LIKE ? ESCAPE '\\' OR r.transcript_vtt LIKE ? ESCAPE '\\'"
+            " OR r.transcript_vtt LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM reflection_tag rt"
+            " JOIN tag t ON t.id = rt.tag_id WHERE rt.reflection_id = r.id"
+            " AND t.name LIKE ? ESCAPE '\\'))"
+        )
+        params.extend([plain, plain, escaped, plain])
+    return " WHERE " + " AND ".join(clauses), params
+
+
+def _tags_of(db: sqlite3.Connection, ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+    if not ids:
+        return {}
+    found: dict[int, list[str]] = {}
+    marks = ", ".join("?" * len(ids))
+    sql = (
+        "SELECT rt.reflection_id, t.name FROM reflection_tag rt JOIN tag t ON t.id = rt.tag_id"  # noqa: S608
+        f" WHERE rt.reflection_id IN ({marks}) ORDER BY t.name COLLATE NOCASE"
+    )
+    for row in db.execute(sql, list(ids)):
+        found.setdefault(row["reflection_id"], []).append(row["name"])
+    return {key: tuple(value) for key, value in found.items()}
+
+
+def _from_row(row: sqlite3.Row, lang: str, tags: tuple[str, ...]) -> ReviewReflection:
+    consent = None
+    if row["c_version"] is not None:
+        consent = ConsentSummary(
+            version=row["c_version"],
+            sha256=row["c_sha256"],
+            archive=bool(row["c_archive"]),
+            reel=bool(row["c_reel"]),
+            online=bool(row["c_online"]),
+            show_name=bool(row["c_show_name"]),
+            given_at=row["c_given_at"],
+            withdrawn_at=row["c_withdrawn_at"],
+        )
+    show_name = bool(consent and consent.show_name)
+    return ReviewReflection(
+        id=row["id"],
+        kind=row["kind"],
+        status=row["status"],
+        failure_reason=row["failure_reason"],
+        created_at=row["created_at"],
+        duration=row["duration_seconds"],
+        review_state=row["review_state"],
+        starred=bool(row["starred"]),
+        trim_in=row["trim_in"],
+        trim_out=row["trim_out"],
+        text_body=row["text_body"],
+        display_name=row["display_name"] if show_name else None,
+        receipt_code=row["receipt_code"],
+        lang=row["lang"],
+        perspective=PerspectiveChoice(
+            id=row["perspective_id"],
+            slug=row["p_slug"],
+            label=str(models.localised(json.loads(row["p_labels"]), lang)),
+            colour=safe_colour(row["p_colour"]),
+            retired=row["p_retired"] is not None,
+        ),
+        prompt=str(models.localised(json.loads(row["prompt_texts"]), lang)),
+        consent=consent,
+        progress=float(row["job_progress"] or 0.0),
+        job_status=row["job_status"],
+        assets=frozenset((row["asset_kinds"] or "").split(",")) - {""},
+        transcript_vtt=row["transcript_vtt"],
+        reviewed_at=row["reviewed_at"],
+        tags=tags,
+    )
+
+
+def list_reflections(
+    db: sqlite3.Connection,
+    event: models.Event,
+    filters: Filters,
+    lang: str,
+    page: int = 1,
+    page_size: int = PAGE_SIZE,
+) -> QueuePage:
+    """One page of the event's reflections matching ``filters``, newest first."""
+    where, params = _where(event, filters)
+    count = _COUNT + where
+    total = int(db.execute(count, params).fetchone()[0])
+    pages = max(1, math.ceil(total / page_size))
+    page = min(max(1, page), pages)
+    rows = db.execute(
+        _SELECT + where + _ORDER + " LIMIT ? OFFSET ?",
+        [*params, page_size, (page - 1) * page_size],
+    ).fetchall()
+    tags = _tags_of(db, [row["id"] for row in rows])
+    items = [_from_row(row, lang, tags.get(row["id"], ())) for row in rows]
+    return QueuePage(items=items, total=total, page=page, pages=pages)
+
+
+def review_counts(db: sqlite3.Connection, event: models.Event) -> dict[str, int]:
+    """How many reflections are waiting, approved, hidden and starred."""
+    row = db.execute(
+        "SELECT SUM(review_state = 'waiting') AS waiting, SUM(review_state = 'approved')"
+        " AS approved, SUM(review_state = 'hidden') AS hidden, SUM(starred) AS starred"
+        " FROM reflection WHERE event_id = ? AND status != 'withdrawn'",
+        (event.id,),
+    ).fetchone()
+    return {key: int(row[key] or 0) for key in ("waiting", "approved", "hidden", "starred")}
+
+
+def get_reflection(
+    db: sqlite3.Connection, event: models.Event, reflection_id: int, lang: str = "en"
+) -> ReviewReflection:
+    """One reflection of the event. Raises ReflectionNotFound (also once withdrawn)."""
+    row = db.execute(
+        _SELECT + " WHERE r.id = ? AND r.event_id = ? AND r.status != 'withdrawn'",
+        (reflection_id, event.id),
+    ).fetchone()
+    if row is None:
+        raise ReflectionNotFound(_("That reflection does not exist, or it was withdrawn."))
+    return _from_row(row, lang, _tags_of(db, [reflection_id]).get(reflection_id, ()))
+
+
+def neighbours(
+    db: sqlite3.Connection, event: models.Event, filters: Filters, reflection: ReviewReflection
+) -> tuple[int | None, int | None]:
+    """The ids before (newer) and after (older) this reflection in the filtered queue."""
+    where, params = _where(event, filters)
+    base = _IDS + where
+    key = [reflection.created_at, reflection.created_at, reflection.id]
+    newer = db.execute(
+        base + " AND (r.created_at > ? OR (r.created_at = ? AND r.id > ?))"
+        " ORDER BY r.created_at ASC, r.id ASC LIMIT 1",
+        [*params, *key],
+    ).fetchone()
+    older = db.execute(
+        base + " AND (r.created_at < ? OR (r.created_at = ? AND r.id < ?))" + _ORDER + " LIMIT 1",
+        [*params, *key],
+    ).fetchone()
+    return (newer["id"] if newer else None, older["id"] if older else None)
+
+
+def transcript_cues(reflection: ReviewReflection) -> list[vtt.Cue]:
+    """The reflection's captions as cues to edit (none yet: an empty list)."""
+    if not reflection.transcript_vtt:
+        return []
+    try:
+        return vtt.parse_vtt(reflection.transcript_vtt)
+    except vtt.VttError:
+        # Only this module writes transcripts, always through format_vtt; a damaged one is
+        # shown as empty rather than breaking the page, and is replaced on the next save.
+        return []
+
+
+def tag_suggestions(db: sqlite3.Connection, event: models.Event, limit: int = 30) -> list[str]:
+    """The event's tags, most used first (to offer while tagging)."""
+    rows = db.execute(
+        "SELECT t.name, COUNT(rt.reflection_id) AS uses FROM tag t"
+        " LEFT JOIN reflection_tag rt ON rt.tag_id = t.id WHERE t.event_id = ?"
+        " GROUP BY t.id ORDER BY uses DESC, t.name COLLATE NOCASE LIMIT ?",
+        (event.id, limit),
+    ).fetchall()
+    return [row["name"] for row in rows]
+
+
+# -- changes ----------------------------------------------------------------------------------
+
+
+def _row_for_change(db: sqlite3.Connection, event: models.Event, reflection_id: int) -> sqlite3.Row:
+    row = db.execute(
+        "SELECT r.*, c.show_name AS c_show_name, c.reel AS c_reel FROM reflection r"
+        " LEFT JOIN consent c ON c.reflection_id = r.id"
+        " WHERE r.id = ? AND r.event_id = ? AND r.status != 'withdrawn'",
+        (reflection_id, event.id),
+    ).fetchone()
+    if row is None:
+        raise ReflectionNotFound(_("That reflection does not exist, or it was withdrawn."))
+    return row
+
+
+def _update(db: sqlite3.Connection, reflection_id: int, **columns: Any) -> None:
+    columns["reviewed_at"] = utcnow()
+    assignments = ", ".join(f"{name} = ?" for name in columns)
+    db.execute(
+        f"UPDATE reflection SET {assignments} WHERE id = ?",  # noqa: S608 - names are ours
+        [*columns.values(), reflection_id],
+    )
+
+
+def _check_state(state: str) -> None:
+    if state not in REVIEW_STATES:
+        raise ReviewError(_("Choose approve, hide or back to waiting."))
+
+
+def _apply_state(db: sqlite3.Connection, row: sqlite3.Row, state: str) -> bool:
+    if row["review_state"] == state:
+        return False
+    _update(db, row["id"], review_state=state)
+    audit.record(db, "reflection.review", "reflection", row["id"],
+                 {"review_state": row["review_state"]}, {"review_state": state})  # fmt: skip
+    return True
+
+
+def set_review_state(
+    db: sqlite3.Connection, event: models.Event, reflection_id: int, state: str
+) -> None:
+    """Approve, hide, or put back to waiting."""
+    _check_state(state)
+    with transaction(db):
+        _apply_state(db, _row_for_change(db, event, reflection_id), state)
+
+
+def bulk_set_review_state(
+    db: sqlite3.Connection, event: models.Event, reflection_ids: Sequence[int], state: str
+) -> int:
+    """Approve or hide many at once (all or none); return how many changed."""
+    _check_state(state)
+    unique = list(dict.fromkeys(reflection_ids))
+    if not unique:
+        raise ReviewError(_("Select at least one reflection first."))
+    if len(unique) > BULK_LIMIT:
+        raise ReviewError(_("Select at most %(max)d reflections at a time.", max=BULK_LIMIT))
+    changed = 0
+    with transaction(db):
+        for reflection_id in unique:
+            changed += _apply_state(db, _row_for_change(db, event, reflection_id), state)
+    return changed
+
+
+def set_starred(
+    db: sqlite3.Connection, event: models.Event, reflection_id: int, starred: bool
+) -> None:
+    """Star for the highlights reel (only if the delegate agreed to the reel), or unstar."""
+    with transaction(db):
+        row = _row_for_change(db, event, reflection_id)
+        if starred and row["c_reel"] != 1:
+            raise ReviewError(
+                _("This person did not agree to the highlights reel, so it cannot be starred.")
+            )
+        if bool(row["starred"]) != starred:
+            _update(db, reflection_id, starred=int(starred))
+            audit.record(db, "reflection.star", "reflection", reflection_id,
+                         {"starred": bool(row["starred"])}, {"starred": starred})  # fmt: skip
+
+
+def set_perspective(
+    db: sqlite3.Connection,
+    queue: jobs.JobQueue,
+    event: models.Event,
+    reflection_id: int,
+    perspective_id: int,
+) -> None:
+    """Move a reflection to another of the event's current (not retired) perspectives.
+
+    Text and audio reflections show their perspective on their card, so a change queues
+    them to be processed again (the files are rebuilt from the original and the database).
+    """
+    current = {p.id: p for p in models.perspectives(db, event.id)}
+    if perspective_id not in current:
+        raise ReviewError(_("Choose one of the event's perspectives."))
+    with transaction(db):
+        row = _row_for_change(db, event, reflection_id)
+        if row["perspective_id"] == perspective_id:
+            return
+        old = db.execute(
+            "SELECT slug FROM perspective WHERE id = ?", (row["perspective_id"],)
+        ).fetchone()
+        _update(db, reflection_id, perspective_id=perspective_id)
+        audit.record(db, "reflection.perspective", "reflection", reflection_id,
+                     {"perspective": old["slug"]},
+                     {"perspective": current[perspective_id].slug})  # fmt: skip
+    _rebuild_cards(db, queue, row)
+
+
+def _rebuild_cards(db: sqlite3.Connection, queue: jobs.JobQueue, row: sqlite3.Row) -> None:
+    if row["kind"] in ("text", "audio") and row["status"] == "ready":
+        jobs.enqueue_processing(db, queue, row["id"])
+
+
+def clean_tags(names: Iterable[str]) -> list[str]:
+    """Tags as kept: trimmed, inner spaces collapsed, no duplicates (ignoring case).
+
+    Raises ReviewError for a tag that is too long, or too many tags.
+    """
+    kept: dict[str, str] = {}
+    for name in names:
+        tag = " ".join(name.split())
+        if not tag:
+            continue
+        if len(tag) > TAG_MAX_CHARS or not tag.isprintable():
+            raise ReviewError(
+                _("A tag can be at most %(max)d characters, on one line.", max=TAG_MAX_CHARS)
+            )
+        kept.setdefault(tag.casefold(), tag)
+    if len(kept) > TAGS_PER_REFLECTION:
+        raise ReviewError(_("A reflection can have at most %(max)d tags.", max=TAGS_PER_REFLECTION))
+    return list(kept.values())
+
+
+def set_tags(
+    db: sqlite3.Connection, event: models.Event, reflection_id: int, names: Iterable[str]
+) -> None:
+    """Replace a reflection's tags; new tags join the event's list of suggestions."""
+    wanted = clean_tags(names)
+    with transaction(db):
+        _row_for_change(db, event, reflection_id)
+        before = list(_tags_of(db, [reflection_id]).get(reflection_id, ()))
+        tag_ids = []
+        for name in wanted:
+            db.execute("INSERT OR IGNORE INTO tag (event_id, name) VALUES (?, ?)", (event.id, name))
+            tag = db.execute(
+                "SELECT id, name FROM tag WHERE event_id = ? AND name = ?", (event.id, name)
+            ).fetchone()
+            tag_ids.append(tag["id"])
+        db.execute("DELETE FROM reflection_tag WHERE reflection_id = ?", (reflection_id,))
+        db.executemany(
+            "INSERT INTO reflection_tag (reflection_id, tag_id) VALUES (?, ?)",
+            [(reflection_id, tag_id) for tag_id in tag_ids],
+        )
+        after = list(_tags_of(db, [reflection_id]).get(reflection_id, ()))
+        if before != after:
+            _update(db, reflection_id)
+            audit.record(db, "reflection.tags", "reflection", reflection_id,
+                         {"tags": before}, {"tags": after})  # fmt: skip
+
+
+def set_display_name(
+    db: sqlite3.Connection,
+    queue: jobs.JobQueue,
+    event: models.Event,
+    reflection_id: int,
+    name: str,
+) -> None:
+    """Correct the first name shown (only when the delegate agreed to show it); blank removes it."""
+    cleaned = " ".join(name.split()) or None
+    if cleaned and len(cleaned) > FIRST_NAME_MAX:
+        raise ReviewError(_("A first name can be at most %(max)d characters.", max=FIRST_NAME_MAX))
+    with transaction(db):
+        row = _row_for_change(db, event, reflection_id)
+        if row["c_show_name"] != 1:
+            raise ReviewError(_("This person did not agree to show their first name."))
+        if row["display_name"] == cleaned:
+            return
+        _update(db, reflection_id, display_name=cleaned)
+        audit.record(db, "reflection.name", "reflection", reflection_id,
+                     {"display_name": row["display_name"]}, {"display_name": cleaned})  # fmt: skip
+    if row["kind"] == "text":  # the quote card carries the name
+        _rebuild_cards(db, queue, row)
+
+
+def _duration_for_edit(row: sqlite3.Row) -> float:
+    if row["kind"] == "text" or not row["duration_seconds"]:
+        raise ReviewError(
+            _("Trims and captions need a processed recording. Wait until it is ready.")
+        )
+    return float(row["duration_seconds"])
+
+
+def set_trim(
+    db: sqlite3.Connection,
+    event: models.Event,
+    reflection_id: int,
+    trim_in: float | None,
+    trim_out: float | None,
+) -> None:
+    """Set where the clip starts and ends in the reel (None: the very start or end)."""
+    with transaction(db):
+        row = _row_for_change(db, event, reflection_id)
+        duration = _duration_for_edit(row)
+        start = 0.0 if trim_in is None else trim_in
+        end = duration if trim_out is None else trim_out
+        if not (math.isfinite(start) and math.isfinite(end)):
+            raise ReviewError(_("Trim points must be numbers of seconds."))
+        if not 0 <= start < end <= duration + 0.0005:
+            raise ReviewError(
+                _(
+                    "The start must be before the end, both between 0 and %(duration)s seconds.",
+                    duration=f"{duration:.1f}",
+                )
+            )
+        new = {
+            "trim_in": None if trim_in is None else round(trim_in, 3),
+            "trim_out": None if trim_out is None else round(min(trim_out, duration), 3),
+        }
+        old = {"trim_in": row["trim_in"], "trim_out": row["trim_out"]}
+        if old == new:
+            return
+        _update(db, reflection_id, **new)
+        audit.record(db, "reflection.trim", "reflection", reflection_id, old, new)
+
+
+_VTT_MESSAGES = {
+    "bad_time": lambda: _("Write times as seconds (12.5) or minutes:seconds (1:02.5)."),
+    "negative": lambda: _("A caption cannot start before the clip."),
+    "end_before_start": lambda: _("A caption must end after it starts."),
+    "beyond_end": lambda: _("A caption cannot end after the clip."),
+    "out_of_order": lambda: _("Captions must be in time order."),
+    "overlap": lambda: _("A caption starts before the one before it ends."),
+    "empty_text": lambda: _("A caption needs some words."),
+    "text_too_long": lambda: _(
+        "A caption can hold at most %(max)d characters.", max=vtt.MAX_CUE_CHARS
+    ),
+    "too_many_cues": lambda: _("There can be at most %(max)d captions.", max=vtt.MAX_CUES),
+}
+
+
+def caption_problem(error: vtt.VttError) -> ReviewError:
+    """A VttError worded for the facilitator (naming the caption, when there is one)."""
+    message = _VTT_MESSAGES.get(error.code, lambda: _("These captions could not be read."))()
+    if error.cue is not None:
+        message = _("Caption %(number)d: %(problem)s", number=error.cue, problem=message)
+    return ReviewError(message)
+
+
+def set_transcript(
+    db: sqlite3.Connection, event: models.Event, reflection_id: int, cues: Sequence[vtt.Cue]
+) -> None:
+    """Replace the captions (WebVTT, text escaped); no cues removes them."""
+    with transaction(db):
+        row = _row_for_change(db, event, reflection_id)
+        duration = _duration_for_edit(row)
+        try:
+            checked = vtt.validate_cues(cues, duration)
+        except vtt.VttError as error:
+            raise caption_problem(error) from None
+        new = vtt.format_vtt(checked) if checked else None
+        if new == row["transcript_vtt"]:
+            return
+        _update(db, reflection_id, transcript_vtt=new)
+        audit.record(
+            db, "reflection.transcript", "reflection", reflection_id,
+            {"transcript_vtt": row["transcript_vtt"]}, {"transcript_vtt": new},
+        )  # fmt: skip
+
+
+def draft_transcript(
+    db: sqlite3.Connection, event: models.Event, reflection_id: int, text: str
+) -> None:
+    """Replace the captions with ``text`` split into sentences across the clip's length."""
+    if not text.strip():
+        raise ReviewError(_("Write or paste the transcript first."))
+    if len(text) > TRANSCRIPT_MAX_CHARS:
+        raise ReviewError(
+            _("A transcript can be at most %(max)d characters.", max=TRANSCRIPT_MAX_CHARS)
+        )
+    row = _row_for_change(db, event, reflection_id)
+    cues = vtt.default_cues(text, _duration_for_edit(row))
+    set_transcript(db, event, reflection_id, cues)
+
+
+def retry_processing(
+    db: sqlite3.Connection, queue: jobs.JobQueue, event: models.Event, reflection_id: int
+) -> None:
+    """Queue a failed reflection to be processed again, with fresh attempts."""
+    row = _row_for_change(db, event, reflection_id)
+    job = db.execute(
+        "SELECT id FROM job WHERE target_id = ? AND kind = ? ORDER BY id DESC LIMIT 1",
+        (reflection_id, jobs.PROCESS_REFLECTION),
+    ).fetchone()
+    if row["status"] != "failed" or job is None:
+        raise ReviewError(_("Only a reflection that failed to process can be retried."))
+    if not jobs.retry(db, queue, job["id"]):
+        raise ReviewError(_("Only a reflection that failed to process can be retried."))
+    # jobs.retry commits its own transaction, so the audit row follows in the next one.
+    with transaction(db):
+        audit.record(db, "reflection.retry", "reflection", reflection_id,
+                     {"status": "failed", "failure_reason": row["failure_reason"]},
+                     {"status": "received", "job": job["id"]})  # fmt: skip
