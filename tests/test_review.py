@@ -922,6 +922,7 @@ def test_player_media_is_served_with_range_requests(app, client, webm_clip) -> N
 
     beyond = reviewer.client.get(url, headers={"Range": f"bytes={size}-"})
     assert beyond.status_code == 416
+    assert beyond.headers["Content-Range"] == f"bytes */{size}"
     far = reviewer.client.get(url, headers={"Range": f"bytes={size + 10}-{size + 20}"})
     assert far.status_code == 416
 

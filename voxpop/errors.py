@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -96,4 +96,10 @@ def register_error_handlers(app: Flask) -> None:
             500: _("Something went wrong on our side. Nothing you sent has been lost."),
         }
         code = error.code or 500
-        return _answer(code, messages.get(code, error.description or error.name))
+        body, status = _answer(code, messages.get(code, error.description or error.name))
+        response = make_response(body, status)
+        if code in (405, 416):  # Allow / Content-Range tell the client what would work
+            for name, value in error.get_headers():
+                if name.lower() != "content-type":
+                    response.headers[name] = value
+        return response
