@@ -125,7 +125,7 @@ class MediaStore:
         target = self.originals / name
         os.replace(incoming.path, target)
         os.chmod(target, 0o444)
-        _fsync_folder(self.originals)
+        fsync_folder(self.originals)
         return StoredOriginal(f"originals/{name}", incoming.sha256, incoming.size)
 
     def path(self, relative_path: str) -> Path:
@@ -145,8 +145,8 @@ class MediaStore:
         return removed
 
 
-def _fsync_folder(folder: Path) -> None:
-    # Makes the rename itself durable (POSIX); Windows cannot open folders, and needs not.
+def fsync_folder(folder: Path) -> None:
+    """Make a rename into ``folder`` durable (POSIX; Windows cannot open folders, and needs not)."""
     if os.name != "posix":
         return
     fd = os.open(folder, os.O_RDONLY)

@@ -25,6 +25,8 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps, ImageStat
 
+from voxpop.storage import fsync_folder
+
 StrPath = str | os.PathLike[str]
 RGB = tuple[int, int, int]
 
@@ -160,7 +162,7 @@ def save_stripped(image: Image.Image, path: StrPath, *, format: str) -> Path:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_directory(path.parent)
+    fsync_folder(path.parent)
     return path
 
 
@@ -175,17 +177,6 @@ def _mode_for(image: Image.Image, fmt: str) -> Image.Image:
         black = Image.new("RGBA", image.size, (0, 0, 0, 255))
         return Image.alpha_composite(black, image.convert("RGBA")).convert("RGB")
     return image.convert("RGB")
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename itself durable (POSIX only; Windows cannot open a directory)."""
-    if os.name != "posix":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # --- colour ---------------------------------------------------------------------------------
