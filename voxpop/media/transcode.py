@@ -43,7 +43,10 @@ class DeliveryProfile:
     max_short_side: int = 720
     fps: int = 30
     gop_seconds: int = 2
-    preset: str = "veryfast"
+    # superfast's cheap motion search, but veryfast's macroblock-tree rate control and a 10-frame
+    # lookahead (plain superfast drops both and costs far more bytes): see docs/benchmarks.md.
+    preset: str = "superfast"
+    x264_params: str = "mbtree=1:rc-lookahead=10"
     crf: int = 22
     audio_bitrate: str = "128k"
     sample_rate: int = 48000
@@ -87,7 +90,7 @@ def _video_codec_args(profile: DeliveryProfile) -> list[str]:
     # decode order is display order and a join at any keyframe is clean.
     args = [
         "-c:v", "libx264", "-profile:v", "high", "-level:v", "4.0", "-pix_fmt", "yuv420p",
-        "-preset", profile.preset, "-crf", str(profile.crf),
+        "-preset", profile.preset, "-x264-params", profile.x264_params, "-crf", str(profile.crf),
         "-g", str(profile.gop_frames), "-keyint_min", str(profile.gop_frames),
         "-sc_threshold", "0", "-flags", "+cgop", "-bf", "0",
         "-force_key_frames", f"expr:gte(t,n_forced*{profile.gop_seconds})",
