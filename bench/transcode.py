@@ -18,9 +18,9 @@ goes, and the same results as JSON. It asserts nothing: benchmarks report, tests
 (``/work/shared/TESTING.md``). Everything it makes lives in a temporary folder, removed at the
 end; ``--inputs DIR`` keeps the generated inputs there instead, to reuse them in later runs.
 
-``--variant`` replays the pipeline with a proposed change patched in (see ``VARIANTS``), so a
-recommendation can be measured against the current code in the same conditions; the voxpop
-sources are not modified.
+``--variant current,veryfast`` measures the pipeline as it is and with a change patched in (see
+``VARIANTS``), alternating on each input, so a change is measured against the current code in
+the same conditions; the voxpop sources are not modified.
 """
 
 from __future__ import annotations
@@ -302,11 +302,11 @@ def timed_stages(stages: Stages) -> Iterator[None]:
         cards.frame_score = real_score  # type: ignore[assignment]
 
 
-# --- variants: proposed changes, patched in for measurement only ----------------------------
+# --- variants: other settings, patched in for measurement only -------------------------------
 #
-# Each variant patches the running pipeline and returns a function that undoes the patch. They
-# exist so a recommended change can be measured against the current code in the same conditions
-# before anyone edits voxpop/media/transcode.py; see docs/benchmarks.md for the results.
+# Each variant patches the running pipeline and returns a function that undoes the patch, so a
+# change (proposed, or the previous setting) is measured against the current code in the same
+# conditions without editing voxpop/; see docs/benchmarks.md for the results.
 
 Undo = Callable[[], None]
 
@@ -317,20 +317,21 @@ def _patch(owner: Any, name: str, value: Any) -> Undo:
     return lambda: setattr(owner, name, real)
 
 
-def faster_x264() -> Undo:
-    """Preset superfast, but keep veryfast's macroblock-tree rate control and 10-frame lookahead.
+def veryfast() -> Undo:
+    """The delivery encode as it was before 2026-11-23: plain preset veryfast.
 
-    Plain superfast also drops mbtree and lookahead, which costs 70-90% more bytes at the same
-    crf; keeping them leaves superfast's cheaper motion search (dia, subme 1) and partitions.
+    Kept to show what the switch to superfast (with veryfast's macroblock-tree rate control and
+    10-frame lookahead kept, ``DeliveryProfile.x264_params``) bought.
     """
     real_run = media_ffmpeg.run
 
     def run(argv: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
         argv = list(argv)
         if stage_of(argv) == "transcode" and "-preset" in argv:
-            index = argv.index("-preset")
-            argv[index + 1] = "superfast"
-            argv[-1:-1] = ["-x264-params", "mbtree=1:rc-lookahead=10"]
+            argv[argv.index("-preset") + 1] = "veryfast"
+            if "-x264-params" in argv:
+                index = argv.index("-x264-params")
+                del argv[index : index + 2]
         return real_run(argv, **kwargs)
 
     return _patch(media_ffmpeg, "run", run)
@@ -377,22 +378,10 @@ def ebur128_measurement() -> Undo:
     return _patch(transcode, "measure_loudness", measure_loudness)
 
 
-def proposed() -> Undo:
-    """Both recommended changes together."""
-    undo_x264, undo_loudness = faster_x264(), ebur128_measurement()
-
-    def undo() -> None:
-        undo_loudness()
-        undo_x264()
-
-    return undo
-
-
 VARIANTS: dict[str, Callable[[], Undo]] = {
     "current": lambda: lambda: None,
-    "faster-x264": faster_x264,
+    "veryfast": veryfast,
     "ebur128-measurement": ebur128_measurement,
-    "proposed": proposed,
 }
 
 
@@ -404,6 +393,7 @@ class Result:
     """Everything measured for one input."""
 
     clip: str
+    variant: str
     recorder: str
     source_size: str
     clip_seconds: float
@@ -507,7 +497,10 @@ def process_to_ready(app: Any, reflection_id: int) -> str:
     return "ready"
 
 
-def run_ours(app: Any, clip: Clip) -> tuple[float, float, Stages, str, Path | None]:
+OursRun = tuple[float, float, Stages, str, Path | None]
+
+
+def run_ours(app: Any, clip: Clip) -> OursRun:
     """Time one reflection from ``received`` to ``ready``."""
     reflection_id = add_received_video(app, clip.path)
     stages = Stages()
@@ -638,43 +631,65 @@ def delivery_problems(mp4: Path) -> list[str]:
     return problems
 
 
-def measure(app: Any, clip: Clip, scratch: Path, repeat: int = 1) -> Result:
-    """Ours, then naive, on one input (best of ``repeat``); then quality and format (untimed)."""
+def run_variant(variant: str, app: Any, clip: Clip) -> OursRun:
+    """Run ours with a variant's patch in place, and take the patch out again."""
+    undo = VARIANTS[variant]()
+    try:
+        return run_ours(app, clip)
+    finally:
+        undo()
+
+
+def measure(
+    app: Any, clip: Clip, scratch: Path, variants: Sequence[str], repeat: int = 1
+) -> list[Result]:
+    """Ours (per variant) and naive on one input, best of ``repeat``; then quality and format.
+
+    The runs alternate (ours, ours with the next variant…, naive, and again), so every
+    candidate meets the same conditions on a machine whose load changes.
+    """
     load = os.getloadavg()[0]
     naive_mp4 = scratch / f"naive-{clip.name}.mp4"
-    ours_runs, naive_runs = [], []
-    for _ in range(repeat):  # alternating, so both see the same conditions
-        ours_runs.append(run_ours(app, clip))
+    ours_runs: dict[str, list[OursRun]] = {variant: [] for variant in variants}
+    naive_runs = []
+    for _ in range(repeat):
+        for variant in variants:
+            ours_runs[variant].append(run_variant(variant, app, clip))
         naive_runs.append(run_naive(clip, naive_mp4))
-    ours_wall, ours_cpu, stages, status, ours_mp4 = min(ours_runs, key=lambda run: run[0])
     naive_wall, naive_cpu = min(naive_runs)
-    ssim = problems = None
-    width = height = 0
-    if ours_mp4 is not None:
-        video = ffprobe_json(ours_mp4, "-select_streams", "v:0", "-show_streams")["streams"][0]
-        width, height = video["width"], video["height"]
-        ssim = ssim_against_source(ours_mp4, clip.path, width, height)
-        problems = delivery_problems(ours_mp4)
-    result = Result(
-        clip=clip.name,
-        recorder=clip.recorder,
-        source_size=f"{clip.width}x{clip.height}",
-        clip_seconds=float(clip.seconds),
-        ours_seconds=round(ours_wall, 2),
-        ours_cpu_seconds=round(ours_cpu, 2),
-        naive_seconds=round(naive_wall, 2),
-        naive_cpu_seconds=round(naive_cpu, 2),
-        ours_bytes=ours_mp4.stat().st_size if ours_mp4 else 0,
-        naive_bytes=naive_mp4.stat().st_size,
-        ours_size=f"{width}x{height}",
-        ssim=round(ssim, 4) if ssim is not None else None,
-        format_problems=problems if problems is not None else ["no output"],
-        stages={k: round(v, 2) for k, v in stages.wall.items()},
-        load_average=round(load, 2),
-        status=status,
-    )
+    results = []
+    for variant in variants:
+        ours_wall, ours_cpu, stages, status, ours_mp4 = min(ours_runs[variant], key=lambda r: r[0])
+        ssim = problems = None
+        width = height = 0
+        if ours_mp4 is not None:
+            video = ffprobe_json(ours_mp4, "-select_streams", "v:0", "-show_streams")["streams"][0]
+            width, height = video["width"], video["height"]
+            ssim = ssim_against_source(ours_mp4, clip.path, width, height)
+            problems = delivery_problems(ours_mp4)
+        results.append(
+            Result(
+                clip=clip.name,
+                variant=variant,
+                recorder=clip.recorder,
+                source_size=f"{clip.width}x{clip.height}",
+                clip_seconds=float(clip.seconds),
+                ours_seconds=round(ours_wall, 2),
+                ours_cpu_seconds=round(ours_cpu, 2),
+                naive_seconds=round(naive_wall, 2),
+                naive_cpu_seconds=round(naive_cpu, 2),
+                ours_bytes=ours_mp4.stat().st_size if ours_mp4 else 0,
+                naive_bytes=naive_mp4.stat().st_size,
+                ours_size=f"{width}x{height}",
+                ssim=round(ssim, 4) if ssim is not None else None,
+                format_problems=problems if problems is not None else ["no output"],
+                stages={k: round(v, 2) for k, v in stages.wall.items()},
+                load_average=round(load, 2),
+                status=status,
+            )
+        )
     naive_mp4.unlink(missing_ok=True)
-    return result
+    return results
 
 
 # --- report ---------------------------------------------------------------------------------
@@ -684,14 +699,32 @@ def mark(ok: bool) -> str:
     return "pass" if ok else "MISS"
 
 
-def print_report(machine: dict[str, Any], variant: str, results: list[Result]) -> None:
+STAGES = [
+    "probe",
+    "loudness pass",
+    "transcode",
+    "poster frames",
+    "Pillow",
+    "other (Python, SQLite)",
+]
+
+
+def print_report(machine: dict[str, Any], variants: Sequence[str], results: list[Result]) -> None:
+    """The results table with pass/MISS per target, where the time goes, then JSON."""
+    several = len(variants) > 1
+    label_width = 22 + (max(len(v) for v in variants) + 3 if several else 0)
+
+    def label(r: Result) -> str:
+        return f"{r.clip} [{r.variant}]" if several else r.clip
+
     print()
     print(
         f"Targets: realtime factor (ours / clip) <= {TARGET_REALTIME}, "
-        f"ours / naive <= {TARGET_VS_NAIVE}, SSIM >= {TARGET_SSIM}   (variant: {variant})"
+        f"ours / naive <= {TARGET_VS_NAIVE}, SSIM >= {TARGET_SSIM}. "
+        f"Variant: {', '.join(variants)}."
     )
     header = (
-        f"{'input':<22} {'clip':>5} {'ours':>7} {'RTF':>5} {'':4} {'naive':>7} "
+        f"{'input':<{label_width}} {'clip':>5} {'ours':>7} {'RTF':>5} {'':4} {'naive':>7} "
         f"{'o/n':>5} {'':4} {'ours MB':>7} {'kb/s':>5} {'naive MB':>8} "
         f"{'SSIM':>6} {'':4} {'format':<6} {'load':>4}"
     )
@@ -702,7 +735,7 @@ def print_report(machine: dict[str, Any], variant: str, results: list[Result]) -
         ssim = f"{r.ssim:.4f}" if r.ssim is not None else "-"
         fmt = "ok" if not r.format_problems else "BROKEN"
         print(
-            f"{r.clip:<22} {r.clip_seconds:>4.0f}s {r.ours_seconds:>6.1f}s "
+            f"{label(r):<{label_width}} {r.clip_seconds:>4.0f}s {r.ours_seconds:>6.1f}s "
             f"{r.realtime_factor:>5.2f} {mark(v['realtime']):4} {r.naive_seconds:>6.1f}s "
             f"{r.vs_naive:>5.2f} {mark(v['vs_naive']):4} {r.ours_bytes / 1e6:>7.1f} "
             f"{r.ours_kbps:>5.0f} {r.naive_bytes / 1e6:>8.1f} {ssim:>6} {mark(v['ssim']):4} "
@@ -710,40 +743,42 @@ def print_report(machine: dict[str, Any], variant: str, results: list[Result]) -
         )
     for r in results:
         if r.status != "ready" or r.format_problems:
-            print(f"  {r.clip}: {r.status}; {'; '.join(r.format_problems)}")
+            print(f"  {label(r)}: {r.status}; {'; '.join(r.format_problems)}")
+    print("(format: the delivery rules checked on our output: H.264 High yuv420p, <= 1280x720,")
+    print(
+        " 30 fps CFR, a keyframe every 2 s, AAC-LC 48 kHz stereo 128k, -16 +/- 1 LUFS, faststart;"
+    )
+    print(" load: the 1-minute load average when the row started)")
     print()
     print(
-        "Where our time goes (wall seconds per step; then CPU seconds of the ffmpeg/ffprobe "
-        "children, ours and naive, and ours per clip second):"
+        "Where our time goes: wall seconds per step; then CPU seconds of the ffmpeg/ffprobe "
+        "children (ours/naive) and ours per second of clip"
     )
-    names = [
-        "probe",
-        "loudness pass",
-        "transcode",
-        "poster frames",
-        "Pillow",
-        "other (Python, SQLite)",
-    ]
     print(
-        f"{'input':<22} "
-        + " ".join(f"{n[:13]:>13}" for n in names)
+        f"{'input':<{label_width}} "
+        + " ".join(f"{n[:13]:>13}" for n in STAGES)
         + f" {'CPU ours/naive':>15} {'CPU/clip':>8}"
     )
     for r in results:
-        cells = " ".join(f"{r.stages.get(n, 0.0):>13.2f}" for n in names)
+        cells = " ".join(f"{r.stages.get(n, 0.0):>13.2f}" for n in STAGES)
         print(
-            f"{r.clip:<22} {cells} {r.ours_cpu_seconds:>7.1f}/{r.naive_cpu_seconds:<7.1f} "
+            f"{label(r):<{label_width}} {cells} "
+            f"{r.ours_cpu_seconds:>7.1f}/{r.naive_cpu_seconds:<7.1f} "
             f"{r.ours_cpu_seconds / r.clip_seconds:>8.2f}"
         )
-    met = {key: all(r.verdicts()[key] for r in results) for key in ("realtime", "vs_naive", "ssim")}
     print()
-    print("All rows: " + ", ".join(f"{k} {mark(v)}" for k, v in met.items()))
+    for variant in variants:
+        rows = [r for r in results if r.variant == variant]
+        met = {
+            key: all(r.verdicts()[key] for r in rows) for key in ("realtime", "vs_naive", "ssim")
+        }
+        print(f"All rows [{variant}]: " + ", ".join(f"{k} {mark(v)}" for k, v in met.items()))
     print()
     print("JSON:")
     document = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine,
-        "variant": variant,
+        "variants": list(variants),
         "targets": {
             "realtime_factor": TARGET_REALTIME,
             "ours_vs_naive": TARGET_VS_NAIVE,
@@ -781,11 +816,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--variant",
-        choices=sorted(VARIANTS),
         default="current",
-        help="measure the pipeline with a proposed change patched in",
+        metavar="NAME[,NAME…]",
+        help="measure the pipeline with a change patched in; several, comma-separated, are "
+        f"measured side by side ({', '.join(VARIANTS)})",
+    )
+    parser.add_argument(
+        "--only", metavar="TEXT", help="measure only the inputs whose name contains TEXT"
     )
     args = parser.parse_args(argv)
+    variants = args.variant.split(",")
+    unknown = set(variants) - set(VARIANTS)
+    if unknown:
+        parser.error(f"unknown variant {', '.join(sorted(unknown))}")
     for tool in ("ffmpeg", "ffprobe"):
         if shutil.which(tool) is None:
             print(f"{tool} is not installed", file=sys.stderr)
@@ -797,16 +840,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="voxpop-bench-") as tmp:
         scratch = Path(tmp)
         clips = inputs_in(args.inputs or scratch, heights, durations)
+        clips = [clip for clip in clips if args.only is None or args.only in clip.name]
         app = make_app(scratch)
-        undo = VARIANTS[args.variant]()
         results = []
-        try:
-            for clip in clips:
-                print(f"  measuring {clip.name}…", flush=True)
-                results.append(measure(app, clip, scratch, args.repeat))
-        finally:
-            undo()
-    print_report(machine, args.variant, results)
+        for clip in clips:
+            print(f"  measuring {clip.name}…", flush=True)
+            results += measure(app, clip, scratch, variants, args.repeat)
+    print_report(machine, variants, results)
     return 0
 
 
