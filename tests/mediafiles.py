@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import struct
 import subprocess
+import zlib
 from pathlib import Path
 
 
@@ -114,6 +115,21 @@ def truncated_webm(path: Path, source: Path) -> Path:
 def random_bytes(path: Path, size: int = 50_000) -> Path:
     path.write_bytes(random.Random(7).randbytes(size))
     return path
+
+
+def png_bytes(width: int, height: int) -> bytes:
+    """A genuine 1-bit greyscale PNG, built row by row so huge sizes cost no memory to make."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    row = b"\x00" * (1 + (width + 7) // 8)
+    compressor = zlib.compressobj(9)
+    idat = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
 def png_bomb(path: Path) -> Path:

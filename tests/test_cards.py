@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from PIL import ExifTags, Image, ImageChops, ImageCms, ImageFile
 
+from tests.mediafiles import png_bytes
 from voxpop.media import cards
 from voxpop.media.cards import CardError, UnsafeImage
 
@@ -23,21 +24,6 @@ LONG_TEXT = " ".join(["Gwrandewch ar bobl sy'n byw'r profiad cyn newid y gwasana
 
 
 # --- helpers --------------------------------------------------------------------------------
-
-
-def png_bytes(width: int, height: int) -> bytes:
-    """A genuine 1-bit greyscale PNG, built row by row so huge sizes cost no memory to make."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-        )
-
-    row = b"\x00" * (1 + (width + 7) // 8)
-    compressor = zlib.compressobj(9)
-    idat = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
-    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
 def with_declared_size(png: bytes, width: int, height: int) -> bytes:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import struct
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from PIL import ExifTags, Image
 
+from tests import mediafiles
 from tests.conftest import Auth, KioskDevice, csrf_from, rows
 from voxpop import models
 from voxpop.db import get_db
@@ -309,19 +308,7 @@ def test_missing_voices_target_of_zero_and_fifty_are_allowed(
 # -- logo ----------------------------------------------------------------------------------------
 
 
-def png(width: int, height: int) -> bytes:
-    """A genuine 1-bit PNG built row by row, so a huge one costs a few kilobytes."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-        )
-
-    row = b"\x00" * (1 + (width + 7) // 8)
-    compressor = zlib.compressobj(9)
-    idat = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
-    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+png = mediafiles.png_bytes
 
 
 def colour_png(width: int, height: int) -> bytes:
