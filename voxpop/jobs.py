@@ -10,6 +10,7 @@ recording that is itself unusable fails at once with its reason.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sqlite3
 import time
@@ -142,6 +143,24 @@ def _finish(db: sqlite3.Connection, job_id: int, status: str, error: str | None)
     )
 
 
+JobHandler = Callable[[sqlite3.Connection, "JobQueue", sqlite3.Row], str]
+
+
+def handlers() -> dict[str, JobHandler]:
+    """Job kind -> the function that runs it (imported here, late, to keep imports one-way)."""
+    from voxpop import reels  # noqa: PLC0415 - reels import this module
+
+    handlers_by_kind: dict[str, JobHandler] = {PROCESS_REFLECTION: _process_reflection_job}
+    handlers_by_kind.update(reels.JOB_HANDLERS)
+    for name in ("publish", "withdrawal"):
+        try:
+            module = importlib.import_module(f"voxpop.{name}")
+        except ModuleNotFoundError:
+            continue
+        handlers_by_kind.update(getattr(module, "JOB_HANDLERS", {}))
+    return handlers_by_kind
+
+
 def run_job(queue: JobQueue, job_id: int) -> str:
     """Run one job if it is still queued; return its final state (or ``skipped``)."""
     db = queue.connect()
@@ -149,12 +168,41 @@ def run_job(queue: JobQueue, job_id: int) -> str:
         job = _claim(db, job_id)
         if job is None:
             return "skipped"
-        if job["kind"] != PROCESS_REFLECTION:
+        handler = handlers().get(job["kind"])
+        if handler is None:
             _finish(db, job_id, "failed", f"Unknown job kind {job['kind']!r}")
             return "failed"
-        return _process_reflection_job(db, queue, job)
+        return handler(db, queue, job)
     finally:
         db.close()
+
+
+def finish(db: sqlite3.Connection, job_id: int, status: str, error: str | None = None) -> None:
+    """Mark a job ``done`` or ``failed`` (with the reason a user will read)."""
+    _finish(db, job_id, status, error)
+
+
+def requeue(
+    db: sqlite3.Connection, queue: JobQueue, job: sqlite3.Row, message: str, delay: float
+) -> str:
+    """Put a running job back in the queue to run again after ``delay`` seconds."""
+    run_after = (datetime.now(UTC) + timedelta(seconds=delay)).isoformat(timespec="seconds")
+    db.execute(
+        "UPDATE job SET status = 'queued', error = ?, run_after = ? WHERE id = ?",
+        (message, run_after, job["id"]),
+    )
+    queue.deliver(job["id"], delay=delay)
+    return "retrying"
+
+
+def backoff(attempts: int, cap: float = 300.0) -> float:
+    """Seconds to wait before attempt ``attempts + 1``: 10, 20, 40… up to ``cap``."""
+    return float(min(cap, BACKOFF_SECONDS * 2 ** max(attempts - 1, 0)))
+
+
+def progress_writer(db: sqlite3.Connection, job_id: int) -> Callable[[float], None]:
+    """A callback that stores a job's progress (0–1), at most twice a second."""
+    return _progress_writer(db, job_id)
 
 
 def _process_reflection_job(db: sqlite3.Connection, queue: JobQueue, job: sqlite3.Row) -> str:
@@ -221,10 +269,12 @@ def recover(queue: JobQueue) -> int:
     try:
         with transaction(db):
             interrupted = db.execute(
-                "SELECT id, target_id FROM job WHERE status = 'running'"
+                "SELECT id, kind, target_id FROM job WHERE status = 'running'"
             ).fetchall()
             for job in interrupted:
                 db.execute("UPDATE job SET status = 'queued' WHERE id = ?", (job["id"],))
+                if job["kind"] != PROCESS_REFLECTION:
+                    continue
                 db.execute(
                     "UPDATE reflection SET status = 'received'"
                     " WHERE id = ? AND status = 'processing'",
