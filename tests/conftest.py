@@ -249,6 +249,20 @@ def add_reflection(app: Flask, kind: str, source: Path | None = None, text: str 
         return int(cursor.lastrowid)
 
 
+def give_consent(app: Flask, reflection_id: int, *, reel: int = 1, online: int = 0,
+                 show_name: int = 0) -> None:  # fmt: skip
+    """Record the delegate's consent (archive always; reel, online and name as given)."""
+    with app.app_context():
+        db = get_db()
+        text = db.execute("SELECT id, sha256 FROM consent_text ORDER BY id LIMIT 1").fetchone()
+        with transaction(db):
+            db.execute(
+                "INSERT INTO consent (reflection_id, consent_text_id, consent_sha256, archive,"
+                " reel, online, show_name, given_at) VALUES (?, ?, ?, 1, ?, ?, ?, ?)",
+                (reflection_id, text["id"], text["sha256"], reel, online, show_name, utcnow()),
+            )
+
+
 def process(app: Flask, reflection_id: int) -> dict[str, Any]:
     """Run the reflection's job in this process, as a worker would; return the reflection."""
     queue = app.extensions["voxpop"].queue

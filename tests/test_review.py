@@ -18,6 +18,7 @@ from tests.conftest import (
     KioskDevice,
     add_reflection,
     csrf_from,
+    give_consent,
     process,
     requires_ffmpeg,
     rows,
@@ -90,19 +91,6 @@ def recording(
     sql(app, "UPDATE reflection SET status = ?, duration_seconds = ? WHERE id = ?",
         status, duration, reflection_id)  # fmt: skip
     return reflection_id
-
-
-def give_consent(app: Flask, reflection_id: int, *, reel: int = 1, online: int = 0,
-                 show_name: int = 0) -> None:  # fmt: skip
-    with app.app_context():
-        db = get_db()
-        text = db.execute("SELECT id, sha256 FROM consent_text ORDER BY id LIMIT 1").fetchone()
-        with transaction(db):
-            db.execute(
-                "INSERT INTO consent (reflection_id, consent_text_id, consent_sha256, archive,"
-                " reel, online, show_name, given_at) VALUES (?, ?, ?, 1, ?, ?, ?, ?)",
-                (reflection_id, text["id"], text["sha256"], reel, online, show_name, utcnow()),
-            )
 
 
 def reflection(app: Flask, reflection_id: int) -> dict[str, Any]:
