@@ -51,10 +51,10 @@ def test_cards_heads_and_copied_tails_join_without_drift(tmp_path: Path) -> None
         info = probe_media(source, max_seconds=90)
         clip = tmp_path / f"clip{index}.mp4"
         transcode_to_delivery_mp4(source, clip, info)
-        width, height = info.display_size
-        if height > width:
+        width, height = probe_media(clip, max_seconds=90).display_size
+        if reel.needs_fitting(width, height):
             landscape = tmp_path / f"land{index}.mp4"
-            reel.pillarbox_to_landscape(clip, landscape, video_duration(clip))
+            reel.fit_to_reel_frame(clip, landscape, video_duration(clip))
             clip = landscape
         duration = video_duration(clip)
         start, end = reel.snap_trim(2.0 if index == 0 else None, None, duration)

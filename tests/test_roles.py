@@ -38,6 +38,8 @@ ROLES_TABLE: dict[str, set[str]] = {
     "review.draft_transcript": {"organiser", "facilitator"},
     "review.retry": {"organiser", "facilitator"},
     "review.bulk": {"organiser", "facilitator"},
+    "review.withdraw": {"organiser"},  # on someone's behalf (voxpop/withdrawal.py)
+    "public.withdraw_confirm": {"anonymous"},  # the receipt code is the credential
     # -- studio settings (voxpop/studio/settings.py) --
     "studio.settings_event": {"organiser"},
     "studio.settings_logo": {"organiser"},
@@ -66,10 +68,37 @@ ROLES_TABLE: dict[str, set[str]] = {
     "studio.settings_user_password": {"organiser"},
     "studio.settings_user_remove": {"organiser"},
     "studio.audit_log": {"organiser"},
+    # -- public archive (voxpop/archive) and its downloads (voxpop/studio/exporting.py) --
+    "archive.landing": {"anonymous"},
+    "archive.perspective": {"anonymous"},
+    "archive.reflection_media": {"anonymous"},
+    "archive.reflection_captions": {"anonymous"},
+    "archive.reel_media": {"anonymous"},
+    "studio.export_page": {"organiser"},
+    "studio.export_zip": {"organiser"},
+    "studio.export_consent_log": {"organiser"},
     # -- dashboard (voxpop/studio/dashboard.py) --
     "studio.dashboard": {"organiser", "facilitator"},
     "studio.dashboard_live": {"organiser", "facilitator"},
     "studio.dashboard_chart": {"organiser", "facilitator"},
+    # -- publishing to S3 (voxpop/studio/publishing.py) --
+    "studio.publish_page": {"organiser"},
+    "studio.publish_settings": {"organiser"},
+    "studio.publish_now": {"organiser"},
+    "studio.publish_status_json": {"organiser"},
+    # -- reel builder (voxpop/studio/reels.py) --
+    "studio.reels_page": {"organiser"},
+    "studio.reel_create": {"organiser"},
+    "studio.reel_builder": {"organiser"},
+    "studio.reel_add": {"organiser"},
+    "studio.reel_remove": {"organiser"},
+    "studio.reel_move": {"organiser"},
+    "studio.reel_order": {"organiser"},
+    "studio.reel_settings": {"organiser"},
+    "studio.reel_render": {"organiser"},
+    "studio.reel_delete": {"organiser"},
+    "studio.reel_status": {"organiser"},
+    "studio.reel_file": {"organiser"},
 }
 
 
@@ -100,6 +129,10 @@ def test_view_declares_the_roles_in_the_table(app, endpoint: str) -> None:
         ("GET", "/review/1", {"anonymous": 302, "kiosk": 302, "facilitator": 404}),
         ("POST", "/review/bulk", {"anonymous": 302, "kiosk": 302, "facilitator": 400}),
         ("POST", "/review/1/state", {"anonymous": 302, "kiosk": 302, "organiser": 404}),
+        ("GET", "/studio/reels", {"anonymous": 302, "kiosk": 302, "facilitator": 403,
+                                  "organiser": 200}),
+        ("POST", "/studio/reels/1/render", {"anonymous": 302, "facilitator": 403,
+                                            "organiser": 404}),
         (
             "GET",
             "/kiosk/receipt/KX7-4QF/qr.svg",

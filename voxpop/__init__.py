@@ -7,13 +7,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Request, current_app, g, redirect, request, session
+from flask import (
+    Flask,
+    Request,
+    Response,
+    current_app,
+    g,
+    has_request_context,
+    redirect,
+    request,
+    session,
+)
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
 
 from voxpop.config import load_config
-from voxpop.db import close_db, connect, database_path, migrate, schema_version
+from voxpop.db import close_db, connect, database_path, get_db, migrate, schema_version
 from voxpop.jobs import JobQueue, build_queue
 from voxpop.media.tools import ffmpeg_version
 from voxpop.storage import IncomingFile, MediaStore
@@ -88,6 +98,8 @@ def open_database(instance: str | Path) -> Any:
 def select_locale() -> str:
     """The UI language: ``?lang=`` (remembered), then the session, then the browser."""
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():  # a job or command: the default language
+        return languages[0]
     asked = request.args.get("lang")
     if asked in languages:
         session["lang"] = asked
@@ -105,8 +117,12 @@ _HTTP_LAN_ENDPOINTS = {
     "public.healthz",
     "kiosk.pair",
     "public.withdraw",
+    "public.withdraw_confirm",
     "static",
 }
+# ... and the withdrawal forms may be posted there too: the receipt QR opens them on a
+# delegate's phone, which has not installed the venue certificate.
+_HTTP_LAN_FORMS = {"public.withdraw", "public.withdraw_confirm"}
 
 
 def is_secure_context() -> bool:
@@ -132,7 +148,18 @@ def _redirect_lan_http_to_https() -> Any:
         return None
     if request.endpoint in _HTTP_LAN_ENDPOINTS and request.method == "GET":
         return None
+    if request.endpoint in _HTTP_LAN_FORMS:
+        return None
     return redirect(https_url_for_this_request(), code=307 if request.method != "GET" else 302)
+
+
+def _reels_follow_up(response: Response) -> Response:
+    """After a change that touched reels: prepare clips and render stale reels again."""
+    if "reel_follow_up" in g and response.status_code < 400:
+        from voxpop.reels import service as reel_service  # noqa: PLC0415
+
+        reel_service.follow_up(get_db(), current_app.extensions["voxpop"].queue)
+    return response
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -167,10 +194,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
 
     from voxpop import auth, errors
+    from voxpop.archive.views import bp as archive_bp
     from voxpop.kiosk.views import bp as kiosk_bp
     from voxpop.public.views import bp as public_bp
     from voxpop.review.views import bp as review_bp
-    from voxpop.studio import dashboard, settings  # noqa: F401 - register their routes
+    from voxpop.studio import (  # noqa: F401 - register their routes
+        dashboard,
+        exporting,  # the archive download routes
+        publishing,  # publishing to S3
+        reels,  # the reel builder
+        settings,
+    )
     from voxpop.studio.views import bp as studio_bp
 
     app.register_blueprint(public_bp)
@@ -178,10 +212,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(kiosk_bp, url_prefix="/kiosk")
     app.register_blueprint(studio_bp, url_prefix="/studio")
     app.register_blueprint(review_bp, url_prefix="/review")
+    app.register_blueprint(archive_bp, url_prefix="/archive")
     errors.register_error_handlers(app)
 
     app.before_request(_redirect_lan_http_to_https)
     app.before_request(auth.load_user)
+    app.after_request(_reels_follow_up)
     app.teardown_request(_discard_unkept_uploads)
     app.teardown_appcontext(close_db)
 

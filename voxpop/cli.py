@@ -323,3 +323,102 @@ def rebuild(use_queue: bool) -> None:
             failed += jobs.run_job(state.queue, job_id) == "failed"
     click.echo(f"Rebuilt {len(job_ids) - failed} reflection(s); {failed} failed"
                " (see `voxpop reflections`).")  # fmt: skip
+
+
+@main.command("export")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--consent-log",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the consent log CSV (default: DIRECTORY-consent-log.csv beside it).",
+)
+def export_command(directory: Path, consent_log: Path | None) -> None:
+    """Write the public archive as a static site into DIRECTORY, and the consent log beside it.
+
+    Run it again to update the site: only what changed is rewritten, and files of reflections
+    no longer public are removed. The consent log is never written inside the site.
+    """
+    from voxpop.errors import VoxpopError  # noqa: PLC0415
+    from voxpop.export import export_site, write_consent_log  # noqa: PLC0415
+
+    site = directory.resolve()
+    log = (consent_log or site.with_name(f"{site.name}-consent-log.csv")).resolve()
+    if log.is_relative_to(site):
+        raise click.ClickException(
+            "The consent log must not be inside the site folder (it would be published):"
+            " choose another --consent-log path."
+        )
+    app = _app()
+    with app.app_context():
+        db = get_db()
+        try:
+            summary = export_site(db, app.extensions["voxpop"].store, site)
+        except VoxpopError as error:
+            raise click.ClickException(error.message) from error
+        rows = write_consent_log(db, log)
+    size = summary.bytes / 1_000_000
+    click.echo(
+        f"Exported {summary.items} reflection(s) and {summary.reels} reel(s) to {site}:"
+        f" {summary.files} files, {size:.1f} MB ({summary.written} written,"
+        f" {summary.removed} removed). Open {site / 'index.html'}"
+    )
+    click.echo(f"Consent log ({rows} row(s), keep it private): {log}")
+
+
+@main.command("publish")
+def publish_command() -> None:
+    """Build the public archive and sync it to its S3 bucket now (progress on stderr)."""
+    from voxpop import publish  # noqa: PLC0415 - boto3 is only needed here
+    from voxpop.errors import VoxpopError  # noqa: PLC0415
+
+    app = _app()
+    state = app.extensions["voxpop"]
+    # Its own connection, outside an app context: messages are built with Flask-Babel, whose
+    # locale selector needs a request once an app context exists.
+    db = state.queue.connect()
+    try:
+        event = models.current_event(db)
+        if event is None:
+            raise click.ClickException("No event yet: run `voxpop init --demo` first.")
+        settings = publish.resolve_settings(db, event.id)
+        if not settings.configured:
+            raise click.ClickException(
+                "No S3 bucket is configured: set VOXPOP_S3_BUCKET, or choose one on the"
+                " organiser page under Publish."
+            )
+        click.echo(f"Publishing “{event.name}” to {settings.describe()}", err=True)
+        shown = {"files": -1, "phase": ""}
+
+        def show(progress: publish.SyncProgress) -> None:
+            if progress.phase == shown["phase"] and progress.files_sent == shown["files"]:
+                return
+            shown.update(files=progress.files_sent, phase=progress.phase)
+            if progress.phase == "uploading":
+                click.echo(
+                    f"  sent {progress.files_sent} of {progress.files_to_send} changed file(s)"
+                    f" ({publish.human_bytes(progress.bytes_sent)} of"
+                    f" {publish.human_bytes(progress.bytes_to_send)};"
+                    f" {progress.files_total - progress.files_to_send} unchanged)",
+                    err=True,
+                )
+            elif progress.phase == "deleting" and progress.files_to_delete:
+                click.echo(f"  deleting {progress.files_to_delete} old file(s)", err=True)
+            elif progress.phase == "checking":
+                click.echo("  comparing with the bucket…", err=True)
+
+        try:
+            result = publish.publish_event(
+                db, state.store, Path(app.config["INSTANCE"]), event.id, on_progress=show
+            )
+        except publish.EndpointUnreachable as error:
+            raise click.ClickException(
+                f"{publish.waiting_message(error.files_queued or 0)}: {settings.describe()}"
+                " cannot be reached. Try again when online, or press “Publish now” on the"
+                " organiser page: the server then keeps trying by itself."
+            ) from error
+        except VoxpopError as error:
+            raise click.ClickException(error.message) from error
+    finally:
+        db.close()
+    click.echo(result.summary())

@@ -29,6 +29,9 @@ def connect(path: str | Path) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=30000")
+    # Deleted rows are overwritten with zeros, so a withdrawn reflection's words do not
+    # linger in free pages of the file.
+    conn.execute("PRAGMA secure_delete=ON")
     return conn
 
 

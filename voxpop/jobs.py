@@ -215,6 +215,7 @@ def _process_reflection_job(db: sqlite3.Connection, queue: JobQueue, job: sqlite
     try:
         files, info = derive_files(reflection, queue.store, _progress_writer(db, job["id"]))
         record_assets(db, queue.store, reflection_id, files, info)
+        _reels_follow_up(db, queue, reflection_id)
     except (MediaRejected, UnsafeImage, CardError) as error:
         _fail(db, job["id"], reflection_id, error.message)
         log.info(
@@ -247,6 +248,15 @@ def _process_reflection_job(db: sqlite3.Connection, queue: JobQueue, job: sqlite
         return "retrying"
     _finish(db, job["id"], "done", None)
     return "done"
+
+
+def _reels_follow_up(db: sqlite3.Connection, queue: JobQueue, reflection_id: int) -> None:
+    """New files for a reflection: reels showing it render again, its reel pieces are made."""
+    from voxpop.reels import service as reel_service  # noqa: PLC0415 - reels import this module
+
+    with transaction(db):
+        reel_service.reflections_changed(db, [reflection_id])
+    reel_service.follow_up(db, queue, [reflection_id])
 
 
 def _fail(db: sqlite3.Connection, job_id: int, reflection_id: int, reason: str) -> None:

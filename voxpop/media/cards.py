@@ -545,8 +545,14 @@ def render_title_card(
     subtitle: str | None = None,
     colour: str = "#1c1c1c",
     size: tuple[int, int] = CARD_SIZE,
+    kicker: str | None = None,
+    logo: Image.Image | None = None,
 ) -> Path:
-    """Draw a centred title (and optional subtitle) card for a reel, e.g. the event's name."""
+    """Draw a centred title card for a reel, e.g. the event's name.
+
+    Optional: a ``subtitle`` under a rule, a small ``kicker`` line above the title ("In the
+    shoes of…"), and a ``logo`` (an image already opened safely) at the top, at most 18% high.
+    """
     width, height = _check_size(size)
     background = parse_colour(colour)
     ink = text_colour_for(background)
@@ -555,7 +561,16 @@ def render_title_card(
     card = Image.new("RGB", (width, height), background)
     draw = ImageDraw.Draw(card)
 
+    if logo is not None:
+        mark = logo.convert("RGBA")
+        mark.thumbnail((round(width * 0.3), round(height * 0.18)))
+        card.paste(mark, ((width - mark.width) // 2, round(margin * 0.5)), mark)
+        margin += mark.height // 2
     box_width = width - 2 * margin
+    kicker_block = None
+    if kicker and _clean_text(kicker, bold=False):
+        kicker_block = fit_text(kicker, width=box_width, height=round(height * 0.12),
+                                max_size=round(40 * s), min_size=round(24 * s), max_lines=1)
     title_block = fit_text(
         title,
         width=box_width,
@@ -579,7 +594,14 @@ def render_title_card(
     total = title_block.height
     if sub_block is not None:
         total += 2 * rule_gap + rule_height + sub_block.height
+    kicker_gap = round(24 * s)
+    if kicker_block is not None:
+        total += kicker_block.height + kicker_gap
     top = margin + max(0, (height - 2 * margin - total) // 2)
+    if kicker_block is not None:
+        _draw_block(draw, kicker_block, x=width // 2, top=top,
+                    fill=_mix(ink, background, 0.8), align="centre")  # fmt: skip
+        top += kicker_block.height + kicker_gap
     _draw_block(draw, title_block, x=width // 2, top=top, fill=ink, align="centre")
     if sub_block is not None:
         rule_top = top + title_block.height + rule_gap

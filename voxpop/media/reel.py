@@ -123,7 +123,19 @@ def make_head(
     _encode(inputs, output_args, destination, seconds, profile, None, "preparing a reel clip")
 
 
-def pillarbox_to_landscape(
+def reel_frame(profile: DeliveryProfile = DELIVERY) -> tuple[int, int]:
+    """Every reel is landscape at the delivery format's largest size (1280×720)."""
+    return profile.max_long_side, profile.max_short_side
+
+
+def needs_fitting(
+    width: int | None, height: int | None, profile: DeliveryProfile = DELIVERY
+) -> bool:
+    """Whether a delivery clip of this size must be refitted to the reel frame to join by copy."""
+    return (width, height) != reel_frame(profile)
+
+
+def fit_to_reel_frame(
     clip_mp4: Path,
     destination: Path,
     duration: float,
@@ -131,17 +143,22 @@ def pillarbox_to_landscape(
     profile: DeliveryProfile = DELIVERY,
     on_progress: Callable[[float], None] | None = None,
 ) -> None:
-    """A 16:9 version of a portrait delivery clip (black bars each side), for reels."""
-    width, height = profile.max_long_side, profile.max_short_side
+    """A 1280×720 version of a delivery clip of another size or shape, for reels.
+
+    Portrait clips are pillarboxed (black bars each side), smaller ones scaled up; the picture
+    keeps its shape. Audio is copied: it is already in the delivery format.
+    """
+    width, height = reel_frame(profile)
     graph = (
-        f"[0:v:0]scale=-2:{height},pad={width}:{height}:(ow-iw)/2:0:black,setsar=1,"
+        f"[0:v:0]scale={width}:{height}:force_original_aspect_ratio=decrease"
+        f":force_divisible_by=2,pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:black,setsar=1,"
         "format=yuv420p[v]"
     )
     output_args = ["-filter_complex", graph, "-map", "[v]", "-map", "0:a:0",
-                   *_video_codec_args(profile), *_audio_codec_args(profile),
+                   *_video_codec_args(profile), "-c:a", "copy",
                    *_container_args()]  # fmt: skip
     _encode([Input(clip_mp4, max_seconds=duration + 1)], output_args, destination, duration,
-            profile, on_progress, "preparing a portrait clip for the reel")  # fmt: skip
+            profile, on_progress, "preparing a clip for the reel")  # fmt: skip
 
 
 def concat_script(pieces: Sequence[Piece], folder: Path) -> str:
@@ -213,4 +230,3 @@ def burn_captions(
 def make_still_clip(png: Path, destination: Path, seconds: float) -> None:
     """A delivery-format clip of a still card (title, section and outro cards)."""
     still_to_delivery_mp4(png, destination, seconds)
-

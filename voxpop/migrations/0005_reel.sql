@@ -38,3 +38,25 @@ CREATE TABLE reel_asset (
     created_at  TEXT NOT NULL,
     UNIQUE (reel_id, kind)
 );
+
+-- Consent is enforced by the database itself: a reflection whose delegate did not agree to the
+-- highlights reel (or who withdrew) can never be placed in one, whatever the code above does.
+CREATE TRIGGER reel_item_needs_reel_consent BEFORE INSERT ON reel_item
+WHEN NOT EXISTS (
+    SELECT 1 FROM consent c JOIN reflection r ON r.id = c.reflection_id
+    WHERE c.reflection_id = NEW.reflection_id AND c.reel = 1 AND c.withdrawn_at IS NULL
+      AND r.status != 'withdrawn'
+)
+BEGIN
+    SELECT RAISE(ABORT, 'reel consent required');
+END;
+
+CREATE TRIGGER reel_item_keeps_reel_consent BEFORE UPDATE OF reflection_id ON reel_item
+WHEN NOT EXISTS (
+    SELECT 1 FROM consent c JOIN reflection r ON r.id = c.reflection_id
+    WHERE c.reflection_id = NEW.reflection_id AND c.reel = 1 AND c.withdrawn_at IS NULL
+      AND r.status != 'withdrawn'
+)
+BEGIN
+    SELECT RAISE(ABORT, 'reel consent required');
+END;

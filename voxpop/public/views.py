@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask_babel import get_locale
 
-from voxpop import tls
+from voxpop import tls, withdrawal
 from voxpop.auth import public
 from voxpop.db import get_db
 from voxpop.reflections import normalise_receipt_code
@@ -50,10 +51,67 @@ def ca_certificate() -> Any:
     )
 
 
-@bp.get("/withdraw")
+# -- withdrawal by receipt code ------------------------------------------------------------------
+
+
+def _brake() -> withdrawal.AttemptBrake:
+    """The app's brake on guessing codes (one per app, in memory)."""
+    extensions = current_app.extensions
+    if "voxpop.withdraw_brake" not in extensions:
+        extensions["voxpop.withdraw_brake"] = withdrawal.AttemptBrake(
+            limit=int(current_app.config.get("WITHDRAW_MAX_WRONG_CODES", 10)),
+            window=float(current_app.config.get("WITHDRAW_BRAKE_SECONDS", 900)),
+        )
+    return extensions["voxpop.withdraw_brake"]  # type: ignore[no-any-return]
+
+
+def _find(code: str) -> withdrawal.FoundReflection:
+    """Look a typed code up, counting wrong ones against this address."""
+    address = request.remote_addr or "unknown"
+    brake = _brake()
+    brake.check(address)
+    try:
+        return withdrawal.find_by_code(get_db(), code)
+    except withdrawal.UnknownCode:
+        brake.failed(address)
+        raise
+
+
+def _form(code: str, error: withdrawal.WithdrawalError | None = None) -> Any:
+    status = error.status if error else 200
+    return render_template(
+        "public/withdraw.html", code=code, error=error.message if error else None
+    ), status
+
+
+@bp.route("/withdraw", methods=["GET", "POST"])
 @public
 def withdraw() -> Any:
-    """Where a receipt QR code leads. Self-service withdrawal arrives in a later release."""
-    raw = request.args.get("code", "")
-    code = normalise_receipt_code(raw) if raw else None
-    return render_template("public/withdraw.html", code=code, invalid=bool(raw) and code is None)
+    """Where a receipt QR code leads: type (or find prefilled) the code, then see what goes."""
+    if request.method == "GET":
+        raw = request.args.get("code", "")
+        return _form(normalise_receipt_code(raw) or raw.strip()[:12])
+    code = request.form.get("code", "")
+    try:
+        found = _find(code)
+    except withdrawal.WithdrawalError as error:
+        return _form(code.strip()[:12], error)
+    lang = str(get_locale() or "en")
+    return render_template(
+        "public/withdraw_confirm.html",
+        preview=withdrawal.preview(get_db(), found, lang),
+    )
+
+
+@bp.post("/withdraw/confirm")
+@public
+def withdraw_confirm() -> Any:
+    """Withdraw for good: gone from the archive and reels now, files deleted by a job."""
+    code = request.form.get("code", "")
+    try:
+        found = _find(code)
+        state = current_app.extensions["voxpop"]
+        withdrawal.withdraw(get_db(), state.queue, state.store, found.id)
+    except withdrawal.WithdrawalError as error:
+        return _form(code.strip()[:12], error)
+    return render_template("public/withdraw_done.html", code=found.receipt_code)

@@ -22,6 +22,7 @@ from voxpop import audit, jobs, models
 from voxpop.db import transaction, utcnow
 from voxpop.errors import VoxpopError
 from voxpop.media import reel, vtt
+from voxpop.reels import service as reel_service
 from voxpop.reflections import FIRST_NAME_MAX
 
 PAGE_SIZE = 60
@@ -438,6 +439,8 @@ def _row_for_change(db: sqlite3.Connection, event: models.Event, reflection_id: 
 
 
 def _update(db: sqlite3.Connection, reflection_id: int, **columns: Any) -> None:
+    if reel_service.REEL_FIELDS & columns.keys():
+        reel_service.reflections_changed(db, [reflection_id])  # their reels render again
     columns["reviewed_at"] = utcnow()
     assignments = ", ".join(f"{name} = ?" for name in columns)
     db.execute(
@@ -500,6 +503,7 @@ def set_starred(
             _update(db, reflection_id, starred=int(starred))
             audit.record(db, "reflection.star", "reflection", reflection_id,
                          {"starred": bool(row["starred"])}, {"starred": starred})  # fmt: skip
+            reel_service.note_for_follow_up([reflection_id])  # prepare its reel pieces early
 
 
 def set_perspective(

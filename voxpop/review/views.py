@@ -25,12 +25,13 @@ from flask import (
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 
-from voxpop import models
+from voxpop import models, withdrawal
 from voxpop.auth import login_required
 from voxpop.db import get_db
 from voxpop.errors import wants_json
 from voxpop.jobs import JobQueue
 from voxpop.kiosk.views import require_event
+from voxpop.reflections import normalise_receipt_code
 from voxpop.review import forms, service
 from voxpop.review.service import ReflectionNotFound, ReviewError
 
@@ -355,6 +356,24 @@ def retry(reflection_id: int) -> Any:
     """Process a failed reflection again."""
     service.retry_processing(get_db(), _job_queue(), require_event(), reflection_id)
     return _done(reflection_id, _("Queued to be processed again."))
+
+
+@bp.post("/<int:reflection_id>/withdraw")
+@login_required("organiser")
+def withdraw(reflection_id: int) -> Any:
+    """Withdraw on the person's behalf (typing its receipt code confirms): see withdrawal."""
+    db, event = get_db(), require_event()
+    reflection = service.get_reflection(db, event, reflection_id)
+    typed = normalise_receipt_code(request.form.get("confirm_code", ""))
+    if typed != reflection.receipt_code:
+        raise ReviewError(_("Type the receipt code %(code)s to confirm the withdrawal.",
+                            code=reflection.receipt_code))  # fmt: skip
+    state = current_app.extensions["voxpop"]
+    withdrawal.withdraw(db, state.queue, state.store, reflection_id, by_organiser=True)
+    flash(_("Reflection %(code)s withdrawn: it has gone from the archive and reels; its files "
+            "are being deleted.", code=reflection.receipt_code))  # fmt: skip
+    args = forms.filters_from(request.args).query_args()
+    return redirect(url_for("review.queue", **args), code=303)
 
 
 @bp.post("/bulk")

@@ -1,0 +1,516 @@
+"""Withdrawal by receipt code (issue 7): the public pages, the organiser's button, the job that
+deletes the files, and an audit of disk, database, export and bucket that finds no trace."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import re
+import shutil
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests import mediafiles
+from tests.archivedata import add_archived
+from tests.conftest import (
+    Auth,
+    add_reflection,
+    csrf_from,
+    give_consent,
+    process,
+    requires_ffmpeg,
+    rows,
+)
+from tests.s3server import ACCESS_KEY, SECRET_KEY, SeaweedS3
+from tests.s3server import s3_server  # noqa: F401 - the session's S3 server
+from voxpop import create_app, jobs, models, publish, withdrawal
+from voxpop.db import get_db, transaction, utcnow
+from voxpop.export import export_site, write_consent_log
+from voxpop.reels import render
+from voxpop.reels import service as reels
+
+CODES = iter(f"WD{a}-{b}{c}{d}" for a in "ABCDEFGH" for b in "JKMN" for c in "PQRS" for d in "2345")
+
+
+def sql(app: Flask, statement: str, *params: Any) -> None:
+    with app.app_context():
+        db = get_db()
+        with transaction(db):
+            db.execute(statement, params)
+
+
+def with_code(app: Flask, reflection_id: int) -> str:
+    """Give a test reflection a receipt code of the kiosk's form; return it."""
+    code = next(CODES)
+    sql(app, "UPDATE reflection SET receipt_code = ? WHERE id = ?", code, reflection_id)
+    return code
+
+
+def status_of(app: Flask, reflection_id: int) -> str:
+    (row,) = rows(app, "SELECT status FROM reflection WHERE id = ?", reflection_id)
+    return str(row["status"])
+
+
+def run_queued(app: Flask) -> list[tuple[str, int, str]]:
+    """Run every queued job, as a worker would, until none is left."""
+    queue = app.extensions["voxpop"].queue
+    ran = []
+    for _round in range(20):
+        pending = rows(app, "SELECT id, kind, target_id FROM job WHERE status = 'queued'"
+                            " ORDER BY id")  # fmt: skip
+        if not pending:
+            return ran
+        for job in pending:
+            ran.append((job["kind"], job["target_id"], jobs.run_job(queue, job["id"])))
+    raise AssertionError(f"jobs keep coming: {ran[-5:]}")
+
+
+def lookup(client: FlaskClient, code: str, **kwargs: Any) -> Any:
+    """Step 2: post the code from the form page (step 1), answer the preview."""
+    page = client.get("/withdraw", **kwargs)
+    return client.post("/withdraw", data={"code": code, "csrf_token": csrf_from(page.text)},
+                       **kwargs)  # fmt: skip
+
+
+def confirm(client: FlaskClient, code: str, **kwargs: Any) -> Any:
+    """Steps 2 and 3: the preview, then its confirm button."""
+    preview = lookup(client, code, **kwargs)
+    assert preview.status_code == 200, preview.text
+    return client.post(
+        "/withdraw/confirm", data={"code": code, "csrf_token": csrf_from(preview.text)}, **kwargs
+    )
+
+
+@pytest.fixture
+def public_text(app: Flask) -> tuple[int, str]:
+    """A text reflection shown in the public archive, with a name, tags and a review history."""
+    reflection_id = add_archived(app, "text", text="Zarquon teapots listened to us.",
+                                 name="Gwenllian", show_name=1)  # fmt: skip
+    code = with_code(app, reflection_id)
+    with app.app_context():
+        db = get_db()
+        with transaction(db):
+            tag = db.execute("INSERT INTO tag (event_id, name) VALUES (1, 'housing')").lastrowid
+            db.execute("INSERT INTO reflection_tag VALUES (?, ?)", (reflection_id, tag))
+            db.execute(
+                "INSERT INTO audit_log (at, user_name, action, target_kind, target_id, before,"
+                " after) VALUES (?, 'fac', 'reflection.name', 'reflection', ?, ?, ?)",
+                (utcnow(), reflection_id, '{"display_name": "Gwen"}',
+                 '{"display_name": "Gwenllian"}'),
+            )  # fmt: skip
+    return reflection_id, code
+
+
+# -- the public pages ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("typed", ["wdb-jp2", "WDBJP2", " wd b jp 2 ", "WDB-JP2"])
+def test_the_qr_link_opens_the_form_with_the_code_filled_in(client, typed: str) -> None:
+    page = client.get("/withdraw", query_string={"code": typed})
+    assert page.status_code == 200
+    assert 'value="WDB-JP2"' in page.text and 'name="csrf_token"' in page.text
+
+
+def test_the_receipt_qr_encodes_the_withdraw_link(app: Flask) -> None:
+    from voxpop.kiosk.views import withdraw_url
+
+    with app.test_request_context("/", base_url="https://192.168.1.20:8443"):
+        assert withdraw_url("KX7-4QF") == "http://192.168.1.20:8080/withdraw?code=KX7-4QF"
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [("WDZ-ZZZ", "No reflection has the receipt code WDZ-ZZZ"),
+     ("hello", "does not look like a receipt code")],
+)  # fmt: skip
+def test_unknown_code_is_said_clearly(client, public_text, code: str, message: str) -> None:
+    answer = lookup(client, code)
+    assert answer.status_code == 404 and message in answer.text
+    assert 'name="code"' in answer.text  # the form again, to correct it
+
+
+def test_preview_says_what_will_go_without_showing_it(app, client, public_text) -> None:
+    reflection_id, code = public_text
+    page = lookup(client, code.lower().replace("-", " "))
+    assert page.status_code == 200
+    assert "A written reflection" in page.text and "Volunteer" in page.text
+    assert "archive of the day" in page.text and "published online" in page.text
+    assert "Zarquon" not in page.text and "Gwenllian" not in page.text
+    assert f'value="{code}"' in page.text
+    assert status_of(app, reflection_id) == "ready"  # nothing happens before the confirm
+
+
+def test_preview_in_welsh(client, public_text) -> None:
+    client.get("/withdraw?lang=cy")
+    page = lookup(client, public_text[1])
+    assert '<html lang="cy"' in page.text and "Gwirfoddolwr" in page.text
+
+
+def test_confirm_removes_it_from_archive_and_review_at_once(app, client, auth,
+                                                            public_text) -> None:  # fmt: skip
+    reflection_id, code = public_text
+    assert "Zarquon" in client.get("/archive/p/volunteer").text
+    assert client.get(f"/archive/media/reflections/{reflection_id}/card").status_code == 200
+    done = confirm(client, code)
+    assert done.status_code == 200
+    assert "Removed." in done.text and "as soon as the laptop is online" in done.text
+    # Before any job has run:
+    assert status_of(app, reflection_id) == "withdrawn"
+    assert rows(app, "SELECT kind, status FROM job WHERE target_id = ? AND kind = ?",
+                reflection_id, withdrawal.WITHDRAW_REFLECTION) == [
+        {"kind": "withdraw_reflection", "status": "queued"}]  # fmt: skip
+    assert "Zarquon" not in client.get("/archive/p/volunteer").text
+    assert client.get(f"/archive/media/reflections/{reflection_id}/card").status_code == 404
+    auth.login("facilitator")
+    assert f'id="reflection-{reflection_id}"' not in client.get("/review/").text
+    assert client.get(f"/review/{reflection_id}").status_code == 404
+
+
+def test_database_keeps_no_words_name_or_tags(app, client, public_text) -> None:
+    reflection_id, code = public_text
+    confirm(client, code)
+    (row,) = rows(app, "SELECT * FROM reflection WHERE id = ?", reflection_id)
+    assert row["text_body"] == "" and row["display_name"] is None
+    assert row["transcript_vtt"] is None and row["starred"] == 0
+    assert rows(app, "SELECT * FROM reflection_tag WHERE reflection_id = ?", reflection_id) == []
+    assert rows(app, "SELECT * FROM asset WHERE reflection_id = ?", reflection_id) == []
+    log = rows(app, "SELECT action, user_name, before, after FROM audit_log"
+                    " WHERE target_kind = 'reflection' AND target_id = ? ORDER BY id",
+               reflection_id)  # fmt: skip
+    assert [entry["action"] for entry in log] == ["reflection.name", "reflection.withdraw"]
+    assert log[0]["before"] is None and log[0]["after"] is None
+    assert log[1]["user_name"] == "delegate (receipt code)"
+    (consent,) = rows(app, "SELECT withdrawn_at FROM consent WHERE reflection_id = ?",
+                      reflection_id)  # fmt: skip
+    assert consent["withdrawn_at"]
+
+
+def test_consent_log_keeps_the_withdrawal_and_no_words(app, client, public_text,
+                                                       tmp_path) -> None:  # fmt: skip
+    reflection_id, code = public_text
+    confirm(client, code)
+    with app.app_context():
+        write_consent_log(get_db(), tmp_path / "consent.csv")
+    text = (tmp_path / "consent.csv").read_text(encoding="utf-8")
+    (row,) = [r for r in csv.DictReader(text.splitlines()) if r["receipt_code"] == code]
+    assert row["withdrawn_at"]
+    assert "Zarquon" not in text and "Gwenllian" not in text
+
+
+def test_already_withdrawn_code_says_so(client, public_text) -> None:
+    confirm(client, public_text[1])
+    again = lookup(client, public_text[1])
+    assert again.status_code == 410 and "already withdrawn" in again.text
+
+
+def test_every_post_needs_the_csrf_token(app, client, public_text) -> None:
+    reflection_id, code = public_text
+    assert client.post("/withdraw", data={"code": code}).status_code == 400
+    assert client.post("/withdraw/confirm", data={"code": code}).status_code == 400
+    assert status_of(app, reflection_id) == "ready"
+
+
+def test_posting_over_plain_http_on_the_lan_works(app, client, public_text) -> None:
+    """A phone opens the QR link over plain HTTP (no venue certificate): no HTTPS detour."""
+    lan = {"base_url": "http://192.168.1.20:8080"}
+    assert confirm(client, public_text[1], **lan).status_code == 200
+    assert status_of(app, public_text[0]) == "withdrawn"
+
+
+def test_too_many_wrong_codes_are_refused_for_a_while(app, public_text) -> None:
+    app.config["WITHDRAW_MAX_WRONG_CODES"] = 3
+    guesser = app.test_client()
+    guess = {"environ_base": {"REMOTE_ADDR": "10.0.0.66"}}
+    for attempt in ("WDZ-ZZ2", "WDZ-ZZ3", "WDZ-ZZ4"):
+        assert lookup(guesser, attempt, **guess).status_code == 404
+    refused = lookup(guesser, public_text[1], **guess)  # even the right code, for now
+    assert refused.status_code == 429 and "Please wait 15 minutes" in refused.text
+    assert status_of(app, public_text[0]) == "ready"
+    other = {"environ_base": {"REMOTE_ADDR": "10.0.0.7"}}
+    assert lookup(app.test_client(), public_text[1], **other).status_code == 200
+
+
+def test_brake_forgets_after_its_window(monkeypatch) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(withdrawal.time, "monotonic", lambda: now[0])
+    brake = withdrawal.AttemptBrake(limit=2, window=60)
+    brake.failed("a")
+    brake.failed("a")
+    with pytest.raises(withdrawal.TooManyAttempts):
+        brake.check("a")
+    brake.check("b")
+    now[0] += 61
+    brake.check("a")
+
+
+# -- organisers, on someone's behalf ---------------------------------------------------------
+
+
+def test_organiser_withdraws_on_someones_behalf(app, client, auth, public_text) -> None:
+    reflection_id, code = public_text
+    auth.login("organiser", name="Morwenna")
+    page = client.get(f"/review/{reflection_id}")
+    assert "Withdraw for this person" in page.text
+    token = csrf_from(page.text)
+    wrong = client.post(f"/review/{reflection_id}/withdraw",
+                        data={"confirm_code": "WDZ-ZZZ", "csrf_token": token})  # fmt: skip
+    assert wrong.status_code == 400 and f"Type the receipt code {code}" in wrong.text
+    assert status_of(app, reflection_id) == "ready"
+    assert client.post(f"/review/{reflection_id}/withdraw",
+                       data={"confirm_code": code}).status_code == 400  # no CSRF token
+    done = client.post(f"/review/{reflection_id}/withdraw",
+                       data={"confirm_code": code.lower(), "csrf_token": token})  # fmt: skip
+    assert done.status_code == 303 and done.location.endswith("/review/")
+    assert status_of(app, reflection_id) == "withdrawn"
+    (entry,) = rows(app, "SELECT user_name, after FROM audit_log"
+                         " WHERE action = 'reflection.withdraw'")  # fmt: skip
+    assert entry == {"user_name": "Morwenna", "after": '{"by": "organiser"}'}
+
+
+def test_facilitators_cannot_withdraw(app, client, auth, public_text) -> None:
+    reflection_id, code = public_text
+    auth.login("facilitator")
+    page = client.get(f"/review/{reflection_id}")
+    assert "Withdraw for this person" not in page.text
+    answer = client.post(f"/review/{reflection_id}/withdraw",
+                         data={"confirm_code": code, "csrf_token": csrf_from(page.text)})
+    assert answer.status_code == 403
+    assert status_of(app, reflection_id) == "ready"
+
+
+# -- the job ---------------------------------------------------------------------------------
+
+
+def stored_video(app: Flask) -> tuple[int, str, list[Path]]:
+    """A video reflection with an original, derived files and a reel piece on disk."""
+    reflection_id = add_archived(app, "video")
+    code = with_code(app, reflection_id)
+    store = app.extensions["voxpop"].store
+    (row,) = rows(app, "SELECT original_path FROM reflection WHERE id = ?", reflection_id)
+    original = store.root / row["original_path"]
+    original.parent.mkdir(parents=True, exist_ok=True)
+    original.write_bytes(b"webm bytes")
+    original.chmod(0o444)
+    piece = render.clip_folder(store, reflection_id) / "head-abc.mp4"
+    piece.parent.mkdir(parents=True)
+    piece.write_bytes(b"head")
+    return reflection_id, code, [original, store.derived / str(reflection_id), piece]
+
+
+def run_withdraw_job(app: Flask, reflection_id: int) -> str:
+    (job,) = rows(app, "SELECT id FROM job WHERE kind = ? AND target_id = ? AND status = 'queued'",
+                  withdrawal.WITHDRAW_REFLECTION, reflection_id)  # fmt: skip
+    return jobs.run_job(app.extensions["voxpop"].queue, job["id"])
+
+
+def test_job_deletes_the_original_and_every_derived_file(app, client) -> None:
+    reflection_id, code, paths = stored_video(app)
+    confirm(client, code)
+    assert all(path.exists() for path in paths)  # the job does this, not the request
+    assert run_withdraw_job(app, reflection_id) == "done"
+    assert not any(path.exists() for path in paths)
+
+
+def test_job_is_idempotent(app, client) -> None:
+    reflection_id, code, paths = stored_video(app)
+    confirm(client, code)
+    assert run_withdraw_job(app, reflection_id) == "done"
+    with app.app_context():
+        jobs.enqueue(get_db(), app.extensions["voxpop"].queue, withdrawal.WITHDRAW_REFLECTION,
+                     reflection_id)  # fmt: skip
+    assert run_withdraw_job(app, reflection_id) == "done"
+    assert not any(path.exists() for path in paths)
+
+
+def test_queued_processing_is_cancelled_and_running_work_is_waited_for(app, client) -> None:
+    reflection_id, code, _paths = stored_video(app)
+    with app.app_context():
+        db, queue = get_db(), app.extensions["voxpop"].queue
+        processing = jobs.enqueue_processing(db, queue, reflection_id)
+        render_job = jobs.enqueue(db, queue, reels.RENDER_REEL, 99)
+    sql(app, "UPDATE job SET status = 'running' WHERE id = ?", render_job)
+    confirm(client, code)
+    (cancelled,) = rows(app, "SELECT status FROM job WHERE id = ?", processing)
+    assert cancelled["status"] == "done"
+    assert run_withdraw_job(app, reflection_id) == "retrying"  # a render may be writing pieces
+    sql(app, "UPDATE job SET status = 'done' WHERE id = ?", render_job)
+    assert run_withdraw_job(app, reflection_id) == "done"
+
+
+def test_withdrawing_twice_is_refused(app, public_text) -> None:
+    state = app.extensions["voxpop"]
+    with app.app_context():
+        withdrawal.withdraw(get_db(), state.queue, state.store, public_text[0])
+        with pytest.raises(withdrawal.AlreadyWithdrawn):
+            withdrawal.withdraw(get_db(), state.queue, state.store, public_text[0])
+
+
+# -- with real media, a real reel, a real export and a real bucket ---------------------------
+
+TEXT_MARK = "Zephyrine quokka marmalade 7319"
+CAPTION_MARK = "Quillfeather obsidian lantern"
+VIDEO_NAME = "Ysoldequix"
+TEXT_NAME = "Brannoquel"
+CAPTIONS = f"WEBVTT\n\n00:00:00.500 --> 00:00:02.000\n{CAPTION_MARK} murmurs.\n"
+
+
+def make_app(folder: Path) -> Flask:
+    return create_app({"INSTANCE": str(folder / "instance"), "UPLOADS": str(folder / "uploads"),
+                       "TESTING": True, "QUEUE": "memory"})  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def processed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A processed video (captions, first name) and a text reflection (first name), approved
+    and starred with reel and online consent; built once, copied for each test."""
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg is not installed")
+    folder = tmp_path_factory.mktemp("withdraw-day")
+    app = make_app(folder)
+    with app.app_context():
+        models.create_event(get_db(), "Whose Shoes? Llandudno", date="2026-11-23",
+                            languages=["en"], max_clip_seconds=60)  # fmt: skip
+    video = add_reflection(app, "video", mediafiles.ipad_mp4(folder / "in.mp4", seconds=3),
+                           perspective="volunteer", name=VIDEO_NAME)  # fmt: skip
+    text = add_reflection(app, "text", text=f"{TEXT_MARK}: we were heard.",
+                          perspective="manager", name=TEXT_NAME)  # fmt: skip
+    (folder / "in.mp4").unlink()
+    ids = {"video": video, "text": text}
+    for reflection_id in ids.values():
+        give_consent(app, reflection_id, reel=1, online=1, show_name=1)
+        assert process(app, reflection_id)["status"] == "ready"
+        sql(app, "UPDATE reflection SET review_state = 'approved', starred = 1 WHERE id = ?",
+            reflection_id)  # fmt: skip
+        with_code(app, reflection_id)
+    sql(app, "UPDATE reflection SET transcript_vtt = ? WHERE id = ?", CAPTIONS, video)
+    return {"folder": folder, "ids": ids}
+
+
+@pytest.fixture
+def day(processed: dict[str, Any], tmp_path: Path) -> Iterator[tuple[Flask, dict[str, int]]]:
+    for name in ("instance", "uploads"):
+        shutil.copytree(processed["folder"] / name, tmp_path / name)
+    yield make_app(tmp_path), processed["ids"]
+
+
+@pytest.fixture
+def aws_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Credentials for the test server from the environment (boto3's chain), nothing else."""
+    for name in [*publish.ENV_ENDPOINT, *publish.ENV_REGION, publish.ENV_BUCKET,
+                 publish.ENV_PREFIX, "AWS_PROFILE", "AWS_SESSION_TOKEN"]:  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def _data_urls(data: bytes) -> bytes:
+    """What the export inlines as base64 ``data:`` URLs (captions), decoded, to search too."""
+    found = re.findall(rb"data:[a-z/]+(?:;charset=[\w-]+)?;base64,([A-Za-z0-9+/=]+)", data)
+    return b"\n".join(base64.b64decode(chunk) for chunk in found)
+
+
+def find_traces(blobs: dict[str, bytes], needles: list[bytes],
+                hashes: set[str]) -> list[str]:  # fmt: skip
+    """Where any needle (or a file whose sha256 is one of ``hashes``) shows up."""
+    traces = []
+    for where, data in blobs.items():
+        searched = data + _data_urls(data)
+        traces += [f"{where}: {needle!r}" for needle in needles if needle in searched]
+        if hashlib.sha256(data).hexdigest() in hashes:
+            traces.append(f"{where}: a copy of its file")
+    return traces
+
+
+def files_under(root: Path) -> dict[str, bytes]:
+    return {str(path): path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file()}
+
+
+@requires_ffmpeg
+@pytest.mark.media
+@pytest.mark.parametrize("withdrawn", ["video", "text"])
+def test_audit_after_withdrawal_finds_no_trace(
+    day, s3_server: SeaweedS3, aws_environment, tmp_path: Path, withdrawn: str  # noqa: F811
+) -> None:
+    app, ids = day
+    gone, kept = ids[withdrawn], ids["text" if withdrawn == "video" else "video"]
+    store = app.extensions["voxpop"].store
+    queue = app.extensions["voxpop"].queue
+    if s3_server.process is None:
+        s3_server.start()
+    settings = {"bucket": s3_server.shared_bucket(), "prefix": f"wd-{uuid.uuid4().hex[:10]}",
+                "region": "us-east-1", "endpoint_url": s3_server.endpoint_url}  # fmt: skip
+    key_prefix = settings["prefix"] + "/"
+    # The day as it stands: a reel in the archive, an export, a publish.
+    with app.app_context():
+        db = get_db()
+        event = models.current_event(db)
+        reel_id = reels.create_reel(db, event, "Closing plenary")
+        reels.update_settings(db, event, reel_id, title="Closing plenary", burn_captions=False,
+                              archived=True)  # fmt: skip
+        reels.request_render(db, queue, event, reel_id)
+        publish.save_settings(db, event.id, settings)
+    run_queued(app)
+    with app.app_context():
+        assert [c.reflection_id for c in render.load_clips(get_db(), store, reel_id)] == [
+            ids["video"], ids["text"]]  # fmt: skip
+        export_site(get_db(), store, tmp_path / "export")
+        publish.request_publish(get_db(), queue, event.id)
+    run_queued(app)
+    (reflection,) = rows(app, "SELECT * FROM reflection WHERE id = ?", gone)
+    assets = rows(app, "SELECT kind, sha256 FROM asset WHERE reflection_id = ?", gone)
+    hashes = {asset["sha256"] for asset in assets} | {reflection["original_sha256"] or "-"}
+    words = [TEXT_MARK, TEXT_NAME] if withdrawn == "text" else [CAPTION_MARK, VIDEO_NAME]
+    needles = [word.encode() for word in words] + [h.encode() for h in hashes]
+    bucket = {key: obj["body"] for key, obj in
+              s3_server.objects(settings["bucket"], key_prefix).items()}  # fmt: skip
+    # The audit can fail: before the withdrawal, it finds it everywhere.
+    assert any(f"reflections/{gone}/" in key for key in bucket)
+    assert find_traces(bucket, needles, hashes)
+    assert find_traces(files_under(tmp_path / "export"), needles, hashes)
+    assert find_traces(files_under(store.root), needles, hashes)
+
+    client = app.test_client()
+    assert confirm(client, reflection["receipt_code"]).status_code == 200
+    ran = run_queued(app)
+    assert ("withdraw_reflection", gone, "done") in ran
+    assert ("render_reel", reel_id, "done") in ran
+    assert ("publish_archive", event.id, "done") in ran
+
+    # The reel was made again, without it.
+    (reel,) = rows(app, "SELECT * FROM reel WHERE id = ?", reel_id)
+    assert reel["status"] == "ready" and reel["rendered_revision"] == reel["revision"]
+    with app.app_context():
+        assert [c.reflection_id for c in render.load_clips(get_db(), store, reel_id)] == [kept]
+        export_site(get_db(), store, tmp_path / "export")  # the next export
+    assert rows(app, "SELECT * FROM reel_item WHERE reflection_id = ?", gone) == []
+
+    # Fold the write-ahead log into the database file, as closing the last connection would.
+    database = Path(app.config["INSTANCE"]) / "voxpop.sqlite3"
+    conn = sqlite3.connect(database)
+    assert conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0
+    dump = "\n".join(conn.iterdump())
+    conn.close()
+
+    bucket = {f"s3:{key}": obj["body"] for key, obj in
+              s3_server.objects(settings["bucket"], key_prefix).items()}  # fmt: skip
+    blobs = (files_under(store.root) | files_under(Path(app.config["INSTANCE"]))
+             | files_under(tmp_path / "export") | bucket | {"database dump": dump.encode()})
+    assert find_traces(blobs, needles, hashes) == []
+    names = [name for name in blobs if re.search(rf"(derived|reflections)/{gone}/", name)]
+    assert names == []
+    assert not (store.derived / str(gone)).exists()
+    assert any(f"reflections/{kept}/" in name for name in bucket)  # the other one stays
+    (after,) = rows(app, "SELECT * FROM reflection WHERE id = ?", gone)
+    assert after["text_body"] in ("", None) and after["transcript_vtt"] is None
+    assert after["display_name"] is None and after["original_sha256"] is None

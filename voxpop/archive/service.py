@@ -1,0 +1,355 @@
+"""What the public archive may show: the one query that decides, and the pages built on it.
+
+A reflection is *publishable* when it is ready, approved by a facilitator, its delegate agreed
+to online publication and has not withdrawn, and it sits under one of the event's current
+perspectives (a retired perspective has no tile, so its reflections are not listed). The
+archive pages, the archive's media routes and the static export (``voxpop.export``) all read
+through this module, so they can never disagree about what is public.
+
+Queries are paginated and fetch a page's files in one further query (no query per item); they
+use the ``reflection (event_id, perspective_id)`` index and the unique indexes on
+``consent (reflection_id)`` and ``asset (reflection_id, kind)``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask_babel import gettext as _
+
+from voxpop import models
+from voxpop.errors import VoxpopError
+from voxpop.media import vtt
+
+PAGE_SIZE = 24
+# The files of each kind of reflection the archive publishes (text: the quote card only; its
+# silent MP4 exists for the reel).
+PUBLIC_ASSETS: dict[str, tuple[str, ...]] = {
+    "video": ("mp4", "poster"),
+    "audio": ("mp4", "poster"),
+    "text": ("card",),
+}
+REEL_ASSETS = ("mp4", "vtt", "captioned_mp4")
+
+# The publishable rule, over ``reflection r JOIN consent c JOIN perspective p``.
+PUBLISHABLE_WHERE = (
+    "r.event_id = ? AND r.status = 'ready' AND r.review_state = 'approved'"
+    " AND c.online = 1 AND c.withdrawn_at IS NULL AND p.retired_at IS NULL"
+    # Its main file exists (a ready reflection always has it; this guards a half rebuild).
+    " AND EXISTS (SELECT 1 FROM asset a WHERE a.reflection_id = r.id"
+    " AND a.kind = CASE r.kind WHEN 'text' THEN 'card' ELSE 'mp4' END)"
+)
+_FROM = (
+    " FROM reflection r JOIN consent c ON c.reflection_id = r.id"
+    " JOIN perspective p ON p.id = r.perspective_id"
+)
+_SELECT = (
+    "SELECT r.id, r.kind, r.perspective_id, r.text_body, r.duration_seconds, r.created_at,"
+    " r.trim_in, r.trim_out, r.transcript_vtt, r.lang, r.width, r.height,"
+    " CASE WHEN c.show_name = 1 THEN r.display_name END AS public_name,"
+    " c.consent_sha256, p.slug AS p_slug, p.labels AS p_labels, p.colour AS p_colour,"
+    " pr.texts AS prompt_texts" + _FROM + " JOIN prompt pr ON pr.id = r.prompt_id"
+)
+_ORDER = " ORDER BY r.created_at, r.id"
+# A reel is shown when it is archived, its files show its latest revision, and every clip it
+# shows may be published online (the reel builder only asks for reel consent).
+_REEL_WHERE = (
+    "rl.event_id = ? AND rl.archived = 1 AND rl.status = 'ready'"
+    " AND rl.rendered_revision = rl.revision"
+    " AND EXISTS (SELECT 1 FROM reel_asset ra WHERE ra.reel_id = rl.id AND ra.kind = 'mp4')"
+    " AND NOT EXISTS (SELECT 1 FROM reel_item ri JOIN reflection r ON r.id = ri.reflection_id"
+    " JOIN consent c ON c.reflection_id = r.id WHERE ri.reel_id = rl.id"
+    # the clips the render shows (voxpop.reels.service), without online consent
+    " AND r.status = 'ready' AND r.review_state = 'approved' AND c.reel = 1"
+    " AND c.withdrawn_at IS NULL AND c.online = 0)"
+)
+_COLOUR = re.compile(r"^#[0-9a-fA-F]{3}(?:[0-9a-fA-F]{3})?$")
+_FALLBACK_COLOUR = "#5b5b5b"
+_SQL_CHUNK = 500
+
+
+class ArchiveNotFound(VoxpopError):
+    """Nothing public here: no such perspective, page, reflection or file."""
+
+    status = 404
+
+
+@dataclass(frozen=True)
+class PublicFile:
+    """One derived file of a public reflection or reel (path relative to the uploads folder)."""
+
+    kind: str
+    path: str
+    sha256: str
+    bytes: int
+
+
+@dataclass(frozen=True)
+class PerspectiveTile:
+    """A perspective on the landing page, with how many public reflections it has."""
+
+    id: int
+    slug: str
+    labels: dict[str, str]
+    colour: str
+    count: int
+
+    def label(self, lang: str) -> str:
+        """The label in ``lang`` (English, then any, when missing)."""
+        return str(models.localised(self.labels, lang))
+
+
+@dataclass(frozen=True)
+class PublicReflection:
+    """A publishable reflection: only what the public may see (the name only if consented)."""
+
+    id: int
+    kind: str
+    perspective_id: int
+    perspective_slug: str
+    perspective_labels: dict[str, str]
+    colour: str
+    prompt_texts: dict[str, str]
+    text_body: str | None
+    name: str | None
+    duration: float | None
+    created_at: str
+    trim_in: float | None
+    trim_out: float | None
+    lang: str
+    consent_sha256: str
+    captions: str | None  # WebVTT, rewritten from the checked transcript
+    files: dict[str, PublicFile] = field(default_factory=dict)
+
+    def perspective_label(self, lang: str) -> str:
+        """The perspective's label in ``lang``."""
+        return str(models.localised(self.perspective_labels, lang))
+
+    def prompt(self, lang: str) -> str:
+        """The prompt the delegate answered, in ``lang``."""
+        return str(models.localised(self.prompt_texts, lang))
+
+    @property
+    def media_fragment(self) -> str:
+        """``#t=in,out`` when a facilitator trimmed the clip (players start and stop there)."""
+        if self.kind == "text" or (self.trim_in is None and self.trim_out is None):
+            return ""
+        start = f"{self.trim_in:g}" if self.trim_in is not None else "0"
+        return f"#t={start}" + (f",{self.trim_out:g}" if self.trim_out is not None else "")
+
+
+@dataclass(frozen=True)
+class PublicReel:
+    """An archived highlights reel with its files (``mp4``, maybe ``vtt``, ``captioned_mp4``)."""
+
+    id: int
+    title: str
+    duration: float | None
+    files: dict[str, PublicFile] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PerspectivePage:
+    """One page of a perspective's public reflections."""
+
+    perspective: PerspectiveTile
+    reflections: list[PublicReflection]
+    page: int
+    pages: int
+    total: int
+
+
+def safe_colour(colour: str | None) -> str:
+    """A colour fit for a ``style`` attribute (``#rgb``/``#rrggbb``), else grey."""
+    return colour if colour and _COLOUR.match(colour) else _FALLBACK_COLOUR
+
+
+def captions_vtt(transcript: str | None) -> str | None:
+    """The transcript as WebVTT to publish, rewritten through the parser (None if unusable)."""
+    if not transcript:
+        return None
+    try:
+        cues = vtt.parse_vtt(transcript)
+    except vtt.VttError:
+        return None
+    return vtt.format_vtt(cues) if cues else None
+
+
+def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
+    for start in range(0, len(ids), _SQL_CHUNK):
+        yield ids[start : start + _SQL_CHUNK]
+
+
+def _files_of(
+    db: sqlite3.Connection, ids: Sequence[int], kinds: dict[int, str]
+) -> dict[int, dict[str, PublicFile]]:
+    found: dict[int, dict[str, PublicFile]] = {}
+    for chunk in _chunks(ids):
+        marks = ",".join("?" * len(chunk))
+        rows = db.execute(
+            "SELECT reflection_id, kind, path, sha256, bytes FROM asset"  # noqa: S608
+            f" WHERE reflection_id IN ({marks})",
+            list(chunk),
+        )
+        for row in rows:
+            reflection_id = row["reflection_id"]
+            if row["kind"] in PUBLIC_ASSETS[kinds[reflection_id]]:
+                found.setdefault(reflection_id, {})[row["kind"]] = PublicFile(
+                    row["kind"], row["path"], row["sha256"], row["bytes"]
+                )
+    return found
+
+
+def _reflections_from(db: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[PublicReflection]:
+    ids = [row["id"] for row in rows]
+    files = _files_of(db, ids, {row["id"]: row["kind"] for row in rows})
+    return [
+        PublicReflection(
+            id=row["id"],
+            kind=row["kind"],
+            perspective_id=row["perspective_id"],
+            perspective_slug=row["p_slug"],
+            perspective_labels=json.loads(row["p_labels"]),
+            colour=safe_colour(row["p_colour"]),
+            prompt_texts=json.loads(row["prompt_texts"]),
+            text_body=row["text_body"],
+            name=row["public_name"],
+            duration=row["duration_seconds"],
+            created_at=row["created_at"],
+            trim_in=row["trim_in"],
+            trim_out=row["trim_out"],
+            lang=row["lang"],
+            consent_sha256=row["consent_sha256"],
+            captions=captions_vtt(row["transcript_vtt"]) if row["kind"] != "text" else None,
+            files=files.get(row["id"], {}),
+        )
+        for row in rows
+    ]
+
+
+def publishable_reflections(
+    db: sqlite3.Connection,
+    event_id: int,
+    *,
+    perspective_id: int | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[PublicReflection]:
+    """The event's publishable reflections, oldest first, with their public files.
+
+    This is the archive's single source of truth; the static export publishes exactly these.
+    """
+    sql = _SELECT + " WHERE " + PUBLISHABLE_WHERE
+    params: list[Any] = [event_id]
+    if perspective_id is not None:
+        sql += " AND r.perspective_id = ?"
+        params.append(perspective_id)
+    sql += _ORDER
+    if limit is not None:
+        sql += " LIMIT ? OFFSET ?"
+        params += [limit, offset]
+    return _reflections_from(db, db.execute(sql, params).fetchall())
+
+
+def publishable_reflection(
+    db: sqlite3.Connection, event_id: int, reflection_id: int
+) -> PublicReflection:
+    """One publishable reflection. Raises ArchiveNotFound for anything not public."""
+    rows = db.execute(
+        _SELECT + " WHERE " + PUBLISHABLE_WHERE + " AND r.id = ?", (event_id, reflection_id)
+    ).fetchall()
+    if not rows:
+        raise ArchiveNotFound(_("There is nothing here."))
+    return _reflections_from(db, rows)[0]
+
+
+def is_publishable(db: sqlite3.Connection, reflection_id: int) -> bool:
+    """True when the reflection may be shown in its event's public archive right now."""
+    row = db.execute(
+        "SELECT 1" + _FROM + " WHERE " + PUBLISHABLE_WHERE.replace("r.event_id = ?", "r.id = ?"),
+        (reflection_id,),
+    ).fetchone()
+    return row is not None
+
+
+def perspective_tiles(db: sqlite3.Connection, event_id: int) -> list[PerspectiveTile]:
+    """Every current perspective in the event's order, with its count of public reflections."""
+    counts = {
+        row[0]: row[1]
+        for row in db.execute(
+            "SELECT r.perspective_id, COUNT(*)" + _FROM + " WHERE " + PUBLISHABLE_WHERE
+            + " GROUP BY r.perspective_id",
+            (event_id,),
+        )
+    }  # fmt: skip
+    return [
+        PerspectiveTile(p.id, p.slug, p.labels, safe_colour(p.colour), counts.get(p.id, 0))
+        for p in models.perspectives(db, event_id)
+    ]
+
+
+def perspective_page(
+    db: sqlite3.Connection,
+    event_id: int,
+    slug: str,
+    page: int = 1,
+    page_size: int = PAGE_SIZE,
+    tiles: list[PerspectiveTile] | None = None,
+) -> PerspectivePage:
+    """One page of a perspective's public reflections. Raises ArchiveNotFound for an unknown
+    perspective or a page past the end."""
+    tiles = perspective_tiles(db, event_id) if tiles is None else tiles
+    tile = next((t for t in tiles if t.slug == slug), None)
+    if tile is None:
+        raise ArchiveNotFound(_("There is no such perspective in the archive."))
+    pages = max(1, math.ceil(tile.count / page_size))
+    if not 1 <= page <= pages:
+        raise ArchiveNotFound(_("There is no such page in the archive."))
+    reflections = publishable_reflections(
+        db, event_id, perspective_id=tile.id, limit=page_size, offset=(page - 1) * page_size
+    )
+    return PerspectivePage(tile, reflections, page, pages, tile.count)
+
+
+def _reel_files(db: sqlite3.Connection, ids: Sequence[int]) -> dict[int, dict[str, PublicFile]]:
+    found: dict[int, dict[str, PublicFile]] = {}
+    for chunk in _chunks(ids):
+        marks = ",".join("?" * len(chunk))
+        rows = db.execute(
+            "SELECT reel_id, kind, path, sha256, bytes FROM reel_asset"  # noqa: S608
+            f" WHERE reel_id IN ({marks})",
+            list(chunk),
+        )
+        for row in rows:
+            found.setdefault(row["reel_id"], {})[row["kind"]] = PublicFile(
+                row["kind"], row["path"], row["sha256"], row["bytes"]
+            )
+    return found
+
+
+def archived_reels(db: sqlite3.Connection, event_id: int) -> list[PublicReel]:
+    """The event's highlights reels that are in the public archive, oldest first."""
+    rows = db.execute(
+        "SELECT rl.id, rl.title, rl.duration_seconds FROM reel rl WHERE "  # noqa: S608
+        + _REEL_WHERE + " ORDER BY rl.created_at, rl.id",
+        (event_id,),
+    ).fetchall()  # fmt: skip
+    files = _reel_files(db, [row["id"] for row in rows])
+    return [
+        PublicReel(row["id"], row["title"], row["duration_seconds"], files.get(row["id"], {}))
+        for row in rows
+    ]
+
+
+def archived_reel(db: sqlite3.Connection, event_id: int, reel_id: int) -> PublicReel:
+    """One reel in the public archive. Raises ArchiveNotFound otherwise."""
+    reel = next((r for r in archived_reels(db, event_id) if r.id == reel_id), None)
+    if reel is None:
+        raise ArchiveNotFound(_("There is nothing here."))
+    return reel

@@ -1,0 +1,582 @@
+"""The static export of the public archive: a self-contained site, and the separate consent log.
+
+``export_site`` writes exactly what ``/archive`` shows (the same query, ``archive.service``,
+and the same templates) as plain files that work from ``file://`` and any static host:
+relative links only, nothing fetched from elsewhere, no scripts. Layout::
+
+    index.html, perspective-<slug>.html, perspective-<slug>-<page>.html   first language
+    <lang>/index.html, <lang>/perspective-<slug>.html, …                   other languages
+    archive.css
+    media/reflections/<id>/video.mp4 | poster.jpg | card.png | captions.vtt
+    media/reels/<id>/reel.mp4 | reel-captioned.mp4 | captions.vtt
+    manifest.json                                                          every item and file
+
+The output is deterministic: the same database and files give byte-identical files (no export
+time anywhere, stable order), and files that are already right are not rewritten, so a
+publish after no change sends nothing. Files no longer part of the export (a withdrawn
+reflection's) are removed. The consent log is never part of the site: ``write_consent_log``
+writes it wherever the caller says, which must be outside the site.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+import json
+import math
+import os
+import sqlite3
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import jinja2
+from babel.support import Translations
+from flask import has_request_context
+from flask_babel import gettext
+
+from voxpop import models
+from voxpop.archive import service
+from voxpop.archive.service import PublicReel, PublicReflection
+from voxpop.errors import VoxpopError
+from voxpop.storage import MediaStore
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = ROOT / "templates"
+STYLESHEET = ROOT / "static" / "css" / "archive.css"
+TRANSLATIONS = Path(__file__).resolve().parent / "translations"
+MANIFEST = "manifest.json"
+GENERATOR = "voxpop"
+FORMAT = 1
+LANGUAGE_NAMES = {"en": "English", "cy": "Cymraeg"}
+# Names of a reflection's and a reel's files inside the export.
+REFLECTION_FILES = {"mp4": "video", "poster": "poster", "card": "card"}
+REEL_FILES = {"mp4": "reel", "captioned_mp4": "reel-captioned", "vtt": "captions"}
+CONSENT_LOG_COLUMNS = (
+    "reflection_id",
+    "receipt_code",
+    "consent_version",
+    "consent_sha256",
+    "purposes",
+    "given_at",
+    "withdrawn_at",
+    "kiosk",
+)
+_COPY_BLOCK = 1024 * 1024
+_PARTIAL = ".partial-"
+# Already compressed: stored as they are in a zip.
+_STORED_SUFFIXES = {".mp4", ".jpg", ".jpeg", ".png", ".webp"}
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+# A reel's captions are inlined into the page up to this size (a long reel links the file).
+_INLINE_CAPTIONS_MAX = 256 * 1024
+
+
+def _(message: str, **values: Any) -> str:
+    """Translated in a request (the studio download); plain English from the CLI or a job."""
+    if has_request_context():
+        return gettext(message, **values)
+    return message % values if values else message
+
+
+class ExportError(VoxpopError):
+    """The export cannot be written as asked (nothing outside the destination was touched)."""
+
+
+@dataclass(frozen=True)
+class ExportSummary:
+    """What an export wrote: every file in the site, their total size, and what they show."""
+
+    files: int
+    bytes: int
+    items: int
+    reels: int = 0
+    written: int = 0  # files (re)written this time; 0 when nothing changed
+    removed: int = 0  # files deleted because they are no longer part of the export
+
+
+@dataclass(frozen=True)
+class _File:
+    """One file of the site: generated ``data``, or a copy of ``source`` with a known hash."""
+
+    path: str
+    data: bytes | None = None
+    source: Path | None = None
+    sha256: str = ""
+    size: int = 0
+
+    @classmethod
+    def generated(cls, path: str, data: bytes) -> _File:
+        return cls(path, data=data, sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+
+
+@dataclass
+class _Site:
+    files: list[_File] = field(default_factory=list)
+    items: int = 0
+    reels: int = 0
+
+    def add(self, file: _File) -> None:
+        self.files.append(file)
+
+
+# -- where things go ---------------------------------------------------------------------------
+
+
+def reflection_file_path(reflection: PublicReflection, kind: str) -> str:
+    """Where a public reflection's file of ``kind`` sits in the export."""
+    if kind == "captions":
+        return f"media/reflections/{reflection.id}/captions.vtt"
+    suffix = Path(reflection.files[kind].path).suffix.lower()
+    return f"media/reflections/{reflection.id}/{REFLECTION_FILES[kind]}{suffix}"
+
+
+def reel_file_path(reel: PublicReel, kind: str) -> str:
+    """Where an archived reel's file of ``kind`` sits in the export."""
+    suffix = Path(reel.files[kind].path).suffix.lower() or (".vtt" if kind == "vtt" else "")
+    return f"media/reels/{reel.id}/{REEL_FILES[kind]}{suffix}"
+
+
+def page_name(slug: str | None = None, page: int = 1) -> str:
+    """The file name of the landing page (``slug`` None) or of a perspective page."""
+    if slug is None:
+        return "index.html"
+    return f"perspective-{slug}.html" if page == 1 else f"perspective-{slug}-{page}.html"
+
+
+class ExportLinks:
+    """Relative links for one exported page, so the site works from any folder or host."""
+
+    def __init__(
+        self, lang: str, root_lang: str, here: str, reel_captions: dict[int, bytes] | None = None
+    ) -> None:
+        self.lang, self.root_lang, self.here = lang, root_lang, here
+        self.up = "" if lang == root_lang else "../"
+        self.reel_captions = reel_captions or {}
+
+    def _folder(self, lang: str) -> str:
+        return "" if lang == self.root_lang else f"{lang}/"
+
+    def landing(self) -> str:
+        return page_name()
+
+    def perspective(self, slug: str, page: int = 1) -> str:
+        return page_name(slug, page)
+
+    def reflection_file(self, reflection: PublicReflection, kind: str) -> str:
+        return self.up + reflection_file_path(reflection, kind)
+
+    def captions(self, reflection: PublicReflection) -> str:
+        # Inline: Chromium refuses a <track> file from file:// (each file is its own origin),
+        # and a USB copy of the site should have captions too. The .vtt file is exported as well.
+        return _data_url((reflection.captions or "").encode("utf-8"))
+
+    def reel_file(self, reel: PublicReel, kind: str) -> str:
+        if kind == "vtt" and reel.id in self.reel_captions:
+            return _data_url(self.reel_captions[reel.id])
+        return self.up + reel_file_path(reel, kind)
+
+    def stylesheet(self) -> str:
+        return self.up + "archive.css"
+
+    def alternate(self, lang: str) -> str:
+        return self.up + self._folder(lang) + self.here
+
+
+def _data_url(vtt: bytes) -> str:
+    return "data:text/vtt;charset=utf-8;base64," + base64.b64encode(vtt).decode("ascii")
+
+
+# -- rendering ---------------------------------------------------------------------------------
+
+
+def _environment(lang: str) -> jinja2.Environment:
+    """The archive templates with the interface in ``lang``, outside any Flask request."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=jinja2.select_autoescape(["html"]),
+        extensions=["jinja2.ext.i18n"],
+        keep_trailing_newline=True,
+    )
+    translations = Translations.load(str(TRANSLATIONS), [lang])
+    env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
+    return env
+
+
+def _event(db: sqlite3.Connection, event_id: int | None) -> models.Event:
+    if event_id is not None:
+        try:
+            return models.get_event(db, event_id)
+        except models.NotFound:
+            pass
+    else:
+        event = models.current_event(db)
+        if event is not None:
+            return event
+    raise ExportError(_("There is no event to export yet."))
+
+
+def _plan(db: sqlite3.Connection, store: MediaStore, event_id: int | None) -> _Site:
+    """Every file of the site, in a stable order, without writing anything."""
+    event = _event(db, event_id)
+    languages = event.languages or ["en"]
+    root_lang = languages[0]
+    tiles = service.perspective_tiles(db, event.id)
+    reflections = service.publishable_reflections(db, event.id)
+    reels = service.archived_reels(db, event.id)
+    site = _Site(items=len(reflections), reels=len(reels))
+    common = {
+        "event": event,
+        "languages": [(code, LANGUAGE_NAMES.get(code, code)) for code in languages],
+        "page_size": service.PAGE_SIZE,
+    }
+
+    reel_captions = {
+        reel.id: store.path(reel.files["vtt"].path).read_bytes()
+        for reel in reels
+        if "vtt" in reel.files
+        and reel.files["vtt"].bytes <= _INLINE_CAPTIONS_MAX
+        and store.path(reel.files["vtt"].path).is_file()
+    }
+    pages: list[tuple[str, Any]] = [(page_name(), None)]
+    for tile in tiles:
+        if tile.count:
+            count = math.ceil(tile.count / service.PAGE_SIZE)
+            pages += [(page_name(tile.slug, n), (tile.slug, n)) for n in range(1, count + 1)]
+    for lang in languages:
+        env = _environment(lang)
+        folder = "" if lang == root_lang else f"{lang}/"
+        for name, target in pages:
+            links = ExportLinks(lang, root_lang, name, reel_captions)
+            if target is None:
+                html = env.get_template("archive/landing.html").render(
+                    **common, lang=lang, links=links, tiles=tiles, reels=reels,
+                    total=sum(tile.count for tile in tiles),
+                )  # fmt: skip
+            else:
+                found = service.perspective_page(db, event.id, target[0], target[1], tiles=tiles)
+                html = env.get_template("archive/perspective.html").render(
+                    **common, lang=lang, links=links, page=found
+                )
+            site.add(_File.generated(folder + name, html.encode("utf-8")))
+    site.add(_File.generated("archive.css", STYLESHEET.read_bytes()))
+
+    records = []
+    for reflection in reflections:
+        files = []
+        for kind, asset in sorted(reflection.files.items()):
+            file = _File(reflection_file_path(reflection, kind), source=store.path(asset.path),
+                         sha256=asset.sha256, size=asset.bytes)  # fmt: skip
+            site.add(file)
+            files.append(_file_record(file, kind))
+        if reflection.captions:
+            file = _File.generated(
+                reflection_file_path(reflection, "captions"), reflection.captions.encode("utf-8")
+            )
+            site.add(file)
+            files.append(_file_record(file, "captions"))
+        records.append(_reflection_record(reflection, files))
+    reel_records = []
+    for reel in reels:
+        files = []
+        for kind, asset in sorted(reel.files.items()):
+            file = _File(reel_file_path(reel, kind), source=store.path(asset.path),
+                         sha256=asset.sha256, size=asset.bytes)  # fmt: skip
+            site.add(file)
+            files.append(_file_record(file, kind))
+        reel_records.append(
+            {"id": reel.id, "title": reel.title, "duration": reel.duration, "files": files}
+        )
+
+    manifest = {
+        "generator": GENERATOR,
+        "format": FORMAT,
+        "event": {
+            "name": event.name,
+            "date": event.date,
+            "venue": event.venue,
+            "languages": languages,
+        },
+        "perspectives": [
+            {"slug": t.slug, "label": t.labels, "colour": t.colour, "count": t.count} for t in tiles
+        ],
+        "reflections": records,
+        "reels": reel_records,
+        "pages": [_file_record(file, None) for file in site.files if file.source is None],
+    }
+    text = json.dumps(manifest, ensure_ascii=False, sort_keys=True, indent=2) + "\n"
+    site.add(_File.generated(MANIFEST, text.encode("utf-8")))
+    site.files.sort(key=lambda file: file.path)
+    return site
+
+
+def _file_record(file: _File, role: str | None) -> dict[str, Any]:
+    record: dict[str, Any] = {"path": file.path, "sha256": file.sha256, "bytes": file.size}
+    if role is not None:
+        record["role"] = role
+    return record
+
+
+def _reflection_record(reflection: PublicReflection, files: list[dict[str, Any]]) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "id": reflection.id,
+        "kind": reflection.kind,
+        "perspective": {
+            "slug": reflection.perspective_slug,
+            "label": reflection.perspective_labels,
+        },
+        "prompt": reflection.prompt_texts,
+        "language": reflection.lang,
+        "duration": reflection.duration,
+        "created_at": reflection.created_at,
+        "consent_sha256": reflection.consent_sha256,
+        "files": files,
+    }
+    if reflection.kind == "text":
+        record["text"] = reflection.text_body
+    if reflection.trim_in is not None or reflection.trim_out is not None:
+        record["trim"] = {"in": reflection.trim_in, "out": reflection.trim_out}
+    if reflection.name:  # only present when the delegate agreed to show it
+        record["name"] = reflection.name
+    return record
+
+
+# -- writing a folder --------------------------------------------------------------------------
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(_COPY_BLOCK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _already_there(target: Path, file: _File) -> bool:
+    try:
+        if target.is_symlink() or not target.is_file() or target.stat().st_size != file.size:
+            return False
+    except OSError:
+        return False
+    if file.data is not None:
+        return target.read_bytes() == file.data
+    return _sha256_of(target) == file.sha256
+
+
+def _write_atomically(target: Path, write: Callable[[IO[bytes]], None]) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f"{_PARTIAL}{target.name}")
+    try:
+        with open(partial, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(partial, 0o644)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _copy_checked(file: _File, handle: IO[bytes]) -> None:
+    assert file.source is not None
+    digest = hashlib.sha256()
+    try:
+        with open(file.source, "rb") as source:
+            for block in iter(lambda: source.read(_COPY_BLOCK), b""):
+                digest.update(block)
+                handle.write(block)
+    except FileNotFoundError as error:
+        raise ExportError(
+            _(
+                "A media file is missing (%(path)s): run “voxpop rebuild”, then export again.",
+                path=file.source.name,
+            )
+        ) from error
+    if digest.hexdigest() != file.sha256:
+        raise ExportError(
+            _(
+                "A media file changed on disk since it was made (%(path)s): run “voxpop rebuild”.",
+                path=file.source.name,
+            )
+        )
+
+
+def _check_destination(destination: Path) -> None:
+    """Refuse to clear out a folder that is not empty and is not an earlier export."""
+    if destination.exists() and not destination.is_dir():
+        raise ExportError(_("%(path)s is a file, not a folder.", path=str(destination)))
+    if not destination.is_dir() or not any(destination.iterdir()):
+        return
+    try:
+        manifest = json.loads((destination / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        manifest = None
+    if not isinstance(manifest, dict) or manifest.get("generator") != GENERATOR:
+        raise ExportError(
+            _(
+                "%(path)s is not empty and is not an earlier voxpop export: choose an empty or new"
+                " folder.",
+                path=str(destination),
+            )
+        )
+
+
+def _walk_files(root: Path) -> Iterator[Path]:
+    for folder, folders, names in os.walk(root):
+        folders.sort()
+        for name in sorted(names):
+            yield Path(folder) / name
+
+
+def export_site(
+    db: sqlite3.Connection, store: MediaStore, destination: Path, event_id: int | None = None
+) -> ExportSummary:
+    """Write the public archive of an event (default: the current one) into ``destination``
+    as a static site.
+
+    Deterministic and incremental: files already right are left alone, stale ones are
+    removed. Raises ExportError (no event; a non-empty folder that is not an earlier export;
+    a media file missing or changed on disk).
+    """
+    destination = Path(destination).resolve()
+    _check_destination(destination)
+    site = _plan(db, store, event_id)
+    destination.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for file in site.files:
+        target = destination / file.path
+        if _already_there(target, file):
+            continue
+        if file.data is not None:
+            data = file.data
+            _write_atomically(target, lambda handle, data=data: handle.write(data))  # type: ignore[misc]
+        else:
+            _write_atomically(target, lambda handle, file=file: _copy_checked(file, handle))  # type: ignore[misc]
+        written += 1
+    wanted = {destination / file.path for file in site.files}
+    removed = 0
+    for path in list(_walk_files(destination)):
+        if path not in wanted:
+            path.unlink()
+            removed += 1
+    for folder, _folders, _names in sorted(os.walk(destination), reverse=True):
+        if Path(folder) != destination and not any(Path(folder).iterdir()):
+            Path(folder).rmdir()
+    return ExportSummary(
+        files=len(site.files),
+        bytes=sum(file.size for file in site.files),
+        items=site.items,
+        reels=site.reels,
+        written=written,
+        removed=removed,
+    )
+
+
+def write_site_zip(
+    db: sqlite3.Connection,
+    store: MediaStore,
+    output: IO[bytes],
+    folder: str = "archive",
+    event_id: int | None = None,
+) -> ExportSummary:
+    """Write the same site as ``export_site`` into a zip (under ``folder/``) on ``output``.
+
+    Streams each file into the zip (never the whole site in memory); deterministic like the
+    folder export. Raises ExportError as ``export_site`` does.
+    """
+    site = _plan(db, store, event_id)
+    with zipfile.ZipFile(output, "w", allowZip64=True) as archive:
+        for file in site.files:
+            info = zipfile.ZipInfo(f"{folder}/{file.path}", date_time=_ZIP_TIME)
+            stored = Path(file.path).suffix in _STORED_SUFFIXES
+            info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            with archive.open(info, "w", force_zip64=file.size > 2**31) as handle:
+                if file.data is not None:
+                    handle.write(file.data)
+                else:
+                    _copy_checked(file, handle)
+    return ExportSummary(
+        files=len(site.files),
+        bytes=sum(file.size for file in site.files),
+        items=site.items,
+        reels=site.reels,
+        written=len(site.files),
+    )
+
+
+# -- the consent log ---------------------------------------------------------------------------
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    # A spreadsheet would run a cell starting like a formula (a kiosk name is typed by a person).
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def consent_log_rows(db: sqlite3.Connection, event_id: int | None = None) -> list[list[str]]:
+    """The consent log of an event (default: the current one), one row per reflection.
+
+    A withdrawn reflection keeps its row, with the time of withdrawal. No names, no words.
+    """
+    if event_id is None:
+        event = models.current_event(db)
+        if event is None:
+            return []
+        event_id = event.id
+    rows = db.execute(
+        "SELECT r.id, r.receipt_code, ct.version, c.consent_sha256, c.archive, c.reel, c.online,"
+        " c.show_name, c.given_at, c.withdrawn_at, k.name AS kiosk FROM consent c"
+        " JOIN reflection r ON r.id = c.reflection_id"
+        " JOIN consent_text ct ON ct.id = c.consent_text_id"
+        " LEFT JOIN kiosk k ON k.id = r.kiosk_id WHERE r.event_id = ? ORDER BY r.id",
+        (event_id,),
+    ).fetchall()
+    table = []
+    for row in rows:
+        granted = {"archive": row["archive"], "reel": row["reel"], "online": row["online"],
+                   "name": row["show_name"]}  # fmt: skip
+        purposes = " ".join(purpose for purpose in models.PURPOSES if granted[purpose])
+        table.append(
+            [
+                _cell(value)
+                for value in (
+                    row["id"],
+                    row["receipt_code"],
+                    row["version"],
+                    row["consent_sha256"],
+                    purposes,
+                    row["given_at"],
+                    row["withdrawn_at"],
+                    row["kiosk"],
+                )
+            ]  # fmt: skip
+        )
+    return table
+
+
+def _csv(rows: list[list[str]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(CONSENT_LOG_COLUMNS)
+    writer.writerows(rows)
+    return buffer.getvalue().encode("utf-8")
+
+
+def consent_log_csv(db: sqlite3.Connection, event_id: int | None = None) -> bytes:
+    """The consent log as CSV bytes (UTF-8, header row first)."""
+    return _csv(consent_log_rows(db, event_id))
+
+
+def write_consent_log(db: sqlite3.Connection, path: Path, event_id: int | None = None) -> int:
+    """Write the (non-public) consent log CSV to ``path`` atomically; return how many rows.
+
+    Keep it out of the published site: it links receipt codes to consent.
+    """
+    rows = consent_log_rows(db, event_id)
+    data = _csv(rows)
+    _write_atomically(Path(path), lambda handle: handle.write(data))
+    return len(rows)

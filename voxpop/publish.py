@@ -1,0 +1,1012 @@
+"""Publishing the archive: build the static export, then sync it to S3 or any S3-compatible store.
+
+Where it goes (bucket, prefix, region, endpoint URL) is saved from the studio and overridden by
+the environment (``VOXPOP_S3_BUCKET``, ``VOXPOP_S3_PREFIX``, and boto3's own
+``AWS_ENDPOINT_URL_S3``/``AWS_ENDPOINT_URL``, ``AWS_REGION``/``AWS_DEFAULT_REGION``).
+Credentials only ever come from boto3's standard chain (environment, profile, role): they are
+never stored by voxpop.
+
+The sync compares each file's sha256 with the ``sha256`` metadata of the object already there
+(multipart ETags are not content hashes), sends only what changed, media first and pages last
+(so a page never links to a file not yet there), then deletes objects under the prefix that are
+no longer in the export. A PUT or a completed multipart upload is atomic in S3, and multipart
+uploads left incomplete by a lost connection are aborted at the start of the next sync, so the
+bucket never holds a partial object.
+
+Publishing is a job (``publish_archive``, target = event id). When the endpoint cannot be
+reached (the venue is offline), it waits and tries again with backoff, without limit; refused
+credentials, a missing bucket or denied access fail at once with the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import mimetypes
+import os
+import re
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+from boto3.exceptions import S3UploadFailedError
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoCredentialsError
+from botocore.exceptions import ConnectionError as BotoConnectionError
+from flask_babel import gettext as _
+
+from voxpop import jobs
+from voxpop.db import transaction, utcnow
+from voxpop.errors import VoxpopError
+from voxpop.storage import MediaStore
+
+log = logging.getLogger(__name__)
+
+PUBLISH_ARCHIVE = "publish_archive"
+MB = 1024 * 1024
+# Files from this size go multipart, in parts of MULTIPART_CHUNKSIZE (S3's minimum is 5 MiB).
+MULTIPART_THRESHOLD = 16 * MB
+MULTIPART_CHUNKSIZE = 8 * MB
+# Venue Wi-Fi: give up on a silent connection fairly soon and let the retry mode try again.
+CONNECT_TIMEOUT = 5
+READ_TIMEOUT = 60
+MAX_ATTEMPTS = 5  # per request, botocore's standard retry mode
+WAIT_CAP_SECONDS = 300.0  # longest wait between two tries while offline
+UPLOAD_THREADS = 4
+
+ENV_BUCKET = "VOXPOP_S3_BUCKET"
+ENV_PREFIX = "VOXPOP_S3_PREFIX"
+ENV_ENDPOINT = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+ENV_REGION = ("AWS_REGION", "AWS_DEFAULT_REGION")
+SETTING_FIELDS = ("bucket", "prefix", "region", "endpoint_url")
+
+_TEXT = "; charset=utf-8"
+CONTENT_TYPES: dict[str, str] = {
+    ".html": "text/html" + _TEXT,
+    ".htm": "text/html" + _TEXT,
+    ".css": "text/css" + _TEXT,
+    ".js": "text/javascript" + _TEXT,
+    ".mjs": "text/javascript" + _TEXT,
+    ".json": "application/json",
+    ".vtt": "text/vtt" + _TEXT,
+    ".txt": "text/plain" + _TEXT,
+    ".xml": "application/xml",
+    ".svg": "image/svg+xml",
+    ".mp4": "video/mp4",
+    ".m4a": "audio/mp4",
+    ".webm": "video/webm",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".webp": "image/webp",
+    ".gif": "image/gif",
+    ".ico": "image/x-icon",
+    ".woff2": "font/woff2",
+    ".woff": "font/woff",
+    ".ttf": "font/ttf",
+    ".zip": "application/zip",
+}
+# Pages and the manifest change with every review or withdrawal: short. Captions, styles and
+# scripts: a few minutes. Media: an hour, not days, so that a withdrawal also leaves caches soon.
+CACHE_PAGES = "public, max-age=60, must-revalidate"
+CACHE_TEXT = "public, max-age=300"
+CACHE_MEDIA = "public, max-age=3600"
+_PAGE_SUFFIXES = {".html", ".htm", ".json", ".xml", ".txt"}
+_TEXT_SUFFIXES = {".vtt", ".css", ".js", ".mjs", ".svg"}
+
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_REGION_NAME = re.compile(r"^[a-z0-9-]{1,40}$")
+_PREFIX_PART = re.compile(r"^[A-Za-z0-9._~!*'()@+=-]+$")
+
+
+# -- errors ---------------------------------------------------------------------------------------
+
+
+class PublishError(VoxpopError):
+    """Publishing cannot go on; ``message`` says why in words an organiser can act on."""
+
+
+class PublishFailed(PublishError):
+    """A problem that waiting will not fix: no bucket, refused credentials, denied access."""
+
+
+class EndpointUnreachable(PublishError):
+    """The store does not answer (offline, DNS, timeout, overloaded): try again later."""
+
+    def __init__(self, message: str, files_queued: int | None = None) -> None:
+        super().__init__(message)
+        self.files_queued = files_queued
+
+
+# -- settings -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    """Where an archive is published; empty strings are "not set"."""
+
+    bucket: str = ""
+    prefix: str = ""
+    region: str = ""
+    endpoint_url: str = ""
+    # Names of the fields whose value came from the environment (not editable in the studio).
+    from_environment: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def configured(self) -> bool:
+        """True when there is a bucket to publish to."""
+        return bool(self.bucket)
+
+    @property
+    def key_prefix(self) -> str:
+        """What every key starts with: ``prefix/``, or nothing for the bucket's root."""
+        return f"{self.prefix}/" if self.prefix else ""
+
+    def key(self, path: str) -> str:
+        """The object key for a file's path inside the export."""
+        return self.key_prefix + path
+
+    @property
+    def target(self) -> str:
+        """One string naming the place, to notice when it changes."""
+        return f"{self.endpoint_url or 'aws'}|{self.bucket}|{self.prefix}"
+
+    def describe(self) -> str:
+        """``s3://bucket/prefix/`` (and the endpoint, when it is not AWS)."""
+        where = f"s3://{self.bucket}/{self.key_prefix}"
+        return f"{where} at {self.endpoint_url}" if self.endpoint_url else where
+
+
+def normalise_prefix(prefix: str) -> str:
+    """``/day one//archive/`` -> ``day one/archive``: no leading, trailing or double slashes."""
+    return "/".join(part for part in prefix.strip().split("/") if part)
+
+
+def settings_errors(values: Mapping[str, str]) -> dict[str, str]:
+    """Check studio input; return field -> message for each value that cannot be used."""
+    errors: dict[str, str] = {}
+    bucket = values.get("bucket", "").strip()
+    if bucket and (not _BUCKET_NAME.match(bucket) or ".." in bucket):
+        errors["bucket"] = _(
+            "A bucket name has 3 to 63 lower-case letters, digits, dots and hyphens,"
+            " and starts and ends with a letter or digit."
+        )
+    prefix = normalise_prefix(values.get("prefix", ""))
+    if prefix and (
+        len(prefix) > 200
+        or any(part in {".", ".."} or not _PREFIX_PART.match(part) for part in prefix.split("/"))
+    ):
+        errors["prefix"] = _(
+            "Use letters, digits and - _ . between slashes for the prefix, e.g. 2026/whose-shoes."
+        )
+    region = values.get("region", "").strip()
+    if region and not _REGION_NAME.match(region):
+        errors["region"] = _("A region looks like eu-west-2: lower-case letters, digits, hyphens.")
+    endpoint = values.get("endpoint_url", "").strip()
+    if endpoint:
+        parts = urlsplit(endpoint)
+        if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query:
+            errors["endpoint_url"] = _(
+                "The endpoint is a web address such as https://s3.example.org or"
+                " http://192.168.1.20:9000 (leave it empty for Amazon S3)."
+            )
+    return errors
+
+
+def saved_settings(db: sqlite3.Connection, event_id: int) -> S3Settings:
+    """The settings saved from the studio (without the environment)."""
+    row = db.execute("SELECT * FROM publish_settings WHERE event_id = ?", (event_id,)).fetchone()
+    if row is None:
+        return S3Settings()
+    return S3Settings(*(row[name] or "" for name in SETTING_FIELDS))
+
+
+def environment_settings(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The settings the environment fixes: field -> value, only for those that are set."""
+    environ = os.environ if environ is None else environ
+    found: dict[str, str] = {}
+    for name, variables in (
+        ("bucket", (ENV_BUCKET,)),
+        ("prefix", (ENV_PREFIX,)),
+        ("endpoint_url", ENV_ENDPOINT),
+        ("region", ENV_REGION),
+    ):
+        for variable in variables:
+            value = environ.get(variable, "").strip()
+            if value:
+                found[name] = normalise_prefix(value) if name == "prefix" else value
+                break
+    return found
+
+
+def environment_variable(name: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """Which variable sets the setting ``name`` (for the studio's "set by …" hint)."""
+    environ = os.environ if environ is None else environ
+    candidates = {
+        "bucket": (ENV_BUCKET,),
+        "prefix": (ENV_PREFIX,),
+        "endpoint_url": ENV_ENDPOINT,
+        "region": ENV_REGION,
+    }[name]
+    return next((var for var in candidates if environ.get(var, "").strip()), None)
+
+
+def resolve_settings(
+    db: sqlite3.Connection, event_id: int, environ: Mapping[str, str] | None = None
+) -> S3Settings:
+    """The settings in force: the studio's, with anything set in the environment winning."""
+    env = environment_settings(environ)
+    return replace(saved_settings(db, event_id), **env, from_environment=frozenset(env))
+
+
+def is_configured(
+    db: sqlite3.Connection, event_id: int, environ: Mapping[str, str] | None = None
+) -> bool:
+    """True when the event has a bucket to publish to (from the studio or the environment)."""
+    return resolve_settings(db, event_id, environ).configured
+
+
+def save_settings(db: sqlite3.Connection, event_id: int, values: Mapping[str, str]) -> bool:
+    """Save the studio's settings (audited); return whether anything changed.
+
+    Raises:
+        PublishFailed: a value cannot be used (``field`` names it).
+    """
+    errors = settings_errors(values)
+    if errors:
+        name, message = next(iter(errors.items()))
+        raise PublishFailed(message, field=name)
+    before = saved_settings(db, event_id)
+    after = S3Settings(
+        bucket=values.get("bucket", "").strip(),
+        prefix=normalise_prefix(values.get("prefix", "")),
+        region=values.get("region", "").strip(),
+        endpoint_url=values.get("endpoint_url", "").strip().rstrip("/"),
+    )
+    if before == after:
+        return False
+    from voxpop import audit  # noqa: PLC0415 - audit needs Flask's g, only here
+
+    old = {name: getattr(before, name) for name in SETTING_FIELDS}
+    new = {name: getattr(after, name) for name in SETTING_FIELDS}
+    with transaction(db):
+        db.execute(
+            "INSERT INTO publish_settings (event_id, bucket, prefix, region, endpoint_url,"
+            " updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO UPDATE SET"
+            " bucket = excluded.bucket, prefix = excluded.prefix, region = excluded.region,"
+            " endpoint_url = excluded.endpoint_url, updated_at = excluded.updated_at",
+            (event_id, *new.values(), utcnow()),
+        )
+        audit.record(db, "publish.settings", "event", event_id, *audit.changed(old, new))
+    return True
+
+
+# -- the S3 client ---------------------------------------------------------------------------------
+
+
+def _session(settings: S3Settings) -> boto3.session.Session:
+    return boto3.session.Session(region_name=settings.region or None)
+
+
+def credentials_found(settings: S3Settings) -> bool:
+    """True when boto3's standard chain finds credentials (never says which, nor shows them)."""
+    try:
+        return _session(settings).get_credentials() is not None
+    except BotoCoreError:
+        return False
+
+
+def make_client(settings: S3Settings, *, max_attempts: int | None = None) -> Any:
+    """An S3 client: path-style addressing, standard retries, modest timeouts.
+
+    Raises:
+        PublishFailed: the endpoint URL is not usable.
+    """
+    session = _session(settings)
+    config = Config(
+        s3={"addressing_style": "path"},
+        retries={"mode": "standard", "max_attempts": max_attempts or MAX_ATTEMPTS},
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
+        # Only when the API requires them; S3-compatible stores differ in the checksums they take.
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+    )
+    try:
+        return session.client(
+            "s3",
+            endpoint_url=settings.endpoint_url or None,
+            region_name=settings.region or session.region_name or "us-east-1",
+            config=config,
+        )
+    except ValueError as error:
+        raise PublishFailed(
+            _(
+                "The endpoint URL %(url)s cannot be used: %(reason)s",
+                url=settings.endpoint_url,
+                reason=str(error),
+            )
+        ) from error
+
+
+# -- what a sync does ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    """One file of the export, as it should be in the bucket."""
+
+    path: str  # inside the export, with forward slashes
+    file: Path
+    size: int
+    sha256: str
+    content_type: str
+    cache_control: str
+
+
+@dataclass
+class SyncProgress:
+    """Where a sync is: passed to ``on_progress`` as it goes."""
+
+    phase: str  # "checking", "uploading", "deleting", "done"
+    files_total: int = 0
+    files_to_send: int = 0
+    files_sent: int = 0
+    bytes_to_send: int = 0
+    bytes_sent: int = 0  # including the part of the file being sent
+    files_to_delete: int = 0
+    files_deleted: int = 0
+    current: str | None = None
+
+    @property
+    def files_queued(self) -> int:
+        """Files still to send or delete."""
+        return (self.files_to_send - self.files_sent) + (self.files_to_delete - self.files_deleted)
+
+    @property
+    def fraction(self) -> float:
+        """0–1 for a progress bar: mostly bytes, a little for checking and deleting."""
+        if self.phase == "done":
+            return 1.0
+        if self.phase == "checking":
+            return 0.0
+        sent = self.bytes_sent / self.bytes_to_send if self.bytes_to_send else 1.0
+        deleted = self.files_deleted / self.files_to_delete if self.files_to_delete else 1.0
+        return round(0.05 + 0.9 * min(sent, 1.0) + 0.05 * deleted * (self.phase == "deleting"), 4)
+
+
+@dataclass
+class SyncResult:
+    """What a sync did."""
+
+    files_total: int = 0
+    files_uploaded: int = 0
+    bytes_sent: int = 0
+    files_unchanged: int = 0
+    files_deleted: int = 0
+
+    def summary(self) -> str:
+        """One line for a person (the CLI prints it)."""
+        return _(
+            "%(files)d file(s) in the archive: %(sent)d sent (%(size)s), %(same)d unchanged,"
+            " %(deleted)d deleted.",
+            files=self.files_total,
+            sent=self.files_uploaded,
+            size=human_bytes(self.bytes_sent),
+            same=self.files_unchanged,
+            deleted=self.files_deleted,
+        )
+
+
+def human_bytes(count: int) -> str:
+    """1536 -> "1.5 KB" (decimal units are what people expect from upload sizes)."""
+    size = float(count)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{int(size)} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} GB"  # pragma: no cover - the loop always returns
+
+
+def content_type_for(name: str) -> str:
+    """The Content-Type to store a file with, from its name."""
+    suffix = Path(name).suffix.lower()
+    if suffix in CONTENT_TYPES:
+        return CONTENT_TYPES[suffix]
+    guessed, _encoding = mimetypes.guess_type(name)
+    return guessed or "application/octet-stream"
+
+
+def cache_control_for(name: str) -> str:
+    """The Cache-Control to store a file with: pages short, media longer."""
+    suffix = Path(name).suffix.lower()
+    if suffix in _PAGE_SUFFIXES:
+        return CACHE_PAGES
+    if suffix in _TEXT_SUFFIXES:
+        return CACHE_TEXT
+    return CACHE_MEDIA
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file, read in chunks."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def scan_directory(local_dir: Path) -> list[LocalFile]:
+    """Every regular file under ``local_dir`` (symbolic links are not followed), sorted by path."""
+    root = Path(local_dir)
+    files = []
+    for path in sorted(root.rglob("*")):
+        if path.is_symlink() or not path.is_file():
+            continue
+        relative = path.relative_to(root).as_posix()
+        files.append(
+            LocalFile(
+                relative,
+                path,
+                path.stat().st_size,
+                file_sha256(path),
+                content_type_for(relative),
+                cache_control_for(relative),
+            )
+        )
+    return files
+
+
+def _send_order(local: LocalFile) -> tuple[int, str]:
+    # Media first, then captions/styles, then pages and the manifest that point to them.
+    suffix = Path(local.path).suffix.lower()
+    rank = 2 if suffix in _PAGE_SUFFIXES else 1 if suffix in _TEXT_SUFFIXES else 0
+    return rank, local.path
+
+
+def _is_offline(error: BaseException) -> bool:
+    return isinstance(error, BotoConnectionError | HTTPClientError)
+
+
+def _client_error(error: BaseException) -> ClientError | None:
+    # boto3's upload_file re-raises a ClientError as S3UploadFailedError (the original is
+    # its context).
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ClientError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+_BUSY_CODES = {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "503", "500"}
+
+
+def explain(error: BaseException, settings: S3Settings) -> PublishError:
+    """Turn a boto3 failure into the error an organiser reads (offline ones are retried)."""
+    if _is_offline(error):
+        return EndpointUnreachable(
+            _("Waiting for connection: %(where)s does not answer.", where=settings.describe())
+        )
+    if isinstance(error, NoCredentialsError):
+        return PublishFailed(
+            _(
+                "No S3 credentials were found. Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+                " (or an AWS profile) where voxpop runs, then publish again."
+            )
+        )
+    client_error = _client_error(error)
+    if client_error is None:
+        return PublishFailed(_("Publishing failed: %(reason)s", reason=str(error)))
+    details = client_error.response.get("Error", {})
+    code = str(details.get("Code", ""))
+    status = int(client_error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    if code in _BUSY_CODES or status >= 500:
+        return EndpointUnreachable(
+            _(
+                "Waiting for connection: %(where)s is busy (%(code)s).",
+                where=settings.describe(),
+                code=code or status,
+            )
+        )
+    if code in {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken"}:
+        return PublishFailed(
+            _(
+                "The S3 credentials were refused (%(code)s). Check AWS_ACCESS_KEY_ID and"
+                " AWS_SECRET_ACCESS_KEY where voxpop runs.",
+                code=code,
+            )
+        )
+    if code in {"NoSuchBucket", "404"}:
+        return PublishFailed(
+            _(
+                "The bucket “%(bucket)s” does not exist at %(where)s. Create it, or correct the"
+                " bucket name.",
+                bucket=settings.bucket,
+                where=settings.endpoint_url or "Amazon S3",
+            )
+        )
+    if code in {"AccessDenied", "AllAccessDisabled", "403"}:
+        return PublishFailed(
+            _(
+                "Access to %(where)s was denied: these credentials may not write to this bucket.",
+                where=settings.describe(),
+            )
+        )
+    if code in {"PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraint"}:
+        return PublishFailed(
+            _(
+                "The bucket “%(bucket)s” is in another region: set the region to the bucket's.",
+                bucket=settings.bucket,
+            )
+        )
+    message = details.get("Message") or code
+    return PublishFailed(_("The store refused the publish: %(reason)s", reason=message))
+
+
+def _abort_incomplete_uploads(client: Any, settings: S3Settings) -> int:
+    """Abort multipart uploads under our prefix that a lost connection left behind."""
+    aborted = 0
+    try:
+        pages = client.get_paginator("list_multipart_uploads").paginate(
+            Bucket=settings.bucket, Prefix=settings.key_prefix
+        )
+        for page in pages:
+            for upload in page.get("Uploads", []) or []:
+                client.abort_multipart_upload(
+                    Bucket=settings.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                )
+                aborted += 1
+    except ClientError as error:
+        if _client_error(error) and error.response.get("Error", {}).get("Code") in {
+            "NotImplemented",
+            "501",
+        }:
+            return aborted  # a store without multipart listing; nothing to clean then
+        raise
+    if aborted:
+        log.info("Aborted %d incomplete multipart upload(s) in %s", aborted, settings.describe())
+    return aborted
+
+
+def _remote_sizes(client: Any, settings: S3Settings) -> dict[str, int]:
+    sizes: dict[str, int] = {}
+    pages = client.get_paginator("list_objects_v2").paginate(
+        Bucket=settings.bucket, Prefix=settings.key_prefix
+    )
+    for page in pages:
+        for item in page.get("Contents", []) or []:
+            sizes[item["Key"]] = int(item["Size"])
+    return sizes
+
+
+def _is_current(client: Any, settings: S3Settings, local: LocalFile) -> bool:
+    try:
+        head = client.head_object(Bucket=settings.bucket, Key=settings.key(local.path))
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            return False
+        raise
+    return (
+        head.get("Metadata", {}).get("sha256") == local.sha256
+        and head.get("ContentType") == local.content_type
+        and head.get("CacheControl") == local.cache_control
+    )
+
+
+def check_endpoint(client: Any, settings: S3Settings) -> None:
+    """One small request that fails the way a publish would (offline, refused, no bucket).
+
+    Raises:
+        EndpointUnreachable, PublishFailed
+    """
+    try:
+        client.list_objects_v2(Bucket=settings.bucket, Prefix=settings.key_prefix, MaxKeys=1)
+    except (BotoCoreError, ClientError) as error:
+        raise explain(error, settings) from error
+
+
+def sync_directory(
+    local_dir: Path,
+    settings: S3Settings,
+    *,
+    client: Any | None = None,
+    on_progress: Callable[[SyncProgress], None] | None = None,
+    on_object: Callable[[str, LocalFile | None], None] | None = None,
+    delete: bool = True,
+    multipart_threshold: int = MULTIPART_THRESHOLD,
+    multipart_chunksize: int = MULTIPART_CHUNKSIZE,
+) -> SyncResult:
+    """Make ``bucket/prefix/`` hold exactly the files of ``local_dir``; send only what changed.
+
+    ``on_progress`` gets a ``SyncProgress`` as files are checked, sent and deleted (from the
+    upload threads too, one call at a time). ``on_object(path, local)`` is called after each
+    upload (``local``) or delete (``None``) has succeeded.
+
+    Raises:
+        EndpointUnreachable: the store stopped answering; ``files_queued`` says how many files
+            were still to send or delete. Nothing partial is left: run the sync again.
+        PublishFailed: refused credentials, no such bucket, access denied…
+    """
+    if not settings.configured:
+        raise PublishFailed(_("No S3 bucket is set: choose one on the Publishing page first."))
+    client = client or make_client(settings)
+    local_files = scan_directory(Path(local_dir))
+    progress = SyncProgress(phase="checking", files_total=len(local_files))
+    lock = threading.Lock()
+
+    def report() -> None:
+        if on_progress is not None:
+            on_progress(progress)
+
+    try:
+        report()
+        _abort_incomplete_uploads(client, settings)
+        remote = _remote_sizes(client, settings)
+        same_size = [f for f in local_files if remote.get(settings.key(f.path)) == f.size]
+        with ThreadPoolExecutor(max_workers=UPLOAD_THREADS) as pool:
+            current = dict(
+                zip(
+                    (f.path for f in same_size),
+                    pool.map(lambda f: _is_current(client, settings, f), same_size),
+                    strict=True,
+                )
+            )
+        to_send = sorted((f for f in local_files if not current.get(f.path)), key=_send_order)
+        wanted = {settings.key(f.path) for f in local_files}
+        stale = sorted(key for key in remote if key not in wanted) if delete else []
+        progress.phase = "uploading"
+        progress.files_to_send = len(to_send)
+        progress.bytes_to_send = sum(f.size for f in to_send)
+        progress.files_to_delete = len(stale)
+        report()
+        transfer = TransferConfig(
+            multipart_threshold=multipart_threshold,
+            multipart_chunksize=multipart_chunksize,
+            max_concurrency=UPLOAD_THREADS,
+        )
+        sent_before = 0
+        for local in to_send:
+            progress.current = local.path
+
+            def on_bytes(count: int, limit: int = sent_before + local.size) -> None:
+                with lock:
+                    progress.bytes_sent = min(progress.bytes_sent + count, limit)
+                    report()
+
+            client.upload_file(
+                str(local.file),
+                settings.bucket,
+                settings.key(local.path),
+                ExtraArgs={
+                    "ContentType": local.content_type,
+                    "CacheControl": local.cache_control,
+                    "Metadata": {"sha256": local.sha256},
+                },
+                Callback=on_bytes,
+                Config=transfer,
+            )
+            sent_before += local.size
+            with lock:
+                progress.files_sent += 1
+                progress.bytes_sent = sent_before
+                if on_object is not None:
+                    on_object(local.path, local)
+                report()
+        progress.phase = "deleting"
+        progress.current = None
+        for start in range(0, len(stale), 1000):
+            batch = stale[start : start + 1000]
+            answer = client.delete_objects(
+                Bucket=settings.bucket,
+                Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True},
+            )
+            if answer.get("Errors"):
+                first = answer["Errors"][0]
+                raise PublishFailed(
+                    _(
+                        "The store refused to delete %(key)s: %(reason)s",
+                        key=first.get("Key"),
+                        reason=first.get("Message") or first.get("Code"),
+                    )
+                )
+            progress.files_deleted += len(batch)
+            if on_object is not None:
+                for key in batch:
+                    on_object(key[len(settings.key_prefix) :], None)
+            report()
+    except (BotoCoreError, ClientError, S3UploadFailedError) as error:
+        explained = explain(error, settings)
+        if isinstance(explained, EndpointUnreachable) and progress.phase != "checking":
+            explained.files_queued = progress.files_queued
+        raise explained from error
+    progress.phase = "done"
+    report()
+    return SyncResult(
+        files_total=len(local_files),
+        files_uploaded=progress.files_sent,
+        bytes_sent=progress.bytes_sent,
+        files_unchanged=len(local_files) - len(to_send),
+        files_deleted=progress.files_deleted,
+    )
+
+
+# -- publishing an event: export, then sync --------------------------------------------------------
+
+ExportSite = Callable[[sqlite3.Connection, MediaStore, Path], Any]
+
+
+def default_export_site() -> ExportSite:
+    """``voxpop.export.export_site``, imported when first needed."""
+    from voxpop.export import export_site  # noqa: PLC0415 - optional until the export exists
+
+    return export_site
+
+
+def staging_folder(instance: Path, event_id: int) -> Path:
+    """Where the export to publish is built: inside the instance folder, never public."""
+    return Path(instance) / "publish" / f"event-{event_id}" / "site"
+
+
+def publish_state(db: sqlite3.Connection, event_id: int) -> dict[str, Any]:
+    """The latest publish of an event (phase, counts, message, last published time)."""
+    row = db.execute("SELECT * FROM publish_state WHERE event_id = ?", (event_id,)).fetchone()
+    if row is None:
+        return {
+            "phase": "idle",
+            "files_total": 0,
+            "files_queued": 0,
+            "files_sent": 0,
+            "bytes_sent": 0,
+            "files_unchanged": 0,
+            "files_deleted": 0,
+            "message": None,
+            "last_published_at": None,
+            "target": None,
+            "updated_at": None,
+        }
+    return dict(row)
+
+
+def _set_state(db: sqlite3.Connection, event_id: int, **values: Any) -> None:
+    values["updated_at"] = utcnow()
+    names = list(values)
+    db.execute(
+        f"INSERT INTO publish_state (event_id, {', '.join(names)})"  # noqa: S608 - fixed names
+        f" VALUES (?, {', '.join('?' for _ in names)}) ON CONFLICT (event_id) DO UPDATE SET "
+        + ", ".join(f"{name} = excluded.{name}" for name in names),
+        (event_id, *values.values()),
+    )
+
+
+def _published(db: sqlite3.Connection, event_id: int, target: str) -> dict[str, str]:
+    state = publish_state(db, event_id)
+    if state["target"] != target:
+        return {}
+    rows = db.execute("SELECT path, sha256 FROM published_object WHERE event_id = ?", (event_id,))
+    return {row["path"]: row["sha256"] for row in rows}
+
+
+def count_queued(local_files: Iterable[LocalFile], published: Mapping[str, str]) -> int:
+    """Files to send or delete, judged from what was last known to be in the bucket."""
+    local = {f.path: f.sha256 for f in local_files}
+    changed = sum(1 for path, sha in local.items() if published.get(path) != sha)
+    return changed + sum(1 for path in published if path not in local)
+
+
+def waiting_message(files_queued: int) -> str:
+    """What the job row and the CLI say while the store cannot be reached."""
+    return _("Waiting for connection, %(count)d files queued", count=files_queued)
+
+
+def _build_export(
+    db: sqlite3.Connection, store: MediaStore, destination: Path, export_site: ExportSite
+) -> None:
+    # The export is incremental (files already right are kept, stale ones removed), so the
+    # staging folder is kept between publishes.
+    destination.mkdir(parents=True, exist_ok=True)
+    export_site(db, store, destination)
+
+
+def publish_event(
+    db: sqlite3.Connection,
+    store: MediaStore,
+    instance: Path,
+    event_id: int,
+    *,
+    export_site: ExportSite | None = None,
+    client: Any | None = None,
+    on_progress: Callable[[SyncProgress], None] | None = None,
+    multipart_threshold: int = MULTIPART_THRESHOLD,
+    environ: Mapping[str, str] | None = None,
+) -> SyncResult:
+    """Build the event's static export and sync it to its bucket; record how it went.
+
+    While offline, the export is not rebuilt on every try: the count of files queued is
+    kept from the first failed try (it is rebuilt as soon as the store answers).
+
+    Raises:
+        EndpointUnreachable: offline; ``files_queued`` is set. Try again later.
+        PublishFailed: not configured, refused, denied, or the store has no such bucket.
+    """
+    settings = resolve_settings(db, event_id, environ)
+    if not settings.configured:
+        raise PublishFailed(_("No S3 bucket is set: choose one on the Publishing page first."))
+    export_site = export_site or default_export_site()
+    client = client or make_client(settings)
+    destination = staging_folder(instance, event_id)
+    state = publish_state(db, event_id)
+    try:
+        check_endpoint(client, settings)
+    except EndpointUnreachable as error:
+        if state["phase"] == "waiting" and state["target"] == settings.target:
+            queued = int(state["files_queued"])
+        else:
+            _set_state(db, event_id, phase="exporting", message=None)
+            _build_export(db, store, destination, export_site)
+            queued = count_queued(
+                scan_directory(destination), _published(db, event_id, settings.target)
+            )
+        error.files_queued = queued
+        _set_state(
+            db,
+            event_id,
+            phase="waiting",
+            target=settings.target,
+            files_queued=queued,
+            message=waiting_message(queued),
+        )
+        raise
+    except PublishFailed as error:
+        _set_state(db, event_id, phase="failed", message=error.message)
+        raise
+    _set_state(db, event_id, phase="exporting", message=None)
+    _build_export(db, store, destination, export_site)
+    if state["target"] != settings.target:
+        with transaction(db):
+            db.execute("DELETE FROM published_object WHERE event_id = ?", (event_id,))
+    _set_state(
+        db,
+        event_id,
+        phase="syncing",
+        target=settings.target,
+        files_sent=0,
+        bytes_sent=0,
+        files_unchanged=0,
+        files_deleted=0,
+    )
+
+    progress_now: list[SyncProgress] = [SyncProgress(phase="checking")]
+
+    def track(progress: SyncProgress) -> None:
+        progress_now[0] = progress
+        if on_progress is not None:
+            on_progress(progress)
+
+    def record_object(path: str, local: LocalFile | None) -> None:
+        if local is None:
+            db.execute(
+                "DELETE FROM published_object WHERE event_id = ? AND path = ?", (event_id, path)
+            )
+        else:
+            db.execute(
+                "INSERT INTO published_object (event_id, path, sha256, bytes) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (event_id, path) DO UPDATE SET sha256 = excluded.sha256,"
+                " bytes = excluded.bytes",
+                (event_id, path, local.sha256, local.size),
+            )
+        now = progress_now[0]
+        _set_state(
+            db,
+            event_id,
+            files_queued=now.files_queued,
+            files_sent=now.files_sent,
+            bytes_sent=now.bytes_sent,
+        )
+
+    try:
+        result = sync_directory(
+            destination,
+            settings,
+            client=client,
+            on_progress=track,
+            on_object=record_object,
+            multipart_threshold=multipart_threshold,
+        )
+    except EndpointUnreachable as error:
+        if error.files_queued is None:
+            error.files_queued = count_queued(
+                scan_directory(destination), _published(db, event_id, settings.target)
+            )
+        _set_state(
+            db,
+            event_id,
+            phase="waiting",
+            files_queued=error.files_queued,
+            message=waiting_message(error.files_queued),
+        )
+        raise
+    except PublishFailed as error:
+        _set_state(db, event_id, phase="failed", message=error.message)
+        raise
+    # The bucket now holds exactly the export: make the record say so too.
+    with transaction(db):
+        db.execute("DELETE FROM published_object WHERE event_id = ?", (event_id,))
+        db.executemany(
+            "INSERT INTO published_object (event_id, path, sha256, bytes) VALUES (?, ?, ?, ?)",
+            [(event_id, f.path, f.sha256, f.size) for f in scan_directory(destination)],
+        )
+        _set_state(
+            db,
+            event_id,
+            phase="done",
+            files_total=result.files_total,
+            files_queued=0,
+            files_sent=result.files_uploaded,
+            bytes_sent=result.bytes_sent,
+            files_unchanged=result.files_unchanged,
+            files_deleted=result.files_deleted,
+            message=None,
+            last_published_at=utcnow(),
+        )
+    return result
+
+
+# -- the job ---------------------------------------------------------------------------------------
+
+
+def request_publish(db: sqlite3.Connection, queue: jobs.JobQueue, event_id: int) -> int:
+    """Queue a publish of the event's archive (or find the one already queued); its job id."""
+    return jobs.enqueue(db, queue, PUBLISH_ARCHIVE, event_id)
+
+
+def open_job(db: sqlite3.Connection, event_id: int) -> sqlite3.Row | None:
+    """The event's latest publish job, if any."""
+    return db.execute(
+        "SELECT * FROM job WHERE kind = ? AND target_id = ? ORDER BY id DESC LIMIT 1",
+        (PUBLISH_ARCHIVE, event_id),
+    ).fetchone()
+
+
+def _publish_archive_job(db: sqlite3.Connection, queue: jobs.JobQueue, job: sqlite3.Row) -> str:
+    event_id = int(job["target_id"])
+    try:
+        result = publish_event(
+            db, queue.store, queue.instance, event_id, on_progress=_job_progress(db, int(job["id"]))
+        )
+    except EndpointUnreachable as error:
+        delay = jobs.backoff(int(job["attempts"]), cap=WAIT_CAP_SECONDS)
+        log.info("Publish of event %s waiting %ss: %s", event_id, delay, error.message)
+        return jobs.requeue(db, queue, job, waiting_message(error.files_queued or 0), delay)
+    except VoxpopError as error:  # refused, no bucket, or the export itself could not be built
+        _set_state(db, event_id, phase="failed", message=error.message)
+        jobs.finish(db, job["id"], "failed", error.message)
+        return "failed"
+    except Exception as error:  # noqa: BLE001 - e.g. the export itself failed: say so, stop
+        log.exception("Publish of event %s failed", event_id)
+        message = _(
+            "Publishing failed unexpectedly (%(kind)s); see the server log.",
+            kind=type(error).__name__,
+        )
+        _set_state(db, event_id, phase="failed", message=message)
+        jobs.finish(db, job["id"], "failed", message)
+        return "failed"
+    log.info("Published event %s: %s", event_id, result.summary())
+    jobs.finish(db, job["id"], "done")
+    return "done"
+
+
+def _job_progress(db: sqlite3.Connection, job_id: int) -> Callable[[SyncProgress], None]:
+    write = jobs.progress_writer(db, job_id)
+
+    def on_progress(progress: SyncProgress) -> None:
+        write(progress.fraction)
+
+    return on_progress
+
+
+JOB_HANDLERS: dict[str, jobs.JobHandler] = {PUBLISH_ARCHIVE: _publish_archive_job}

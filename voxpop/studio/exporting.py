@@ -1,0 +1,80 @@
+"""Organisers' downloads: the public archive as a zip, and the consent log (``/studio/export``).
+
+The zip holds exactly the static site ``voxpop.export`` writes; it is built into a temporary
+file (never in memory) and streamed. The consent log is a separate download and is never
+part of the site.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from typing import Any
+
+from flask import Response, current_app, render_template, send_file
+
+from voxpop.archive import service as archive
+from voxpop.auth import login_required
+from voxpop.db import get_db
+from voxpop.export import consent_log_csv, write_site_zip
+from voxpop.kiosk.views import require_event
+from voxpop.studio.views import bp
+
+
+def _download_stem(name: str, date: str | None) -> str:
+    """A plain file name from the event: "whose-shoes-2026-11-23"."""
+    stem = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40] or "voxpop"
+    return f"{stem}-{date}" if date else stem
+
+
+@bp.get("/export")
+@login_required("organiser")
+def export_page() -> Any:
+    """What the public archive holds now, and the two downloads."""
+    db = get_db()
+    event = require_event()
+    tiles = archive.perspective_tiles(db, event.id)
+    return render_template(
+        "studio/export.html",
+        event=event,
+        total=sum(tile.count for tile in tiles),
+        reels=len(archive.archived_reels(db, event.id)),
+    )
+
+
+@bp.post("/export/archive.zip")
+@login_required("organiser")
+def export_zip() -> Any:
+    """The public archive as a static site in a zip (open index.html, or upload anywhere)."""
+    event = require_event()
+    # Deleted as soon as it is closed, which send_file does when the download ends.
+    spool = tempfile.TemporaryFile()  # noqa: SIM115
+    try:
+        write_site_zip(get_db(), current_app.extensions["voxpop"].store, spool)
+        size = spool.tell()
+        spool.seek(0)
+    except BaseException:
+        spool.close()
+        raise
+    response = send_file(
+        spool,
+        mimetype="application/zip",
+        as_attachment=True,
+        download_name=f"{_download_stem(event.name, event.date)}-archive.zip",
+        conditional=False,
+    )
+    response.content_length = size
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/export/consent-log.csv")
+@login_required("organiser")
+def export_consent_log() -> Any:
+    """The consent log (receipt codes, consent versions, purposes, withdrawals) as CSV."""
+    event = require_event()
+    response = Response(consent_log_csv(get_db(), event.id), mimetype="text/csv")
+    stem = _download_stem(event.name, event.date)
+    response.headers["Content-Disposition"] = f'attachment; filename="{stem}-consent-log.csv"'
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,180 @@
+"""Organiser page for publishing the archive to S3: where to, Publish now, and live status.
+
+Routes live on the studio blueprint (``voxpop.studio.views.bp``). The work is done by
+``voxpop.publish``: the views save settings, queue the publish job and read its state.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, flash, jsonify, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import StringField
+
+from voxpop import audit, models, publish
+from voxpop.auth import login_required
+from voxpop.db import get_db, transaction
+from voxpop.studio.forms import ActionForm
+from voxpop.studio.settings import with_event
+from voxpop.studio.views import bp
+
+organiser_only = login_required("organiser")
+
+
+class PublishSettingsForm(FlaskForm):
+    """Bucket, prefix, region and endpoint (checked by ``publish.settings_errors``)."""
+
+    bucket = StringField(_l("Bucket"))
+    prefix = StringField(_l("Prefix (folder inside the bucket)"))
+    region = StringField(_l("Region"))
+    endpoint_url = StringField(_l("Endpoint URL"))
+
+
+def _page(event: models.Event, form: PublishSettingsForm, error: str | None = None) -> Any:
+    db = get_db()
+    settings = publish.resolve_settings(db, event.id)
+    environment = {name: publish.environment_variable(name) for name in settings.from_environment}
+    for name, variable in environment.items():
+        # The environment wins: show its value, and do not offer to edit it here.
+        form[name].data = getattr(settings, name)
+        form[name].render_kw = {"disabled": True, "aria-readonly": "true"}
+        form[name].description = _("Set by %(variable)s in the environment.", variable=variable)
+    return render_template(
+        "studio/publish.html",
+        event=event,
+        form=form,
+        action_form=ActionForm(formdata=None),
+        settings=settings,
+        credentials=publish.credentials_found(settings),
+        status=publish_status(event.id),
+        error=error,
+    ), (400 if error else 200)
+
+
+@bp.get("/publish")
+@organiser_only
+@with_event
+def publish_page(event: models.Event) -> Any:
+    """Where the archive goes, whether credentials were found, Publish now, and its status."""
+    saved = publish.saved_settings(get_db(), event.id)
+    form = PublishSettingsForm(
+        formdata=None, data={name: getattr(saved, name) for name in publish.SETTING_FIELDS}
+    )
+    return _page(event, form)
+
+
+@bp.post("/publish/settings")
+@organiser_only
+@with_event
+def publish_settings(event: models.Event) -> Any:
+    """Save the bucket, prefix, region and endpoint (those not fixed by the environment)."""
+    form = PublishSettingsForm()
+    if not form.validate():
+        return _page(event, form, error=_("The form has expired: please try again."))
+    db = get_db()
+    fixed = publish.environment_settings()
+    saved = publish.saved_settings(db, event.id)
+    values = {
+        name: getattr(saved, name) if name in fixed else (form[name].data or "")
+        for name in publish.SETTING_FIELDS
+    }
+    try:
+        changed = publish.save_settings(db, event.id, values)
+    except publish.PublishFailed as error:
+        if error.field in form:
+            form[error.field].errors = [error.message]
+        return _page(event, form, error=_("Please correct the settings marked below."))
+    flash(_("Publishing settings saved.") if changed else _("Nothing was changed."))
+    return redirect(url_for("studio.publish_page"))
+
+
+@bp.post("/publish/now")
+@organiser_only
+@with_event
+def publish_now(event: models.Event) -> Any:
+    """Queue a publish of the archive; the page then follows its progress."""
+    form = ActionForm()
+    if not form.validate():
+        flash(_("The form has expired: please try again."))
+        return redirect(url_for("studio.publish_page"))
+    db = get_db()
+    if not publish.is_configured(db, event.id):
+        flash(_("Choose a bucket first, then publish."))
+        return redirect(url_for("studio.publish_page"))
+    job_id = publish.request_publish(db, current_app.extensions["voxpop"].queue, event.id)
+    with transaction(db):
+        audit.record(db, "publish.request", "event", event.id, None, {"job": job_id})
+    flash(_("Publishing has started; it goes on in the background."))
+    return redirect(url_for("studio.publish_page"))
+
+
+@bp.get("/publish/status.json")
+@organiser_only
+@with_event
+def publish_status_json(event: models.Event) -> Any:
+    """The publish status, polled by the page."""
+    response = jsonify(publish_status(event.id))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def publish_status(event_id: int) -> dict[str, Any]:
+    """The latest publish job and its state, with a sentence for the page (translated)."""
+    db = get_db()
+    state = publish.publish_state(db, event_id)
+    job = publish.open_job(db, event_id)
+    job_status = job["status"] if job else None
+    phase = state["phase"]
+    if job_status == "queued" and phase == "waiting":
+        text = publish.waiting_message(int(state["files_queued"]))
+    elif job_status == "queued":
+        text = _("Queued: publishing starts in a moment.")
+    elif job_status == "running" and phase == "exporting":
+        text = _("Building the archive…")
+    elif job_status == "running":
+        text = _(
+            "Sending: %(sent)d file(s) sent (%(size)s), %(queued)d to go.",
+            sent=state["files_sent"],
+            size=publish.human_bytes(state["bytes_sent"]),
+            queued=state["files_queued"],
+        )
+    elif job_status == "failed":
+        text = _("Publishing failed: %(reason)s", reason=job["error"] or state["message"] or "")
+    elif phase == "done":
+        text = _(
+            "Published: %(sent)d file(s) sent (%(size)s), %(same)d unchanged, %(deleted)d deleted.",
+            sent=state["files_sent"],
+            size=publish.human_bytes(state["bytes_sent"]),
+            same=state["files_unchanged"],
+            deleted=state["files_deleted"],
+        )
+    else:
+        text = _("Not published yet.")
+    return {
+        "configured": publish.is_configured(db, event_id),
+        "job": None
+        if job is None
+        else {
+            "id": job["id"],
+            "status": job_status,
+            "progress": job["progress"],
+            "attempts": job["attempts"],
+            "error": job["error"],
+            "run_after": job["run_after"],
+        },
+        "phase": phase,
+        "active": job_status in {"queued", "running"},
+        "waiting": job_status == "queued" and phase == "waiting",
+        "text": text,
+        "progress": job["progress"] if job else 0,
+        "files_queued": state["files_queued"],
+        "files_sent": state["files_sent"],
+        "bytes_sent": state["bytes_sent"],
+        "bytes_sent_text": publish.human_bytes(state["bytes_sent"]),
+        "files_unchanged": state["files_unchanged"],
+        "files_deleted": state["files_deleted"],
+        "last_published_at": state["last_published_at"],
+    }

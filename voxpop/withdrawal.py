@@ -1,0 +1,378 @@
+"""Withdrawing a reflection: by its receipt code (the delegate) or on their behalf (organiser).
+
+``withdraw`` makes the reflection disappear from everything a person can see in one
+transaction: status ``withdrawn``, consent ``withdrawn_at``, its words, captions, name, trims,
+tags, asset rows and reel places gone, and the audit log's before/after of it emptied (the rows
+that say *what* was done stay). The consent row stays, saying when it was withdrawn.
+
+The files go in the job ``withdraw_reflection`` queued in the same transaction (so a crash
+cannot lose it): the original, the derived folder (delivery file, poster, cards, reel pieces),
+the staged copy of the export, and then stale reels render again and, when S3 is set up, a
+publish deletes the objects (waiting while the laptop is offline). Running it twice is
+harmless.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import sqlite3
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import g, has_app_context
+from flask_babel import gettext as _
+
+from voxpop import jobs, models
+from voxpop.db import transaction, utcnow
+from voxpop.errors import VoxpopError
+from voxpop.reflections import normalise_receipt_code
+from voxpop.storage import MediaStore, StorageError
+
+log = logging.getLogger(__name__)
+
+WITHDRAW_REFLECTION = "withdraw_reflection"
+# Jobs that write a reflection's files: a withdrawal waits for a running one to finish first.
+_WRITES_ITS_FILES = ("process_reflection", "prepare_reel_clip")
+WAIT_SECONDS = 5.0  # between looks at a job the withdrawal waits for
+
+
+class WithdrawalError(VoxpopError):
+    """A withdrawal that cannot go ahead as asked; nothing was changed."""
+
+
+class UnknownCode(WithdrawalError):
+    """No reflection has this receipt code (or it is not a receipt code at all)."""
+
+    status = 404
+
+
+class AlreadyWithdrawn(WithdrawalError):
+    """The reflection with this code was withdrawn before."""
+
+    status = 410
+
+
+class TooManyAttempts(WithdrawalError):
+    """Too many wrong codes from one address: refused for a while."""
+
+    status = 429
+
+
+@dataclass(frozen=True)
+class FoundReflection:
+    """A reflection found by its receipt code (not withdrawn)."""
+
+    id: int
+    event_id: int
+    receipt_code: str
+    kind: str
+    perspective_labels: dict[str, str]
+    created_at: str
+
+
+@dataclass(frozen=True)
+class WithdrawalPreview:
+    """What a withdrawal will remove, without showing the reflection itself."""
+
+    id: int
+    receipt_code: str
+    kind: str
+    perspective: str
+    created_at: str
+    reels: int  # highlights reels it is in
+    in_archive: bool  # shown in the public archive right now
+    online: bool  # agreed to be published online
+
+
+# -- finding ------------------------------------------------------------------------------------
+
+
+def find_by_code(db: sqlite3.Connection, code: str) -> FoundReflection:
+    """The reflection with this receipt code, however it was typed (case, spaces, dashes).
+
+    Raises UnknownCode (not a code, or no such reflection) or AlreadyWithdrawn.
+    """
+    canonical = normalise_receipt_code(code or "")
+    if canonical is None:
+        raise UnknownCode(
+            _("That does not look like a receipt code. It has six letters and numbers, "
+              "like KX7-4QF.")
+        )  # fmt: skip
+    row = db.execute(
+        "SELECT r.id, r.event_id, r.receipt_code, r.kind, r.status, r.created_at, p.labels,"
+        " c.withdrawn_at FROM reflection r JOIN perspective p ON p.id = r.perspective_id"
+        " LEFT JOIN consent c ON c.reflection_id = r.id WHERE r.receipt_code = ?",
+        (canonical,),
+    ).fetchone()
+    if row is None:
+        raise UnknownCode(
+            _("No reflection has the receipt code %(code)s. Check it and try again.",
+              code=canonical)
+        )  # fmt: skip
+    if row["status"] == "withdrawn":
+        when = (row["withdrawn_at"] or "")[:16].replace("T", " ")
+        raise AlreadyWithdrawn(
+            _("The reflection with this code was already withdrawn (%(when)s UTC). "
+              "Nothing of it is kept.", when=when)
+        )  # fmt: skip
+    return FoundReflection(
+        id=row["id"], event_id=row["event_id"], receipt_code=row["receipt_code"],
+        kind=row["kind"], perspective_labels=json.loads(row["labels"]),
+        created_at=row["created_at"],
+    )  # fmt: skip
+
+
+def preview(db: sqlite3.Connection, found: FoundReflection, lang: str) -> WithdrawalPreview:
+    """What will be removed: kind, perspective, when, and where it is shown now."""
+    from voxpop.archive.service import is_publishable  # noqa: PLC0415 - keeps imports light
+
+    (reels,) = db.execute(
+        "SELECT COUNT(DISTINCT reel_id) FROM reel_item WHERE reflection_id = ?", (found.id,)
+    ).fetchone()
+    consent = db.execute(
+        "SELECT online FROM consent WHERE reflection_id = ?", (found.id,)
+    ).fetchone()
+    return WithdrawalPreview(
+        id=found.id, receipt_code=found.receipt_code, kind=found.kind,
+        perspective=str(models.localised(found.perspective_labels, lang)),
+        created_at=found.created_at, reels=int(reels),
+        in_archive=is_publishable(db, found.id), online=bool(consent and consent["online"]),
+    )  # fmt: skip
+
+
+# -- the brake on guessing codes -----------------------------------------------------------------
+
+
+class AttemptBrake:
+    """Counts wrong codes per address; after ``limit`` in ``window`` seconds, refuses for
+    ``window`` seconds from the last wrong one. In memory: a restart forgets (that is fine,
+    the code space is large and a restart takes a person at the laptop)."""
+
+    def __init__(self, limit: int = 10, window: float = 900.0) -> None:
+        self.limit, self.window = limit, window
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, address: str, now: float) -> deque[float]:
+        failures = self._failures.setdefault(address, deque())
+        while failures and now - failures[0] > self.window:
+            failures.popleft()
+        if not failures:
+            del self._failures[address]
+            return deque()
+        return failures
+
+    def check(self, address: str) -> None:
+        """Raise TooManyAttempts while this address is held back."""
+        with self._lock:
+            if len(self._recent(address, time.monotonic())) >= self.limit:
+                minutes = max(1, round(self.window / 60))
+                raise TooManyAttempts(
+                    _("Too many codes that did not match were tried from this device. "
+                      "Please wait %(minutes)d minutes, or ask an organiser at the event.",
+                      minutes=minutes)
+                )  # fmt: skip
+
+    def failed(self, address: str) -> None:
+        """Note one wrong code from this address."""
+        with self._lock:
+            now = time.monotonic()
+            self._recent(address, now)
+            failures = self._failures.setdefault(address, deque())
+            failures.append(now)
+            if len(failures) > self.limit:
+                failures.popleft()
+
+
+# -- withdrawing --------------------------------------------------------------------------------
+
+
+def _actor(by_organiser: bool) -> tuple[int | None, str]:
+    user = g.get("user") if has_app_context() else None
+    if by_organiser and user is not None:
+        return user.id, user.name
+    return None, "delegate (receipt code)" if not by_organiser else "organiser"
+
+
+def withdraw(
+    db: sqlite3.Connection,
+    queue: jobs.JobQueue,
+    store: MediaStore,
+    reflection_id: int,
+    *,
+    by_organiser: bool = False,
+) -> int:
+    """Withdraw a reflection now (one transaction) and queue the removal of its files.
+
+    Returns the id of the ``withdraw_reflection`` job. Raises UnknownCode (no such
+    reflection) or AlreadyWithdrawn.
+    """
+    from voxpop.reels import service as reels  # noqa: PLC0415 - reels import jobs
+    from voxpop.reels.render import remove_reel_files  # noqa: PLC0415
+
+    now = utcnow()
+    with transaction(db):
+        row = db.execute(
+            "SELECT id, status FROM reflection WHERE id = ?", (reflection_id,)
+        ).fetchone()
+        if row is None:
+            raise UnknownCode(_("That reflection does not exist."))
+        if row["status"] == "withdrawn":
+            raise AlreadyWithdrawn(_("This reflection was already withdrawn."))
+        # Reels first: their revision moves on (a render showing it is now stale) and the
+        # files that show it are dropped at once; the render job makes new ones without it.
+        reel_ids = reels.reflections_changed(db, [reflection_id])
+        for reel_id in reel_ids:
+            db.execute("DELETE FROM reel_asset WHERE reel_id = ?", (reel_id,))
+        db.execute("DELETE FROM reel_item WHERE reflection_id = ?", (reflection_id,))
+        db.execute(
+            "UPDATE reflection SET status = 'withdrawn', review_state = 'hidden',"
+            " text_body = CASE WHEN kind = 'text' THEN '' ELSE NULL END,"
+            " transcript_vtt = NULL, display_name = NULL, trim_in = NULL, trim_out = NULL,"
+            " starred = 0, original_sha256 = NULL, original_bytes = NULL,"
+            " failure_reason = NULL, reviewed_at = ? WHERE id = ?",
+            (now, reflection_id),
+        )
+        db.execute(
+            "UPDATE consent SET withdrawn_at = ? WHERE reflection_id = ?", (now, reflection_id)
+        )
+        db.execute("DELETE FROM reflection_tag WHERE reflection_id = ?", (reflection_id,))
+        db.execute("DELETE FROM asset WHERE reflection_id = ?", (reflection_id,))
+        # The log keeps who did what and when; what it was (names, captions) goes.
+        db.execute(
+            "UPDATE audit_log SET before = NULL, after = NULL"
+            " WHERE target_kind = 'reflection' AND target_id = ?",
+            (reflection_id,),
+        )
+        # Queued work on its files would only make them again.
+        marks = ",".join("?" * len(_WRITES_ITS_FILES))
+        db.execute(
+            "UPDATE job SET status = 'done', finished_at = ?, error = 'Withdrawn.'"  # noqa: S608
+            f" WHERE target_id = ? AND status = 'queued' AND kind IN ({marks})",
+            (now, reflection_id, *_WRITES_ITS_FILES),
+        )
+        user_id, user_name = _actor(by_organiser)
+        db.execute(
+            "INSERT INTO audit_log (at, user_id, user_name, action, target_kind, target_id,"
+            " before, after) VALUES (?, ?, ?, 'reflection.withdraw', 'reflection', ?, NULL, ?)",
+            (now, user_id, user_name, reflection_id,
+             '{"by": "organiser"}' if by_organiser else '{"by": "delegate"}'),
+        )  # fmt: skip
+        job_id = _open_job(db, reflection_id, now)
+    for reel_id in reel_ids:
+        remove_reel_files(store, reel_id)
+    queue.deliver(job_id)
+    return job_id
+
+
+def _open_job(db: sqlite3.Connection, reflection_id: int, now: str) -> int:
+    """The withdrawal job's row, made inside the caller's transaction (jobs.enqueue opens its
+    own, and SQLite transactions do not nest)."""
+    row = db.execute(
+        "SELECT id FROM job WHERE kind = ? AND target_id = ? AND status IN ('queued', 'running')",
+        (WITHDRAW_REFLECTION, reflection_id),
+    ).fetchone()
+    if row:
+        return int(row["id"])
+    return int(
+        db.execute(
+            "INSERT INTO job (kind, target_id, created_at) VALUES (?, ?, ?)",
+            (WITHDRAW_REFLECTION, reflection_id, now),
+        ).lastrowid
+    )
+
+
+# -- the job ------------------------------------------------------------------------------------
+
+
+def _busy_with_it(db: sqlite3.Connection, reflection_id: int, event_id: int) -> str | None:
+    """A running job that could write its files (or publish them) while we delete them."""
+    from voxpop.publish import PUBLISH_ARCHIVE  # noqa: PLC0415 - publish imports jobs
+    from voxpop.reels.service import RENDER_REEL  # noqa: PLC0415
+
+    marks = ",".join("?" * len(_WRITES_ITS_FILES))
+    row = db.execute(
+        "SELECT kind FROM job WHERE status = 'running' AND ("  # noqa: S608 - marks are ours
+        f"(kind IN ({marks}) AND target_id = ?) OR kind = ? OR (kind = ? AND target_id = ?))",
+        (*_WRITES_ITS_FILES, reflection_id, RENDER_REEL, PUBLISH_ARCHIVE, event_id),
+    ).fetchone()
+    return str(row["kind"]) if row else None
+
+
+def _unlink(path: Path) -> None:
+    if path.exists():
+        path.chmod(0o644)  # originals are read-only (Windows refuses to delete those)
+        path.unlink()
+
+
+def remove_files(store: MediaStore, reflection_id: int, original_path: str | None) -> None:
+    """Delete a reflection's original and its derived folder (nothing there is fine)."""
+    if original_path:
+        try:
+            _unlink(store.path(original_path))
+        except StorageError:
+            log.warning("Reflection %s points outside the store: %r", reflection_id, original_path)
+    folder = store.derived / str(reflection_id)
+    if folder.exists():
+        shutil.rmtree(folder)
+
+
+def _refresh_staged_export(db: sqlite3.Connection, queue: jobs.JobQueue, event_id: int) -> None:
+    """The publish keeps a copy of the export under instance/: drop the withdrawn files from
+    it now, even while offline (an export that cannot be rebuilt is removed; it is a cache)."""
+    from voxpop import publish  # noqa: PLC0415 - publish imports jobs
+    from voxpop.export import export_site  # noqa: PLC0415
+
+    folder = publish.staging_folder(queue.instance, event_id)
+    if not folder.exists():
+        return
+    try:
+        export_site(db, queue.store, folder, event_id)
+    except (VoxpopError, OSError):
+        log.warning("Could not rebuild the staged export of event %s; removing it", event_id)
+        shutil.rmtree(folder)
+
+
+def _withdraw_job(db: sqlite3.Connection, queue: jobs.JobQueue, job: sqlite3.Row) -> str:
+    from voxpop import publish  # noqa: PLC0415 - publish imports jobs
+    from voxpop.reels import service as reels  # noqa: PLC0415
+
+    reflection_id = int(job["target_id"])
+    row = db.execute(
+        "SELECT id, event_id, status, original_path FROM reflection WHERE id = ?",
+        (reflection_id,),
+    ).fetchone()
+    if row is None or row["status"] != "withdrawn":
+        jobs.finish(db, job["id"], "failed", "This reflection is not withdrawn.")
+        return "failed"
+    busy = _busy_with_it(db, reflection_id, row["event_id"])
+    if busy:
+        return jobs.requeue(db, queue, job, f"Waiting for {busy} to finish.", WAIT_SECONDS)
+    try:
+        remove_files(queue.store, reflection_id, row["original_path"])
+        with transaction(db):  # a processing run that ended mid-withdrawal may have added some
+            db.execute("DELETE FROM asset WHERE reflection_id = ?", (reflection_id,))
+        _refresh_staged_export(db, queue, row["event_id"])
+    except OSError as error:
+        log.exception("Removing the files of reflection %s failed", reflection_id)
+        message = f"Could not delete its files: {error.strerror or error}"
+        if job["attempts"] < jobs.MAX_ATTEMPTS:
+            return jobs.requeue(db, queue, job, message, jobs.backoff(job["attempts"]))
+        jobs.finish(db, job["id"], "failed", message)
+        return "failed"
+    # Old page versions of its words may still sit in the write-ahead log: fold it back now
+    # (secure_delete has zeroed them in the database file). Best effort: readers may hold it.
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    reels.follow_up(db, queue)
+    if publish.is_configured(db, row["event_id"]):
+        publish.request_publish(db, queue, row["event_id"])
+    jobs.finish(db, job["id"], "done")
+    return "done"
+
+
+JOB_HANDLERS: dict[str, jobs.JobHandler] = {WITHDRAW_REFLECTION: _withdraw_job}
