@@ -301,3 +301,19 @@ def client_for():
         return client
 
     return login
+
+
+def test_pieces_prepared_in_the_background_leave_only_the_join_to_the_render(day) -> None:
+    app, ids = day
+    reel_id = new_reel(app)
+    queue = app.extensions["voxpop"].queue
+    with app.app_context():
+        reels.prepare_clips(get_db(), queue, ids.values())
+    prepared = rows(app, "SELECT target_id FROM job WHERE kind = 'prepare_reel_clip'")
+    # Text needs no head; no reel consent, no preparation.
+    assert sorted(job["target_id"] for job in prepared) == sorted(
+        [ids["landscape"], ids["small"], ids["audio"]]
+    )
+    run_queued(app)
+    missing = [p.what for p in plan_of(app, reel_id).pieces if p.missing]
+    assert missing == ["section"]  # only the text reflection's perspective card is left

@@ -287,14 +287,16 @@ def still_to_delivery_mp4(
 ) -> None:
     """A silent clip of a still card (quote cards for text reflections, title cards)."""
     inputs = [
+        # One frame a second is read (decoding the PNG 30 times a second was most of the cost);
+        # the fps filter repeats it, so the clip is still 30 fps CFR with 2 s keyframes.
         Input(card_png, whitelist=ffmpeg.STILL_WHITELIST,
-              options=("-loop", "1", "-framerate", str(profile.fps)), max_seconds=seconds),
+              options=("-loop", "1", "-framerate", "1"), max_seconds=seconds + 1),
         _silence(seconds, profile),
     ]  # fmt: skip
     output_args = [
         "-filter_complex",
         f"[0:v]scale={profile.max_long_side}:{profile.max_short_side},setsar=1,"
-        f"format=yuv420p[v];[1:a]{_loudnorm_filter(None, profile)}[a]",
+        f"format=yuv420p,fps={profile.fps}[v];[1:a]{_loudnorm_filter(None, profile)}[a]",
         "-map", "[v]", "-map", "[a]",
         *_video_codec_args(profile), *_audio_codec_args(profile), *_container_args(),
     ]  # fmt: skip

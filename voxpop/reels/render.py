@@ -289,6 +289,43 @@ class ReelPlan:
         return timeline
 
 
+def _languages(event: models.Event) -> tuple[str, str | None]:
+    """The reel's language, and a second one shown beside it on cards (bilingual events)."""
+    lang = event.languages[0] if event.languages else "en"
+    return lang, next((code for code in event.languages[1:] if code != lang), None)
+
+
+def _both(lang: str, second: str | None, word: str) -> str:
+    text = _words(lang)[word]
+    return f"{text} · {_words(second)[word]}" if second else text
+
+
+def intro_card(store: MediaStore, event: models.Event) -> PlannedPiece:
+    lang, _second = _languages(event)
+    return _card(store, "intro", INTRO_SECONDS, title=event.name,
+                 subtitle=_event_subtitle(event, lang),
+                 colour=event.branding.get("accent_colour") or DEFAULT_CARD_COLOUR,
+                 logo_path=event.branding.get("logo_path"))  # fmt: skip
+
+
+def outro_card(store: MediaStore, event: models.Event) -> PlannedPiece:
+    lang, second = _languages(event)
+    return _card(store, "outro", OUTRO_SECONDS, title=_both(lang, second, "thanks"),
+                 subtitle=event.name,
+                 colour=event.branding.get("accent_colour") or DEFAULT_CARD_COLOUR)  # fmt: skip
+
+
+def section_card(store: MediaStore, event: models.Event, clip: Clip) -> PlannedPiece:
+    """ "In the shoes of…" and the perspective (in both languages at a bilingual event)."""
+    lang, second = _languages(event)
+    label = str(models.localised(clip.labels, lang))
+    other = str(models.localised(clip.labels, second)) if second else None
+    return _card(store, "section", SECTION_SECONDS, title=label,
+                 kicker=_both(lang, second, "kicker"),
+                 subtitle=other if other and other != label else None,
+                 colour=clip.colour)  # fmt: skip
+
+
 def plan_reel(db: sqlite3.Connection, store: MediaStore, reel_id: int) -> ReelPlan:
     row = db.execute("SELECT * FROM reel WHERE id = ?", (reel_id,)).fetchone()
     if row is None:
@@ -297,31 +334,15 @@ def plan_reel(db: sqlite3.Connection, store: MediaStore, reel_id: int) -> ReelPl
     clips = load_clips(db, store, reel_id)
     if not clips:
         raise NothingToRender("No clip in this reel can be shown any more.")
-    lang = event.languages[0] if event.languages else "en"
-    second = next((code for code in event.languages[1:] if code != lang), None)
-    accent = event.branding.get("accent_colour") or DEFAULT_CARD_COLOUR
-    logo = event.branding.get("logo_path")
-    subtitle = _event_subtitle(event, lang)
-    pieces = [_card(store, "intro", INTRO_SECONDS, title=event.name, subtitle=subtitle,
-                    colour=accent, logo_path=logo)]  # fmt: skip
-    kicker = _words(lang)["kicker"]
-    if second:
-        kicker = f"{kicker} · {_words(second)['kicker']}"
+    lang, second = _languages(event)
+    pieces = [intro_card(store, event)]
     previous = None
     for clip in clips:
         if clip.perspective_id != previous:
-            label = str(models.localised(clip.labels, lang))
-            other = str(models.localised(clip.labels, second)) if second else None
-            pieces.append(_card(store, "section", SECTION_SECONDS, title=label, kicker=kicker,
-                                subtitle=other if other and other != label else None,
-                                colour=clip.colour))  # fmt: skip
+            pieces.append(section_card(store, event, clip))
             previous = clip.perspective_id
         pieces.extend(plan_clip(store, clip, lang, second))
-    thanks = _words(lang)["thanks"]
-    if second:
-        thanks = f"{thanks} · {_words(second)['thanks']}"
-    pieces.append(_card(store, "outro", OUTRO_SECONDS, title=thanks, subtitle=event.name,
-                        colour=accent))  # fmt: skip
+    pieces.append(outro_card(store, event))
     return ReelPlan(reel_id, row["revision"], bool(row["burn_captions"]), pieces, len(clips))
 
 
@@ -449,17 +470,19 @@ def _render_job(db: sqlite3.Connection, queue: jobs.JobQueue, job: sqlite3.Row) 
 
 
 def prepare_clip(db: sqlite3.Connection, store: MediaStore, reflection_id: int) -> int:
-    """Make a clip's reel pieces ahead of any render (its head, and a 1280×720 version)."""
+    """Make a clip's reel pieces ahead of any render: its head (and 1280×720 version), its
+    perspective's section card, and the event's intro and outro cards."""
     clip = load_clip(db, store, reflection_id)
     if clip is None:
         return 0
-    event_row = db.execute(
-        "SELECT e.* FROM event e JOIN reflection r ON r.event_id = e.id WHERE r.id = ?",
-        (reflection_id,),
-    ).fetchone()
-    languages = json.loads(event_row["languages"]) or ["en"]
-    second = next((code for code in languages[1:] if code != languages[0]), None)
-    return build_pieces(plan_clip(store, clip, languages[0], second))
+    event_id = db.execute(
+        "SELECT event_id FROM reflection WHERE id = ?", (reflection_id,)
+    ).fetchone()["event_id"]
+    event = models.get_event(db, event_id)
+    lang, second = _languages(event)
+    pieces = [intro_card(store, event), section_card(store, event, clip),
+              *plan_clip(store, clip, lang, second), outro_card(store, event)]  # fmt: skip
+    return build_pieces(pieces)
 
 
 def _prepare_job(db: sqlite3.Connection, queue: jobs.JobQueue, job: sqlite3.Row) -> str:
