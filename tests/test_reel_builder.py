@@ -219,3 +219,12 @@ def test_reel_pages_in_welsh_keep_working(app, organiser, tmp_path):
     assert page.status_code == 200
     messages = page.text.split('id="reel-messages">')[1].split("</script>")[0]
     assert "{n}" in json.loads(messages)["moved"]
+
+
+def test_builder_says_when_a_clip_keeps_the_reel_out_of_the_public_archive(
+    app, organiser, tmp_path
+):
+    ready(app, tmp_path)  # reel consent, but not online (give_consent's default)
+    reel_id = create(organiser)
+    page = organiser.get(f"/studio/reels/{reel_id}").text
+    assert "not for online" in page and "stays out of the public archive" in page

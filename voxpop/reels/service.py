@@ -98,6 +98,7 @@ class ReelEntry:
     starred: bool
     showable: bool
     left_out_because: str | None
+    online: bool = False  # the delegate agreed to publishing online too
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -168,7 +169,7 @@ def _left_out_because(row: sqlite3.Row) -> str | None:
 def _entries(db: sqlite3.Connection, event: models.Event, where: str, params: Sequence[Any],
              order: str, lang: str) -> list[ReelEntry]:  # fmt: skip
     rows = db.execute(
-        "SELECT r.*, c.show_name, p.labels, p.colour FROM reflection r"  # noqa: S608
+        "SELECT r.*, c.show_name, c.online, p.labels, p.colour FROM reflection r"  # noqa: S608
         " JOIN consent c ON c.reflection_id = r.id JOIN perspective p ON p.id = r.perspective_id"
         f" WHERE r.event_id = ? AND {_CONSENTED} AND {where} ORDER BY {order}",
         (event.id, *params),
@@ -183,6 +184,7 @@ def _entries(db: sqlite3.Connection, event: models.Event, where: str, params: Se
             name=row["display_name"] if row["show_name"] else None,
             duration=row["duration_seconds"], trim_in=row["trim_in"], trim_out=row["trim_out"],
             starred=bool(row["starred"]), showable=reason is None, left_out_because=reason,
+                online=bool(row["online"]),
         ))  # fmt: skip
     return entries
 
