@@ -317,3 +317,32 @@ def test_pieces_prepared_in_the_background_leave_only_the_join_to_the_render(day
     run_queued(app)
     missing = [p.what for p in plan_of(app, reel_id).pieces if p.missing]
     assert missing == ["section"]  # only the text reflection's perspective card is left
+
+
+def test_captions_can_be_burned_into_a_copy(day, tmp_path) -> None:
+    app, ids = day
+    with app.app_context():
+        db = get_db()
+        event = models.current_event(db)
+        reel_id = reels.create_reel(db, event, "Captioned", propose=False)
+        reels.add_item(db, event, reel_id, ids["landscape"])
+        reels.update_settings(db, event, reel_id, title="Captioned", burn_captions=True,
+                              archived=False)  # fmt: skip
+    render_now(app, reel_id)
+    files = reel_files(app, reel_id)
+    assert set(files) == {"mp4", "vtt", "captioned_mp4"}
+    plain, burned = streams(files["mp4"]), streams(files["captioned_mp4"])
+    assert float(burned["video"]["duration"]) == pytest.approx(
+        float(plain["video"]["duration"]), abs=0.05
+    )
+    # At the caption's moment the captioned copy differs from the plain one near the bottom.
+    when = render.INTRO_SECONDS + render.SECTION_SECONDS + 1.0
+    frames = []
+    for kind in ("mp4", "captioned_mp4"):
+        png = tmp_path / f"{kind}.png"
+        subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-ss", f"{when}", "-i",
+                        str(files[kind]), "-frames:v", "1", str(png)], check=True)  # fmt: skip
+        with Image.open(png) as image:
+            frames.append(image.convert("L").crop((320, 560, 960, 700)).tobytes())
+    differing = sum(a != b for a, b in zip(frames[0], frames[1], strict=True))
+    assert differing > 2000

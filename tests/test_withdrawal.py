@@ -21,7 +21,6 @@ from flask.testing import FlaskClient
 from tests import mediafiles
 from tests.archivedata import add_archived
 from tests.conftest import (
-    Auth,
     add_reflection,
     csrf_from,
     give_consent,
@@ -29,8 +28,12 @@ from tests.conftest import (
     requires_ffmpeg,
     rows,
 )
-from tests.s3server import ACCESS_KEY, SECRET_KEY, SeaweedS3
-from tests.s3server import s3_server  # noqa: F401 - the session's S3 server
+from tests.s3server import (
+    ACCESS_KEY,
+    SECRET_KEY,
+    SeaweedS3,
+    s3_server,  # noqa: F401 - the session's S3 server
+)
 from voxpop import create_app, jobs, models, publish, withdrawal
 from voxpop.db import get_db, transaction, utcnow
 from voxpop.export import export_site, write_consent_log
@@ -264,8 +267,10 @@ def test_organiser_withdraws_on_someones_behalf(app, client, auth, public_text) 
                         data={"confirm_code": "WDZ-ZZZ", "csrf_token": token})  # fmt: skip
     assert wrong.status_code == 400 and f"Type the receipt code {code}" in wrong.text
     assert status_of(app, reflection_id) == "ready"
-    assert client.post(f"/review/{reflection_id}/withdraw",
-                       data={"confirm_code": code}).status_code == 400  # no CSRF token
+    assert (
+        client.post(f"/review/{reflection_id}/withdraw", data={"confirm_code": code}).status_code
+        == 400
+    )  # no CSRF token
     done = client.post(f"/review/{reflection_id}/withdraw",
                        data={"confirm_code": code.lower(), "csrf_token": token})  # fmt: skip
     assert done.status_code == 303 and done.location.endswith("/review/")
@@ -280,8 +285,10 @@ def test_facilitators_cannot_withdraw(app, client, auth, public_text) -> None:
     auth.login("facilitator")
     page = client.get(f"/review/{reflection_id}")
     assert "Withdraw for this person" not in page.text
-    answer = client.post(f"/review/{reflection_id}/withdraw",
-                         data={"confirm_code": code, "csrf_token": csrf_from(page.text)})
+    answer = client.post(
+        f"/review/{reflection_id}/withdraw",
+        data={"confirm_code": code, "csrf_token": csrf_from(page.text)},
+    )
     assert answer.status_code == 403
     assert status_of(app, reflection_id) == "ready"
 
@@ -343,6 +350,32 @@ def test_queued_processing_is_cancelled_and_running_work_is_waited_for(app, clie
     assert run_withdraw_job(app, reflection_id) == "retrying"  # a render may be writing pieces
     sql(app, "UPDATE job SET status = 'done' WHERE id = ?", render_job)
     assert run_withdraw_job(app, reflection_id) == "done"
+
+
+def test_offline_the_publish_waits_but_the_staged_copy_goes_now(
+    app, client, public_text, aws_environment
+) -> None:
+    from tests.s3server import free_ports
+
+    reflection_id, code = public_text
+    (port,) = free_ports(1)  # nothing listens there: the laptop is offline
+    with app.app_context():
+        db = get_db()
+        event = models.current_event(db)
+        publish.save_settings(
+            db, event.id, {"bucket": "archive", "endpoint_url": f"http://127.0.0.1:{port}"}
+        )
+        staged = publish.staging_folder(Path(app.config["INSTANCE"]), event.id)
+        staged.mkdir(parents=True)
+        export_site(db, app.extensions["voxpop"].store, staged, event.id)
+    assert (staged / f"media/reflections/{reflection_id}").is_dir()
+    confirm(client, code)
+    assert run_withdraw_job(app, reflection_id) == "done"
+    assert not (staged / f"media/reflections/{reflection_id}").exists()
+    assert b"Zarquon" not in b"".join(files_under(staged).values())
+    assert rows(app, "SELECT status FROM job WHERE kind = 'publish_archive'") == [
+        {"status": "queued"}
+    ]  # it deletes the objects once the store answers (tests/test_publish.py)
 
 
 def test_withdrawing_twice_is_refused(app, public_text) -> None:
@@ -414,6 +447,17 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
 
 
+def checkpoint(app: Flask) -> str:
+    """Fold the write-ahead log into the database file (as closing the last connection
+    would), so the file's bytes are what a copy of the laptop's disk would hold; its dump."""
+    conn = sqlite3.connect(Path(app.config["INSTANCE"]) / "voxpop.sqlite3")
+    try:
+        assert conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0
+        return "\n".join(conn.iterdump())
+    finally:
+        conn.close()
+
+
 def _data_urls(data: bytes) -> bytes:
     """What the export inlines as base64 ``data:`` URLs (captions), decoded, to search too."""
     found = re.findall(rb"data:[a-z/]+(?:;charset=[\w-]+)?;base64,([A-Za-z0-9+/=]+)", data)
@@ -440,7 +484,11 @@ def files_under(root: Path) -> dict[str, bytes]:
 @pytest.mark.media
 @pytest.mark.parametrize("withdrawn", ["video", "text"])
 def test_audit_after_withdrawal_finds_no_trace(
-    day, s3_server: SeaweedS3, aws_environment, tmp_path: Path, withdrawn: str  # noqa: F811
+    day,
+    s3_server: SeaweedS3,  # noqa: F811 - the fixture imported above
+    aws_environment,
+    tmp_path: Path,
+    withdrawn: str,
 ) -> None:
     app, ids = day
     gone, kept = ids[withdrawn], ids["text" if withdrawn == "video" else "video"]
@@ -469,7 +517,10 @@ def test_audit_after_withdrawal_finds_no_trace(
     run_queued(app)
     (reflection,) = rows(app, "SELECT * FROM reflection WHERE id = ?", gone)
     assets = rows(app, "SELECT kind, sha256 FROM asset WHERE reflection_id = ?", gone)
-    hashes = {asset["sha256"] for asset in assets} | {reflection["original_sha256"] or "-"}
+    hashes = {asset["sha256"] for asset in assets}
+    if reflection["original_path"]:  # (add_reflection leaves original_sha256 out)
+        hashes.add(hashlib.sha256(store.path(reflection["original_path"]).read_bytes()).hexdigest())
+    assert len(hashes) >= 4  # mp4, poster, thumb (+ card for text) and the original
     words = [TEXT_MARK, TEXT_NAME] if withdrawn == "text" else [CAPTION_MARK, VIDEO_NAME]
     needles = [word.encode() for word in words] + [h.encode() for h in hashes]
     bucket = {key: obj["body"] for key, obj in
@@ -479,6 +530,8 @@ def test_audit_after_withdrawal_finds_no_trace(
     assert find_traces(bucket, needles, hashes)
     assert find_traces(files_under(tmp_path / "export"), needles, hashes)
     assert find_traces(files_under(store.root), needles, hashes)
+    checkpoint(app)
+    assert find_traces(files_under(Path(app.config["INSTANCE"])), needles, hashes)
 
     client = app.test_client()
     assert confirm(client, reflection["receipt_code"]).status_code == 200
@@ -495,17 +548,17 @@ def test_audit_after_withdrawal_finds_no_trace(
         export_site(get_db(), store, tmp_path / "export")  # the next export
     assert rows(app, "SELECT * FROM reel_item WHERE reflection_id = ?", gone) == []
 
-    # Fold the write-ahead log into the database file, as closing the last connection would.
-    database = Path(app.config["INSTANCE"]) / "voxpop.sqlite3"
-    conn = sqlite3.connect(database)
-    assert conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0
-    dump = "\n".join(conn.iterdump())
-    conn.close()
+    dump = checkpoint(app)
 
     bucket = {f"s3:{key}": obj["body"] for key, obj in
               s3_server.objects(settings["bucket"], key_prefix).items()}  # fmt: skip
-    blobs = (files_under(store.root) | files_under(Path(app.config["INSTANCE"]))
-             | files_under(tmp_path / "export") | bucket | {"database dump": dump.encode()})
+    blobs = (
+        files_under(store.root)
+        | files_under(Path(app.config["INSTANCE"]))
+        | files_under(tmp_path / "export")
+        | bucket
+        | {"database dump": dump.encode()}
+    )
     assert find_traces(blobs, needles, hashes) == []
     names = [name for name in blobs if re.search(rf"(derived|reflections)/{gone}/", name)]
     assert names == []
