@@ -69,7 +69,10 @@ class SeaweedS3:
                             "name": "voxpop",
                             "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
                             "actions": ["Admin", "Read", "List", "Tagging", "Write"],
-                        }
+                        },
+                        # Anyone may read, as a bucket hosting a public site allows: a
+                        # browser can open the published archive straight from the server.
+                        {"name": "anonymous", "actions": ["Read"]},
                     ]
                 }
             ),
