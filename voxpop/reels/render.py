@@ -373,9 +373,17 @@ def build_pieces(plan_pieces: list[PlannedPiece], on_progress: Progress | None =
 
 
 def render_reel(
-    db: sqlite3.Connection, store: MediaStore, reel_id: int, on_progress: Progress | None = None
+    db: sqlite3.Connection,
+    store: MediaStore,
+    reel_id: int,
+    on_progress: Progress | None = None,
+    on_joined: Callable[[ReelPlan, RenderResult], None] | None = None,
 ) -> tuple[ReelPlan, RenderResult]:
-    """Render a reel into ``derived/reels/<id>/``: reel.mp4, reel.vtt, and the captioned copy."""
+    """Render a reel into ``derived/reels/<id>/``: reel.mp4, reel.vtt, and the captioned copy.
+
+    ``on_joined`` is told as soon as the reel and its captions are ready, before the (slow)
+    burned-in copy is made, so the organiser can watch and download the reel meanwhile.
+    """
     progress = on_progress or (lambda _fraction: None)
     plan = plan_reel(db, store, reel_id)
     cues = plan.cues()
@@ -391,13 +399,14 @@ def render_reel(
     partial = captions.with_name(".reel.vtt.partial")
     partial.write_text(vtt.format_vtt(cues), encoding="utf-8")
     partial.replace(captions)
+    (folder / "reel-captioned.mp4").unlink(missing_ok=True)  # it shows the previous cut
+    if on_joined is not None:
+        on_joined(plan, RenderResult(mp4, captions, None, plan.duration, plan.pieces, built))
     captioned = None
     if burn:
         captioned = folder / "reel-captioned.mp4"
         reel.burn_captions(mp4, captions, captioned, plan.duration,
                            on_progress=lambda f: progress(0.55 + 0.45 * f))  # fmt: skip
-    else:
-        (folder / "reel-captioned.mp4").unlink(missing_ok=True)
     progress(1.0)
     return plan, RenderResult(mp4, captions, captioned, plan.duration, plan.pieces, built)
 
@@ -447,7 +456,11 @@ def _render_job(db: sqlite3.Connection, queue: jobs.JobQueue, job: sqlite3.Row) 
         return "done"
     shown_revision = row["revision"]
     try:
-        plan, result = render_reel(db, queue.store, reel_id, jobs.progress_writer(db, job["id"]))
+        def joined(plan: ReelPlan, result: RenderResult) -> None:
+            _record(db, queue.store, reel_id, plan.revision, result)
+
+        plan, result = render_reel(db, queue.store, reel_id, jobs.progress_writer(db, job["id"]),
+                                   on_joined=joined)  # fmt: skip
         shown_revision = plan.revision
         _record(db, queue.store, reel_id, shown_revision, result)
     except NothingToRender:
