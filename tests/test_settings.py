@@ -1221,3 +1221,15 @@ def test_an_organiser_sets_up_a_new_event_from_the_browser(
     assert reflection["event_id"] == event_id
     kinds = {row["target_kind"] for row in audit_rows(app)}
     assert kinds == {"event", "perspective", "prompt", "consent_text", "kiosk"}
+
+
+def test_kiosk_attract_screen_shows_the_logo_and_accent(app: Flask, organiser: FlaskClient) -> None:
+    assert upload_logo(organiser, colour_png(600, 200)).status_code == 302
+    post(organiser, "/studio/settings/", event_form(accent_colour="#A4127F"))
+    device = KioskDevice(app)
+    page = device.client.get("/kiosk/").text
+    assert re.search(r'<img class="event-logo" src="/studio/branding/logo\?v=[^"]+" alt="', page)
+    assert '--event-accent: #a4127f; --event-accent-ink: #ffffff' in page
+    assert device.config["event"]["accent"] == "#a4127f"
+    logo = device.client.get(device.config["event"]["logo"])
+    assert logo.status_code == 200 and logo.mimetype == "image/png"

@@ -73,6 +73,31 @@ def kiosk_strings() -> dict[str, str]:
     }
 
 
+def _branding(event: models.Event) -> dict[str, Any]:
+    """The event's logo and accent colour (from Settings) for the attract screen."""
+    from pathlib import PurePosixPath  # noqa: PLC0415
+
+    from voxpop.media.cards import CardError, parse_colour, text_colour_for  # noqa: PLC0415
+
+    logo_path = event.branding.get("logo_path")
+    accent = event.branding.get("accent_colour")
+    branding: dict[str, Any] = {
+        "logo": url_for("studio.branding_logo", v=PurePosixPath(logo_path).stem)
+        if logo_path
+        else None,
+        "accent": None,
+        "accent_ink": None,
+    }
+    try:
+        rgb = parse_colour(accent) if accent else None
+    except CardError:
+        rgb = None  # not a colour voxpop saved: keep the kiosk's own
+    if rgb is not None:
+        branding["accent"] = "#{:02x}{:02x}{:02x}".format(*rgb)
+        branding["accent_ink"] = "#{:02x}{:02x}{:02x}".format(*text_colour_for(rgb))
+    return branding
+
+
 def kiosk_config(event: models.Event, lang: str) -> dict[str, Any]:
     """Everything the kiosk page needs, in one JSON object embedded in the page."""
     from voxpop.studio.dashboard import kiosk_banner  # here: the studio imports this module
@@ -89,6 +114,7 @@ def kiosk_config(event: models.Event, lang: str) -> dict[str, Any]:
             "idle_seconds": event.idle_timeout_seconds,
             "text_max_chars": event.text_max_chars,
             "banner": event.branding.get("kiosk_banner") or kiosk_banner(db, event, lang),
+            **_branding(event),
         },
         "perspectives": [
             {"slug": p.slug, "label": p.label(lang), "colour": p.colour}
