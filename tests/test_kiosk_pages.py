@@ -111,6 +111,9 @@ def test_kiosk_page_carries_the_event_setup(kiosk: KioskDevice) -> None:
         "idle_seconds": 60,
         "text_max_chars": 1000,
         "banner": None,
+        "logo": None,  # none set in Settings: the kiosk's own look
+        "accent": None,
+        "accent_ink": None,
     }
     assert len(config["consent"]["version"]) == 64
 
