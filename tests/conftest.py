@@ -275,3 +275,17 @@ def process(app: Flask, reflection_id: int) -> dict[str, Any]:
         outcome = jobs.run_job(queue, job_id)
     (reflection,) = rows(app, "SELECT * FROM reflection WHERE id = ?", reflection_id)
     return reflection
+
+
+def run_queued(app: Flask) -> list[tuple[str, int, str]]:
+    """Run every queued job, as a worker would, until none is left; (kind, target, outcome)."""
+    queue = app.extensions["voxpop"].queue
+    ran = []
+    for _round in range(20):
+        pending = rows(app, "SELECT id, kind, target_id FROM job WHERE status = 'queued'"
+                            " ORDER BY id")  # fmt: skip
+        if not pending:
+            return ran
+        for job in pending:
+            ran.append((job["kind"], job["target_id"], jobs.run_job(queue, job["id"])))
+    raise AssertionError(f"jobs keep coming: {ran[-5:]}")

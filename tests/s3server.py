@@ -230,3 +230,18 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
         yield server
     finally:
         server.stop()
+
+
+def use_test_credentials(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    """Credentials for the test server from the environment (boto3's chain), nothing else:
+    no bucket, endpoint or region from the machine, no profile or config file."""
+    from voxpop import publish  # noqa: PLC0415
+
+    for name in [*publish.ENV_ENDPOINT, *publish.ENV_REGION, publish.ENV_BUCKET,
+                 publish.ENV_PREFIX, "AWS_PROFILE", "AWS_SESSION_TOKEN"]:  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(folder / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(folder / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")

@@ -21,6 +21,7 @@ from tests.s3server import (
     SeaweedS3,
     free_ports,
     s3_server,  # noqa: F401 - the session's S3 server
+    use_test_credentials,
 )
 from voxpop import jobs, models, publish
 from voxpop.cli import main
@@ -33,20 +34,7 @@ MB = 1024 * 1024
 @pytest.fixture(autouse=True)
 def aws_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Credentials for the test server from the environment (boto3's chain), nothing else."""
-    for name in [
-        *publish.ENV_ENDPOINT,
-        *publish.ENV_REGION,
-        publish.ENV_BUCKET,
-        publish.ENV_PREFIX,
-        "AWS_PROFILE",
-        "AWS_SESSION_TOKEN",
-    ]:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    use_test_credentials(monkeypatch, tmp_path)
     # Give up on a stopped server after two tries instead of five (no waiting in tests).
     monkeypatch.setattr(publish, "MAX_ATTEMPTS", 2)
 

@@ -17,8 +17,8 @@ from flask import Flask
 from PIL import Image
 
 from tests import mediafiles
-from tests.conftest import add_reflection, give_consent, process, requires_ffmpeg, rows
-from voxpop import create_app, jobs, models
+from tests.conftest import add_reflection, give_consent, process, requires_ffmpeg, rows, run_queued
+from voxpop import create_app, models
 from voxpop.db import get_db, transaction
 from voxpop.media import vtt
 from voxpop.reels import render
@@ -42,18 +42,6 @@ def sql(app: Flask, statement: str, *params: Any) -> None:
             db.execute(statement, params)
 
 
-def run_queued(app: Flask) -> list[tuple[str, int, str]]:
-    """Run every queued job, as a worker would, until none is left."""
-    queue = app.extensions["voxpop"].queue
-    ran = []
-    for _round in range(20):
-        pending = rows(app, "SELECT id, kind, target_id FROM job WHERE status = 'queued'"
-                            " ORDER BY id")  # fmt: skip
-        if not pending:
-            return ran
-        for job in pending:
-            ran.append((job["kind"], job["target_id"], jobs.run_job(queue, job["id"])))
-    raise AssertionError(f"jobs keep coming: {ran[-5:]}")
 
 
 @pytest.fixture(scope="module")

@@ -27,12 +27,12 @@ from tests.conftest import (
     process,
     requires_ffmpeg,
     rows,
+    run_queued,
 )
 from tests.s3server import (
-    ACCESS_KEY,
-    SECRET_KEY,
     SeaweedS3,
     s3_server,  # noqa: F401 - the session's S3 server
+    use_test_credentials,
 )
 from voxpop import create_app, jobs, models, publish, withdrawal
 from voxpop.db import get_db, transaction, utcnow
@@ -62,18 +62,6 @@ def status_of(app: Flask, reflection_id: int) -> str:
     return str(row["status"])
 
 
-def run_queued(app: Flask) -> list[tuple[str, int, str]]:
-    """Run every queued job, as a worker would, until none is left."""
-    queue = app.extensions["voxpop"].queue
-    ran = []
-    for _round in range(20):
-        pending = rows(app, "SELECT id, kind, target_id FROM job WHERE status = 'queued'"
-                            " ORDER BY id")  # fmt: skip
-        if not pending:
-            return ran
-        for job in pending:
-            ran.append((job["kind"], job["target_id"], jobs.run_job(queue, job["id"])))
-    raise AssertionError(f"jobs keep coming: {ran[-5:]}")
 
 
 def lookup(client: FlaskClient, code: str, **kwargs: Any) -> Any:
@@ -437,14 +425,7 @@ def day(processed: dict[str, Any], tmp_path: Path) -> Iterator[tuple[Flask, dict
 @pytest.fixture
 def aws_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Credentials for the test server from the environment (boto3's chain), nothing else."""
-    for name in [*publish.ENV_ENDPOINT, *publish.ENV_REGION, publish.ENV_BUCKET,
-                 publish.ENV_PREFIX, "AWS_PROFILE", "AWS_SESSION_TOKEN"]:  # fmt: skip
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    use_test_credentials(monkeypatch, tmp_path)
 
 
 def checkpoint(app: Flask) -> str:

@@ -43,7 +43,7 @@ from voxpop import models
 from voxpop.archive import service
 from voxpop.archive.service import PublicReel, PublicReflection
 from voxpop.errors import VoxpopError
-from voxpop.storage import MediaStore
+from voxpop.storage import MediaStore, file_sha256
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
@@ -347,14 +347,6 @@ def _reflection_record(reflection: PublicReflection, files: list[dict[str, Any]]
 # -- writing a folder --------------------------------------------------------------------------
 
 
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(_COPY_BLOCK), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _already_there(target: Path, file: _File) -> bool:
     try:
         if target.is_symlink() or not target.is_file() or target.stat().st_size != file.size:
@@ -363,7 +355,7 @@ def _already_there(target: Path, file: _File) -> bool:
         return False
     if file.data is not None:
         return target.read_bytes() == file.data
-    return _sha256_of(target) == file.sha256
+    return file_sha256(target) == file.sha256
 
 
 def _write_atomically(target: Path, write: Callable[[IO[bytes]], None]) -> None:

@@ -8,7 +8,6 @@ repeated job is harmless, and deleting ``derived/`` loses nothing (``voxpop rebu
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import sqlite3
@@ -27,7 +26,7 @@ from voxpop.media.transcode import (
     still_to_delivery_mp4,
     transcode_to_delivery_mp4,
 )
-from voxpop.storage import MediaStore
+from voxpop.storage import MediaStore, file_sha256
 
 ProgressCallback = Callable[[float], None]
 
@@ -79,14 +78,6 @@ def load_reflection(db: sqlite3.Connection, reflection_id: int) -> ReflectionToP
         prompt_text=str(models.localised(json.loads(row["texts"]), lang)),
         max_seconds=row["max_clip_seconds"],
     )
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1024 * 1024), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _best_poster_frame(mp4: Path, duration: float, folder: Path) -> Path:
@@ -175,7 +166,7 @@ def record_assets(
     rows = []
     for kind, path in files.items():
         relative = path.relative_to(store.root).as_posix()
-        rows.append((reflection_id, kind, relative, _sha256(path), path.stat().st_size, now))
+        rows.append((reflection_id, kind, relative, file_sha256(path), path.stat().st_size, now))
     with transaction(db):
         db.execute("DELETE FROM asset WHERE reflection_id = ?", (reflection_id,))
         db.executemany(

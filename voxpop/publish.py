@@ -20,7 +20,6 @@ credentials, a missing bucket or denied access fail at once with the reason.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import mimetypes
 import os
@@ -45,7 +44,7 @@ from flask_babel import gettext as _
 from voxpop import jobs
 from voxpop.db import transaction, utcnow
 from voxpop.errors import VoxpopError
-from voxpop.storage import MediaStore
+from voxpop.storage import MediaStore, file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -434,10 +433,6 @@ def cache_control_for(name: str) -> str:
     return CACHE_MEDIA
 
 
-def file_sha256(path: Path) -> str:
-    """The sha256 of a file, read in chunks."""
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def scan_directory(local_dir: Path) -> list[LocalFile]:

@@ -145,6 +145,12 @@ class MediaStore:
         return removed
 
 
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file (hex), read in chunks: the one hash every stored file is named by."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
 def fsync_folder(folder: Path) -> None:
     """Make a rename into ``folder`` durable (POSIX; Windows cannot open folders, and needs not)."""
     if os.name != "posix":

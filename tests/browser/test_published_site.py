@@ -13,14 +13,13 @@ from flask import Flask
 from playwright.sync_api import Browser
 
 from tests.browser.conftest import SCREEN_TIMEOUT_MS, require_tool
-from tests.conftest import Auth, add_reflection, csrf_from, give_consent, process, rows
+from tests.conftest import Auth, add_reflection, csrf_from, give_consent, process, rows, run_queued
 from tests.s3server import (
-    ACCESS_KEY,
-    SECRET_KEY,
     SeaweedS3,
     s3_server,  # noqa: F401 - the session's S3 server
+    use_test_credentials,
 )
-from voxpop import jobs, models, publish
+from voxpop import models
 from voxpop.db import get_db, transaction
 from voxpop.reels import service as reels
 
@@ -29,25 +28,8 @@ pytestmark = [pytest.mark.browser]
 
 @pytest.fixture(autouse=True)
 def aws_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in [*publish.ENV_ENDPOINT, *publish.ENV_REGION, publish.ENV_BUCKET,
-                 publish.ENV_PREFIX, "AWS_PROFILE", "AWS_SESSION_TOKEN"]:  # fmt: skip
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-
-
-def run_queued(app: Flask) -> None:
-    queue = app.extensions["voxpop"].queue
-    for _round in range(10):
-        pending = rows(app, "SELECT id FROM job WHERE status = 'queued' ORDER BY id")
-        if not pending:
-            return
-        for job in pending:
-            jobs.run_job(queue, job["id"])
-    raise AssertionError("jobs keep coming")
+    """Credentials for the test server from the environment (boto3's chain), nothing else."""
+    use_test_credentials(monkeypatch, tmp_path)
 
 
 def test_the_published_archive_plays_from_the_bucket(

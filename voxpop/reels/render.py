@@ -35,7 +35,7 @@ from voxpop.media.ffmpeg import MediaError
 from voxpop.media.probe import video_duration
 from voxpop.media.transcode import delivery_size
 from voxpop.reels.service import _SHOWABLE, PREPARE_REEL_CLIP, RENDER_REEL
-from voxpop.storage import MediaStore
+from voxpop.storage import MediaStore, file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -349,14 +349,6 @@ def plan_reel(db: sqlite3.Connection, store: MediaStore, reel_id: int) -> ReelPl
 # -- rendering ---------------------------------------------------------------------------------
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def build_pieces(plan_pieces: list[PlannedPiece], on_progress: Progress | None = None) -> int:
     """Make every piece not made yet; return how many were made."""
     missing = [planned for planned in plan_pieces if planned.missing]
@@ -422,7 +414,7 @@ def _record(db: sqlite3.Connection, store: MediaStore, reel_id: int, revision: i
         db.executemany(
             "INSERT INTO reel_asset (reel_id, kind, path, sha256, bytes, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?)",
-            [(reel_id, kind, path.relative_to(store.root).as_posix(), _sha256(path),
+            [(reel_id, kind, path.relative_to(store.root).as_posix(), file_sha256(path),
               path.stat().st_size, now) for kind, path in files.items()],
         )  # fmt: skip
         db.execute(
