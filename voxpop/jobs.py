@@ -118,7 +118,8 @@ def _claim(db: sqlite3.Connection, job_id: int) -> sqlite3.Row | None:
         return db.execute("SELECT * FROM job WHERE id = ?", (job_id,)).fetchone()
 
 
-def _progress_writer(db: sqlite3.Connection, job_id: int) -> Callable[[float], None]:
+def progress_writer(db: sqlite3.Connection, job_id: int) -> Callable[[float], None]:
+    """A callback that stores a job's progress (0–1), at most twice a second."""
     last = [0.0, -1.0]
 
     def write(fraction: float) -> None:
@@ -135,7 +136,8 @@ def _progress_writer(db: sqlite3.Connection, job_id: int) -> Callable[[float], N
     return write
 
 
-def _finish(db: sqlite3.Connection, job_id: int, status: str, error: str | None) -> None:
+def finish(db: sqlite3.Connection, job_id: int, status: str, error: str | None = None) -> None:
+    """Mark a job ``done`` or ``failed`` (with the reason a user will read)."""
     db.execute(
         "UPDATE job SET status = ?, error = ?, finished_at = ?,"
         " progress = CASE WHEN ? = 'done' THEN 1 ELSE progress END WHERE id = ?",
@@ -170,16 +172,12 @@ def run_job(queue: JobQueue, job_id: int) -> str:
             return "skipped"
         handler = handlers().get(job["kind"])
         if handler is None:
-            _finish(db, job_id, "failed", f"Unknown job kind {job['kind']!r}")
+            finish(db, job_id, "failed", f"Unknown job kind {job['kind']!r}")
             return "failed"
         return handler(db, queue, job)
     finally:
         db.close()
 
-
-def finish(db: sqlite3.Connection, job_id: int, status: str, error: str | None = None) -> None:
-    """Mark a job ``done`` or ``failed`` (with the reason a user will read)."""
-    _finish(db, job_id, status, error)
 
 
 def requeue(
@@ -200,20 +198,16 @@ def backoff(attempts: int, cap: float = 300.0) -> float:
     return float(min(cap, BACKOFF_SECONDS * 2 ** max(attempts - 1, 0)))
 
 
-def progress_writer(db: sqlite3.Connection, job_id: int) -> Callable[[float], None]:
-    """A callback that stores a job's progress (0–1), at most twice a second."""
-    return _progress_writer(db, job_id)
-
 
 def _process_reflection_job(db: sqlite3.Connection, queue: JobQueue, job: sqlite3.Row) -> str:
     reflection_id = job["target_id"]
     reflection = load_reflection(db, reflection_id)
     if reflection.status == "withdrawn":
-        _finish(db, job["id"], "done", None)
+        finish(db, job["id"], "done", None)
         return "done"
     db.execute("UPDATE reflection SET status = 'processing' WHERE id = ?", (reflection_id,))
     try:
-        files, info = derive_files(reflection, queue.store, _progress_writer(db, job["id"]))
+        files, info = derive_files(reflection, queue.store, progress_writer(db, job["id"]))
         record_assets(db, queue.store, reflection_id, files, info)
         _reels_follow_up(db, queue, reflection_id)
     except (MediaRejected, UnsafeImage, CardError) as error:
@@ -246,7 +240,7 @@ def _process_reflection_job(db: sqlite3.Connection, queue: JobQueue, job: sqlite
             db.execute("UPDATE reflection SET status = 'received' WHERE id = ?", (reflection_id,))
         queue.deliver(job["id"], delay=delay)
         return "retrying"
-    _finish(db, job["id"], "done", None)
+    finish(db, job["id"], "done", None)
     return "done"
 
 
@@ -261,7 +255,7 @@ def _reels_follow_up(db: sqlite3.Connection, queue: JobQueue, reflection_id: int
 
 def _fail(db: sqlite3.Connection, job_id: int, reflection_id: int, reason: str) -> None:
     with transaction(db):
-        _finish(db, job_id, "failed", reason)
+        finish(db, job_id, "failed", reason)
         db.execute(
             "UPDATE reflection SET status = 'failed', failure_reason = ?"
             " WHERE id = ? AND status != 'withdrawn'",
