@@ -20,6 +20,11 @@ ROLES_TABLE: dict[str, set[str]] = {
     "kiosk.pair": {"anonymous"},  # the one-time token is the credential
     "kiosk.create_reflection": {"kiosk"},
     "kiosk.receipt_qr": {"kiosk"},
+    "kiosk.api_session": {"kiosk"},
+    "kiosk.heartbeat": {"kiosk"},
+    # -- resumable uploads (voxpop/intake/tus.py) --
+    "intake.create_upload": {"kiosk"},
+    "intake.upload": {"kiosk"},
     "studio.overview": {"organiser", "facilitator"},
     "studio.add_kiosk": {"organiser"},
     "studio.progress": {"organiser", "facilitator"},

@@ -180,8 +180,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     open_database(instance).close()
     store = MediaStore(app.config["UPLOADS"])
-    store.ensure_folders()
-    store.sweep_incoming()
+    store.ensure_folders()  # partial uploads are swept by serve/worker only, never here
     app.extensions["voxpop"] = VoxpopState(
         store=store, ffmpeg_version=ffmpeg_version(), queue=build_queue(app.config, store)
     )
@@ -195,6 +194,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from voxpop import auth, errors
     from voxpop.archive.views import bp as archive_bp
+    from voxpop.intake.tus import bp as intake_bp
     from voxpop.kiosk.views import bp as kiosk_bp
     from voxpop.public.views import bp as public_bp
     from voxpop.review.views import bp as review_bp
@@ -210,6 +210,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(public_bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(kiosk_bp, url_prefix="/kiosk")
+    app.register_blueprint(intake_bp, url_prefix="/kiosk/api/uploads")
     app.register_blueprint(studio_bp, url_prefix="/studio")
     app.register_blueprint(review_bp, url_prefix="/review")
     app.register_blueprint(archive_bp, url_prefix="/archive")

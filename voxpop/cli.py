@@ -15,6 +15,7 @@ from flask import Flask
 
 from voxpop import create_app, jobs, models, tls
 from voxpop.db import get_db
+from voxpop.intake.uploads import schedule_expiry_sweep
 from voxpop.media import ffmpeg
 from voxpop.processing import asset_paths, remove_derived
 from voxpop.server import PortInUse, serve_forever
@@ -151,6 +152,11 @@ def serve(host: str | None, port: int | None, tls_port: int | None, no_worker: b
         click.echo("\nPress Ctrl+C to stop.", nl=True)
 
     queue = app.extensions["voxpop"].queue
+    # This process owns the uploads from here on: clear what a crash left in incoming/ (files
+    # another live server holds are kept) and keep expiring abandoned resumable uploads.
+    app.extensions["voxpop"].store.sweep_incoming()
+    with app.app_context():
+        schedule_expiry_sweep(get_db(), queue)
     consumer = None if no_worker else jobs.start_consumer(queue, workers=config["WORKERS"])
     try:
         serve_forever(
@@ -270,10 +276,15 @@ def reflection_records(db: Any) -> list[dict[str, Any]]:
     ).fetchall()
     return [
         {
-            "id": row["id"], "kind": row["kind"], "perspective": row["perspective"],
-            "status": row["status"], "reason": row["failure_reason"],
-            "receipt_code": row["receipt_code"], "duration": row["duration_seconds"],
-            "created_at": row["created_at"], "files": asset_paths(db, row["id"]),
+            "id": row["id"],
+            "kind": row["kind"],
+            "perspective": row["perspective"],
+            "status": row["status"],
+            "reason": row["failure_reason"],
+            "receipt_code": row["receipt_code"],
+            "duration": row["duration_seconds"],
+            "created_at": row["created_at"],
+            "files": asset_paths(db, row["id"]),
         }  # fmt: skip
         for row in rows
     ]

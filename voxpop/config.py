@@ -23,6 +23,11 @@ DEFAULTS: dict[str, Any] = {
     # Upload allowance per second of the event's max clip length; recorders are asked for
     # 2.5 Mb/s, so 1 MB/s (8 Mb/s) leaves room for phones that ignore the request.
     "UPLOAD_BYTES_PER_SECOND": 1_000_000,
+    # Resumable uploads not finished this many seconds after their last byte are deleted.
+    "UPLOAD_EXPIRY_SECONDS": 48 * 3600,
+    # Uploads are refused (507, the kiosk keeps the recording) unless this much disk stays
+    # free after them, so processing, the database and the laptop itself keep working.
+    "DISK_FREE_FLOOR_BYTES": 200 * 1024 * 1024,
     # Plain forms (login, pairing) never need more than this.
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     # Base of links printed in QR codes (receipt withdrawal); empty = the address the kiosk used.
@@ -42,7 +47,15 @@ DEFAULTS: dict[str, Any] = {
 }
 
 # Settings that are integers when they come from the environment.
-_INT_KEYS = {"PORT", "TLS_PORT", "UPLOAD_BYTES_PER_SECOND", "MAX_CONTENT_LENGTH", "WORKERS"}
+_INT_KEYS = {
+    "PORT",
+    "TLS_PORT",
+    "UPLOAD_BYTES_PER_SECOND",
+    "MAX_CONTENT_LENGTH",
+    "WORKERS",
+    "UPLOAD_EXPIRY_SECONDS",
+    "DISK_FREE_FLOOR_BYTES",
+}
 
 
 def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:

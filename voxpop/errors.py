@@ -9,17 +9,30 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from voxpop.storage import is_disk_full
+
 
 class VoxpopError(Exception):
     """Base of every error a user may see; ``message`` is already in their language."""
 
     status = 400
 
-    def __init__(self, message: str, field: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        field: str | None = None,
+        *,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         # Which input was wrong (API answers carry it so a kiosk can return to that step).
         self.field = field
+        if status is not None:
+            self.status = status
+        # Protocol headers the answer must carry (tus: Upload-Offset, Tus-Version, …).
+        self.headers = headers or {}
 
 
 class InvalidSubmission(VoxpopError):
@@ -36,6 +49,20 @@ class KioskNotAuthorised(VoxpopError):
     """The request does not come from a paired, live kiosk."""
 
     status = 401
+
+
+class InsufficientStorage(VoxpopError):
+    """The laptop's disk has no room for what is being sent (nothing was kept half-written)."""
+
+    status = 507
+
+
+def disk_full_message() -> str:
+    """What a kiosk shows when the server's disk is full: the truth, and what happens next."""
+    return _(
+        "The laptop running voxpop is out of disk space. Your recording is still on this "
+        "kiosk and will be sent when there is room. Please tell an organiser."
+    )
 
 
 class NoEvent(VoxpopError):
@@ -67,7 +94,16 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(VoxpopError)
     def domain_error(error: VoxpopError) -> Any:
-        return _answer(error.status, error.message, error.field)
+        body, status = _answer(error.status, error.message, error.field)
+        response = make_response(body, status)
+        response.headers.update(error.headers)
+        return response
+
+    @app.errorhandler(OSError)
+    def os_error(error: OSError) -> Any:
+        if is_disk_full(error):
+            return _answer(507, disk_full_message())
+        raise error
 
     @app.errorhandler(CSRFError)
     def csrf_error(_error: CSRFError) -> Any:
@@ -93,7 +129,10 @@ def register_error_handlers(app: Flask) -> None:
             403: _("You do not have permission to see this page."),
             404: _("There is nothing here."),
             405: _("That action is not allowed here."),
-            500: _("Something went wrong on our side. Nothing you sent has been lost."),
+            500: _(
+                "Something went wrong on our side. Please try again; if it keeps happening, "
+                "tell an organiser."
+            ),
         }
         code = error.code or 500
         body, status = _answer(code, messages.get(code, error.description or error.name))

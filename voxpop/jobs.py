@@ -154,7 +154,7 @@ def handlers() -> dict[str, JobHandler]:
 
     handlers_by_kind: dict[str, JobHandler] = {PROCESS_REFLECTION: _process_reflection_job}
     handlers_by_kind.update(reels.JOB_HANDLERS)
-    for name in ("publish", "withdrawal"):
+    for name in ("publish", "withdrawal", "intake.uploads"):
         try:
             module = importlib.import_module(f"voxpop.{name}")
         except ModuleNotFoundError:
@@ -179,7 +179,6 @@ def run_job(queue: JobQueue, job_id: int) -> str:
         db.close()
 
 
-
 def requeue(
     db: sqlite3.Connection, queue: JobQueue, job: sqlite3.Row, message: str, delay: float
 ) -> str:
@@ -196,7 +195,6 @@ def requeue(
 def backoff(attempts: int, cap: float = 300.0) -> float:
     """Seconds to wait before attempt ``attempts + 1``: 10, 20, 40… up to ``cap``."""
     return float(min(cap, BACKOFF_SECONDS * 2 ** max(attempts - 1, 0)))
-
 
 
 def _process_reflection_job(db: sqlite3.Connection, queue: JobQueue, job: sqlite3.Row) -> str:

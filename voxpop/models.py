@@ -314,6 +314,8 @@ class Kiosk:
     name: str
     paired_at: str | None
     revoked_at: str | None
+    # "kiosk" (delegates use it themselves) or "roving" (an interviewer's phone).
+    mode: str = "kiosk"
 
 
 @dataclass(frozen=True)
@@ -330,21 +332,29 @@ def _token_hash(token: str) -> str:
 
 
 def _kiosk_from_row(row: sqlite3.Row) -> Kiosk:
-    return Kiosk(row["id"], row["name"], row["paired_at"], row["revoked_at"])
+    return Kiosk(row["id"], row["name"], row["paired_at"], row["revoked_at"], row["mode"])
 
 
-def create_kiosk(db: sqlite3.Connection, name: str, *, auto: bool = False) -> NewKiosk:
+KIOSK_MODES = ("kiosk", "roving")
+
+
+def create_kiosk(
+    db: sqlite3.Connection, name: str, *, auto: bool = False, mode: str = "kiosk"
+) -> NewKiosk:
     """Create a kiosk; its API token and one-time pairing token are only returned, never stored.
 
-    ``auto`` marks the kiosk ``voxpop serve`` makes for the pairing link it prints.
+    ``auto`` marks the kiosk ``voxpop serve`` makes for the pairing link it prints; ``mode``
+    is ``kiosk`` (delegates use it) or ``roving`` (an interviewer walks the room with it).
     """
+    if mode not in KIOSK_MODES:
+        raise ValueError(f"Unknown kiosk mode {mode!r}")
     api_token = secrets.token_urlsafe(32)
     pairing_token = secrets.token_urlsafe(24)
     with transaction(db):
         cursor = db.execute(
-            "INSERT INTO kiosk (name, token_hash, pairing_hash, created_at, auto)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (name, _token_hash(api_token), _token_hash(pairing_token), utcnow(), int(auto)),
+            "INSERT INTO kiosk (name, token_hash, pairing_hash, created_at, auto, mode)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (name, _token_hash(api_token), _token_hash(pairing_token), utcnow(), int(auto), mode),
         )
     return NewKiosk(get_kiosk(db, int(cursor.lastrowid)), api_token, pairing_token)
 
@@ -413,6 +423,44 @@ def revoke_kiosk(db: sqlite3.Connection, kiosk_id: int) -> None:
             " WHERE id = ?",
             (utcnow(), kiosk_id),
         )
+
+
+HEARTBEAT_FIELDS = (
+    "outbox_count",
+    "outbox_bytes",
+    "refused_count",
+    "storage_usage",
+    "storage_quota",
+)
+
+
+def record_heartbeat(
+    db: sqlite3.Connection, kiosk_id: int, report: dict[str, Any], user_agent: str
+) -> None:
+    """Store a kiosk's latest report (numbers it holds, its version) and when it came."""
+    values: dict[str, Any] = {}
+    for name in HEARTBEAT_FIELDS:
+        value = report.get(name)
+        is_count = isinstance(value, int | float) and not isinstance(value, bool)
+        values[name] = int(value) if is_count and 0 <= value < 2**53 else None
+    version = report.get("app_version")
+    values["app_version"] = str(version)[:40] if version else None
+    db.execute(
+        "UPDATE kiosk SET last_seen_at = ?, outbox_count = ?, outbox_bytes = ?,"
+        " refused_count = ?, storage_usage = ?, storage_quota = ?, app_version = ?,"
+        " user_agent = ? WHERE id = ?",
+        (
+            utcnow(),
+            values["outbox_count"],
+            values["outbox_bytes"],
+            values["refused_count"],
+            values["storage_usage"],
+            values["storage_quota"],
+            values["app_version"],
+            user_agent or None,
+            kiosk_id,
+        ),
+    )
 
 
 def live_kiosk(db: sqlite3.Connection, kiosk_id: int) -> Kiosk | None:

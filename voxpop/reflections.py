@@ -7,7 +7,7 @@ refers to a half-written file.
 
 from __future__ import annotations
 
-import secrets
+import json
 import sqlite3
 import uuid
 from dataclasses import dataclass, field
@@ -18,26 +18,11 @@ from flask_babel import gettext as _
 from voxpop import models
 from voxpop.db import transaction, utcnow
 from voxpop.errors import InvalidSubmission, UnsupportedMedia
+from voxpop.intake.receipts import claim_code
 from voxpop.media.sniff import EXTENSIONS, sniff_container
 from voxpop.storage import IncomingFile, MediaStore
 
-# No 0/O, 1/I/L, so a code read aloud or copied by hand survives.
-RECEIPT_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 FIRST_NAME_MAX = 40
-
-
-def new_receipt_code() -> str:
-    """Return a random receipt code such as ``KX7-4QF``."""
-    chars = "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(6))
-    return f"{chars[:3]}-{chars[3:]}"
-
-
-def normalise_receipt_code(code: str) -> str | None:
-    """Return the canonical form of a typed receipt code, or None if it cannot be one."""
-    cleaned = "".join(ch for ch in code.upper() if ch.isalnum())
-    if len(cleaned) != 6 or any(ch not in RECEIPT_ALPHABET for ch in cleaned):
-        return None
-    return f"{cleaned[:3]}-{cleaned[3:]}"
 
 
 def upload_limit_bytes(max_clip_seconds: int, bytes_per_second: int) -> int:
@@ -61,16 +46,37 @@ class Submission:
     extra_files: int = 0
     duration_ms: str = ""
     lang: str = "en"
+    # The code the kiosk already showed the delegate (from its reserved pool), if any.
+    receipt_code: str = ""
+    # How it was captured (kiosk metadata for facilitators): via, recorder_mime, recovered.
+    capture: dict[str, Any] = field(default_factory=dict)
+    # On a roving device, the interviewer to whom consent was given aloud.
+    interviewer: str = ""
 
 
-def _existing(db: sqlite3.Connection, client_id: str) -> dict[str, Any] | None:
+def existing_reflection(
+    db: sqlite3.Connection, client_id: str, kiosk_id: int
+) -> dict[str, Any] | None:
+    """``{id, receipt_code, status}`` of the reflection this kiosk sent as ``client_id``.
+
+    Raises InvalidSubmission when another kiosk used that id: its answer is not this kiosk's
+    to read.
+    """
     row = db.execute(
-        "SELECT id, receipt_code, status FROM reflection WHERE client_id = ?", (client_id,)
+        "SELECT id, receipt_code, status, kiosk_id FROM reflection WHERE client_id = ?",
+        (client_id,),
     ).fetchone()
-    return dict(row) if row else None
+    if row is None:
+        return None
+    if row["kiosk_id"] != kiosk_id:
+        raise InvalidSubmission(
+            _("The kiosk sent no valid recording id. Reload the kiosk page."), field="client_id"
+        )
+    return {"id": row["id"], "receipt_code": row["receipt_code"], "status": row["status"]}
 
 
-def _parse_client_id(value: str) -> str:
+def parse_client_id(value: str) -> str:
+    """The canonical form of a kiosk's recording id (a UUID); InvalidSubmission otherwise."""
     try:
         return str(uuid.UUID(value.strip()))
     except (ValueError, AttributeError):
@@ -79,10 +85,18 @@ def _parse_client_id(value: str) -> str:
         ) from None
 
 
-def _validate(db: sqlite3.Connection, event: models.Event, sub: Submission) -> dict[str, Any]:
+def validate_submission(
+    db: sqlite3.Connection,
+    event: models.Event,
+    sub: Submission,
+    kiosk: models.Kiosk,
+    *,
+    check_media: bool = True,
+) -> dict[str, Any]:
     """Check a submission against the event; return the values to store.
 
-    Raises InvalidSubmission or UnsupportedMedia.
+    ``check_media=False`` checks only the form fields (a resumable upload being created,
+    whose bytes have not arrived yet). Raises InvalidSubmission or UnsupportedMedia.
     """
     if sub.kind not in models.KINDS:
         raise InvalidSubmission(_("Choose video, audio or text."), field="kind")
@@ -116,6 +130,17 @@ def _validate(db: sqlite3.Connection, event: models.Event, sub: Submission) -> d
             )
         consent_text = shown
 
+    interviewer = None
+    if kiosk.mode == "roving":
+        interviewer = " ".join(sub.interviewer.split())
+        if not interviewer:
+            raise InvalidSubmission(
+                _("Write the interviewer's name: consent was given to them aloud."),
+                field="interviewer",
+            )
+        if len(interviewer) > FIRST_NAME_MAX * 2:
+            raise InvalidSubmission(_("That name is too long."), field="interviewer")
+
     display_name = None
     if "name" in sub.consent:
         display_name = " ".join(sub.first_name.split())
@@ -145,6 +170,7 @@ def _validate(db: sqlite3.Connection, event: models.Event, sub: Submission) -> d
     else:
         if sub.text and sub.text.strip():
             raise InvalidSubmission(_("A recording cannot include written text."), field="text")
+    if sub.kind != "text" and check_media:
         if sub.media is None:
             raise InvalidSubmission(
                 _("The recording did not arrive. Please try again."), field="media"
@@ -166,6 +192,7 @@ def _validate(db: sqlite3.Connection, event: models.Event, sub: Submission) -> d
         "display_name": display_name,
         "text_body": text_body,
         "duration_ms": duration_ms if sub.kind != "text" else None,
+        "interviewer": interviewer,
     }
 
 
@@ -173,7 +200,7 @@ def receive_reflection(
     db: sqlite3.Connection,
     store: MediaStore,
     event: models.Event,
-    kiosk_id: int,
+    kiosk: models.Kiosk,
     sub: Submission,
 ) -> tuple[dict[str, Any], bool]:
     """Store a kiosk's submission; return ``({id, receipt_code, status}, created)``.
@@ -182,35 +209,30 @@ def receive_reflection(
     already stored, with ``created`` False, and keeps nothing new.
     Raises InvalidSubmission or UnsupportedMedia with a message for the delegate.
     """
-    client_id = _parse_client_id(sub.client_id)
-    existing = _existing(db, client_id)
+    client_id = parse_client_id(sub.client_id)
+    existing = existing_reflection(db, client_id, kiosk.id)
     if existing:
         return existing, False
-    values = _validate(db, event, sub)
+    values = validate_submission(db, event, sub, kiosk)
 
     original = None
     if sub.media is not None:
         container = sniff_container(sub.media.head)
-        assert container is not None  # _validate refused anything else
+        assert container is not None  # validate_submission refused anything else
         original = store.commit_original(sub.media, EXTENSIONS[container])
 
     lang = sub.lang if sub.lang in event.languages else event.languages[0]
     consent = set(sub.consent)
     try:
         with transaction(db):
-            for _attempt in range(20):
-                code = new_receipt_code()
-                if not db.execute(
-                    "SELECT 1 FROM reflection WHERE receipt_code = ?", (code,)
-                ).fetchone():
-                    break
+            code = claim_code(db, kiosk.id, sub.receipt_code)
             now = utcnow()
             cursor = db.execute(
                 "INSERT INTO reflection (event_id, kind, perspective_id, prompt_id, text_body,"
                 " original_path, original_sha256, original_bytes, original_container,"
                 " client_duration_ms, status, receipt_code, client_id, kiosk_id, lang,"
-                " display_name, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', ?, ?, ?, ?, ?, ?)",
+                " display_name, created_at, capture)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', ?, ?, ?, ?, ?, ?, ?)",
                 (
                     event.id,
                     sub.kind,
@@ -224,15 +246,17 @@ def receive_reflection(
                     values["duration_ms"],
                     code,
                     client_id,
-                    kiosk_id,
+                    kiosk.id,
                     lang,
                     values["display_name"],
                     now,
+                    json.dumps(sub.capture, sort_keys=True) if sub.capture else None,
                 ),
             )
             db.execute(
                 "INSERT INTO consent (reflection_id, consent_text_id, consent_sha256, archive,"
-                " reel, online, show_name, given_at) VALUES (?, ?, ?, 1, ?, ?, ?, ?)",
+                " reel, online, show_name, given_at, method, interviewer)"
+                " VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?)",
                 (
                     cursor.lastrowid,
                     values["consent_text"].id,
@@ -241,11 +265,13 @@ def receive_reflection(
                     int("online" in consent),
                     int("name" in consent),
                     now,
+                    "verbal" if values["interviewer"] else "kiosk",
+                    values["interviewer"],
                 ),
             )
     except sqlite3.IntegrityError:
         # Two copies of one retry raced; the first one won. Keep its answer, not a duplicate.
-        winner = _existing(db, client_id)
+        winner = existing_reflection(db, client_id, kiosk.id)
         if winner is None:
             raise
         if original is not None:

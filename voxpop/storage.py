@@ -7,12 +7,15 @@ generates; the client's filename never becomes a path. Originals are then read-o
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
 import io
 import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 SNIFF_BYTES = 64
 
@@ -28,6 +31,8 @@ class IncomingFile(io.RawIOBase):
         super().__init__()
         self.path = path
         self._file = open(path, "xb+")  # noqa: SIM115 - lifetime spans the request
+        # Held until closed: a sweep (serve/worker start) never deletes an upload in flight.
+        try_lock(self._file)
         self._sha256 = hashlib.sha256()
         self.size = 0
         self.head = b""
@@ -98,10 +103,12 @@ class MediaStore:
         self.incoming = self.root / "incoming"
         self.originals = self.root / "originals"
         self.derived = self.root / "derived"
+        # Resumable (tus) uploads in progress; see voxpop.intake.staging.
+        self.staging = self.root / "staging"
 
     def ensure_folders(self) -> None:
         """Create the store's folders if they are missing."""
-        for folder in (self.incoming, self.originals, self.derived):
+        for folder in (self.incoming, self.originals, self.derived, self.staging):
             folder.mkdir(parents=True, exist_ok=True)
 
     def open_incoming(self) -> IncomingFile:
@@ -136,13 +143,12 @@ class MediaStore:
         return candidate
 
     def sweep_incoming(self) -> int:
-        """Delete uploads left half-written by a crash; returns how many were removed."""
-        removed = 0
-        if self.incoming.is_dir():
-            for leftover in self.incoming.glob("*.part"):
-                leftover.unlink(missing_ok=True)
-                removed += 1
-        return removed
+        """Delete uploads a crash left half-written; returns how many were removed.
+
+        Only files no live process holds: an upload another server process is streaming
+        holds a lock on its file and is kept.
+        """
+        return sweep_unheld(self.incoming)
 
 
 def file_sha256(path: Path) -> str:
@@ -160,3 +166,34 @@ def fsync_folder(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def try_lock(handle: Any) -> bool:
+    """Take an exclusive lock on an open file without waiting; False if another holds it."""
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def sweep_unheld(folder: Path, pattern: str = "*.part") -> int:
+    """Delete files matching ``pattern`` in ``folder`` that no live process holds a lock on."""
+    removed = 0
+    if not folder.is_dir():
+        return 0
+    for path in folder.glob(pattern):
+        try:
+            handle = open(path, "rb")  # noqa: SIM115 - closed by the with below
+        except FileNotFoundError:
+            continue
+        with handle:
+            if try_lock(handle):
+                path.unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """True for an OSError that means the disk (or a file size limit) is full."""
+    return isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)

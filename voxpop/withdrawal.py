@@ -30,7 +30,7 @@ from flask_babel import gettext as _
 from voxpop import jobs, models
 from voxpop.db import transaction, utcnow
 from voxpop.errors import VoxpopError
-from voxpop.reflections import normalise_receipt_code
+from voxpop.intake.receipts import normalise_receipt_code
 from voxpop.storage import MediaStore, StorageError
 
 log = logging.getLogger(__name__)

@@ -34,11 +34,12 @@ from voxpop import (
 )
 from voxpop.auth import kiosk_required, public
 from voxpop.db import get_db
-from voxpop.errors import InvalidSubmission, NoEvent
+from voxpop.errors import InsufficientStorage, InvalidSubmission, NoEvent, disk_full_message
+from voxpop.intake.receipts import normalise_receipt_code, reserve_codes
+from voxpop.intake.staging import DiskFull, ensure_room
 from voxpop.jobs import enqueue_processing
 from voxpop.reflections import (
     Submission,
-    normalise_receipt_code,
     receive_reflection,
     upload_limit_bytes,
 )
@@ -131,8 +132,13 @@ def kiosk_config(event: models.Event, lang: str) -> dict[str, Any]:
         },
         "api": {
             "reflections": url_for("kiosk.create_reflection"),
+            "uploads": url_for("intake.create_upload"),
+            "session": url_for("kiosk.api_session"),
+            "heartbeat": url_for("kiosk.heartbeat"),
             "receipt_qr": url_for("kiosk.receipt_qr", code="CODE"),
+            "withdraw_url": withdraw_url("CODE"),
         },
+        "kiosk": {"mode": g.kiosk.mode if g.get("kiosk") else "kiosk"},
         "csrf_token": _csrf_token(),
         "strings": kiosk_strings(),
     }
@@ -153,6 +159,7 @@ def page() -> Any:
     kiosk = current_kiosk()
     if kiosk is None:
         return render_template("kiosk/unpaired.html"), 403
+    g.kiosk = kiosk
     event = require_event()
     lang = str(get_locale() or "en")
     if lang not in event.languages:
@@ -196,6 +203,16 @@ def create_reflection() -> Any:
     )
     if g.kiosk_via == "session":
         csrf.protect()
+    if request.content_length:
+        # Refuse before a byte is written: the kiosk keeps the recording and tries later.
+        try:
+            ensure_room(
+                current_app.extensions["voxpop"].store.incoming,
+                request.content_length,
+                current_app.config["DISK_FREE_FLOOR_BYTES"],
+            )
+        except DiskFull:
+            raise InsufficientStorage(disk_full_message()) from None
     form, files = request.form, request.files
     media_files = files.getlist("media")
     submission = Submission(
@@ -211,15 +228,57 @@ def create_reflection() -> Any:
         extra_files=len(list(files.items(multi=True))) - (1 if media_files else 0),
         duration_ms=form.get("duration_ms", ""),
         lang=form.get("lang", ""),
+        receipt_code=form.get("receipt_code", ""),
+        capture={"via": "multipart"}
+        | ({"recorder_mime": form["recorder_mime"][:120]} if form.get("recorder_mime") else {}),
+        interviewer=form.get("interviewer", ""),
     )
     if "media" in form:
         # A "media" text field instead of a file: the kiosk sent no recording at all.
         raise InvalidSubmission(_("The recording did not arrive. Please try again."))
     state = current_app.extensions["voxpop"]
-    answer, created = receive_reflection(get_db(), state.store, event, g.kiosk.id, submission)
+    answer, created = receive_reflection(get_db(), state.store, event, g.kiosk, submission)
     if created:
         enqueue_processing(get_db(), state.queue, answer["id"])
     return jsonify(answer), 201 if created else 200
+
+
+@bp.get("/api/session")
+@kiosk_required
+def api_session() -> Any:
+    """What a kiosk needs before it sends: a fresh CSRF token and its reserved receipt codes.
+
+    ``receipt_codes`` are reserved for this kiosk until used (topped up to 20 on each call),
+    so the kiosk can show a delegate their code at once even when the laptop is out of reach.
+    """
+    db = get_db()
+    return (
+        jsonify(
+            {
+                "csrf_token": _csrf_token(),
+                "receipt_codes": reserve_codes(db, g.kiosk.id),
+                "kiosk": {"id": g.kiosk.id, "name": g.kiosk.name, "mode": g.kiosk.mode},
+            }
+        ),
+        200,
+        {"Cache-Control": "no-store"},
+    )
+
+
+@bp.post("/api/heartbeat")
+@csrf.exempt  # checked below, after authentication, for cookie-borne requests only
+@kiosk_required
+def heartbeat() -> Any:
+    """A kiosk reports what it holds (outbox, storage, version) so the studio can show it."""
+    if g.kiosk_via == "session":
+        csrf.protect()
+    report = request.get_json(silent=True)
+    if not isinstance(report, dict):
+        raise InvalidSubmission(_("The kiosk's report could not be read."))
+    models.record_heartbeat(
+        get_db(), g.kiosk.id, report, request.headers.get("User-Agent", "")[:300]
+    )
+    return Response(status=204)
 
 
 def withdraw_url(code: str) -> str:

@@ -11,7 +11,7 @@ from flask_babel import get_locale
 from voxpop import tls, withdrawal
 from voxpop.auth import public
 from voxpop.db import get_db
-from voxpop.reflections import normalise_receipt_code
+from voxpop.intake.receipts import normalise_receipt_code
 
 bp = Blueprint("public", __name__)
 

@@ -29,9 +29,9 @@ from voxpop import models, withdrawal
 from voxpop.auth import login_required
 from voxpop.db import get_db
 from voxpop.errors import wants_json
+from voxpop.intake.receipts import normalise_receipt_code
 from voxpop.jobs import JobQueue
 from voxpop.kiosk.views import require_event
-from voxpop.reflections import normalise_receipt_code
 from voxpop.review import forms, service
 from voxpop.review.service import ReflectionNotFound, ReviewError
 
