@@ -73,6 +73,15 @@ def test_user_add_refuses_duplicates_and_short_passwords(instance_env: Path) -> 
         assert result.exit_code != 0 and message in result.output
 
 
+def test_kiosk_add_roving_makes_an_interviewers_device(instance_env: Path) -> None:
+    run("init", "--demo")
+    run("kiosk", "add", "Interviewer phone", "--roving")
+    run("kiosk", "add", "Foyer iPad")
+    app = create_app()
+    modes = {row["name"]: row["mode"] for row in rows(app, "SELECT name, mode FROM kiosk")}
+    assert modes == {"Interviewer phone": "roving", "Foyer iPad": "kiosk"}
+
+
 def test_kiosk_add_prints_a_working_token_and_pairing_link(instance_env: Path) -> None:
     run("init", "--demo")
     output = run("kiosk", "add", "Foyer iPad")

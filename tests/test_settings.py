@@ -926,7 +926,7 @@ def test_organiser_creates_a_kiosk_with_a_qr_code_that_pairs(
     page = organiser.get("/studio/settings/kiosks").text
     assert "Foyer iPad" in page and "paired" in page
     (entry,) = audit_rows(app, "kiosk.create")
-    assert entry["after"] == {"name": "Foyer iPad"}
+    assert entry["after"] == {"name": "Foyer iPad", "mode": "kiosk"}
     assert token not in json.dumps(audit_rows(app))
 
 

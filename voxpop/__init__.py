@@ -222,6 +222,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.teardown_request(_discard_unkept_uploads)
     app.teardown_appcontext(close_db)
 
+    app.jinja_env.filters["ago"] = _ago
+
     @app.context_processor
     def inject_helpers() -> dict[str, Any]:
         from flask_babel import get_locale
@@ -231,6 +233,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     static = app.view_functions["static"]
     app.view_functions["static"] = auth.public(static)
     return app
+
+
+def _ago(timestamp: str) -> str:
+    """How long ago an ISO timestamp was, in the page's language ("4 minutes ago")."""
+    from datetime import UTC, datetime
+
+    from flask_babel import format_timedelta
+
+    moment = datetime.fromisoformat(timestamp)
+    return str(format_timedelta(moment - datetime.now(UTC), add_direction=True))
 
 
 def _discard_unkept_uploads(_error: BaseException | None = None) -> None:

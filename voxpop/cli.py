@@ -180,11 +180,14 @@ def kiosk() -> None:
 
 @kiosk.command("add")
 @click.argument("name")
-def kiosk_add(name: str) -> None:
+@click.option(
+    "--roving", is_flag=True, help="An interviewer's phone: the interviewer-led walk-up flow."
+)
+def kiosk_add(name: str, roving: bool) -> None:
     """Create a kiosk; print its one-time pairing link and its API token."""
     app = _app()
     with app.app_context():
-        new = models.create_kiosk(get_db(), name)
+        new = models.create_kiosk(get_db(), name, mode="roving" if roving else "kiosk")
     urls = pairing_urls(tls.lan_addresses(), app.config["PORT"], new.pairing_token)
     click.echo(f"Kiosk “{new.kiosk.name}” (id {new.kiosk.id})")
     click.echo(f"Pairing link (works once): {urls['lan']}")

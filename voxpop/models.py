@@ -316,6 +316,21 @@ class Kiosk:
     revoked_at: str | None
     # "kiosk" (delegates use it themselves) or "roving" (an interviewer's phone).
     mode: str = "kiosk"
+    # The latest heartbeat: when, what its outbox holds, its storage, its version.
+    last_seen_at: str | None = None
+    outbox_count: int | None = None
+    outbox_bytes: int | None = None
+    refused_count: int | None = None
+    storage_usage: int | None = None
+    storage_quota: int | None = None
+    app_version: str | None = None
+
+    @property
+    def storage_fraction(self) -> float | None:
+        """How full the kiosk's browser storage is (0–1), when it said."""
+        if not self.storage_quota or self.storage_usage is None:
+            return None
+        return min(1.0, self.storage_usage / self.storage_quota)
 
 
 @dataclass(frozen=True)
@@ -332,7 +347,20 @@ def _token_hash(token: str) -> str:
 
 
 def _kiosk_from_row(row: sqlite3.Row) -> Kiosk:
-    return Kiosk(row["id"], row["name"], row["paired_at"], row["revoked_at"], row["mode"])
+    return Kiosk(
+        row["id"],
+        row["name"],
+        row["paired_at"],
+        row["revoked_at"],
+        row["mode"],
+        row["last_seen_at"],
+        row["outbox_count"],
+        row["outbox_bytes"],
+        row["refused_count"],
+        row["storage_usage"],
+        row["storage_quota"],
+        row["app_version"],
+    )
 
 
 KIOSK_MODES = ("kiosk", "roving")

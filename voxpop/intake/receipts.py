@@ -56,23 +56,22 @@ def unused_code(db: sqlite3.Connection) -> str:
 def reserve_codes(db: sqlite3.Connection, kiosk_id: int, pool_size: int = POOL_SIZE) -> list[str]:
     """Top up this kiosk's reserved codes to ``pool_size`` and return them all, oldest first."""
     with transaction(db):
-        held = [
-            row["code"]
-            for row in db.execute(
-                "SELECT code FROM receipt_reservation WHERE kiosk_id = ?"
-                " ORDER BY reserved_at, code",
-                (kiosk_id,),
-            )
-        ]
+        held = db.execute(
+            "SELECT COUNT(*) FROM receipt_reservation WHERE kiosk_id = ?", (kiosk_id,)
+        ).fetchone()[0]
         now = utcnow()
-        while len(held) < pool_size:
-            code = unused_code(db)
+        for _missing in range(pool_size - held):
             db.execute(
                 "INSERT INTO receipt_reservation (code, kiosk_id, reserved_at) VALUES (?, ?, ?)",
-                (code, kiosk_id, now),
+                (unused_code(db), kiosk_id, now),
             )
-            held.append(code)
-    return held
+    return [
+        row["code"]
+        for row in db.execute(
+            "SELECT code FROM receipt_reservation WHERE kiosk_id = ? ORDER BY reserved_at, code",
+            (kiosk_id,),
+        )
+    ]
 
 
 def claim_code(db: sqlite3.Connection, kiosk_id: int, wanted: str | None) -> str:

@@ -145,9 +145,10 @@ del _key, _lang
 
 
 class KioskForm(FlaskForm):
-    """A kiosk's name."""
+    """A kiosk's name (and, for a new one, whether it is a roving interviewer's phone)."""
 
     name = StringField(_l("Name"))
+    roving = BooleanField(_l("Roving: an interviewer's phone for walk-up vox pops"))
 
 
 # Checked by the service, whose message is clearer than "Not a valid choice".

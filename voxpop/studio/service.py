@@ -15,7 +15,6 @@ import datetime as dt
 import hashlib
 import json
 import re
-import secrets
 import sqlite3
 import unicodedata
 from collections.abc import Sequence
@@ -804,20 +803,15 @@ def _kiosk(db: sqlite3.Connection, kiosk_id: int) -> sqlite3.Row:
     return row
 
 
-def create_kiosk(db: sqlite3.Connection, name: str) -> models.NewKiosk:
+def create_kiosk(db: sqlite3.Connection, name: str, mode: str = "kiosk") -> models.NewKiosk:
     """Create a kiosk and its one-time pairing token (shown once, stored only as a hash)."""
-    name = _text(name, field="name", maximum=KIOSK_NAME_MAX)
-    api_token = secrets.token_urlsafe(32)
-    pairing_token = secrets.token_urlsafe(24)
+    name = _text(name, field="name", maximum=KIOSK_NAME_MAX) or models.next_kiosk_name(db)
+    new = models.create_kiosk(db, name, mode=mode)
     with transaction(db):
-        name = name or models.next_kiosk_name(db)
-        cursor = db.execute(
-            "INSERT INTO kiosk (name, token_hash, pairing_hash, created_at) VALUES (?, ?, ?, ?)",
-            (name, models.sha256_text(api_token), models.sha256_text(pairing_token), utcnow()),
+        audit.record(
+            db, "kiosk.create", "kiosk", new.kiosk.id, None, {"name": name, "mode": mode}
         )
-        kiosk_id = int(cursor.lastrowid or 0)
-        audit.record(db, "kiosk.create", "kiosk", kiosk_id, None, {"name": name})
-    return models.NewKiosk(models.get_kiosk(db, kiosk_id), api_token, pairing_token)
+    return new
 
 
 def rename_kiosk(db: sqlite3.Connection, kiosk_id: int, name: str) -> None:

@@ -565,7 +565,9 @@ def settings_kiosk_add() -> Any:
     """Create a kiosk and show its one-time pairing link and QR code (shown only now)."""
     form = KioskForm()
     try:
-        new = service.create_kiosk(get_db(), form.name.data or "")
+        new = service.create_kiosk(
+            get_db(), form.name.data or "", mode="roving" if form.roving.data else "kiosk"
+        )
     except SettingsError as error:
         return _kiosks_page((None, form), show_error(form, error))
     links = pairing_links(new.pairing_token)

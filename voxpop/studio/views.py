@@ -18,7 +18,7 @@ from flask import (
 )
 from flask_babel import get_locale
 from flask_wtf import FlaskForm
-from wtforms import StringField
+from wtforms import BooleanField, StringField
 from wtforms.validators import Length
 
 from voxpop import audit, models, tls
@@ -34,6 +34,7 @@ class PairKioskForm(FlaskForm):
     """Name for a new kiosk (optional)."""
 
     name = StringField("name", validators=[Length(max=60)])
+    roving = BooleanField("roving")
 
 
 def qr_svg(data: str) -> str:
@@ -87,9 +88,10 @@ def add_kiosk() -> Any:
         return overview()
     db = get_db()
     name = (form.name.data or "").strip() or models.next_kiosk_name(db)
-    new = models.create_kiosk(db, name)
+    mode = "roving" if form.roving.data else "kiosk"
+    new = models.create_kiosk(db, name, mode=mode)
     with transaction(db):
-        audit.record(db, "kiosk.add", "kiosk", new.kiosk.id, None, {"name": name})
+        audit.record(db, "kiosk.add", "kiosk", new.kiosk.id, None, {"name": name, "mode": mode})
     links = pairing_links(new.pairing_token)
     return render_template(
         "studio/kiosk_added.html", kiosk=new.kiosk, links=links, qr=qr_svg(links["lan"])

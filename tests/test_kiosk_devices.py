@@ -1,0 +1,132 @@
+"""Kiosks as devices: heartbeats in the studio, reserved receipt codes, roving interviewers."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import KioskDevice, rows
+from voxpop import models
+from voxpop.db import get_db
+from voxpop.intake import receipts
+
+
+def heartbeat(kiosk: KioskDevice, report: object, *, csrf: bool = True) -> object:
+    headers = {"X-CSRFToken": kiosk.config["csrf_token"]} if csrf else {}
+    return kiosk.client.post("/kiosk/api/heartbeat", json=report, headers=headers)
+
+
+def test_heartbeat_is_shown_to_facilitators_in_the_studio(app, auth, client, kiosk) -> None:
+    response = heartbeat(
+        kiosk,
+        {
+            "outbox_count": 3,
+            "outbox_bytes": 12_000_000,
+            "refused_count": 1,
+            "storage_usage": 400,
+            "storage_quota": 1000,
+            "app_version": "sw-abc123",
+        },
+    )
+    assert response.status_code == 204
+    (row,) = rows(app, "SELECT * FROM kiosk WHERE id = ?", kiosk.kiosk_id)
+    assert (row["outbox_count"], row["outbox_bytes"], row["refused_count"]) == (3, 12_000_000, 1)
+    assert row["app_version"] == "sw-abc123" and row["last_seen_at"]
+
+    auth.login("facilitator")
+    page = client.get("/studio/").text
+    assert "3 recordings waiting to send" in page
+    assert "1 recording refused by the server" in page
+    assert "storage 40% used" in page
+    assert "last seen" in page
+
+
+@pytest.mark.parametrize(
+    ("report", "stored"),
+    [
+        ({"outbox_count": -1}, None),  # impossible numbers are dropped, not stored
+        ({"outbox_count": "3"}, None),
+        ({"outbox_count": True}, None),
+        ({"outbox_count": 2**60}, None),
+        ({"outbox_count": 0}, 0),
+    ],
+)
+def test_heartbeat_keeps_only_sensible_numbers(app, kiosk, report, stored) -> None:
+    assert heartbeat(kiosk, report).status_code == 204
+    (row,) = rows(app, "SELECT outbox_count FROM kiosk WHERE id = ?", kiosk.kiosk_id)
+    assert row["outbox_count"] == stored
+
+
+def test_heartbeat_needs_a_kiosk_and_its_csrf_token(app, client, kiosk) -> None:
+    assert client.post("/kiosk/api/heartbeat", json={}).status_code == 401
+    assert heartbeat(kiosk, {"outbox_count": 1}, csrf=False).status_code == 400
+    assert heartbeat(kiosk, ["not", "an", "object"]).status_code == 400
+    (row,) = rows(app, "SELECT last_seen_at FROM kiosk WHERE id = ?", kiosk.kiosk_id)
+    assert row["last_seen_at"] is None
+
+
+def test_session_reserves_a_pool_of_receipt_codes_for_this_kiosk(app, kiosk) -> None:
+    first = kiosk.client.get("/kiosk/api/session").json
+    assert len(first["receipt_codes"]) == receipts.POOL_SIZE
+    assert first["csrf_token"] and first["kiosk"]["mode"] == "kiosk"
+    # Asking again gives the same codes (still reserved), not a new batch.
+    assert kiosk.client.get("/kiosk/api/session").json["receipt_codes"] == first["receipt_codes"]
+
+    shown = first["receipt_codes"][3]
+    answer = kiosk.post(kiosk.form(receipt_code=shown)).json
+    assert answer["receipt_code"] == shown
+    after = kiosk.client.get("/kiosk/api/session").json["receipt_codes"]
+    assert shown not in after and len(after) == receipts.POOL_SIZE
+
+
+def test_a_code_reserved_for_another_kiosk_or_used_is_not_taken(app, kiosk) -> None:
+    other = KioskDevice(app)
+    theirs = other.client.get("/kiosk/api/session").json["receipt_codes"][0]
+    mine = kiosk.post(kiosk.form(receipt_code=theirs)).json["receipt_code"]
+    assert mine != theirs
+    # A code the kiosk made up (its pool ran dry) is kept when free, refused when used.
+    assert kiosk.post(kiosk.form(receipt_code="abc-def")).json["receipt_code"] == "ABC-DEF"
+    again = kiosk.post(kiosk.form(receipt_code="ABC-DEF")).json["receipt_code"]
+    assert again != "ABC-DEF"
+    assert len({r["receipt_code"] for r in rows(app, "SELECT receipt_code FROM reflection")}) == 3
+
+
+def test_another_kiosks_client_id_reveals_nothing(app, kiosk) -> None:
+    data = kiosk.form()
+    first = kiosk.post(data)
+    assert first.status_code == 201
+    other = KioskDevice(app)
+    response = other.post({**data, "consent_version": other.config["consent"]["version"]})
+    assert response.status_code == 400
+    assert first.json["receipt_code"] not in response.text
+
+
+def test_roving_consent_is_recorded_as_given_aloud_to_the_interviewer(app) -> None:
+    with app.app_context():
+        new = models.create_kiosk(get_db(), "Roving phone", mode="roving")
+    token = {"Authorization": f"Bearer {new.api_token}"}
+    client = app.test_client()
+    device = KioskDevice(app)  # only for a valid form
+    form = device.form()
+    missing = client.post("/kiosk/api/reflections", data=form, headers=token)
+    assert missing.status_code == 400 and missing.json["field"] == "interviewer"
+    done = client.post(
+        "/kiosk/api/reflections", data={**form, "interviewer": " Gwen  Jones "}, headers=token
+    )
+    assert done.status_code == 201, done.json
+    (consent,) = rows(
+        app,
+        "SELECT c.method, c.interviewer FROM consent c JOIN reflection r"
+        " ON r.id = c.reflection_id WHERE r.kiosk_id = ?",
+        new.kiosk.id,
+    )
+    assert consent == {"method": "verbal", "interviewer": "Gwen Jones"}
+    # An ordinary kiosk records consent as ticked by the delegate, whatever it sends.
+    device.post(device.form(interviewer="Someone"))
+    (own,) = rows(
+        app,
+        "SELECT c.method, c.interviewer FROM consent c JOIN reflection r"
+        " ON r.id = c.reflection_id WHERE r.kiosk_id = ?",
+        device.kiosk_id,
+    )
+    assert own == {"method": "kiosk", "interviewer": None}
+
