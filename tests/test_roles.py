@@ -22,6 +22,7 @@ ROLES_TABLE: dict[str, set[str]] = {
     "kiosk.receipt_qr": {"kiosk"},
     "kiosk.api_session": {"kiosk"},
     "kiosk.heartbeat": {"kiosk"},
+    "kiosk.service_worker": {"anonymous"},  # the kiosk's offline cache: static file names only
     # -- resumable uploads (voxpop/intake/tus.py) --
     "intake.create_upload": {"kiosk"},
     "intake.upload": {"kiosk"},

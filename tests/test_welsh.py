@@ -95,9 +95,15 @@ def test_kiosk_page_and_its_script_strings_are_welsh(kiosk) -> None:
     assert strings["recording"] == "Yn recordio"
     assert strings["not_paired"].startswith("Nid yw’r ciosg hwn wedi’i baru mwyach.")
     # kiosk.js fills these in: the names must survive translation.
-    assert placeholders(strings["retrying"]) == ["{attempt}", "{max}", "{seconds}"]
-    assert placeholders(strings["uploading"]) == ["{percent}"]
     assert placeholders(strings["too_long"]) == ["{count}", "{max}"]
+    assert strings["saved_on_kiosk"].startswith("Mae eich recordiad wedi’i gadw")
+    # One form per CLDR category (Welsh has six); kiosk.js picks one with Intl.PluralRules.
+    plurals = config["plurals"]
+    assert set(plurals["waiting"]) == {"zero", "one", "two", "few", "many", "other"}
+    assert plurals["waiting"]["one"] == "{count} recordiad yn aros i gael ei anfon"
+    for forms in plurals.values():
+        for text in forms.values():
+            assert placeholders(text) == ["{count}"], text
 
 
 def test_kiosk_page_stays_english_in_english(kiosk) -> None:

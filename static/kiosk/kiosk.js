@@ -1,26 +1,28 @@
 /*
  * voxpop kiosk: one page, one state machine, one <section data-screen> per screen.
  *
- * Vanilla JS with no libraries and nothing fetched from elsewhere: the venue is offline.
+ * Vanilla JS, nothing fetched from elsewhere (the venue is offline): the vendored
+ * tus-js-client and qrcode-generator, and outbox.js (window.voxpopOutbox), which keeps every
+ * submitted reflection in IndexedDB until the server has confirmed it.
  * Targets iPad Safari 15+ and Chromium, so no syntax newer than ES2020.
  *
- * Privacy: the kiosk only ever holds the current delegate's reflection. Going back to the
- * attract screen (Done, Back from the first step, or the idle timeout) drops everything.
+ * Privacy: the page only ever shows the current delegate's reflection. Going back to the
+ * attract screen (Done, Back from the first step, or the idle timeout) clears the screens;
+ * a submitted reflection waits in the outbox (never shown again) until it has been sent.
+ * After Submit the delegate never waits for the network.
  */
 (function () {
   "use strict";
 
   var DEFAULT_STRINGS = {
-    retrying: "Connection problem — trying again in {seconds} s (attempt {attempt} of {max})",
-    upload_failed: "We couldn't send your reflection. It is still here — tap Try again.",
+    saved_on_kiosk: "Your recording is saved on this kiosk and will be sent automatically.",
+    storage_low: "This kiosk is running out of storage space — please tell an organiser.",
     camera_denied:
       "We can't use the camera. You can record audio only or write your thoughts instead.",
     mic_denied: "We can't use the microphone. You can write your thoughts instead.",
     not_paired: "This kiosk is no longer paired. Please ask an organiser.",
     too_long: "{count} of {max} characters",
-    uploading: "Sending… {percent}%",
     recording: "Recording",
-    submit_error: "Something went wrong: {error}",
     // Not in config.strings; the template carries their translations (#kiosk-messages).
     nothing_recorded: "Nothing was recorded. Please try again.",
     no_recorder: "This device can't record here. You can write your thoughts instead.",
@@ -43,22 +45,16 @@
     "audio/mp4",
   ];
 
-  var UPLOAD_MAX_ATTEMPTS = 5;
-  var UPLOAD_BACKOFF_SECONDS = [2, 4, 8, 16];
-  var UPLOAD_TIMEOUT_MS = 120000;
   var COUNTDOWN_FROM = 3;
-
-  // Which screen a rejected field sends the delegate back to.
-  var FIELD_SCREENS = {
-    perspective: "perspective",
-    prompt: "prompt",
-    consent: "consent",
-    consent_version: "consent",
-    first_name: "consent",
-    kind: "mode",
-    text: "text",
-    media: "record",
-    duration_ms: "record",
+  // The thank-you screen says "saved on this kiosk" if the server has not confirmed by then.
+  var CONFIRM_WAIT_MS = 3000;
+  var STORAGE_WARN_RATIO = 0.8;
+  var DEFAULT_PLURALS = {
+    waiting: { one: "{count} recording waiting to send", other: "{count} recordings waiting to send" },
+    refused: {
+      one: "{count} recording could not be sent — please tell an organiser",
+      other: "{count} recordings could not be sent — please tell an organiser",
+    },
   };
 
   /* ---------------------------------------------------------------- config */
@@ -79,6 +75,13 @@
   Object.keys(config.strings || {}).forEach(function (key) {
     if (config.strings[key]) strings[key] = config.strings[key];
   });
+  var plurals = config.plurals || DEFAULT_PLURALS;
+  var pluralRules = null;
+  try {
+    pluralRules = new Intl.PluralRules(config.lang || document.documentElement.lang || "en");
+  } catch (error) {
+    pluralRules = null;
+  }
 
   /** Fill "{name}" placeholders in a translated string. */
   function format(key, values) {
@@ -87,6 +90,14 @@
         ? String(values[name])
         : whole;
     });
+  }
+
+  /** The plural form of ``name`` for ``count`` (CLDR categories, as the catalogue has them). */
+  function plural(name, count) {
+    var forms = plurals[name] || DEFAULT_PLURALS[name];
+    var category = pluralRules ? pluralRules.select(count) : count === 1 ? "one" : "other";
+    var text = forms[category] || forms.other || forms.one || "";
+    return text.replace(/\{count\}/g, String(count));
   }
 
   /* ---------------------------------------------------------------- dom */
@@ -131,13 +142,14 @@
     text: $("#reflection-text"),
     textCounter: $("#text-counter"),
     textSubmit: $("#text-submit"),
-    progress: $("#upload-progress"),
-    uploadStatus: $("#upload-status"),
-    uploadRetry: $("#upload-retry"),
-    uploadBack: $("#upload-back"),
-    uploadDiscard: $("#upload-discard"),
     receiptCode: $("#receipt-code"),
     receiptQr: $("#receipt-qr"),
+    thanksSaved: $("#thanks-saved"),
+    outboxStatus: $("#outbox-status"),
+    outboxWaiting: $("#outbox-waiting"),
+    outboxRefused: $("#outbox-refused"),
+    outboxNotPaired: $("#outbox-not-paired"),
+    storageWarning: $("#storage-warning"),
   };
   el.text.maxLength = textMaxChars;
   el.preview.muted = true; // iOS only autoplays a muted inline video, and it must not echo
@@ -159,8 +171,11 @@
     requestId: 0, // guards against getUserMedia answering after the delegate moved on
   };
   var audio = { context: null, analyser: null, buffer: null };
-  var upload = { xhr: null, inFlight: false, timers: [] };
+  var outbox = window.voxpopOutbox;
+  var submitting = false; // between Submit and the thank-you screen (a moment)
+  var thanks = { clientId: null, timer: 0 };
   var idleTimer = 0;
+  var leavingPage = false;
 
   function newSession() {
     return {
@@ -173,7 +188,8 @@
       blobUrl: null,
       durationMs: 0,
       clientId: null,
-      returnScreen: null, // where "Go back" leads after a rejected upload
+      takeId: null, // the recording's chunks in IndexedDB until it is submitted or dropped
+      recorderMime: "",
     };
   }
   session = newSession();
@@ -220,8 +236,10 @@
   function resetKiosk() {
     stopRecorder(true);
     releaseMedia();
-    cancelUpload();
     discardRecording();
+    clearTimeout(thanks.timer);
+    thanks.clientId = null;
+    el.thanksSaved.textContent = "";
     el.text.value = "";
     updateTextCounter();
     el.firstName.value = "";
@@ -233,8 +251,6 @@
     el.receiptCode.textContent = "";
     el.receiptQr.hidden = true;
     el.receiptQr.removeAttribute("src");
-    el.progress.value = 0;
-    el.uploadStatus.textContent = "";
     session = newSession();
     selectPrompt(firstPromptId);
     setAccent(null);
@@ -251,8 +267,8 @@
   }
 
   function onIdle() {
-    // Never cut off someone mid-sentence or throw away a reflection that is being sent.
-    if (media.recording || upload.inFlight) {
+    // Never cut off someone mid-sentence. A submitted reflection is safe in the outbox.
+    if (media.recording || submitting) {
       resetIdleTimer();
       return;
     }
@@ -649,16 +665,37 @@
     }
     var chunks = [];
     var discard = false;
+    var type = recorder.mimeType || mimeType || (mode === "video" ? "video/webm" : "audio/webm");
+    // Each time slice goes to IndexedDB as it arrives: a closed or crashed tab loses at most
+    // the last second, and the next load sends the rest (outbox.js, recovered=1).
+    var takeId = newClientId();
+    var takeSaving = outbox
+      ? outbox.beginTake(takeId, reflectionFields(takeId, mode, type)).catch(function (error) {
+          if (window.console) console.warn("outbox: could not keep the take", error);
+        })
+      : Promise.resolve();
     recorder.ondataavailable = function (event) {
-      if (event.data && event.data.size > 0) chunks.push(event.data);
+      if (!event.data || event.data.size <= 0 || discard) return;
+      chunks.push(event.data);
+      var seq = chunks.length - 1;
+      var at = Math.round(performance.now() - media.startedAt);
+      var data = event.data;
+      takeSaving = takeSaving.then(function () {
+        return outbox.addChunk(takeId, seq, data, at).catch(function () {});
+      });
     };
     recorder.onstop = function () {
       media.recording = false;
       var durationMs = Math.round(performance.now() - media.startedAt);
-      var type = recorder.mimeType || mimeType || (mode === "video" ? "video/webm" : "audio/webm");
       var blob = discard || !chunks.length ? null : new Blob(chunks, { type: type });
       chunks = [];
       if (media.recorder === recorder) media.recorder = null;
+      // A take cut off by leaving the page is kept: the next load sends it (recovered=1).
+      if ((discard && !leavingPage) || (!discard && (!blob || !blob.size))) {
+        takeSaving.then(function () {
+          if (outbox) outbox.dropTake(takeId);
+        });
+      }
       if (discard) return;
       if (!blob || !blob.size) {
         // Offer another go with the same camera, or writing instead.
@@ -669,7 +706,7 @@
         el.deviceError.hidden = false;
         return;
       }
-      finishRecording(blob, durationMs);
+      finishRecording(blob, durationMs, takeId, type);
     };
     recorder.onerror = function (event) {
       if (window.console) console.warn("MediaRecorder error", event && event.error);
@@ -717,12 +754,14 @@
     }
   }
 
-  function finishRecording(blob, durationMs) {
+  function finishRecording(blob, durationMs, takeId, type) {
     discardRecording();
     session.blob = blob;
     session.durationMs = durationMs;
     session.blobUrl = URL.createObjectURL(blob);
-    session.clientId = null;
+    session.clientId = takeId; // the take's id becomes the reflection's idempotency key
+    session.takeId = takeId;
+    session.recorderMime = type;
     var player = session.mode === "video" ? el.reviewVideo : el.reviewAudio;
     el.reviewVideo.hidden = session.mode !== "video";
     el.reviewAudio.hidden = session.mode === "video";
@@ -739,201 +778,208 @@
       player.load();
     });
     if (session.blobUrl) URL.revokeObjectURL(session.blobUrl);
+    // Not submitted (retake, back, or left on the review screen): forget its chunks too.
+    if (session.takeId && outbox) outbox.dropTake(session.takeId);
+    session.takeId = null;
     session.blob = null;
     session.blobUrl = null;
     session.durationMs = 0;
   }
 
-  /* ---------------------------------------------------------------- upload */
+  /* ---------------------------------------------------------------- submit */
 
-  function buildForm() {
-    var form = new FormData();
-    form.append("perspective", session.perspective);
-    form.append("prompt", String(session.promptId));
-    form.append("kind", session.mode);
-    session.consents.forEach(function (slug) {
-      form.append("consent", slug);
-    });
-    form.append("consent_version", (config.consent && config.consent.version) || "");
-    if (session.consents.indexOf("name") !== -1) form.append("first_name", session.firstName);
-    if (session.mode === "text") {
-      form.append("text", el.text.value.trim());
-    } else {
-      form.append("media", session.blob, filenameFor(session.blob.type, session.mode));
-      form.append("duration_ms", String(session.durationMs));
+  /** The reflection's metadata as the server takes it (tus metadata: all strings). */
+  function reflectionFields(clientId, kind, mimeType) {
+    var fields = {
+      client_id: clientId,
+      perspective: session.perspective,
+      prompt: String(session.promptId),
+      kind: kind,
+      consent: session.consents.join(","),
+      consent_version: (config.consent && config.consent.version) || "",
+      first_name: session.consents.indexOf("name") !== -1 ? session.firstName : "",
+      lang: config.lang || document.documentElement.lang || "",
+    };
+    if (kind !== "text") {
+      fields.recorder_mime = mimeType || "";
+      fields.filetype = String(mimeType || "").split(";")[0].trim();
+      fields.filename = filenameFor(mimeType, kind);
     }
-    form.append("client_id", session.clientId);
-    form.append("lang", config.lang || document.documentElement.lang || "");
-    return form;
+    return fields;
   }
 
-  function setUploadButtons(which) {
-    el.uploadRetry.hidden = which.indexOf("retry") === -1;
-    el.uploadBack.hidden = which.indexOf("back") === -1;
-    el.uploadDiscard.hidden = which.indexOf("discard") === -1;
-  }
-
-  function clearUploadTimers() {
-    upload.timers.forEach(function (id) {
-      clearTimeout(id);
-      clearInterval(id);
-    });
-    upload.timers = [];
-  }
-
-  function cancelUpload() {
-    clearUploadTimers();
-    if (upload.xhr) {
-      upload.xhr.onload = upload.xhr.onerror = upload.xhr.ontimeout = upload.xhr.onabort = null;
-      try {
-        upload.xhr.abort();
-      } catch (error) {
-        /* nothing to abort */
-      }
-    }
-    upload.xhr = null;
-    upload.inFlight = false;
-  }
-
+  /** Keep the reflection in the outbox, then thank the delegate: never wait for the network. */
   function submit() {
-    if (upload.inFlight) return;
-    if (session.mode === "text" && el.text.value.trim() === "") return;
-    if (session.mode !== "text" && !session.blob) return;
-    // One id per reflection, kept across retries so the server can spot duplicates.
-    if (!session.clientId) session.clientId = newClientId();
-    session.returnScreen = session.mode === "text" ? "text" : "review";
-    show("upload");
-    runUpload();
-  }
-
-  function runUpload() {
-    cancelUpload();
-    upload.inFlight = true;
-    setUploadButtons([]);
-    attemptUpload(1);
-  }
-
-  function setProgress(percent) {
-    el.progress.value = percent;
-    el.uploadStatus.textContent = format("uploading", { percent: percent });
-  }
-
-  function attemptUpload(attempt) {
-    var xhr = new XMLHttpRequest();
-    upload.xhr = xhr;
-    setProgress(0);
-    xhr.open("POST", config.api.reflections, true);
-    xhr.timeout = UPLOAD_TIMEOUT_MS;
-    xhr.setRequestHeader("X-CSRFToken", config.csrf_token || "");
-    xhr.setRequestHeader("Accept", "application/json");
-    xhr.upload.onprogress = function (event) {
-      if (event.lengthComputable && event.total > 0) {
-        setProgress(Math.min(100, Math.floor((event.loaded / event.total) * 100)));
-      }
-    };
-    xhr.onload = function () {
-      upload.xhr = null;
-      handleResponse(xhr, attempt);
-    };
-    xhr.onerror = xhr.ontimeout = function () {
-      upload.xhr = null;
-      retryLater(attempt);
-    };
-    xhr.send(buildForm());
-  }
-
-  function parseJson(xhr) {
-    try {
-      return JSON.parse(xhr.responseText);
-    } catch (error) {
-      return null;
+    if (submitting) return;
+    var kind = session.mode;
+    var words = el.text.value.trim();
+    if (kind === "text" && words === "") return;
+    if (kind !== "text" && !session.blob) return;
+    if (!outbox) return;
+    submitting = true;
+    var clientId = session.clientId || newClientId();
+    session.clientId = clientId;
+    var mimeType = kind === "text" ? "" : session.recorderMime || session.blob.type;
+    var fields = reflectionFields(clientId, kind, mimeType);
+    if (kind === "text") {
+      fields.text = words;
+    } else {
+      fields.duration_ms = String(session.durationMs);
     }
-  }
-
-  function sameEndpoint(xhr) {
-    // A redirect (for example to a sign-in page) means the kiosk lost its pairing.
-    if (!xhr.responseURL) return true;
-    var a = document.createElement("a");
-    a.href = config.api.reflections;
-    return xhr.responseURL.split("?")[0] === a.href.split("?")[0];
-  }
-
-  function handleResponse(xhr, attempt) {
-    var status = xhr.status;
-    var body = parseJson(xhr);
-    if (status >= 200 && status < 300) {
-      if (body && body.receipt_code) {
-        upload.inFlight = false;
-        showThanks(body.receipt_code);
-      } else if (!sameEndpoint(xhr)) {
-        failUpload(strings.not_paired, ["discard"]);
-      } else {
-        failUpload(format("submit_error", { error: strings.unknown_error }), ["retry", "discard"]);
-      }
-      return;
-    }
-    if (status === 401 || status === 403) {
-      failUpload(strings.not_paired, ["discard"]);
-      return;
-    }
-    if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
-      var message = body && body.error ? body.error : format("submit_error", { error: status });
-      var field = body && (body.field || body.step);
-      var target = FIELD_SCREENS[field] || session.returnScreen;
-      if (status === 413 && session.mode !== "text") target = "record";
-      session.returnScreen = target;
-      failUpload(message, ["back", "discard"]);
-      return;
-    }
-    retryLater(attempt); // 5xx, 408 and 429: worth another go
-  }
-
-  function retryLater(attempt) {
-    if (attempt >= UPLOAD_MAX_ATTEMPTS) {
-      failUpload(strings.upload_failed, ["retry", "discard"]);
-      return;
-    }
-    var seconds = UPLOAD_BACKOFF_SECONDS[Math.min(attempt - 1, UPLOAD_BACKOFF_SECONDS.length - 1)];
-    el.progress.value = 0; // the next attempt sends everything again
-    var showWait = function () {
-      el.uploadStatus.textContent = format("retrying", {
-        seconds: seconds,
-        attempt: attempt + 1,
-        max: UPLOAD_MAX_ATTEMPTS,
+    var takeId = kind === "text" ? null : session.takeId;
+    outbox
+      .takeReceiptCode()
+      .then(function (code) {
+        fields.receipt_code = code;
+        return outbox.add(fields, kind === "text" ? null : session.blob, takeId);
+      })
+      .then(function (result) {
+        submitting = false;
+        if (takeId) session.takeId = null; // now part of the outbox entry
+        showThanks(fields.receipt_code, clientId);
+        return result;
+      })
+      .catch(function (error) {
+        submitting = false;
+        if (window.console) console.error("submit failed", error);
       });
-    };
-    showWait();
-    var ticker = setInterval(function () {
-      seconds = Math.max(0, seconds - 1);
-      showWait();
-    }, 1000);
-    upload.timers.push(ticker);
-    upload.timers.push(setTimeout(function () {
-      clearUploadTimers();
-      attemptUpload(attempt + 1);
-    }, seconds * 1000));
   }
 
-  function failUpload(message, buttons) {
-    clearUploadTimers();
-    upload.inFlight = false;
-    upload.xhr = null;
-    el.uploadStatus.textContent = message;
-    setUploadButtons(buttons);
-    var focus = buttons.indexOf("retry") !== -1 ? el.uploadRetry : el.uploadBack;
-    if (!focus.hidden) focus.focus({ preventScroll: true });
-    resetIdleTimer();
+  /** Draw the withdrawal link's QR code here (works offline); the server's image otherwise. */
+  function showQr(code) {
+    var url = config.api && config.api.withdraw_url;
+    if (url && window.qrcode) {
+      try {
+        var qr = window.qrcode(0, "M");
+        qr.addData(url.replace("CODE", code));
+        qr.make();
+        var svg = qr.createSvgTag({ cellSize: 8, margin: 2, scalable: true });
+        el.receiptQr.src = "data:image/svg+xml;charset=utf-8," + encodeURIComponent(svg);
+        el.receiptQr.hidden = false;
+        return;
+      } catch (error) {
+        if (window.console) console.warn("QR code failed", error);
+      }
+    }
+    if (config.api && config.api.receipt_qr) {
+      el.receiptQr.src = config.api.receipt_qr.replace("CODE", encodeURIComponent(code));
+      el.receiptQr.hidden = false;
+    }
   }
 
-  function showThanks(code) {
-    // The reflection is safely with the server: nothing of it stays in the page.
+  function showThanks(code, clientId) {
+    // The reflection is in the outbox: nothing of it stays in the page.
     discardRecording();
     el.text.value = "";
     session.clientId = null;
     el.receiptCode.textContent = code;
-    el.receiptQr.src = config.api.receipt_qr.replace("CODE", encodeURIComponent(code));
-    el.receiptQr.hidden = false;
+    showQr(code);
+    el.thanksSaved.textContent = "";
+    thanks.clientId = clientId;
+    clearTimeout(thanks.timer);
+    thanks.timer = setTimeout(function () {
+      if (thanks.clientId === clientId) el.thanksSaved.textContent = strings.saved_on_kiosk;
+    }, CONFIRM_WAIT_MS);
     show("thanks");
+  }
+
+  /* ---------------------------------------------------------------- outbox status */
+
+  var storageLow = false;
+
+  function renderOutboxStatus(summary) {
+    var waiting = summary.waiting || 0;
+    var refused = summary.refused || 0;
+    el.outboxWaiting.textContent = waiting ? plural("waiting", waiting) : "";
+    el.outboxWaiting.hidden = !waiting;
+    el.outboxRefused.textContent = refused ? plural("refused", refused) : "";
+    el.outboxRefused.hidden = !refused;
+    el.outboxNotPaired.hidden = !summary.not_paired;
+    el.storageWarning.hidden = !storageLow;
+  }
+
+  function refreshOutboxStatus() {
+    if (!outbox) return Promise.resolve();
+    return outbox.summary().then(renderOutboxStatus);
+  }
+
+  function checkStorage() {
+    if (!outbox) return;
+    outbox.storageEstimate().then(function (estimate) {
+      var low = !!(estimate.quota && estimate.usage / estimate.quota > STORAGE_WARN_RATIO);
+      if (low !== storageLow) {
+        storageLow = low;
+        refreshOutboxStatus();
+      }
+    });
+  }
+
+  /** Ask once that the browser never evicts the outbox under storage pressure. */
+  function askPersistentStorage() {
+    if (!navigator.storage || !navigator.storage.persist) return;
+    var key = "voxpop-persist-asked";
+    try {
+      if (window.localStorage.getItem(key)) return;
+      window.localStorage.setItem(key, String(Date.now()));
+    } catch (error) {
+      /* no localStorage: ask anyway */
+    }
+    navigator.storage.persist().catch(function () {});
+  }
+
+  function startOutbox() {
+    if (!outbox) {
+      if (window.console) console.error("outbox.js is not loaded: reflections cannot be kept");
+      return;
+    }
+    outbox.on("change", function (summary) {
+      renderOutboxStatus(summary);
+      checkStorage();
+    });
+    outbox.on("paired", refreshOutboxStatus);
+    outbox.on("delivered", function (detail) {
+      if (thanks.clientId !== detail.client_id) return;
+      clearTimeout(thanks.timer);
+      el.thanksSaved.textContent = "";
+      // The server's code is the truth (a random offline code may have been taken).
+      if (detail.receipt_code && detail.receipt_code !== el.receiptCode.textContent) {
+        el.receiptCode.textContent = detail.receipt_code;
+        showQr(detail.receipt_code);
+      }
+    });
+    var api = config.api || {};
+    outbox.start({
+      api: {
+        uploads: api.uploads,
+        session: api.session,
+        heartbeat: api.heartbeat,
+        reflections: api.reflections,
+      },
+      csrfToken: config.csrf_token || "",
+      appVersion: config.app_version || "",
+    });
+    askPersistentStorage();
+    checkStorage();
+  }
+
+  /** The service worker opens the kiosk when the laptop is out of reach. */
+  function registerServiceWorker() {
+    var url = config.api && config.api.service_worker;
+    if (!url || !("serviceWorker" in navigator)) return;
+    navigator.serviceWorker
+      .register(url, { scope: config.api.service_worker_scope || "/kiosk/" })
+      .then(function () {
+        return navigator.serviceWorker.ready;
+      })
+      .then(function (registration) {
+        // Keep this very page (this language) for opening offline.
+        if (registration.active) {
+          registration.active.postMessage({ type: "cache-page", url: window.location.href });
+        }
+      })
+      .catch(function (error) {
+        if (window.console) console.warn("service worker registration failed", error);
+      });
   }
 
   /* ---------------------------------------------------------------- actions */
@@ -974,19 +1020,6 @@
       startPreview();
     },
     submit: submit,
-    "upload-retry": runUpload,
-    "upload-back": function () {
-      var target = session.returnScreen || "mode";
-      if (target === "record") {
-        actions.retake();
-        return;
-      }
-      if (target === "mode" || target === "text") session.clientId = null;
-      show(target);
-      if (target === "consent") updateConsent();
-      if (target === "text") updateTextCounter();
-    },
-    discard: resetKiosk,
     done: resetKiosk,
   };
 
@@ -1012,7 +1045,11 @@
   });
 
   // Leaving the page (reload, language switch): let go of the camera straight away.
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) leavingPage = false; // back from the browser's page cache
+  });
   window.addEventListener("pagehide", function () {
+    leavingPage = true;
     stopRecorder(true);
     releaseMedia();
   });
@@ -1029,10 +1066,19 @@
   updateTextCounter();
   updateTimer(0);
   show("attract");
+  startOutbox();
+  registerServiceWorker();
 
   window.voxpopKiosk = {
     state: function () {
       return currentScreen;
+    },
+    /** For tests and organisers: {waiting, refused, entries: [{client_id, state, ...}]}. */
+    outbox: function () {
+      return outbox ? outbox.summary() : Promise.resolve({ waiting: 0, refused: 0, entries: [] });
+    },
+    flushNow: function () {
+      return outbox ? outbox.flushNow() : Promise.resolve();
     },
   };
 })();

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -95,19 +96,54 @@ def start_recording(page: Page, mode: str) -> None:
     expect(page.locator("#record-stop")).to_be_visible()
 
 
-def submit_and_get_receipt(page: Page) -> str:
-    """Submit from the review or text screen; return the receipt code the kiosk shows."""
+def submit(page: Page) -> str:
+    """Submit from the review or text screen; return the receipt code shown at once."""
     page.click(f"section[data-screen={page.evaluate('voxpopKiosk.state()')}] [data-action=submit]")
     wait_for_screen(page, "thanks")
     code = (page.text_content("#receipt-code") or "").strip()
     assert RECEIPT_CODE.match(code), code
+    # The QR code is drawn in the page (it works offline), with its alt text.
     qr = page.locator("#receipt-qr")
-    expect(qr).to_have_attribute("src", f"/kiosk/receipt/{code}/qr.svg")
+    expect(qr).to_have_attribute("src", re.compile(r"^data:image/svg\+xml"))
+    expect(qr).to_have_attribute("alt", "QR code for your receipt")
     page.wait_for_function(
         "() => { const img = document.getElementById('receipt-qr');"
         " return img.complete && img.naturalWidth > 0; }",
         timeout=SCREEN_TIMEOUT_MS,
     )
+    return code
+
+
+def outbox(page: Page) -> dict[str, Any]:
+    """What the kiosk holds: {waiting, refused, entries: [{client_id, state, ...}]}."""
+    return page.evaluate("voxpopKiosk.outbox()")
+
+
+def wait_for_outbox(
+    page: Page, check: Callable[[dict[str, Any]], bool], timeout: int = SCREEN_TIMEOUT_MS * 2
+) -> dict[str, Any]:
+    """Poll the kiosk's outbox until ``check(summary)`` holds; return that summary."""
+    deadline = time.monotonic() + timeout / 1000
+    while True:
+        summary = outbox(page)
+        if check(summary):
+            return summary
+        assert time.monotonic() < deadline, f"the outbox never got there: {summary}"
+        page.wait_for_timeout(250)
+
+
+def wait_until_sent(page: Page, timeout: int = SCREEN_TIMEOUT_MS * 2) -> None:
+    """Wait until the kiosk's outbox is empty: the server confirmed every reflection."""
+    wait_for_outbox(page, lambda summary: not summary["entries"], timeout)
+
+
+def submit_and_get_receipt(page: Page) -> str:
+    """Submit, return the receipt code the kiosk shows, and wait until the server has it."""
+    code = submit(page)
+    wait_until_sent(page)
+    # Confirmed by the server: the code on screen is the one it stored.
+    expect(page.locator("#receipt-code")).to_have_text(code)
+    expect(page.locator("#thanks-saved")).to_have_text("", timeout=SCREEN_TIMEOUT_MS)
     return code
 
 
@@ -210,6 +246,8 @@ def test_video_journey_stops_at_the_maximum_length(kiosk_page: Callable[..., Kio
     assert row["display_name"] == "Aled"
     assert row["lang"] == "en"
     assert row["original_container"] == "webm"
+    capture = json.loads(row["capture"])  # sent with tus, by the recorder the kiosk chose
+    assert capture["via"] == "tus" and capture["recorder_mime"].startswith("video/webm"), capture
     assert 4_500 <= row["client_duration_ms"] <= 8_000
 
     original = live.uploads / row["original_path"]
@@ -344,10 +382,16 @@ def test_idle_timeout_forgets_the_delegate(kiosk_page: Callable[..., KioskTab]) 
     start_recording(page, "video")
     wait_for_screen(page, "review", timeout=SCREEN_TIMEOUT_MS + 5_000)
 
-    # Left on the review screen, the recording is dropped too.
+    # Left on the review screen (never submitted), the recording is dropped too.
     wait_for_screen(page, "attract", timeout=SCREEN_TIMEOUT_MS)
     assert page.evaluate("document.getElementById('review-video').getAttribute('src')") is None
     assert page.evaluate("document.getElementById('preview').srcObject") is None
+    assert outbox(page)["entries"] == []
+    # ... and so are its chunks kept while recording: nothing comes back on the next load.
+    page.reload()
+    wait_for_screen(page, "attract")
+    page.wait_for_timeout(1_000)
+    assert outbox(page)["entries"] == []
 
     db = live.db()
     try:
@@ -358,6 +402,9 @@ def test_idle_timeout_forgets_the_delegate(kiosk_page: Callable[..., KioskTab]) 
 
 
 # -- when sending goes wrong ------------------------------------------------------------------
+# The delegate never waits for the network: the reflection goes to the kiosk's outbox
+# (IndexedDB) and the thank-you screen shows its receipt code at once. The outbox keeps
+# trying in the background (tests/browser/test_kiosk_outbox.py covers offline and media).
 
 
 def write_reflection(page: Page, words: str) -> None:
@@ -369,17 +416,14 @@ def write_reflection(page: Page, words: str) -> None:
     page.fill("#reflection-text", words)
 
 
-def client_ids(posts: list[str]) -> list[str]:
-    """The client_id field of each multipart body the kiosk sent."""
-    ids = []
-    for body in posts:
-        match = re.search(r'name="client_id"\r\n\r\n([0-9a-f-]{36})\r\n', body)
-        assert match, body[:500]
-        ids.append(match.group(1))
-    return ids
+def form_field(body: str, name: str) -> str:
+    """One field of a multipart body the kiosk sent."""
+    match = re.search(rf'name="{name}"\r\n\r\n([^\r]*)\r\n', body)
+    assert match, body[:500]
+    return match.group(1)
 
 
-def test_upload_retries_with_the_same_client_id(kiosk_page: Callable[..., KioskTab]) -> None:
+def test_sending_retries_with_the_same_client_id(kiosk_page: Callable[..., KioskTab]) -> None:
     tab = kiosk_page()
     page, live = tab.page, tab.live
     posts: list[str] = []
@@ -397,70 +441,82 @@ def test_upload_retries_with_the_same_client_id(kiosk_page: Callable[..., KioskT
 
     page.route("**/kiosk/api/reflections", flaky_network)
     write_reflection(page, "Worth sending twice")
-    page.click("#text-submit")
-    wait_for_screen(page, "upload")
-    expect(page.locator("#upload-status")).to_contain_text("(attempt 2 of 5)")
-    expect(page.locator("#upload-status")).to_contain_text(
-        "(attempt 3 of 5)", timeout=SCREEN_TIMEOUT_MS
-    )
-    wait_for_screen(page, "thanks", timeout=SCREEN_TIMEOUT_MS)
-    code = (page.text_content("#receipt-code") or "").strip()
+    code = submit(page)  # at once, although the first two tries fail
+    wait_until_sent(page)
 
     assert len(posts) == 3
-    ids = client_ids(posts)
+    ids = [form_field(body, "client_id") for body in posts]
     assert len(set(ids)) == 1, ids
+    assert {form_field(body, "receipt_code") for body in posts} == {code}
     row = stored_reflection(live, code)
     assert row["client_id"] == ids[0]
     assert row["text_body"] == "Worth sending twice"
     assert tab.js_errors == []
 
 
-def test_rejected_upload_shows_the_server_message(kiosk_page: Callable[..., KioskTab]) -> None:
+def test_a_refused_reflection_is_kept_and_reported(kiosk_page: Callable[..., KioskTab]) -> None:
     tab = kiosk_page()
     page, live = tab.page, tab.live
     posts: list[str] = []
 
     def refuse(route: Any) -> None:
         posts.append(route.request.post_data or "")
-        route.fulfill(status=400, json={"error": "Please keep it shorter."})
+        route.fulfill(status=422, json={"error": "Please keep it shorter."})
 
     page.route("**/kiosk/api/reflections", refuse)
     write_reflection(page, "Too long, says the server")
-    page.click("#text-submit")
-    wait_for_screen(page, "upload")
-    expect(page.locator("#upload-status")).to_have_text("Please keep it shorter.")
-    expect(page.locator("#upload-retry")).to_be_hidden()
-    assert len(posts) == 1, "a 4xx answer must not be retried"
+    code = submit(page)
+    expect(page.locator("#thanks-saved")).to_have_text(
+        "Your recording is saved on this kiosk and will be sent automatically.",
+        timeout=SCREEN_TIMEOUT_MS,
+    )
+    page.click("[data-action=done]")
+    wait_for_screen(page, "attract")
+    status = page.locator("#outbox-status")
+    expect(status).to_have_attribute("role", "status")
+    expect(status).to_contain_text(
+        "1 recording could not be sent — please tell an organiser", timeout=SCREEN_TIMEOUT_MS
+    )
+    held = outbox(page)
+    assert (held["waiting"], held["refused"]) == (0, 1)
+    assert held["entries"][0]["receipt_code"] == code
+    assert held["entries"][0]["last_error"] == "Please keep it shorter."
 
-    page.click("#upload-back")
-    wait_for_screen(page, "text")
-    expect(page.locator("#reflection-text")).to_have_value("Too long, says the server")
-
-    page.unroute("**/kiosk/api/reflections")
-    page.fill("#reflection-text", "Shorter")
-    code = submit_and_get_receipt(page)
-    assert stored_reflection(live, code)["text_body"] == "Shorter"
+    page.evaluate("voxpopKiosk.flushNow()")  # a refusal is not retried by itself
+    assert len(posts) == 1, "a permanent 4xx answer must not be retried"
+    db = live.db()
+    try:
+        assert db.execute("SELECT COUNT(*) FROM reflection").fetchone()[0] == 0
+    finally:
+        db.close()
     assert tab.js_errors == []
 
 
-def test_a_kiosk_that_lost_its_pairing_says_so(kiosk_page: Callable[..., KioskTab]) -> None:
+def test_a_kiosk_that_lost_its_pairing_keeps_the_reflection(
+    kiosk_page: Callable[..., KioskTab],
+) -> None:
     tab = kiosk_page()
     page, live = tab.page, tab.live
-    write_reflection(page, "Nobody will receive this")
+    write_reflection(page, "Nobody will receive this yet")
     db = live.db()
     try:  # an organiser revokes the kiosk while a delegate is writing
         for kiosk in models.kiosks(db):
             models.revoke_kiosk(db, kiosk.id)
     finally:
         db.close()
-    page.click("#text-submit")
-    wait_for_screen(page, "upload")
-    expect(page.locator("#upload-status")).to_have_text(
-        "This kiosk is no longer paired. Please ask an organiser."
+    code = submit(page)
+    expect(page.locator("#thanks-saved")).to_have_text(
+        "Your recording is saved on this kiosk and will be sent automatically.",
+        timeout=SCREEN_TIMEOUT_MS,
     )
-    expect(page.locator("#upload-retry")).to_be_hidden()
-    page.click("#upload-discard")
+    page.click("[data-action=done]")
     wait_for_screen(page, "attract")
+    expect(page.locator("#outbox-not-paired")).to_have_text(
+        "This kiosk is no longer paired. Please ask an organiser.", timeout=SCREEN_TIMEOUT_MS
+    )
+    expect(page.locator("#outbox-waiting")).to_have_text("1 recording waiting to send")
+    held = outbox(page)
+    assert held["waiting"] == 1 and held["entries"][0]["receipt_code"] == code
     expect(page.locator("#reflection-text")).to_have_value("")
 
     db = live.db()

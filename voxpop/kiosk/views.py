@@ -6,10 +6,15 @@ just made; it can never list or play anyone else's.
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
+import re
+from pathlib import Path
 from typing import Any
 
 import segno
+from babel import Locale
 from flask import (
     Blueprint,
     Response,
@@ -22,7 +27,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import get_locale
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 
 from voxpop import (
@@ -58,20 +63,76 @@ def require_event() -> models.Event:
 def kiosk_strings() -> dict[str, str]:
     """Messages the kiosk script shows, in the delegate's language."""
     return {
-        "retrying": _(
-            "Connection problem — trying again in {seconds} s (attempt {attempt} of {max})"
+        "saved_on_kiosk": _(
+            "Your recording is saved on this kiosk and will be sent automatically."
         ),
-        "upload_failed": _("We couldn't send your reflection. It is still here — tap Try again."),
+        "storage_low": _("This kiosk is running out of storage space — please tell an organiser."),
         "camera_denied": _(
             "We can't use the camera. You can record audio only or write your thoughts instead."
         ),
         "mic_denied": _("We can't use the microphone. You can write your thoughts instead."),
         "not_paired": _("This kiosk is no longer paired. Please ask an organiser."),
         "too_long": _("{count} of {max} characters"),
-        "uploading": _("Sending… {percent}%"),
         "recording": _("Recording"),
-        "submit_error": _("Something went wrong: {error}"),
     }
+
+
+def _plural_examples(lang: str) -> dict[str, int]:
+    """One number for each CLDR plural category of ``lang`` (cy: zero 0, one 1, two 2, ...)."""
+    locale = Locale.parse(lang)
+    examples: dict[str, int] = {}
+    for number in range(200):
+        examples.setdefault(locale.plural_form(number), number)
+    return examples
+
+
+def kiosk_plurals(lang: str) -> dict[str, dict[str, str]]:
+    """Counted messages for the kiosk script: each CLDR category's form, with ``{count}``.
+
+    kiosk.js picks the form with ``Intl.PluralRules``, which uses the same CLDR categories as
+    the catalogue's Plural-Forms (six for Welsh).
+    """
+    examples = _plural_examples(lang)
+    return {
+        "waiting": {
+            category: ngettext(
+                "{count} recording waiting to send", "{count} recordings waiting to send", n
+            )
+            for category, n in examples.items()
+        },
+        "refused": {
+            category: ngettext(
+                "{count} recording could not be sent — please tell an organiser",
+                "{count} recordings could not be sent — please tell an organiser",
+                n,
+            )
+            for category, n in examples.items()
+        },
+    }
+
+
+# What the service worker keeps for opening the kiosk offline (besides the page itself).
+KIOSK_STATIC_FILES = (
+    "kiosk/kiosk.css",
+    "vendor/tus.min.js",
+    "vendor/qrcode.js",
+    "kiosk/outbox.js",
+    "kiosk/kiosk.js",
+)
+SW_CONFIG_LINE = re.compile(r"^var SW_CONFIG = .*$", re.M)
+
+
+def _static_path(filename: str) -> Path:
+    return Path(current_app.static_folder or "") / filename
+
+
+def kiosk_assets_version() -> str:
+    """A short hash of the kiosk's static files and service worker: a deploy changes it."""
+    digest = hashlib.sha256()
+    for filename in (*KIOSK_STATIC_FILES, "kiosk/sw.js"):
+        digest.update(filename.encode())
+        digest.update(_static_path(filename).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _branding(event: models.Event) -> dict[str, Any]:
@@ -137,7 +198,11 @@ def kiosk_config(event: models.Event, lang: str) -> dict[str, Any]:
             "heartbeat": url_for("kiosk.heartbeat"),
             "receipt_qr": url_for("kiosk.receipt_qr", code="CODE"),
             "withdraw_url": withdraw_url("CODE"),
+            "service_worker": url_for("kiosk.service_worker"),
+            "service_worker_scope": url_for("kiosk.page"),
         },
+        "app_version": kiosk_assets_version(),
+        "plurals": kiosk_plurals(lang),
         "kiosk": {"mode": g.kiosk.mode if g.get("kiosk") else "kiosk"},
         "csrf_token": _csrf_token(),
         "strings": kiosk_strings(),
@@ -165,6 +230,26 @@ def page() -> Any:
     if lang not in event.languages:
         lang = event.languages[0]
     return render_template("kiosk/kiosk.html", config=kiosk_config(event, lang), lang=lang)
+
+
+@bp.get("/sw.js")
+@public  # holds no data: the list of the kiosk's static files and their version
+def service_worker() -> Any:
+    """The kiosk's service worker (static/kiosk/sw.js) with its precache list and version."""
+    source = _static_path("kiosk/sw.js").read_text(encoding="utf-8")
+    sw_config = {
+        "version": kiosk_assets_version(),
+        "page": url_for("kiosk.page"),
+        "precache": [url_for("static", filename=name) for name in KIOSK_STATIC_FILES],
+        "api": url_for("kiosk.page") + "api/",
+    }
+    line = "var SW_CONFIG = " + json.dumps(sw_config) + ";"
+    body = SW_CONFIG_LINE.sub(lambda _match: line, source, count=1)
+    return Response(
+        body,
+        mimetype="application/javascript",
+        headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": url_for("kiosk.page")},
+    )
 
 
 @bp.route("/pair/<token>", methods=["GET", "POST"])
