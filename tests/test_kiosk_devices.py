@@ -100,7 +100,7 @@ def test_another_kiosks_client_id_reveals_nothing(app, kiosk) -> None:
     assert first.json["receipt_code"] not in response.text
 
 
-def test_roving_consent_is_recorded_as_given_aloud_to_the_interviewer(app) -> None:
+def test_roving_consent_is_recorded_as_given_aloud_to_the_interviewer(app, auth, client) -> None:
     with app.app_context():
         new = models.create_kiosk(get_db(), "Roving phone", mode="roving")
     token = {"Authorization": f"Bearer {new.api_token}"}
@@ -130,3 +130,18 @@ def test_roving_consent_is_recorded_as_given_aloud_to_the_interviewer(app) -> No
     )
     assert own == {"method": "kiosk", "interviewer": None}
 
+
+
+def test_review_page_says_how_it_was_recorded_and_who_took_consent(app, auth, client) -> None:
+    with app.app_context():
+        new = models.create_kiosk(get_db(), "Roving phone", mode="roving")
+    device = KioskDevice(app)
+    form = device.form(interviewer="Gwen Jones", recorder_mime="video/mp4;codecs=avc1.42E01F")
+    done = app.test_client().post(
+        "/kiosk/api/reflections", data=form, headers={"Authorization": f"Bearer {new.api_token}"}
+    )
+    assert done.status_code == 201, done.json
+    auth.login("facilitator")
+    page = client.get(f"/review/{done.json['id']}").text
+    assert "given aloud to the interviewer Gwen Jones" in page
+    assert "video/mp4;codecs=avc1.42E01F" in page and "Roving phone" in page

@@ -106,6 +106,9 @@ class ConsentSummary:
     show_name: bool
     given_at: str
     withdrawn_at: str | None
+    # "kiosk" (ticked by the delegate) or "verbal" (given aloud to the named interviewer).
+    method: str = "kiosk"
+    interviewer: str | None = None
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,9 @@ class ReviewReflection:
     transcript_vtt: str | None
     reviewed_at: str | None
     tags: tuple[str, ...] = field(default=())
+    # How it was captured: {"via": "tus"|"multipart", "recorder_mime": …, "recovered": …}.
+    capture: dict[str, Any] = field(default_factory=dict)
+    kiosk_name: str | None = None
 
     @property
     def name_allowed(self) -> bool:
@@ -218,6 +224,8 @@ SELECT r.*, p.slug AS p_slug, p.labels AS p_labels, p.colour AS p_colour,
        c.archive AS c_archive, c.reel AS c_reel, c.online AS c_online,
        c.show_name AS c_show_name, c.given_at AS c_given_at, c.withdrawn_at AS c_withdrawn_at,
        c.consent_sha256 AS c_sha256, ct.version AS c_version,
+       c.method AS c_method, c.interviewer AS c_interviewer,
+       (SELECT name FROM kiosk WHERE kiosk.id = r.kiosk_id) AS kiosk_name,
        j.status AS job_status, j.progress AS job_progress,
        (SELECT group_concat(kind) FROM asset WHERE asset.reflection_id = r.id) AS asset_kinds
 FROM reflection r
@@ -299,6 +307,8 @@ def _from_row(row: sqlite3.Row, lang: str, tags: tuple[str, ...]) -> ReviewRefle
             show_name=bool(row["c_show_name"]),
             given_at=row["c_given_at"],
             withdrawn_at=row["c_withdrawn_at"],
+            method=row["c_method"],
+            interviewer=row["c_interviewer"],
         )
     show_name = bool(consent and consent.show_name)
     return ReviewReflection(
@@ -331,6 +341,8 @@ def _from_row(row: sqlite3.Row, lang: str, tags: tuple[str, ...]) -> ReviewRefle
         transcript_vtt=row["transcript_vtt"],
         reviewed_at=row["reviewed_at"],
         tags=tags,
+        capture=json.loads(row["capture"]) if row["capture"] else {},
+        kiosk_name=row["kiosk_name"],
     )
 
 
