@@ -141,11 +141,18 @@ def test_withdraw_page_opens_with_the_code_filled_in(client) -> None:
     # More in tests/test_withdrawal.py.
 
 
-def test_healthz_reports_ffmpeg(client, app) -> None:
+def test_healthz_reports_ffmpeg_and_disk_without_versions(client, app, monkeypatch) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json["ffmpeg"] == app.extensions["voxpop"].ffmpeg_version
-    assert response.json["status"] in {"ok", "degraded"}
+    found = app.extensions["voxpop"].ffmpeg_version
+    assert response.json["ffmpeg"] == ("ok" if found else "missing")
+    assert found is None or found not in response.text  # no versions for anonymous visitors
+    assert response.json["disk"] == "ok" and response.json["disk_free_bytes"] > 0
+    assert response.json["status"] == ("ok" if found else "degraded")
+    # Below the upload floor the server says so (uploads are then refused with a 507).
+    monkeypatch.setitem(app.config, "DISK_FREE_FLOOR_BYTES", 2**62)
+    low = client.get("/healthz").json
+    assert (low["status"], low["disk"]) == ("degraded", "full")
 
 
 def test_serve_retires_only_its_own_unused_pairing_links(app) -> None:
@@ -157,3 +164,11 @@ def test_serve_retires_only_its_own_unused_pairing_links(app) -> None:
         assert models.kiosk_by_api_token(db, manual.api_token) is not None
         assert models.kiosk_by_pairing_token(db, manual.pairing_token) is not None
         assert models.kiosk_by_pairing_token(db, printed.pairing_token) is None
+
+
+def test_staff_pages_warn_when_the_disk_is_nearly_full(app, auth, client, monkeypatch) -> None:
+    auth.login("facilitator")
+    warning = "disk is nearly full"
+    assert warning not in client.get("/studio/").text
+    monkeypatch.setitem(app.config, "DISK_FREE_FLOOR_BYTES", 2**62)
+    assert warning in client.get("/studio/").text

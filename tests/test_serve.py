@@ -74,7 +74,7 @@ def test_serve_processes_an_upload_over_https(tmp_path: Path) -> None:
         context = ssl.create_default_context(cafile=str(tmp_path / "instance/tls/ca.pem"))
         base = f"https://localhost:{tls_port}"
         with urllib.request.urlopen(f"{base}/healthz", context=context, timeout=30) as answer:
-            assert json.load(answer)["ffmpeg"]
+            assert json.load(answer)["ffmpeg"] == "ok"
 
         prompt_id = "1"
         body, content_type = multipart(

@@ -228,11 +228,23 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     def inject_helpers() -> dict[str, Any]:
         from flask_babel import get_locale
 
-        return {"current_locale": str(get_locale() or "en"), "user": g.get("user")}
+        return {
+            "current_locale": str(get_locale() or "en"),
+            "user": g.get("user"),
+            "disk_low": _disk_low() if g.get("user") else False,
+        }
 
     static = app.view_functions["static"]
     app.view_functions["static"] = auth.public(static)
     return app
+
+
+def _disk_low() -> bool:
+    """True when free disk space is below the upload floor: staff pages then say so."""
+    from voxpop.intake.staging import free_bytes
+
+    store = current_app.extensions["voxpop"].store
+    return free_bytes(store.root) < current_app.config["DISK_FREE_FLOOR_BYTES"]
 
 
 def _ago(timestamp: str) -> str:

@@ -12,6 +12,7 @@ from voxpop import tls, withdrawal
 from voxpop.auth import public
 from voxpop.db import get_db
 from voxpop.intake.receipts import normalise_receipt_code
+from voxpop.intake.staging import free_bytes
 
 bp = Blueprint("public", __name__)
 
@@ -26,10 +27,23 @@ def home() -> Any:
 @bp.get("/healthz")
 @public
 def healthz() -> Any:
-    """Liveness for operators and scripts: database reachable, ffmpeg version found."""
+    """Liveness for operators and scripts: database reachable, ffmpeg found, disk not full.
+
+    ``degraded`` when ffmpeg is missing or free disk space is below the upload floor (new
+    recordings are then refused with a 507 and stay on the kiosks). No versions are told to
+    anonymous visitors.
+    """
     get_db().execute("SELECT 1").fetchone()
-    ffmpeg = current_app.extensions["voxpop"].ffmpeg_version
-    return jsonify(status="ok" if ffmpeg else "degraded", ffmpeg=ffmpeg, database="ok")
+    state = current_app.extensions["voxpop"]
+    free = free_bytes(state.store.root)
+    disk_ok = free >= current_app.config["DISK_FREE_FLOOR_BYTES"]
+    return jsonify(
+        status="ok" if state.ffmpeg_version and disk_ok else "degraded",
+        ffmpeg="ok" if state.ffmpeg_version else "missing",
+        database="ok",
+        disk="ok" if disk_ok else "full",
+        disk_free_bytes=free,
+    )
 
 
 @bp.get("/setup")
