@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from typing import BinaryIO
 from voxpop.storage import SNIFF_BYTES, file_sha256, fsync_folder, is_disk_full, try_lock
 
 READ_BLOCK = 1024 * 1024  # bytes read from the request per write: memory stays flat
+LOCK_POLL_SECONDS = 0.05
 CHECKSUM_ALGORITHMS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "md5": hashlib.md5}
 
 
@@ -111,11 +113,17 @@ class StagingArea:
             return None
 
     @contextmanager
-    def writing(self, upload_id: str) -> Iterator[BinaryIO]:
-        """Open the staged file for appending under an exclusive lock (UploadBusy if held)."""
+    def writing(self, upload_id: str, wait_seconds: float = 0.0) -> Iterator[BinaryIO]:
+        """Open the staged file under an exclusive lock, waiting up to ``wait_seconds`` for it.
+
+        Raises UploadBusy if another request still holds it, FileNotFoundError if it is gone.
+        """
         with open(self.path(upload_id), "r+b", buffering=0) as handle:
-            if not try_lock(handle):
-                raise UploadBusy(upload_id)
+            deadline = time.monotonic() + wait_seconds
+            while not try_lock(handle):
+                if time.monotonic() >= deadline:
+                    raise UploadBusy(upload_id)
+                time.sleep(LOCK_POLL_SECONDS)
             yield handle  # the lock goes with the file
 
     def append(
@@ -131,7 +139,8 @@ class StagingArea:
         Bytes are written unbuffered as they arrive and fsynced at the end, so the answered
         offset is durable and a killed server keeps what reached it. On PastLength,
         ChecksumMismatch or a full disk, the file goes back to ``offset``: nothing half-written
-        stays. When the client stops mid-chunk (ClientGone), what arrived is kept.
+        stays. When the client stops mid-chunk (ClientGone), what arrived is kept, unless the
+        chunk came with a checksum: bytes that cannot be checked are dropped too.
         """
         with self.writing(upload_id) as handle:
             size = os.fstat(handle.fileno()).st_size
@@ -163,6 +172,8 @@ class StagingArea:
                 ):
                     raise ChecksumMismatch(checksum.algorithm)
             except ClientGone:
+                if checksum is not None:
+                    handle.truncate(offset)
                 os.fsync(handle.fileno())
                 raise
             except BaseException as error:

@@ -17,6 +17,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from flask_babel import gettext as _
+from werkzeug.exceptions import ClientDisconnected
 
 from voxpop import csrf, models
 from voxpop.auth import kiosk_required
@@ -129,8 +130,9 @@ def create_upload() -> Any:
         raise _tus_error(_("Send the recording's bytes after starting the upload."), 400)
     config = current_app.config
     store = current_app.extensions["voxpop"].store
+    db = get_db()
     upload, answer = uploads.create_upload(
-        get_db(),
+        db,
         store,
         event,
         g.kiosk,
@@ -140,6 +142,11 @@ def create_upload() -> Any:
         expiry_seconds=config["UPLOAD_EXPIRY_SECONDS"],
         disk_floor_bytes=config["DISK_FREE_FLOOR_BYTES"],
     )
+    if answer is None and not upload.finished:
+        # The same recording again, already complete on disk (a crash before it was finished).
+        answer = _finish_if_complete(upload)
+        if answer is not None:
+            upload = uploads.get_upload(db, upload.id, g.kiosk)
     headers = {
         "Location": url_for("intake.upload", upload_id=upload.id, _external=False),
         **_voxpop_headers(answer),
@@ -163,6 +170,9 @@ def upload(upload_id: str) -> Any:
             raise _tus_error(_("That action is not allowed here."), 405)
     if not upload_id.isalnum() or len(upload_id) > 64:
         raise _tus_error(_("This upload does not exist."), 404)
+    # Before anything reads the body (the CSRF check of a cookie-borne request parses it):
+    # the app's default limit is for small forms, far below a recording's chunk.
+    request.max_content_length = _limit(_event())
     db = get_db()
     record = uploads.get_upload(db, upload_id, g.kiosk)
     if record.expired():
@@ -195,6 +205,10 @@ def _head(record: uploads.Upload) -> Response:
     offset = StagingArea(current_app.extensions["voxpop"].store.staging).offset(record.id)
     if offset is None:
         raise _tus_error(_("This upload's bytes are gone. Send the recording again."), 410)
+    answer = _finish_if_complete(record) if offset == record.length else None
+    if answer is not None:
+        headers = {"Upload-Offset": str(record.length), "Upload-Length": str(record.length)}
+        return Response(status=200, headers=headers | _voxpop_headers(answer))
     headers = {
         "Upload-Offset": str(offset),
         "Upload-Length": str(record.length),
@@ -203,6 +217,32 @@ def _head(record: uploads.Upload) -> Response:
     if record.metadata_header:
         headers["Upload-Metadata"] = record.metadata_header
     return Response(status=200, headers=headers)
+
+
+def _finish_if_complete(record: uploads.Upload) -> dict[str, Any] | None:
+    """Finish an upload whose every byte is on disk but which is not a reflection yet.
+
+    That happens when the server stopped between the last byte and the reflection: without
+    this, a client asking for the offset would see a complete upload and no receipt, forever.
+    None when it is not complete, or when another request is still writing it.
+    """
+    store = current_app.extensions["voxpop"].store
+    if StagingArea(store.staging).offset(record.id) != record.length:
+        return None
+    try:
+        return uploads.finish_upload(
+            get_db(), store, current_app.extensions["voxpop"].queue, _event(), g.kiosk, record
+        )
+    except UploadBusy:
+        return None
+
+
+def _read_body(size: int) -> bytes:
+    """Read the request body; a client that went away mid-chunk is ClientGone (bytes kept)."""
+    try:
+        return request.stream.read(size)
+    except ClientDisconnected as error:
+        raise ClientGone(str(error)) from error
 
 
 def _get(record: uploads.Upload) -> Any:
@@ -257,11 +297,10 @@ def _patch(record: uploads.Upload) -> Response:
     store = current_app.extensions["voxpop"].store
     staging = StagingArea(store.staging)
     event = _event()
-    request.max_content_length = _limit(event)  # before anything reads the body
     try:
         room = declared if declared is not None else record.length - offset
         ensure_room(store.staging, room, config["DISK_FREE_FLOOR_BYTES"])
-        new_offset = staging.append(record.id, offset, record.length, request.stream.read, checksum)
+        new_offset = staging.append(record.id, offset, record.length, _read_body, checksum)
     except DiskFull:
         raise InsufficientStorage(disk_full_message()) from None
     except UploadBusy:
@@ -287,7 +326,10 @@ def _patch(record: uploads.Upload) -> Response:
             uploads.touch(db, record, config["UPLOAD_EXPIRY_SECONDS"])
         )
         return Response(status=204, headers=headers)
-    answer = uploads.finish_upload(
-        db, store, current_app.extensions["voxpop"].queue, event, g.kiosk, record
-    )
+    try:
+        answer = uploads.finish_upload(
+            db, store, current_app.extensions["voxpop"].queue, event, g.kiosk, record
+        )
+    except UploadBusy:
+        raise _tus_error(_("This upload is busy. Try again in a moment."), 423) from None
     return Response(status=204, headers=headers | _voxpop_headers(answer))

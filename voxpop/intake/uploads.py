@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 
 SWEEP_UPLOADS = "sweep_uploads"
 SWEEP_INTERVAL_SECONDS = 3600
+# How long finishing waits for a request still holding the staged file (it is about to let go).
+FINISH_WAIT_SECONDS = 10.0
 # The reflection's form fields, as Upload-Metadata keys; any other key is ignored.
 METADATA_FIELDS = (
     "perspective",
@@ -230,7 +232,7 @@ def create_upload(
     except DiskFull:
         raise InsufficientStorage(disk_full_message()) from None
     upload_id = secrets.token_hex(16)
-    staging.create(upload_id)
+    # The row first, then the file: the sweep deletes staged files that have no row.
     with transaction(db):
         db.execute(
             "INSERT INTO upload (id, kiosk_id, client_id, length, metadata, metadata_header,"
@@ -246,6 +248,11 @@ def create_upload(
                 _expiry(expiry_seconds),
             ),
         )
+    try:
+        staging.create(upload_id)
+    except BaseException:
+        db.execute("DELETE FROM upload WHERE id = ?", (upload_id,))
+        raise
     return get_upload(db, upload_id, kiosk), None
 
 
@@ -303,15 +310,50 @@ def finish_upload(
     """Make a complete upload its reflection, exactly once; return ``{id, receipt_code, status}``.
 
     The bytes are checked like a multipart upload's; refused bytes are deleted and the upload
-    remembers why (InvalidSubmission or UnsupportedMedia is raised for the answer).
+    remembers why (InvalidSubmission or UnsupportedMedia is raised for the answer). Two
+    requests finishing the same upload at once (the last PATCH, and a HEAD after a crash)
+    take turns on the staged file's lock: the second answers what the first stored.
+    Raises UploadBusy if a request holds the file for longer than ``FINISH_WAIT_SECONDS``.
     """
+    staging = StagingArea(store.staging)
+    try:
+        with staging.writing(upload.id, wait_seconds=FINISH_WAIT_SECONDS):
+            current = get_upload(db, upload.id, kiosk)
+            if current.finished:
+                return _finished_answer(db, current)
+            return _finish_locked(db, store, queue, event, kiosk, current)
+    except FileNotFoundError:
+        current = get_upload(db, upload.id, kiosk)
+        if current.finished:  # another request finished it and moved the file
+            return _finished_answer(db, current)
+        raise VoxpopError(
+            _("This upload's bytes are gone. Send the recording again."), status=410
+        ) from None
+
+
+def _finished_answer(db: sqlite3.Connection, upload: Upload) -> dict[str, Any]:
+    answer = reflection_answer(db, upload)
+    if answer is None:
+        raise VoxpopError(upload.refused_reason or _("This recording was refused."), status=410)
+    return answer
+
+
+def _finish_locked(
+    db: sqlite3.Connection,
+    store: MediaStore,
+    queue: jobs.JobQueue,
+    event: models.Event,
+    kiosk: models.Kiosk,
+    upload: Upload,
+) -> dict[str, Any]:
+    """finish_upload's work, with the staged file's lock held (so it is unlinked directly)."""
     staging = StagingArea(store.staging)
     staged = staging.finished_file(upload.id)
     submission = submission_from_metadata(upload.metadata, media=staged)
     try:
         answer, created = receive_reflection(db, store, event, kiosk, submission)
     except VoxpopError as error:
-        staging.remove(upload.id)
+        staging.path(upload.id).unlink(missing_ok=True)
         with transaction(db):
             db.execute(
                 "UPDATE upload SET finished_at = ?, refused_reason = ?, metadata = '{}',"
@@ -319,8 +361,8 @@ def finish_upload(
                 (utcnow(), error.message, upload.id),
             )
         raise
-    if not created:
-        staging.remove(upload.id)  # a twin upload of the same recording finished first
+    if not created:  # a twin upload of the same recording finished first
+        staging.path(upload.id).unlink(missing_ok=True)
     with transaction(db):
         # The reflection holds the fields now; the upload keeps only its link to it.
         db.execute(
