@@ -152,6 +152,18 @@ def test_idle_reset_keeps_an_unsent_recording(kiosk_page: Callable[..., KioskTab
     wait_until_sent(page)
     (row,) = rows(live, "SELECT receipt_code, kind FROM reflection")
     assert row == {"receipt_code": code, "kind": "video"}
+
+    # The kiosk's heartbeat tells the studio it holds nothing now, and which version it runs.
+    app_version = page.evaluate(
+        "JSON.parse(document.getElementById('kiosk-config').text).app_version"
+    )
+    deadline = time.monotonic() + SCREEN_TIMEOUT_MS / 1000
+    query = "SELECT outbox_count, refused_count, app_version FROM kiosk WHERE revoked_at IS NULL"
+    while rows(live, query) != [
+        {"outbox_count": 0, "refused_count": 0, "app_version": app_version}
+    ]:
+        assert time.monotonic() < deadline, rows(live, query)
+        page.wait_for_timeout(250)
     assert tab.js_errors == []
 
 
