@@ -407,15 +407,31 @@
     return chars.slice(0, 3).join("") + "-" + chars.slice(3).join("");
   }
 
-  /** Replace the pool with the codes the server holds for this kiosk. */
+  /**
+   * Replace the pool with the codes the server holds for this kiosk.
+   *
+   * A code already shown to someone stays reserved on the server until its reflection
+   * arrives, so the server's list can still hold it after the reflection has left the
+   * outbox (the list was read before the upload finished). Such codes stay marked ``spent``
+   * while the server lists them, and are never handed out again.
+   */
   function storeCodes(codes) {
     if (!Array.isArray(codes)) return Promise.resolve();
     return write(["codes"], function (tx) {
       var store = tx.objectStore("codes");
-      store.clear();
-      codes.forEach(function (code, index) {
-        if (typeof code === "string" && code) store.put({ code: code, order: index });
-      });
+      store.getAll().onsuccess = function (event) {
+        var spent = {};
+        (event.target.result || []).forEach(function (row) {
+          if (row.spent) spent[row.code] = true;
+        });
+        store.clear();
+        codes.forEach(function (code, index) {
+          if (typeof code !== "string" || !code) return;
+          var row = { code: code, order: index };
+          if (spent[code]) row.spent = true;
+          store.put(row);
+        });
+      };
     }).catch(function () {});
   }
 
@@ -434,12 +450,13 @@
             return a.order - b.order;
           })
           .filter(function (row) {
-            return !used[row.code];
+            return !row.spent && !used[row.code];
           });
         if (!pool.length) return randomCode();
         var code = pool[0].code;
         return write(["codes"], function (tx) {
-          tx.objectStore("codes").delete(code);
+          // Kept as spent (not deleted): see storeCodes.
+          tx.objectStore("codes").put({ code: code, order: pool[0].order, spent: true });
         })
           .catch(function () {})
           .then(function () {
