@@ -112,6 +112,28 @@ def test_kiosk_page_stays_english_in_english(kiosk) -> None:
     assert kiosk_config(page.text)["strings"]["recording"] == "Recording"
 
 
+def test_roving_kiosk_page_is_welsh(app, client) -> None:
+    """An interviewer's phone: its own screens and the message kiosk.js fills in."""
+    from voxpop import models
+    from voxpop.db import get_db
+
+    with app.app_context():
+        new = models.create_kiosk(get_db(), "Roving phone", mode="roving")
+    bearer = {"Authorization": f"Bearer {new.api_token}"}
+    page = client.get("/kiosk/?lang=cy", headers=bearer)
+    assert page.status_code == 200
+    for welsh in (
+        "Pwy sy’n cyfweld?",
+        "Darllenwch hwn yn uchel, yna ticiwch yr hyn y cytunon nhw iddo",
+        "Yn esgidiau pwy maen nhw heddiw?",
+        "Y person nesaf",
+        "Cyfwelydd: {name}",  # #kiosk-messages: kiosk.js fills in the name
+    ):
+        assert welsh in page.text, welsh
+    assert "Next person" not in page.text
+    assert "Whose shoes are they in today?" in client.get("/kiosk/?lang=en", headers=bearer).text
+
+
 @pytest.mark.parametrize(
     ("path", "english", "welsh"),
     [

@@ -154,6 +154,108 @@
   el.text.maxLength = textMaxChars;
   el.preview.muted = true; // iOS only autoplays a muted inline video, and it must not echo
 
+  /* ---------------------------------------------------------------- roving */
+  // A kiosk paired as "roving" is an interviewer's phone. The interviewer's name is kept on
+  // the phone (localStorage) and sent as `interviewer` with every reflection (the server
+  // records the consent as given aloud to them). Their home screen ("Next interview")
+  // replaces the attract screen; "Next person" goes straight back to the perspectives.
+
+  var roving = !!(
+    config.kiosk &&
+    config.kiosk.mode === "roving" &&
+    screens.roving &&
+    screens.interviewer
+  );
+  var INTERVIEWER_KEY = "voxpop-interviewer";
+  var INTERVIEWER_MAX = 80; // as the server allows
+  var HOME_SCREENS = ["attract", "roving", "interviewer"];
+  var interviewer = { name: "", returnTo: null };
+  var rovingEl = roving
+    ? {
+        form: $("#interviewer-form"),
+        input: $("#interviewer-name"),
+        save: $("#interviewer-save"),
+        cancel: $("#interviewer-cancel"),
+        labels: $all('[data-bind="interviewer-label"]'),
+      }
+    : null;
+
+  function cleanName(value) {
+    return String(value || "")
+      .replace(/\s+/g, " ")
+      .trim()
+      .slice(0, INTERVIEWER_MAX);
+  }
+
+  function loadInterviewer() {
+    try {
+      interviewer.name = cleanName(window.localStorage.getItem(INTERVIEWER_KEY));
+    } catch (error) {
+      interviewer.name = ""; // no localStorage: asked once per page load instead
+    }
+    renderInterviewer();
+  }
+
+  function renderInterviewer() {
+    if (!roving) return;
+    var text = String(strings.interviewer_label || "Interviewer: {name}").replace(
+      /\{name\}/g,
+      interviewer.name
+    );
+    rovingEl.labels.forEach(function (node) {
+      node.textContent = text;
+    });
+  }
+
+  function saveInterviewer() {
+    var name = cleanName(rovingEl.input.value);
+    if (!name) return;
+    interviewer.name = name;
+    try {
+      window.localStorage.setItem(INTERVIEWER_KEY, name);
+    } catch (error) {
+      /* kept for this page load only */
+    }
+    renderInterviewer();
+    var back = interviewer.returnTo;
+    interviewer.returnTo = null;
+    show(back && HOME_SCREENS.indexOf(back) === -1 ? back : "roving");
+  }
+
+  /** Ask the interviewer's name; Save or Cancel comes back to ``returnTo``. */
+  function askInterviewer(returnTo) {
+    interviewer.returnTo = returnTo || null;
+    rovingEl.input.value = interviewer.name;
+    rovingEl.save.disabled = !interviewer.name;
+    rovingEl.cancel.hidden = !interviewer.name;
+    show("interviewer");
+    rovingEl.input.focus({ preventScroll: true });
+  }
+
+  /** Where "start again" leads: the attract screen, or the interviewer's home (or name). */
+  function homeScreen() {
+    if (!roving) return "attract";
+    return interviewer.name ? "roving" : "interviewer";
+  }
+
+  /** Roving: the outbox status line goes with the screen the interviewer is looking at. */
+  function placeOutboxStatus(name) {
+    if (!roving) return;
+    var slot = $("[data-outbox-slot]", screens[name]);
+    if (slot && el.outboxStatus.parentNode !== slot) slot.appendChild(el.outboxStatus);
+  }
+
+  if (roving) {
+    rovingEl.input.addEventListener("input", function () {
+      rovingEl.save.disabled = cleanName(rovingEl.input.value) === "";
+    });
+    rovingEl.form.addEventListener("submit", function (event) {
+      event.preventDefault(); // Save and the keyboard's Done both land here
+      saveInterviewer();
+    });
+    loadInterviewer();
+  }
+
   /* ---------------------------------------------------------------- state */
 
   var firstPromptId = config.prompts && config.prompts.length ? config.prompts[0].id : null;
@@ -214,7 +316,8 @@
     });
     currentScreen = name;
     document.body.dataset.screen = name;
-    el.topbar.hidden = name === "attract";
+    el.topbar.hidden = HOME_SCREENS.indexOf(name) !== -1;
+    placeOutboxStatus(name);
     window.scrollTo(0, 0);
     var heading = $("[tabindex='-1']", screens[name]);
     if (heading && leaving !== name) heading.focus({ preventScroll: true });
@@ -255,20 +358,32 @@
     selectPrompt(firstPromptId);
     setAccent(null);
     if (document.activeElement && document.activeElement.blur) document.activeElement.blur();
-    show("attract");
+    if (homeScreen() === "interviewer") askInterviewer(null);
+    else show(homeScreen());
   }
 
   /* ---------------------------------------------------------------- idle */
 
   function resetIdleTimer() {
     clearTimeout(idleTimer);
-    if (currentScreen === "attract") return;
+    if (HOME_SCREENS.indexOf(currentScreen) !== -1) return; // nothing to forget there
     idleTimer = setTimeout(onIdle, idleSeconds * 1000);
   }
 
   function onIdle() {
     // Never cut off someone mid-sentence. A submitted reflection is safe in the outbox.
     if (media.recording || submitting) {
+      resetIdleTimer();
+      return;
+    }
+    // Nor while someone watches or listens to their take.
+    if (!el.reviewVideo.paused || !el.reviewAudio.paused) {
+      resetIdleTimer();
+      return;
+    }
+    // Roving: the phone is in the interviewer's hand. An interview already recorded (or
+    // typed) waits for them to send it; idling forgets only what nobody has said yet.
+    if (roving && (session.blob || el.text.value.trim())) {
       resetIdleTimer();
       return;
     }
@@ -533,7 +648,11 @@
       audio: { echoCancellation: true, noiseSuppression: true },
       video:
         mode === "video"
-          ? { width: { ideal: 1280 }, height: { ideal: 720 }, facingMode: "user" }
+          ? {
+              width: { ideal: 1280 },
+              height: { ideal: 720 },
+              facingMode: roving ? "environment" : "user",
+            }
           : false,
     };
     navigator.mediaDevices.getUserMedia(constraints).then(
@@ -800,6 +919,8 @@
       first_name: session.consents.indexOf("name") !== -1 ? session.firstName : "",
       lang: config.lang || document.documentElement.lang || "",
     };
+    // Roving: the consent was given aloud to this interviewer (the server requires it).
+    if (roving) fields.interviewer = interviewer.name;
     if (kind !== "text") {
       fields.recorder_mime = mimeType || "";
       fields.filetype = String(mimeType || "").split(";")[0].trim();
@@ -1021,7 +1142,28 @@
     },
     submit: submit,
     done: resetKiosk,
+    // Roving (the interviewer's phone).
+    "next-interview": nextInterview,
+    "next-person": nextInterview,
+    "change-interviewer": function () {
+      askInterviewer(currentScreen);
+    },
+    "cancel-interviewer": function () {
+      var back = interviewer.returnTo;
+      interviewer.returnTo = null;
+      show(back && back !== "interviewer" ? back : "roving");
+    },
   };
+
+  /** Roving: forget the last interviewee, keep the interviewer, and ask for a perspective. */
+  function nextInterview() {
+    if (roving && !interviewer.name) {
+      askInterviewer(null);
+      return;
+    }
+    resetKiosk();
+    show("perspective");
+  }
 
   document.addEventListener("click", function (event) {
     var target = event.target.closest ? event.target.closest("button") : null;
@@ -1065,7 +1207,8 @@
   updateConsent();
   updateTextCounter();
   updateTimer(0);
-  show("attract");
+  if (homeScreen() === "interviewer") askInterviewer(null);
+  else show(homeScreen());
   startOutbox();
   registerServiceWorker();
 
@@ -1079,6 +1222,10 @@
     },
     flushNow: function () {
       return outbox ? outbox.flushNow() : Promise.resolve();
+    },
+    /** Roving: the interviewer's name kept on this phone ("" when not set or not roving). */
+    interviewer: function () {
+      return roving ? interviewer.name : "";
     },
   };
 })();

@@ -534,6 +534,7 @@
       "filename",
       "filetype",
       "recovered",
+      "interviewer", // roving kiosks: to whom the consent was given aloud
     ].forEach(function (key) {
       var value = fields[key];
       if (value !== undefined && value !== null && value !== "") metadata[key] = String(value);
@@ -667,6 +668,7 @@
       form.append("client_id", entry.client_id);
       form.append("receipt_code", entry.receipt_code);
       form.append("lang", fields.lang || "");
+      if (fields.interviewer) form.append("interviewer", fields.interviewer); // roving kiosks
       var xhr = new XMLHttpRequest();
       xhr.open("POST", api.reflections, true);
       xhr.timeout = TEXT_TIMEOUT_MS;
