@@ -488,7 +488,7 @@ def test_a_client_gone_mid_chunk_keeps_what_arrived(
         headers=headers,
         environ_overrides={"CONTENT_LENGTH": "1000"},  # promised 1000, sent 500, hung up
     )
-    assert_error(answer, 400, "connection was lost")
+    assert_error(answer, 408, "connection was lost")
     assert tus.head(url).headers["Upload-Offset"] == str(kept)
     path = app.extensions["voxpop"].store.staging / f"{upload_id(url)}.part"
     assert path.read_bytes() == PAYLOAD[:kept]
@@ -516,9 +516,9 @@ def test_refused_bytes_are_deleted_and_the_reason_kept(app: Flask, tus: TusKiosk
     answer = tus.patch(url, 0, payload)
     assert_error(answer, 415, "not a recording")
     assert_nothing_stored_but_the_refusal(app)
-    assert tus.head(url).status_code == 410
-    assert_error(tus.get(url), 410, "not a recording")
-    assert_error(tus.patch(url, len(payload), b""), 410, "not a recording")
+    assert tus.head(url).status_code == 422
+    assert_error(tus.get(url), 422, "not a recording")
+    assert_error(tus.patch(url, len(payload), b""), 422, "not a recording")
 
 
 def assert_nothing_stored_but_the_refusal(app: Flask) -> None:

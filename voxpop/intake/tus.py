@@ -192,7 +192,9 @@ def upload(upload_id: str) -> Any:
 
 
 def _refused(record: uploads.Upload) -> VoxpopError:
-    return _tus_error(record.refused_reason or _("This recording was refused."), 410)
+    # 422, not 410: "refused" is final (the kiosk keeps the recording and stops retrying),
+    # while "expired" (410) means: send it again as a new upload.
+    return _tus_error(record.refused_reason or _("This recording was refused."), 422)
 
 
 def _head(record: uploads.Upload) -> Response:
@@ -318,7 +320,8 @@ def _patch(record: uploads.Upload) -> Response:
             _("The bytes did not match their checksum; send that part again."), 460
         ) from None
     except ClientGone:
-        raise _tus_error(_("The connection was lost; the upload can be resumed."), 400) from None
+        # 408: worth another go (a kiosk treats most 4xx answers as final).
+        raise _tus_error(_("The connection was lost; the upload can be resumed."), 408) from None
     db = get_db()
     headers: dict[str, str] = {"Upload-Offset": str(new_offset)}
     if new_offset < record.length:
