@@ -133,6 +133,7 @@ class LiveKiosk:
     url: str
     instance: Path
     uploads: Path
+    kiosk_mode: str = "kiosk"  # what new_pairing_token makes: "kiosk" or "roving"
 
     def db(self) -> sqlite3.Connection:
         """A fresh connection to the app's database (closed by the caller)."""
@@ -141,7 +142,8 @@ class LiveKiosk:
     def new_pairing_token(self) -> str:
         """Create a kiosk and return its one-time pairing token."""
         with self.app.app_context():
-            return models.create_kiosk(get_db(), "Browser test kiosk").pairing_token
+            kiosk = models.create_kiosk(get_db(), "Browser test kiosk", mode=self.kiosk_mode)
+            return kiosk.pairing_token
 
 
 @pytest.fixture
@@ -149,7 +151,9 @@ def live_kiosk_factory(browser_tmpdir: Path) -> Iterator[Callable[..., LiveKiosk
     """Start the real app on 127.0.0.1 and a free port with a demo event; stop it after."""
     servers: list[tuple[BaseWSGIServer, threading.Thread]] = []
 
-    def start(max_clip_seconds: int = 5, idle_timeout_seconds: int = 300) -> LiveKiosk:
+    def start(
+        max_clip_seconds: int = 5, idle_timeout_seconds: int = 300, kiosk_mode: str = "kiosk"
+    ) -> LiveKiosk:
         root = Path(tempfile.mkdtemp(prefix="live-", dir=browser_tmpdir))
         instance, uploads = root / "instance", root / "uploads"
         app = create_app(
@@ -174,7 +178,8 @@ def live_kiosk_factory(browser_tmpdir: Path) -> Iterator[Callable[..., LiveKiosk
         thread = threading.Thread(target=server.serve_forever, name="live-kiosk", daemon=True)
         thread.start()
         servers.append((server, thread))
-        return LiveKiosk(app, f"http://127.0.0.1:{server.server_port}", instance, uploads)
+        url = f"http://127.0.0.1:{server.server_port}"
+        return LiveKiosk(app, url, instance, uploads, kiosk_mode)
 
     yield start
     for server, thread in servers:
@@ -184,11 +189,15 @@ def live_kiosk_factory(browser_tmpdir: Path) -> Iterator[Callable[..., LiveKiosk
 
 
 def pair(page: Page, live: LiveKiosk) -> None:
-    """Pair the browser as a kiosk through the pairing page, as an organiser's link would."""
+    """Pair the browser as a kiosk through the pairing page, as an organiser's link would.
+
+    A fixed kiosk then shows its attract screen; a roving one (a fresh browser) first asks
+    the interviewer's name.
+    """
     page.goto(f"{live.url}/kiosk/pair/{live.new_pairing_token()}")
     page.click("#pair-button")
     page.wait_for_url(f"{live.url}/kiosk/", timeout=SCREEN_TIMEOUT_MS)
-    wait_for_screen(page, "attract")
+    wait_for_screen(page, "interviewer" if live.kiosk_mode == "roving" else "attract")
 
 
 def wait_for_screen(page: Page, name: str, timeout: int = SCREEN_TIMEOUT_MS) -> None:
@@ -216,14 +225,18 @@ def kiosk_page(
     browser_context_args: dict[str, Any],
     live_kiosk_factory: Callable[..., LiveKiosk],
 ) -> Iterator[Callable[..., KioskTab]]:
-    """Return ``open(**event_settings)``: a fresh app and a browser tab paired with it."""
+    """Return ``open(**event_settings)``: a fresh app and a browser tab paired with it.
+
+    ``kiosk_mode="roving"`` pairs an interviewer's phone instead of a fixed kiosk, and
+    ``context={...}`` adds browser context options (e.g. a phone's viewport).
+    """
     contexts = []
 
-    def open_kiosk(**settings: Any) -> KioskTab:
+    def open_kiosk(*, context: dict[str, Any] | None = None, **settings: Any) -> KioskTab:
         live = live_kiosk_factory(**settings)
-        context = browser.new_context(**browser_context_args)
-        contexts.append(context)
-        page = context.new_page()
+        browser_context = browser.new_context(**{**browser_context_args, **(context or {})})
+        contexts.append(browser_context)
+        page = browser_context.new_page()
         tab = KioskTab(page, live, [])
         page.on("pageerror", lambda error: tab.js_errors.append(str(error)))
         pair(page, live)
