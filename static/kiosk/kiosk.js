@@ -387,6 +387,20 @@
       resetIdleTimer();
       return;
     }
+    // A delegate who walked away from the review screen without pressing Submit: the take is
+    // never thrown away by a timer. It goes to the outbox marked recovered=1, so a facilitator
+    // knows the delegate did not review it (as for a take cut off by a closed tab).
+    if (session.blob && session.takeId && outbox) {
+      session.takeId = null; // keep its chunks: discardRecording would drop them
+      outbox
+        .recoverTakes()
+        .then(function () {
+          return outbox.flushNow();
+        })
+        .catch(function (error) {
+          if (window.console) console.warn("outbox: could not keep the take", error);
+        });
+    }
     resetKiosk();
   }
 

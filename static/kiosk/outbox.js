@@ -980,6 +980,7 @@
     beginTake: beginTake,
     addChunk: addChunk,
     dropTake: dropTake,
+    recoverTakes: recoverTakes,
     takeReceiptCode: takeReceiptCode,
     randomCode: randomCode,
     summary: summary,

@@ -167,6 +167,24 @@ def test_idle_reset_keeps_an_unsent_recording(kiosk_page: Callable[..., KioskTab
     assert tab.js_errors == []
 
 
+def test_idle_on_the_review_screen_keeps_the_take(kiosk_page: Callable[..., KioskTab]) -> None:
+    """A delegate who walks away before pressing Submit: the timer never throws a take away."""
+    tab = kiosk_page(idle_timeout_seconds=5, max_clip_seconds=10)
+    page, live = tab.page, tab.live
+    record_video(page)  # on the review screen, not submitted
+    wait_for_screen(page, "attract", timeout=SCREEN_TIMEOUT_MS)
+    # The take moves to the outbox just after the reset, then is sent: wait for the server.
+    deadline = time.monotonic() + 2 * SCREEN_TIMEOUT_MS / 1000
+    while not rows(live, "SELECT id FROM reflection"):
+        assert time.monotonic() < deadline, f"the take never arrived: {outbox(page)}"
+        page.wait_for_timeout(250)
+    wait_until_sent(page)
+    (row,) = rows(live, "SELECT kind, capture FROM reflection")
+    assert row["kind"] == "video"
+    assert json.loads(row["capture"]).get("recovered") is True  # facilitators check it first
+    assert tab.js_errors == []
+
+
 def test_a_refused_upload_is_kept_and_shown(kiosk_page: Callable[..., KioskTab]) -> None:
     tab = kiosk_page(max_clip_seconds=10)
     page, live = tab.page, tab.live
