@@ -7,7 +7,6 @@ import json
 import os
 import re
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -20,21 +19,9 @@ import pytest
 
 from tests import mediafiles
 from tests.conftest import requires_ffmpeg
+from tests.serveprocess import free_port, voxpop
 
 pytestmark = [requires_ffmpeg, pytest.mark.media]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def voxpop(env: dict[str, str], *args: str) -> str:
-    return subprocess.run(
-        [sys.executable, "-m", "voxpop", *args], env=env, capture_output=True, text=True,
-        check=True, timeout=120,
-    ).stdout  # fmt: skip
 
 
 def multipart(fields: dict[str, str], media: Path) -> tuple[bytes, str]:

@@ -5,13 +5,8 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import re
 import signal
 import socket
-import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,6 +21,7 @@ from cheroot import wsgi
 from tusclient.client import TusClient
 
 from tests.conftest import TMP, requires_ffmpeg
+from tests.serveprocess import DEADLINE_SECONDS, ServeProcess, kiosk_config, reflections
 from tests.tusupload import (
     OFFSET_STREAM,
     TUS,
@@ -41,31 +37,6 @@ from voxpop.db import connect, database_path, get_db
 pytestmark = [requires_ffmpeg, pytest.mark.media]
 
 MB = 1024 * 1024
-DEADLINE_SECONDS = 120  # how long to wait for a server before failing (not a speed target)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def kiosk_config(db: sqlite3.Connection) -> dict[str, Any]:
-    """What tests/tusupload.video_metadata needs from the kiosk page's config."""
-    event = models.current_event(db)
-    assert event is not None
-    return {
-        "prompts": [{"id": prompt.id} for prompt in models.prompts(db, event.id)],
-        "consent": {"version": models.current_consent_text(db, event.id).sha256},
-    }
-
-
-def reflections(db_path: Path) -> list[dict[str, Any]]:
-    db = connect(db_path)
-    try:
-        return [dict(row) for row in db.execute("SELECT * FROM reflection ORDER BY id")]
-    finally:
-        db.close()
 
 
 @pytest.fixture(scope="module")
@@ -220,67 +191,9 @@ def test_a_client_gone_mid_chunk_over_a_real_socket(live: LiveApp, clip_4mb: Pat
 # -- a real `voxpop serve`, killed with SIGKILL mid-upload ---------------------------------------
 
 
-@dataclass
-class ServeProcess:
-    """`voxpop serve` on its own instance and ports, in its own process group."""
-
-    env: dict[str, str]
-    port: int
-    tls_port: int
-    log: Path
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def cli(self, *args: str) -> str:
-        return subprocess.run(
-            [sys.executable, "-m", "voxpop", *args], env=self.env, capture_output=True,
-            text=True, check=True, timeout=120,
-        ).stdout  # fmt: skip
-
-    def start(self) -> None:
-        with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "voxpop", "serve", "--host", "127.0.0.1",
-                 "--port", str(self.port), "--tls-port", str(self.tls_port)],
-                env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-        deadline = time.monotonic() + DEADLINE_SECONDS
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.log.read_text(errors="replace")
-            try:
-                if requests.get(f"{self.base}/healthz", timeout=5).status_code == 200:
-                    return
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"voxpop serve did not answer /healthz:\n{self.log.read_text()}")
-
-    def kill(self) -> None:
-        """SIGKILL the whole process group: no handler runs, nothing is flushed or closed."""
-        assert self.process is not None
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGINT)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=30)
-
-
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[ServeProcess]:
-    env = dict(os.environ, VOXPOP_INSTANCE=str(tmp_path / "instance"),
-               VOXPOP_UPLOADS=str(tmp_path / "uploads"))  # fmt: skip
-    server = ServeProcess(env, free_port(), free_port(), tmp_path / "serve.log")
-    server.cli("init", "--demo")
+    server = ServeProcess.demo(tmp_path)
     try:
         yield server
     finally:
@@ -327,7 +240,7 @@ def test_serve_killed_mid_upload_resumes_from_its_disk(
 ) -> None:
     data = clip_20mb.read_bytes()
     assert len(data) > 18 * MB
-    token = re.search(r"Bearer …\): (\S+)", serve.cli("kiosk", "add", "Foyer")).group(1)
+    token, _pairing = serve.add_kiosk("Foyer")
     instance = Path(serve.env["VOXPOP_INSTANCE"])
     db = connect(database_path(instance))
     config = kiosk_config(db)
