@@ -68,6 +68,7 @@ class ServeProcess:
     tls_port: int
     log: Path
     process: subprocess.Popen[bytes] | None = None
+    serve_args: tuple[str, ...] = ()  # more `voxpop serve` options, e.g. ("--no-worker",)
 
     @classmethod
     def demo(cls, root: Path) -> ServeProcess:
@@ -112,7 +113,7 @@ class ServeProcess:
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "voxpop", "serve", "--host", "127.0.0.1",
-                 "--port", str(self.port), "--tls-port", str(self.tls_port)],
+                 "--port", str(self.port), "--tls-port", str(self.tls_port), *self.serve_args],
                 env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
         deadline = time.monotonic() + DEADLINE_SECONDS
