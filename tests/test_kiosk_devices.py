@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 
 from tests.conftest import KioskDevice, rows
 from voxpop import models
 from voxpop.db import get_db
 from voxpop.intake import receipts
+from voxpop.studio import service
 
 
 def heartbeat(kiosk: KioskDevice, report: object, *, csrf: bool = True) -> object:
@@ -131,7 +135,6 @@ def test_roving_consent_is_recorded_as_given_aloud_to_the_interviewer(app, auth,
     assert own == {"method": "kiosk", "interviewer": None}
 
 
-
 def test_review_page_says_how_it_was_recorded_and_who_took_consent(app, auth, client) -> None:
     with app.app_context():
         new = models.create_kiosk(get_db(), "Roving phone", mode="roving")
@@ -145,3 +148,41 @@ def test_review_page_says_how_it_was_recorded_and_who_took_consent(app, auth, cl
     page = client.get(f"/review/{done.json['id']}").text
     assert "given aloud to the interviewer Gwen Jones" in page
     assert "video/mp4;codecs=avc1.42E01F" in page and "Roving phone" in page
+
+
+def page_config(kiosk: KioskDevice, query: str = "") -> dict:
+    page = kiosk.client.get(f"/kiosk/{query}").text
+    found = re.search(
+        r'<script type="application/json" id="kiosk-config">(.*?)</script>', page, re.S
+    )
+    return json.loads(found.group(1))
+
+
+def test_session_answers_the_config_version_the_page_carries(app, kiosk) -> None:
+    version = kiosk.config["config_version"]
+    assert re.fullmatch(r"[0-9a-f]{16}", version)
+    # Stable: a new CSRF token or another request does not change it.
+    assert kiosk.client.get("/kiosk/api/session?lang=en").json["config_version"] == version
+    assert page_config(kiosk)["config_version"] == version
+    bearer = {"Authorization": f"Bearer {kiosk.token}"}
+    assert (
+        app.test_client().get("/kiosk/api/session?lang=en", headers=bearer).json["config_version"]
+        == version
+    )
+
+    # Each language has its own; the session call names the page's language.
+    welsh = page_config(kiosk, "?lang=cy")["config_version"]
+    assert welsh != version
+    assert kiosk.client.get("/kiosk/api/session?lang=cy").json["config_version"] == welsh
+    assert kiosk.client.get("/kiosk/api/session?lang=en").json["config_version"] == version
+
+    # An organiser rewords a prompt: both versions change, and the page agrees again.
+    with app.app_context():
+        db = get_db()
+        event = models.current_event(db)
+        prompt = models.prompts(db, event.id)[0]
+        service.edit_prompt(db, event.id, prompt.id, {"en": "What changed for you today?"})
+    changed = kiosk.client.get("/kiosk/api/session?lang=en").json["config_version"]
+    assert changed not in (version, welsh)
+    assert page_config(kiosk, "?lang=en")["config_version"] == changed
+    assert kiosk.client.get("/kiosk/api/session?lang=cy").json["config_version"] != welsh

@@ -27,7 +27,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import get_locale, ngettext
+from flask_babel import force_locale, get_locale, ngettext
 from flask_babel import gettext as _
 
 from voxpop import (
@@ -167,7 +167,7 @@ def kiosk_config(event: models.Event, lang: str) -> dict[str, Any]:
     db = get_db()
     consent = models.current_consent_text(db, event.id)
     wording = consent.for_language(lang)
-    return {
+    config: dict[str, Any] = {
         "lang": lang,
         "languages": event.languages,
         "event": {
@@ -207,12 +207,38 @@ def kiosk_config(event: models.Event, lang: str) -> dict[str, Any]:
         "csrf_token": _csrf_token(),
         "strings": kiosk_strings(),
     }
+    config["config_version"] = config_version(config)
+    return config
+
+
+# Differ from one request to the next without the configuration changing.
+PER_REQUEST_CONFIG = ("csrf_token", "config_version")
+
+
+def config_version(config: dict[str, Any]) -> str:
+    """A stable hash of what the kiosk page shows and sends, minus per-request values.
+
+    The page carries it in its config and ``GET /kiosk/api/session`` answers the current one:
+    an open kiosk reloads itself (on its home screen) when they differ.
+    """
+    stable = {key: value for key, value in config.items() if key not in PER_REQUEST_CONFIG}
+    encoded = json.dumps(stable, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(encoded.encode()).hexdigest()[:16]
 
 
 def _csrf_token() -> str:
     from flask_wtf.csrf import generate_csrf
 
     return str(generate_csrf())
+
+
+def kiosk_language(event: models.Event, asked: str | None = None) -> str:
+    """The kiosk page's language: ``asked`` if the event offers it, else the request's locale
+    if the event offers it, else the event's first language."""
+    if asked in event.languages:
+        return str(asked)
+    lang = str(get_locale() or "en")
+    return lang if lang in event.languages else event.languages[0]
 
 
 @bp.get("/")
@@ -226,10 +252,10 @@ def page() -> Any:
         return render_template("kiosk/unpaired.html"), 403
     g.kiosk = kiosk
     event = require_event()
-    lang = str(get_locale() or "en")
-    if lang not in event.languages:
-        lang = event.languages[0]
-    return render_template("kiosk/kiosk.html", config=kiosk_config(event, lang), lang=lang)
+    lang = kiosk_language(event)
+    with force_locale(lang):  # as GET /kiosk/api/session computes its config_version
+        config = kiosk_config(event, lang)
+    return render_template("kiosk/kiosk.html", config=config, lang=lang)
 
 
 @bp.get("/sw.js")
@@ -335,14 +361,24 @@ def api_session() -> Any:
 
     ``receipt_codes`` are reserved for this kiosk until used (topped up to 20 on each call),
     so the kiosk can show a delegate their code at once even when the laptop is out of reach.
+
+    ``config_version`` is the one the kiosk page would carry if loaded now in ``?lang=`` (the
+    page's language; default: as the page picks it), or null when no event is set up.
     """
     db = get_db()
+    event = models.current_event(db)
+    version = None
+    if event is not None:
+        lang = kiosk_language(event, request.args.get("lang"))
+        with force_locale(lang):
+            version = kiosk_config(event, lang)["config_version"]
     return (
         jsonify(
             {
                 "csrf_token": _csrf_token(),
                 "receipt_codes": reserve_codes(db, g.kiosk.id),
                 "kiosk": {"id": g.kiosk.id, "name": g.kiosk.name, "mode": g.kiosk.mode},
+                "config_version": version,
             }
         ),
         200,
