@@ -149,3 +149,24 @@ def ten_hour_claim_webm(path: Path, source: Path) -> Path:
     data[marker + 3 : marker + 11] = struct.pack(">d", 36000 * 1000.0)  # in milliseconds
     path.write_bytes(bytes(data))
     return path
+
+
+def one_pixel_mp4(path: Path, seconds: float = 2) -> Path:
+    """An H.264 + AAC MP4 whose picture is 2×2 (H.264's smallest 4:2:0 size): no camera's."""
+    ffmpeg("-f", "lavfi", "-i", "color=red:size=2x2:rate=30",
+           "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", str(seconds),
+           "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", str(path))  # fmt: skip
+    return path
+
+
+def wav_claiming_hours(path: Path, seconds: float = 0.5, claimed_hours: float = 5) -> Path:
+    """A PCM WAV holding ``seconds`` of sound whose RIFF header claims ``claimed_hours``."""
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", str(seconds),
+           "-c:a", "pcm_s16le", str(path))  # fmt: skip
+    data = bytearray(path.read_bytes())
+    claimed = int(48000 * 2 * 3600 * claimed_hours)
+    marker = data.find(b"data")
+    data[marker + 4 : marker + 8] = struct.pack("<I", claimed)
+    data[4:8] = struct.pack("<I", claimed + marker)
+    path.write_bytes(bytes(data))
+    return path

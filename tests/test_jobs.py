@@ -139,7 +139,10 @@ def test_cli_lists_reflections_and_jobs_and_rebuilds(app, tmp_path) -> None:
     shutil.rmtree(store.derived)
     result = cli.invoke(main, ["rebuild"])
     assert result.exit_code == 0, result.output
-    assert "Rebuilt 2 reflection(s); 1 failed" in result.output
+    # The junk file was deleted when it was refused: rebuild leaves it failed, with its reason.
+    assert "Rebuilt 2 reflection(s); 0 failed" in result.output
+    (refused,) = rows(app, "SELECT status, failure_reason FROM reflection WHERE id = ?", bad)
+    assert refused["status"] == "failed" and "not a recording" in refused["failure_reason"]
     after = rows(app, "SELECT reflection_id, kind, path, sha256 FROM asset ORDER BY 1, 2")
     assert [(r["reflection_id"], r["kind"], r["path"]) for r in after] == [
         (r["reflection_id"], r["kind"], r["path"]) for r in before

@@ -15,6 +15,8 @@ from flask import Flask
 
 from tests import mediafiles
 from tests.conftest import add_reflection, process, requires_ffmpeg, rows
+from voxpop import jobs
+from voxpop.db import get_db
 
 pytestmark = [requires_ffmpeg, pytest.mark.media]
 
@@ -177,7 +179,13 @@ HOSTILE: list[tuple[str, Callable[[Path], Path], str]] = [
      "not a recording in a format we accept"),
     ("ten-hour-claim", lambda d: mediafiles.ten_hour_claim_webm(
         d / "long.webm", mediafiles.webm_with_duration(d / "short.webm")), "too long"),
+    ("tiny-picture", lambda d: mediafiles.one_pixel_mp4(d / "tiny.mp4"), "too small"),
+    ("wav-header-claims-hours", lambda d: mediafiles.wav_claiming_hours(d / "liar.wav"),
+     "cut short"),
 ]  # fmt: skip
+# Not readable as a recording at all: the job deletes these (nothing in them to rescue).
+# The others are real recordings refused by a rule; they are kept (a raised limit and Retry).
+JUNK = {"hls-playlist", "ffconcat-script", "zero-bytes", "random-bytes", "image-bomb"}
 
 
 @pytest.mark.parametrize(("name", "make", "reason"), HOSTILE, ids=[h[0] for h in HOSTILE])
@@ -190,6 +198,10 @@ def test_hostile_files_fail_with_a_reason_and_leak_nothing(app, clips, name, mak
     assert rows(app, "SELECT id FROM asset WHERE reflection_id = ?", reflection_id) == []
     (job,) = rows(app, "SELECT status, error FROM job WHERE target_id = ?", reflection_id)
     assert job["status"] == "failed" and reason in job["error"]
+    original = app.extensions["voxpop"].store.root / reflection["original_path"]
+    assert original.exists() is (name not in JUNK)
+    if name in JUNK:
+        assert "The file was deleted." in reflection["failure_reason"]
     derived = app.extensions["voxpop"].store.derived
     canary = clips / "canary-secret.webm"
     if canary.exists():
@@ -197,6 +209,29 @@ def test_hostile_files_fail_with_a_reason_and_leak_nothing(app, clips, name, mak
         for output in derived.rglob("*"):
             if output.is_file():
                 assert secret not in output.read_bytes(), output
+
+
+def test_sound_sent_as_video_is_kept_as_an_audio_reflection(app, clips) -> None:
+    # A camera that fails mid-take still leaves the delegate's words: they are not refused
+    # for the missing picture, and the reflection says what it is.
+    reflection_id = add_reflection(app, "video", mediafiles.opus_webm(clips / "voice.webm"))
+    reflection = process(app, reflection_id)
+    assert (reflection["status"], reflection["kind"]) == ("ready", "audio")
+    assert (reflection["width"], reflection["height"]) == (None, None)
+    assert set(assets(app, reflection_id)) == {"mp4", "poster", "thumb", "card"}
+
+
+def test_retrying_a_deleted_junk_upload_keeps_its_reason(app, clips) -> None:
+    reflection_id = add_reflection(app, "video", mediafiles.random_bytes(clips / "junk.webm"))
+    refused = process(app, reflection_id)
+    assert refused["status"] == "failed"
+    queue = app.extensions["voxpop"].queue
+    (job,) = rows(app, "SELECT id FROM job WHERE target_id = ?", reflection_id)
+    with app.app_context():
+        assert jobs.retry(get_db(), queue, job["id"])
+    assert jobs.run_job(queue, job["id"]) == "failed"
+    (again,) = rows(app, "SELECT status, failure_reason FROM reflection")
+    assert again["failure_reason"] == refused["failure_reason"]
 
 
 def test_organisers_see_the_ready_clip_and_can_seek(app, auth, client, clips) -> None:

@@ -17,7 +17,7 @@ from voxpop import create_app, jobs, models, tls
 from voxpop.db import get_db
 from voxpop.intake.uploads import schedule_expiry_sweep
 from voxpop.media import ffmpeg
-from voxpop.processing import asset_paths, remove_derived
+from voxpop.processing import asset_paths, original_exists, remove_derived
 from voxpop.server import PortInUse, serve_forever
 
 FIRST_LOGIN_FILE = "first-login.txt"
@@ -318,8 +318,10 @@ def rebuild(use_queue: bool) -> None:
     state = app.extensions["voxpop"]
     with app.app_context():
         db = get_db()
+        # Not those whose original was refused and deleted: they keep their reason.
         ids = [row["id"] for row in db.execute(
-            "SELECT id FROM reflection WHERE status != 'withdrawn' ORDER BY id")]  # fmt: skip
+            "SELECT id, original_path FROM reflection WHERE status != 'withdrawn' ORDER BY id")
+            if original_exists(state.store, row["original_path"])]  # fmt: skip
         job_ids = []
         for reflection_id in ids:
             remove_derived(state.store, reflection_id)
@@ -370,6 +372,10 @@ def export_command(directory: Path, consent_log: Path | None) -> None:
             summary = export_site(db, app.extensions["voxpop"].store, site)
         except VoxpopError as error:
             raise click.ClickException(error.message) from error
+        except OSError as error:
+            if jobs.ran_out_of_disk(error):
+                raise click.ClickException(jobs.disk_full_reason()) from error
+            raise
         rows = write_consent_log(db, log)
     size = summary.bytes / 1_000_000
     click.echo(

@@ -5,7 +5,9 @@ job row atomically before working (so a duplicate delivery does nothing) and wri
 retries and failures there. Huey does not re-run a task interrupted mid-run (power cut,
 SIGKILL), so every worker start runs a recovery sweep that puts jobs left ``running`` back in
 the queue. Retries after a tool failure wait 10 s, 20 s, 40 s… up to ``MAX_ATTEMPTS``; a
-recording that is itself unusable fails at once with its reason.
+recording that is itself unusable fails at once with its reason. A job that meets a full disk
+(ENOSPC, EDQUOT, EFBIG: from ffmpeg or from a Python write) never fails for good: it says so
+and waits (10 s, 20 s… up to 5 minutes between tries) until someone frees space.
 """
 
 from __future__ import annotations
@@ -20,15 +22,23 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from flask_babel import gettext as _
 from huey import MemoryHuey, SqliteHuey
 from huey.api import Huey
 from huey.consumer import Consumer
 
 from voxpop.db import connect, database_path, transaction, utcnow
 from voxpop.media.cards import CardError, UnsafeImage
-from voxpop.media.ffmpeg import MediaError, MediaRejected
-from voxpop.processing import derive_files, load_reflection, record_assets
-from voxpop.storage import MediaStore
+from voxpop.media.ffmpeg import DiskFull, MediaError, MediaRejected, NotARecording
+from voxpop.processing import (
+    OriginalGone,
+    derive_files,
+    discard_original,
+    load_reflection,
+    original_exists,
+    record_assets,
+)
+from voxpop.storage import MediaStore, is_disk_full
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +46,7 @@ PROCESS_REFLECTION = "process_reflection"
 MAX_ATTEMPTS = 3
 BACKOFF_SECONDS = 10
 PROGRESS_WRITE_INTERVAL = 0.5  # seconds between progress writes to the database
+DISK_FULL_WAIT_CAP = 300.0  # a job waiting for disk space tries again at least this often
 
 
 @dataclass
@@ -197,6 +208,31 @@ def backoff(attempts: int, cap: float = 300.0) -> float:
     return float(min(cap, BACKOFF_SECONDS * 2 ** max(attempts - 1, 0)))
 
 
+def ran_out_of_disk(error: BaseException) -> bool:
+    """True when ``error`` (or what caused it) is a full disk or a file size limit."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, DiskFull) or is_disk_full(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def disk_full_reason() -> str:
+    """What a facilitator reads on a job stopped by a full disk: what to do about it."""
+    return _(
+        "The laptop's disk is full: free some space on it (delete old files or empty the "
+        "bin). voxpop tries again every few minutes by itself."
+    )
+
+
+def wait_for_disk(db: sqlite3.Connection, queue: JobQueue, job: sqlite3.Row) -> str:
+    """Re-queue a job stopped by a full disk, without limit: the disk may be freed."""
+    log.warning("Job %s (%s) stopped: the disk is full; waiting", job["id"], job["kind"])
+    return requeue(db, queue, job, disk_full_reason(),
+                   backoff(job["attempts"], cap=DISK_FULL_WAIT_CAP))  # fmt: skip
+
+
 def _process_reflection_job(db: sqlite3.Connection, queue: JobQueue, job: sqlite3.Row) -> str:
     reflection_id = job["target_id"]
     reflection = load_reflection(db, reflection_id)
@@ -208,6 +244,23 @@ def _process_reflection_job(db: sqlite3.Connection, queue: JobQueue, job: sqlite
         files, info = derive_files(reflection, queue.store, progress_writer(db, job["id"]))
         record_assets(db, queue.store, reflection_id, files, info)
         _reels_follow_up(db, queue, reflection_id)
+    except NotARecording as error:
+        # Junk (or damaged beyond use): nothing to rescue, so it does not stay on the disk.
+        # The row stays, failed, with the reason; the same bytes would be refused again.
+        assert reflection.original_path is not None
+        discard_original(queue.store, reflection.original_path)
+        reason = _("%(reason)s The file was deleted.", reason=error.message)
+        _fail(db, job["id"], reflection_id, reason)
+        log.info("Reflection %s refused and its file deleted: %s | %s",
+                 reflection_id, error.message, error.detail)  # fmt: skip
+        return "failed"
+    except OriginalGone:
+        row = db.execute(
+            "SELECT failure_reason FROM reflection WHERE id = ?", (reflection_id,)
+        ).fetchone()
+        gone = _("The recording's file is no longer on the laptop, so it cannot be processed.")
+        _fail(db, job["id"], reflection_id, row["failure_reason"] or gone)
+        return "failed"
     except (MediaRejected, UnsafeImage, CardError) as error:
         _fail(db, job["id"], reflection_id, error.message)
         log.info(
@@ -218,6 +271,14 @@ def _process_reflection_job(db: sqlite3.Connection, queue: JobQueue, job: sqlite
         )
         return "failed"
     except Exception as error:  # noqa: BLE001 - any other failure is retried, then reported
+        if ran_out_of_disk(error):
+            # Waiting, not failed: the reason stays on the reflection for the review page.
+            db.execute(
+                "UPDATE reflection SET status = 'received', failure_reason = ?"
+                " WHERE id = ? AND status != 'withdrawn'",
+                (disk_full_reason(), reflection_id),
+            )
+            return wait_for_disk(db, queue, job)
         message = (
             error.message
             if isinstance(error, MediaError)
@@ -306,10 +367,16 @@ def retry(db: sqlite3.Connection, queue: JobQueue, job_id: int) -> bool:
             (job_id,),
         )
         if row["kind"] == PROCESS_REFLECTION:
+            target = db.execute(
+                "SELECT original_path FROM reflection WHERE id = ?", (row["target_id"],)
+            ).fetchone()
+            # A refused file that was deleted keeps its reason: the retry can only say it again.
+            kept = target is None or original_exists(queue.store, target["original_path"])
             db.execute(
-                "UPDATE reflection SET status = 'received', failure_reason = NULL"
+                "UPDATE reflection SET status = 'received',"
+                " failure_reason = CASE WHEN ? THEN NULL ELSE failure_reason END"
                 " WHERE id = ? AND status = 'failed'",
-                (row["target_id"],),
+                (int(kept), row["target_id"]),
             )
     queue.deliver(job_id)
     return True

@@ -26,7 +26,7 @@ from voxpop.media.transcode import (
     still_to_delivery_mp4,
     transcode_to_delivery_mp4,
 )
-from voxpop.storage import MediaStore, file_sha256
+from voxpop.storage import MediaStore, file_sha256, fsync_folder
 
 ProgressCallback = Callable[[float], None]
 
@@ -36,6 +36,27 @@ ASSET_FILES = {
     "thumb": "thumb.webp",
     "card": "card.png",
 }
+
+
+class OriginalGone(Exception):
+    """The reflection's original file is not on disk (deleted after the probe refused it)."""
+
+    def __init__(self, reflection_id: int) -> None:
+        super().__init__(f"The original of reflection {reflection_id} is not on disk")
+
+
+def original_exists(store: MediaStore, original_path: str | None) -> bool:
+    """True for a text reflection, or when a recording's original file is still on disk."""
+    return original_path is None or store.path(original_path).exists()
+
+
+def discard_original(store: MediaStore, original_path: str) -> None:
+    """Delete an original the probe refused as unreadable (it is read-only: make it writable)."""
+    path = store.path(original_path)
+    if path.exists():
+        path.chmod(0o644)
+        path.unlink()
+        fsync_folder(path.parent)
 
 
 @dataclass(frozen=True)
@@ -126,6 +147,8 @@ def derive_files(
 
     assert reflection.original_path is not None
     original = store.path(reflection.original_path)
+    if not original.exists():
+        raise OriginalGone(reflection.id)
     info = probe_media(original, max_seconds=reflection.max_seconds)
     on_progress(0.05)
     if info.has_video and reflection.kind == "video":
@@ -175,12 +198,16 @@ def record_assets(
             rows,
         )
         size = info.display_size if info and info.has_video else None
+        # A "video" that holds only sound (a camera that failed mid-take) is kept as what it
+        # is, an audio reflection: the delegate's words are not refused for a missing picture.
+        sound_only = info is not None and not info.has_video
         db.execute(
             "UPDATE reflection SET status = 'ready', failure_reason = NULL,"
-            " duration_seconds = COALESCE(?, duration_seconds), width = ?, height = ?"
+            " duration_seconds = COALESCE(?, duration_seconds), width = ?, height = ?,"
+            " kind = CASE WHEN kind = 'video' AND ? THEN 'audio' ELSE kind END"
             " WHERE id = ? AND status != 'withdrawn'",
             (info.duration if info else None, size[0] if size else None,
-             size[1] if size else None, reflection_id),
+             size[1] if size else None, int(sound_only), reflection_id),
         )  # fmt: skip
 
 

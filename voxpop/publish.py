@@ -982,6 +982,9 @@ def _publish_archive_job(db: sqlite3.Connection, queue: jobs.JobQueue, job: sqli
         jobs.finish(db, job["id"], "failed", error.message)
         return "failed"
     except Exception as error:  # noqa: BLE001 - e.g. the export itself failed: say so, stop
+        if jobs.ran_out_of_disk(error):  # building the staged export filled the disk: wait
+            _set_state(db, event_id, phase="waiting", message=jobs.disk_full_reason())
+            return jobs.wait_for_disk(db, queue, job)
         log.exception("Publish of event %s failed", event_id)
         message = _(
             "Publishing failed unexpectedly (%(kind)s); see the server log.",

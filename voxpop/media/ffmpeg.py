@@ -9,7 +9,9 @@ of these, so a future caller cannot forget one.
 
 from __future__ import annotations
 
+import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -44,8 +46,31 @@ class MediaRejected(MediaError):
     """The file itself is unacceptable (wrong format, too long, damaged): retrying won't help."""
 
 
+class NotARecording(MediaRejected):
+    """The file cannot be read as a recording at all (junk, or damaged beyond use).
+
+    Unlike a readable recording refused by a rule (too long, too large), there is nothing in it
+    to rescue, so the job deletes it.
+    """
+
+
 class MediaToolFailed(MediaError):
     """ffmpeg failed, crashed or timed out: worth retrying."""
+
+
+class DiskFull(MediaToolFailed):
+    """The disk (or a file size limit) filled up while a tool was writing: free space, retry."""
+
+
+# What ffmpeg prints when a write fails with ENOSPC, EDQUOT or EFBIG.
+_DISK_FULL = re.compile(r"No space left on device|Disk quota exceeded|File too large", re.I)
+
+
+def ran_out_of_disk(returncode: int, stderr: str) -> bool:
+    """True when a tool stopped because the disk was full (or SIGXFSZ: a file size limit)."""
+    if returncode == 0:
+        return False
+    return returncode == -signal.SIGXFSZ or bool(_DISK_FULL.search(stderr))
 
 
 @dataclass(frozen=True)
@@ -146,7 +171,8 @@ def run(
 ) -> subprocess.CompletedProcess[str]:
     """Run a hardened command with a timeout; stdout is returned (or parsed as progress).
 
-    Raises MediaToolFailed on timeout or when the tool cannot start; the caller decides what a
+    Raises MediaToolFailed on timeout or when the tool cannot start, DiskFull when it stopped
+    because the disk (or a file size limit) was full; the caller decides what another
     non-zero exit means (the returned object carries ``returncode`` and ``stderr``).
     """
     check_hardened(argv)
@@ -190,6 +216,8 @@ def run(
         raise MediaToolFailed(
             f"{Path(argv[0]).name} took longer than {timeout:.0f} s and was stopped.", stderr
         )
+    if ran_out_of_disk(process.returncode, stderr):
+        raise DiskFull(f"The disk filled up while {Path(argv[0]).name} was writing.", stderr)
     return subprocess.CompletedProcess(list(argv), process.returncode, "".join(output), stderr)
 
 

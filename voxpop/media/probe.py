@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import math
+import struct
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from voxpop.media import ffmpeg
-from voxpop.media.ffmpeg import MediaRejected, MediaToolFailed
+from voxpop.media.ffmpeg import MediaRejected, MediaToolFailed, NotARecording
 
 VIDEO_CODECS = {"h264", "hevc", "vp8", "vp9", "av1", "mpeg4"}
 AUDIO_CODECS = {"aac", "opus", "vorbis", "mp3", "flac", "alac"} | {
@@ -24,6 +25,9 @@ AUDIO_CODECS = {"aac", "opus", "vorbis", "mp3", "flac", "alac"} | {
 MAX_PIXELS = 4096 * 2304  # "4K" with room for DCI and 16:9 UHD
 MAX_SIDE = 4096
 MAX_FPS = 120.0
+# The smallest picture we call a video: below this (a 1×1 stream, a 16×16 thumbnail) it is no
+# camera's recording. QCIF (176×144), the smallest webcam size still met, passes.
+MIN_SIDE = 96
 DURATION_SLACK = 1.2  # a recording may run a little over the kiosk's limit (timers, latency)
 PROBE_TIMEOUT = 60.0
 
@@ -78,7 +82,7 @@ def _rotation(stream: dict[str, Any]) -> int:
 def _ffprobe_json(path: Path, *args: str) -> dict[str, Any]:
     result = ffmpeg.run(ffmpeg.ffprobe_command(path, *args, "-of", "json"), timeout=PROBE_TIMEOUT)
     if result.returncode != 0:
-        raise MediaRejected(
+        raise NotARecording(
             "This file is not a recording in a format we accept (WebM, MP4, M4A, Ogg, WAV "
             "or MP3), or it is damaged.",
             result.stderr,
@@ -115,17 +119,17 @@ def probe_media(path: Path, *, max_seconds: float) -> MediaInfo:
     Raises MediaToolFailed when ffprobe itself fails (worth retrying).
     """
     if path.stat().st_size == 0:
-        raise MediaRejected("The recording is empty.")
+        raise NotARecording("The recording is empty.")
     data = _ffprobe_json(path, "-show_format", "-show_streams")
     format_name = str((data.get("format") or {}).get("format_name", ""))
     if not set(format_name.split(",")) & set(ffmpeg.ACCEPTED_DEMUXERS):
-        raise MediaRejected("This file is not a recording in a format we accept.")
+        raise NotARecording("This file is not a recording in a format we accept.")
     streams = data.get("streams") or []
     video = next((s for s in streams if s.get("codec_type") == "video"
                   and not (s.get("disposition") or {}).get("attached_pic")), None)  # fmt: skip
     audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
     if video is None and audio is None:
-        raise MediaRejected("This file has neither sound nor pictures.")
+        raise NotARecording("This file has neither sound nor pictures.")
     if video is not None and video.get("codec_name") not in VIDEO_CODECS:
         raise MediaRejected(f"The video is in a format we cannot read ({video.get('codec_name')}).")
     if audio is not None and audio.get("codec_name") not in AUDIO_CODECS:
@@ -146,10 +150,15 @@ def probe_media(path: Path, *, max_seconds: float) -> MediaInfo:
             raise MediaRejected("The video has no picture size; it may be damaged.")
         if max(width, height) > MAX_SIDE or width * height > MAX_PIXELS:
             raise MediaRejected(f"The video is larger than 4K ({width}×{height}).")
+        if min(width, height) < MIN_SIDE:
+            raise MediaRejected(
+                f"The video's picture is too small to be a camera recording ({width}×{height};"
+                f" the smallest we accept is {MIN_SIDE}×{MIN_SIDE})."
+            )
 
     ends, counts = _packet_timing(path)
     if not ends:
-        raise MediaRejected("The recording is damaged: no sound or pictures could be read.")
+        raise NotARecording("The recording is damaged: no sound or pictures could be read.")
     duration = max(ends.values())
     if duration > limit:
         raise MediaRejected(
@@ -160,8 +169,18 @@ def probe_media(path: Path, *, max_seconds: float) -> MediaInfo:
             f"The recording is cut short ({duration:.1f} s of {claimed:.1f} s arrived); "
             "it may have been interrupted while uploading."
         )
+    header = wav_header_seconds(path) if "wav" in format_name.split(",") else None
+    if header is not None and duration < header * 0.9 - 0.5:
+        # ffprobe trusts the file's size over a WAV header that claims more: we don't.
+        raise MediaRejected(
+            f"The recording is cut short ({duration:.1f} s of {header:.1f} s arrived); "
+            "it may have been interrupted while uploading."
+        )
     if duration < 0.2:
         raise MediaRejected("The recording is too short to use.")
+    if video is not None and int(video["index"]) not in counts:
+        video = None  # a video stream without a single frame: only the sound is there
+        width = height = None
     if video is not None:
         index = int(video["index"])
         fps = _rate(video.get("avg_frame_rate"))
@@ -180,6 +199,30 @@ def probe_media(path: Path, *, max_seconds: float) -> MediaInfo:
         fps=fps,
         rotation=_rotation(video) if video else 0,
     )
+
+
+def wav_header_seconds(path: Path) -> float | None:
+    """How long a WAV file's own header says its sound is (data size / byte rate).
+
+    None when it is not a RIFF/WAVE file or the size is unknown (streamed WAVs write 0 or
+    0xFFFFFFFF until they are finished).
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(64 * 1024)
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    byte_rate = None
+    position = 12
+    while position + 8 <= len(head):
+        chunk, size = head[position : position + 4], struct.unpack_from("<I", head, position + 4)[0]
+        if chunk == b"fmt " and position + 20 <= len(head):
+            byte_rate = struct.unpack_from("<I", head, position + 16)[0]
+        elif chunk == b"data":
+            if not byte_rate or size in (0, 0xFFFFFFFF):
+                return None
+            return size / byte_rate
+        position += 8 + size + (size & 1)
+    return None
 
 
 def video_duration(path: Path) -> float:

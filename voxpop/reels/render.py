@@ -458,6 +458,10 @@ def _render_job(db: sqlite3.Connection, queue: jobs.JobQueue, job: sqlite3.Row) 
     except NothingToRender:
         _clear(db, queue.store, reel_id, shown_revision, NOTHING_LEFT)
     except (MediaError, UnsafeImage, CardError, OSError) as error:
+        if jobs.ran_out_of_disk(error):
+            db.execute("UPDATE reel SET failure_reason = ? WHERE id = ?",
+                       (jobs.disk_full_reason(), reel_id))  # fmt: skip
+            return jobs.wait_for_disk(db, queue, job)
         message = getattr(error, "message", None) or "Rendering failed unexpectedly."
         log.exception("Rendering reel %s failed", reel_id)
         if job["attempts"] < jobs.MAX_ATTEMPTS:
@@ -494,6 +498,8 @@ def _prepare_job(db: sqlite3.Connection, queue: jobs.JobQueue, job: sqlite3.Row)
     try:
         prepare_clip(db, queue.store, job["target_id"])
     except (MediaError, UnsafeImage, CardError, OSError) as error:
+        if jobs.ran_out_of_disk(error):
+            return jobs.wait_for_disk(db, queue, job)
         message = getattr(error, "message", None) or "Preparing the clip failed."
         if job["attempts"] < jobs.MAX_ATTEMPTS:
             return jobs.requeue(db, queue, job, message, jobs.backoff(job["attempts"]))

@@ -315,7 +315,8 @@ def _from_row(row: sqlite3.Row, lang: str, tags: tuple[str, ...]) -> ReviewRefle
         id=row["id"],
         kind=row["kind"],
         status=row["status"],
-        failure_reason=row["failure_reason"],
+        # Stored in English by the worker; shown in the reader's language where we know it.
+        failure_reason=_(row["failure_reason"]) if row["failure_reason"] else None,
         created_at=row["created_at"],
         duration=row["duration_seconds"],
         review_state=row["review_state"],
