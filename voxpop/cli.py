@@ -271,10 +271,11 @@ def jobs_retry(job_id: int) -> None:
 
 
 def reflection_records(db: Any) -> list[dict[str, Any]]:
-    """Every reflection as the JSON object `voxpop reflections --json` prints."""
+    """Every reflection as the JSON object `voxpop reflections --json` prints (no receipt
+    codes: a code is the delegate's credential to withdraw, so listings show the id)."""
     rows = db.execute(
         "SELECT r.id, r.kind, p.slug AS perspective, r.status, r.failure_reason,"
-        " r.receipt_code, r.duration_seconds, r.created_at FROM reflection r"
+        " r.duration_seconds, r.created_at FROM reflection r"
         " JOIN perspective p ON p.id = r.perspective_id ORDER BY r.id"
     ).fetchall()
     return [
@@ -284,7 +285,6 @@ def reflection_records(db: Any) -> list[dict[str, Any]]:
             "perspective": row["perspective"],
             "status": row["status"],
             "reason": row["failure_reason"],
-            "receipt_code": row["receipt_code"],
             "duration": row["duration_seconds"],
             "created_at": row["created_at"],
             "files": asset_paths(db, row["id"]),
@@ -306,7 +306,7 @@ def reflections(as_json: bool) -> None:
         else:
             reason = f" — {record['reason']}" if record["reason"] else ""
             click.echo(f"{record['id']:>5}  {record['kind']:<5}  {record['perspective']:<18}"
-                       f" {record['status']:<10} {record['receipt_code']}{reason}")  # fmt: skip
+                       f" {record['status']}{reason}")  # fmt: skip
 
 
 @main.command()

@@ -57,8 +57,8 @@ LANGUAGE_NAMES = {"en": "English", "cy": "Cymraeg"}
 REFLECTION_FILES = {"mp4": "video", "poster": "poster", "card": "card"}
 REEL_FILES = {"mp4": "reel", "captioned_mp4": "reel-captioned", "vtt": "captions"}
 CONSENT_LOG_COLUMNS = (
+# No receipt codes: a code withdraws a reflection, so it stays with the delegate (issue 13).
     "reflection_id",
-    "receipt_code",
     "consent_version",
     "consent_sha256",
     "purposes",
@@ -520,7 +520,7 @@ def consent_log_rows(db: sqlite3.Connection, event_id: int | None = None) -> lis
             return []
         event_id = event.id
     rows = db.execute(
-        "SELECT r.id, r.receipt_code, ct.version, c.consent_sha256, c.archive, c.reel, c.online,"
+        "SELECT r.id, ct.version, c.consent_sha256, c.archive, c.reel, c.online,"
         " c.show_name, c.given_at, c.withdrawn_at, k.name AS kiosk FROM consent c"
         " JOIN reflection r ON r.id = c.reflection_id"
         " JOIN consent_text ct ON ct.id = c.consent_text_id"
@@ -537,7 +537,6 @@ def consent_log_rows(db: sqlite3.Connection, event_id: int | None = None) -> lis
                 _cell(value)
                 for value in (
                     row["id"],
-                    row["receipt_code"],
                     row["version"],
                     row["consent_sha256"],
                     purposes,
@@ -566,7 +565,7 @@ def consent_log_csv(db: sqlite3.Connection, event_id: int | None = None) -> byte
 def write_consent_log(db: sqlite3.Connection, path: Path, event_id: int | None = None) -> int:
     """Write the (non-public) consent log CSV to ``path`` atomically; return how many rows.
 
-    Keep it out of the published site: it links receipt codes to consent.
+    Keep it out of the published site: it says who consented to what, when, on which kiosk.
     """
     rows = consent_log_rows(db, event_id)
     data = _csv(rows)

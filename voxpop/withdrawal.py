@@ -1,5 +1,9 @@
 """Withdrawing a reflection: by its receipt code (the delegate) or on their behalf (organiser).
 
+The receipt code is the delegate's credential: staff screens never show it. An organiser who
+withdraws for someone confirms it with the code the person tells them (or, when the receipt is
+lost, the reflection's number), and the audit log names the organiser.
+
 ``withdraw`` makes the reflection disappear from everything a person can see in one
 transaction: status ``withdrawn``, consent ``withdrawn_at``, its words, captions, name, trims,
 tags, asset rows and reel places gone, and the audit log's before/after of it emptied (the rows
@@ -14,8 +18,10 @@ harmless.
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
+import re
 import shutil
 import sqlite3
 import threading
@@ -55,6 +61,12 @@ class AlreadyWithdrawn(WithdrawalError):
     """The reflection with this code was withdrawn before."""
 
     status = 410
+
+
+class WrongConfirmation(WithdrawalError):
+    """What an organiser typed to confirm a withdrawal on someone's behalf does not match."""
+
+    status = 400
 
 
 class TooManyAttempts(WithdrawalError):
@@ -145,6 +157,33 @@ def preview(db: sqlite3.Connection, found: FoundReflection, lang: str) -> Withdr
     )  # fmt: skip
 
 
+_REFLECTION_NUMBER = re.compile(r"^\s*#?\s*(\d{1,12})\s*$")
+CONFIRMED_BY_CODE = "receipt code"
+CONFIRMED_BY_NUMBER = "reflection number"
+
+
+def confirm_on_behalf(db: sqlite3.Connection, reflection_id: int, typed: str) -> str:
+    """Check what an organiser typed to withdraw for someone: the receipt code the person tells
+    them, or (receipt lost) the reflection's number. Returns which one it was.
+
+    Raises WrongConfirmation without saying what the code is: staff never see it.
+    """
+    number = _REFLECTION_NUMBER.match(typed or "")
+    if number and int(number.group(1)) == reflection_id:
+        return CONFIRMED_BY_NUMBER
+    canonical = normalise_receipt_code(typed or "")
+    row = db.execute(
+        "SELECT receipt_code FROM reflection WHERE id = ?", (reflection_id,)
+    ).fetchone()
+    if canonical and row and hmac.compare_digest(canonical, str(row["receipt_code"] or "")):
+        return CONFIRMED_BY_CODE
+    raise WrongConfirmation(
+        _("That is not the receipt code of this reflection. Type the code the person tells "
+          "you, or, if they have lost their receipt, the reflection's number #%(number)d.",
+          number=reflection_id)
+    )  # fmt: skip
+
+
 # -- the brake on guessing codes -----------------------------------------------------------------
 
 
@@ -206,11 +245,13 @@ def withdraw(
     reflection_id: int,
     *,
     by_organiser: bool = False,
+    confirmed_with: str = CONFIRMED_BY_CODE,
 ) -> int:
     """Withdraw a reflection now (one transaction) and queue the removal of its files.
 
-    Returns the id of the ``withdraw_reflection`` job. Raises UnknownCode (no such
-    reflection) or AlreadyWithdrawn.
+    ``by_organiser``: a logged-in organiser did it for someone (audited under their name, with
+    ``confirmed_with``: what they typed to confirm). Returns the id of the
+    ``withdraw_reflection`` job. Raises UnknownCode (no such reflection) or AlreadyWithdrawn.
     """
     from voxpop.reels import service as reels  # noqa: PLC0415 - reels import jobs
     from voxpop.reels.render import remove_reel_files  # noqa: PLC0415
@@ -257,12 +298,13 @@ def withdraw(
             (now, reflection_id, *_WRITES_ITS_FILES),
         )
         user_id, user_name = _actor(by_organiser)
+        how = {"by": "organiser", "confirmed_with": confirmed_with} if by_organiser else {
+            "by": "delegate"}  # fmt: skip
         db.execute(
             "INSERT INTO audit_log (at, user_id, user_name, action, target_kind, target_id,"
             " before, after) VALUES (?, ?, ?, 'reflection.withdraw', 'reflection', ?, NULL, ?)",
-            (now, user_id, user_name, reflection_id,
-             '{"by": "organiser"}' if by_organiser else '{"by": "delegate"}'),
-        )  # fmt: skip
+            (now, user_id, user_name, reflection_id, json.dumps(how)),
+        )
         job_id = _open_job(db, reflection_id, now)
     for reel_id in reel_ids:
         remove_reel_files(store, reel_id)

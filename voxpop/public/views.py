@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
 from flask_babel import get_locale
+from flask_babel import gettext as _
 
 from voxpop import tls, withdrawal
 from voxpop.auth import public
@@ -94,14 +95,43 @@ def _find(code: str) -> withdrawal.FoundReflection:
 def _form(code: str, error: withdrawal.WithdrawalError | None = None) -> Any:
     status = error.status if error else 200
     return render_template(
-        "public/withdraw.html", code=code, error=error.message if error else None
-    ), status
+        "public/withdraw.html", code=code, error=error.message if error else None,
+        on_behalf=_on_behalf(),
+    ), status  # fmt: skip
+
+
+def _on_behalf() -> bool:
+    """True when a logged-in organiser uses these pages: it is their on-behalf withdrawal."""
+    user = g.get("user")
+    return user is not None and user.role == "organiser"
+
+
+def _staff_refused() -> Any | None:
+    """Staff other than organisers never withdraw, not even with a code a delegate told them.
+
+    Receipt codes are the delegate's; a facilitator's browser gets a refusal that points to an
+    organiser (or to the delegate's own phone), with nothing looked up or changed.
+    """
+    user = g.get("user")
+    if user is None or user.role == "organiser":
+        return None
+    message = _(
+        "You are signed in as %(name)s, a facilitator. Facilitators cannot withdraw "
+        "reflections. Ask an organiser: they can withdraw it on the person's behalf from the "
+        "reflection's review page (“Withdraw for this person”). The person can also use this "
+        "page on their own phone, or here once you have signed out.",
+        name=user.name,
+    )
+    return render_template("public/withdraw.html", code="", refused=message), 403
 
 
 @bp.route("/withdraw", methods=["GET", "POST"])
 @public
 def withdraw() -> Any:
     """Where a receipt QR code leads: type (or find prefilled) the code, then see what goes."""
+    refused = _staff_refused()
+    if refused is not None:
+        return refused
     if request.method == "GET":
         raw = request.args.get("code", "")
         return _form(normalise_receipt_code(raw) or raw.strip()[:12])
@@ -114,18 +144,28 @@ def withdraw() -> Any:
     return render_template(
         "public/withdraw_confirm.html",
         preview=withdrawal.preview(get_db(), found, lang),
+        on_behalf=_on_behalf(),
     )
 
 
 @bp.post("/withdraw/confirm")
 @public
 def withdraw_confirm() -> Any:
-    """Withdraw for good: gone from the archive and reels now, files deleted by a job."""
+    """Withdraw for good: gone from the archive and reels now, files deleted by a job.
+
+    From a logged-in organiser's browser this is their withdrawal on the delegate's behalf,
+    audited under their name; a facilitator's is refused.
+    """
+    refused = _staff_refused()
+    if refused is not None:
+        return refused
     code = request.form.get("code", "")
     try:
         found = _find(code)
         state = current_app.extensions["voxpop"]
-        withdrawal.withdraw(get_db(), state.queue, state.store, found.id)
+        withdrawal.withdraw(get_db(), state.queue, state.store, found.id, by_organiser=_on_behalf())
     except withdrawal.WithdrawalError as error:
         return _form(code.strip()[:12], error)
-    return render_template("public/withdraw_done.html", code=found.receipt_code)
+    return render_template(
+        "public/withdraw_done.html", code=found.receipt_code, on_behalf=_on_behalf()
+    )

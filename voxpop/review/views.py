@@ -29,7 +29,6 @@ from voxpop import models, withdrawal
 from voxpop.auth import login_required
 from voxpop.db import get_db
 from voxpop.errors import wants_json
-from voxpop.intake.receipts import normalise_receipt_code
 from voxpop.jobs import JobQueue
 from voxpop.kiosk.views import require_event
 from voxpop.review import forms, service
@@ -361,17 +360,20 @@ def retry(reflection_id: int) -> Any:
 @bp.post("/<int:reflection_id>/withdraw")
 @login_required("organiser")
 def withdraw(reflection_id: int) -> Any:
-    """Withdraw on the person's behalf (typing its receipt code confirms): see withdrawal."""
+    """Withdraw on the person's behalf, confirmed by the receipt code they tell the organiser
+    (or the reflection's number when the receipt is lost); audited under the organiser's name."""
     db, event = get_db(), require_event()
-    reflection = service.get_reflection(db, event, reflection_id)
-    typed = normalise_receipt_code(request.form.get("confirm_code", ""))
-    if typed != reflection.receipt_code:
-        raise ReviewError(_("Type the receipt code %(code)s to confirm the withdrawal.",
-                            code=reflection.receipt_code))  # fmt: skip
+    service.get_reflection(db, event, reflection_id)  # 404 unless it is there to withdraw
+    try:
+        how = withdrawal.confirm_on_behalf(db, reflection_id, request.form.get("confirm_code", ""))
+    except withdrawal.WrongConfirmation as wrong:
+        raise ReviewError(wrong.message) from wrong
     state = current_app.extensions["voxpop"]
-    withdrawal.withdraw(db, state.queue, state.store, reflection_id, by_organiser=True)
-    flash(_("Reflection %(code)s withdrawn: it has gone from the archive and reels; its files "
-            "are being deleted.", code=reflection.receipt_code))  # fmt: skip
+    withdrawal.withdraw(
+        db, state.queue, state.store, reflection_id, by_organiser=True, confirmed_with=how
+    )
+    flash(_("Reflection #%(number)d withdrawn: it has gone from the archive and reels; its "
+            "files are being deleted.", number=reflection_id))  # fmt: skip
     args = forms.filters_from(request.args).query_args()
     return redirect(url_for("review.queue", **args), code=303)
 

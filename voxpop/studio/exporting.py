@@ -71,7 +71,7 @@ def export_zip() -> Any:
 @bp.post("/export/consent-log.csv")
 @login_required("organiser")
 def export_consent_log() -> Any:
-    """The consent log (receipt codes, consent versions, purposes, withdrawals) as CSV."""
+    """The consent log (reflection ids, consent versions, purposes, withdrawals) as CSV."""
     event = require_event()
     response = Response(consent_log_csv(get_db(), event.id), mimetype="text/csv")
     stem = _download_stem(event.name, event.date)
