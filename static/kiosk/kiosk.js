@@ -25,16 +25,24 @@
     recording: "Recording",
     // Not in config.strings; the template carries their translations (#kiosk-messages).
     nothing_recorded: "Nothing was recorded. Please try again.",
+    try_another_way: "That didn't record. Trying another way — please record again.",
     no_recorder: "This device can't record here. You can write your thoughts instead.",
     starting_microphone: "Starting the microphone…",
     unknown_error: "Unexpected answer from the server",
   };
 
+  // The recorder's choices, best first (issue 14). Safari (iPad) records only MP4, H.264 + AAC;
+  // Chromium records WebM, and H.264 + Opus in MP4 when WebM is not offered. The H.264 level is
+  // filled in from the camera's actual size ({level}, see h264Level): level 3.0 (42E01E)
+  // cannot hold 1280x720, and WebKit then records nothing at all. After each take the kiosk
+  // checks that something arrived; if not, it tells the delegate and falls back to the next
+  // type (recorderChoice, tookNothing).
   var VIDEO_TYPES = [
-    'video/mp4;codecs="avc1.42E01E,mp4a.40.2"',
+    'video/mp4;codecs="avc1.42E0{level},mp4a.40.2"',
     'video/webm;codecs="vp8,opus"',
     'video/webm;codecs="vp9,opus"',
     "video/webm",
+    'video/mp4;codecs="avc1.42E0{level},opus"',
     "video/mp4",
   ];
   var AUDIO_TYPES = [
@@ -44,6 +52,8 @@
     "audio/ogg;codecs=opus",
     "audio/mp4",
   ];
+  // Types that recorded nothing on this device, remembered across reloads (per mode).
+  var RECORDER_FAILED_KEY = "voxpop-recorder-failed";
 
   var COUNTDOWN_FROM = 3;
   // The thank-you screen says "saved on this kiosk" if the server has not confirmed by then.
@@ -292,6 +302,7 @@
       clientId: null,
       takeId: null, // the recording's chunks in IndexedDB until it is submitted or dropped
       recorderMime: "",
+      recorderFallback: 0, // which fallback step recorded the take (issue 14)
     };
   }
   session = newSession();
@@ -590,12 +601,151 @@
     return audio.context;
   }
 
-  function pickMimeType(candidates) {
-    if (!window.MediaRecorder || typeof MediaRecorder.isTypeSupported !== "function") return "";
-    for (var i = 0; i < candidates.length; i++) {
-      if (MediaRecorder.isTypeSupported(candidates[i])) return candidates[i];
+  /* ---- the recorder's choice of type, and falling back when a type records nothing ---- */
+
+  /** The H.264 level (hex, as in avc1.42E0xx) that holds a picture of this size. */
+  function h264Level(width, height) {
+    var macroblocks = Math.ceil((width || 1280) / 16) * Math.ceil((height || 720) / 16);
+    if (macroblocks <= 3600) return "1F"; // level 3.1: up to 1280x720 (never 3.0: too small)
+    if (macroblocks <= 8192) return "28"; // level 4.0: up to 1920x1080
+    return "32"; // level 5.0
+  }
+
+  /** The candidate types for a mode, with the H.264 level fitted to the camera's size. */
+  function recorderCandidates(mode, stream) {
+    if (mode !== "video") return AUDIO_TYPES.slice();
+    var settings = {};
+    var track = stream && stream.getVideoTracks ? stream.getVideoTracks()[0] : null;
+    try {
+      settings = (track && track.getSettings && track.getSettings()) || {};
+    } catch (error) {
+      settings = {};
     }
-    return "";
+    var level = h264Level(settings.width, settings.height);
+    return VIDEO_TYPES.map(function (type) {
+      return type.replace("{level}", level);
+    });
+  }
+
+  /** The types that recorded nothing here before, by mode ({video: [...], audio: [...]}). */
+  function failedTypes() {
+    try {
+      var stored = JSON.parse(window.localStorage.getItem(RECORDER_FAILED_KEY) || "{}");
+      return stored && typeof stored === "object" ? stored : {};
+    } catch (error) {
+      return {};
+    }
+  }
+
+  function saveFailedTypes(failed) {
+    try {
+      window.localStorage.setItem(RECORDER_FAILED_KEY, JSON.stringify(failed));
+    } catch (error) {
+      /* private mode: remembered for this take only */
+    }
+  }
+
+  /**
+   * What to record with: {mimeType, fallback, last}. ``fallback`` is the step (0 = the first
+   * type this browser supports, 1 = the next one after it recorded nothing, ...); "" as the
+   * type lets the browser pick (its own default is the last resort).
+   */
+  function recorderChoice(mode, stream) {
+    if (!window.MediaRecorder || typeof MediaRecorder.isTypeSupported !== "function") {
+      return { mimeType: "", fallback: 0, last: true };
+    }
+    var supported = recorderCandidates(mode, stream).filter(function (type) {
+      try {
+        return MediaRecorder.isTypeSupported(type);
+      } catch (error) {
+        return false;
+      }
+    });
+    supported.push(""); // the browser's default
+    var failed = failedTypes()[mode] || [];
+    for (var i = 0; i < supported.length; i++) {
+      if (failed.indexOf(supported[i]) === -1) {
+        return { mimeType: supported[i], fallback: i, last: i === supported.length - 1 };
+      }
+    }
+    // Everything failed once: start again from the top (it may have been the camera).
+    var reset = failedTypes();
+    delete reset[mode];
+    saveFailedTypes(reset);
+    return { mimeType: supported[0], fallback: 0, last: supported.length === 1 };
+  }
+
+  function readBytes(blob, start, end) {
+    var part = blob.slice(start, end);
+    if (part.arrayBuffer) return part.arrayBuffer();
+    return new Promise(function (resolve, reject) {
+      var reader = new FileReader();
+      reader.onload = function () {
+        resolve(reader.result);
+      };
+      reader.onerror = function () {
+        reject(reader.error);
+      };
+      reader.readAsArrayBuffer(part);
+    });
+  }
+
+  /**
+   * Resolves true if ``blob`` holds recorded media, not just a container's header. WebKit asked
+   * for an H.264 level too small for the picture writes a 1 KB MP4 with a header and no samples.
+   * MP4: some top-level "mdat" box has a payload. WebM: a Cluster exists. Anything else (or a
+   * file this cannot read): not empty.
+   */
+  function hasMedia(blob) {
+    if (!blob || !blob.size) return Promise.resolve(false);
+    return readBytes(blob, 0, Math.min(blob.size, 65536))
+      .then(function (buffer) {
+        var head = new Uint8Array(buffer);
+        var tag = String.fromCharCode(head[4], head[5], head[6], head[7]);
+        if (tag === "ftyp") return mp4HasSamples(blob, 0);
+        if (head[0] === 0x1a && head[1] === 0x45 && head[2] === 0xdf && head[3] === 0xa3) {
+          if (blob.size > head.length) return true; // a header is never this long
+          for (var i = 0; i + 3 < head.length; i++) {
+            if (head[i] === 0x1f && head[i + 1] === 0x43 && head[i + 2] === 0xb6 && head[i + 3] === 0x75) {
+              return true;
+            }
+          }
+          return false;
+        }
+        return true;
+      })
+      .catch(function () {
+        return true; // cannot tell: keep the take (the server checks it properly)
+      });
+  }
+
+  /** Walk an MP4's top-level boxes from ``offset``: true at the first "mdat" with a payload. */
+  function mp4HasSamples(blob, offset) {
+    if (offset + 8 > blob.size) return Promise.resolve(false);
+    return readBytes(blob, offset, Math.min(blob.size, offset + 16)).then(function (buffer) {
+      var view = new DataView(buffer);
+      var size = view.getUint32(0);
+      var tag = String.fromCharCode(view.getUint8(4), view.getUint8(5), view.getUint8(6), view.getUint8(7));
+      var header = 8;
+      if (size === 1 && buffer.byteLength >= 16) {
+        size = view.getUint32(8) * 4294967296 + view.getUint32(12);
+        header = 16;
+      } else if (size === 0) {
+        size = blob.size - offset; // to the end of the file
+      }
+      if (tag === "mdat") return size > header || (size === 0 && blob.size > offset + header);
+      if (size < 8) return false; // not a box: a broken file
+      return mp4HasSamples(blob, offset + size);
+    });
+  }
+
+  /** Remember that ``mimeType`` recorded nothing in ``mode``: the next take uses another. */
+  function recorderFailed(mode, mimeType) {
+    var failed = failedTypes();
+    var list = failed[mode] || [];
+    if (list.indexOf(mimeType) === -1) list.push(mimeType);
+    failed[mode] = list;
+    saveFailedTypes(failed);
   }
 
   function filenameFor(type, mode) {
@@ -780,7 +930,8 @@
 
   function startRecorder() {
     var mode = session.mode;
-    var mimeType = pickMimeType(mode === "video" ? VIDEO_TYPES : AUDIO_TYPES);
+    var choice = recorderChoice(mode, media.stream);
+    var mimeType = choice.mimeType;
     var options = { audioBitsPerSecond: 128000 };
     if (mode === "video") options.videoBitsPerSecond = 2500000;
     if (mimeType) options.mimeType = mimeType;
@@ -788,13 +939,14 @@
     try {
       recorder = new MediaRecorder(media.stream, options);
     } catch (error) {
-      try {
-        recorder = new MediaRecorder(media.stream); // let the browser pick
-      } catch (error2) {
-        media.recording = false;
-        showDeviceError(strings.no_recorder, false);
+      if (!choice.last) {
+        recorderFailed(mode, mimeType); // refused at once: try the next type straight away
+        startRecorder();
         return;
       }
+      media.recording = false;
+      showDeviceError(strings.no_recorder, false);
+      return;
     }
     var chunks = [];
     var discard = false;
@@ -802,8 +954,9 @@
     // Each time slice goes to IndexedDB as it arrives: a closed or crashed tab loses at most
     // the last second, and the next load sends the rest (outbox.js, recovered=1).
     var takeId = newClientId();
+    var fields = reflectionFields(takeId, mode, type, choice.fallback);
     var takeSaving = outbox
-      ? outbox.beginTake(takeId, reflectionFields(takeId, mode, type)).catch(function (error) {
+      ? outbox.beginTake(takeId, fields).catch(function (error) {
           if (window.console) console.warn("outbox: could not keep the take", error);
         })
       : Promise.resolve();
@@ -823,23 +976,31 @@
       var blob = discard || !chunks.length ? null : new Blob(chunks, { type: type });
       chunks = [];
       if (media.recorder === recorder) media.recorder = null;
-      // A take cut off by leaving the page is kept: the next load sends it (recovered=1).
-      if ((discard && !leavingPage) || (!discard && (!blob || !blob.size))) {
+      var dropTake = function () {
         takeSaving.then(function () {
           if (outbox) outbox.dropTake(takeId);
         });
-      }
-      if (discard) return;
-      if (!blob || !blob.size) {
-        // Offer another go with the same camera, or writing instead.
-        updateTimer(0);
-        setRecordControls(media.stream ? "ready" : "error");
-        el.deviceErrorMessage.textContent = strings.nothing_recorded;
-        el.fallbackAudio.hidden = true;
-        el.deviceError.hidden = false;
+      };
+      // A take cut off by leaving the page is kept: the next load sends it (recovered=1).
+      if (discard) {
+        if (!leavingPage) dropTake();
         return;
       }
-      finishRecording(blob, durationMs, takeId, type);
+      var requestId = media.requestId;
+      // Did anything arrive (bytes, and samples behind the header)? If not, the next type.
+      hasMedia(blob).then(function (recorded) {
+        if (leavingPage) return;
+        if (!recorded || durationMs <= 0) {
+          dropTake();
+          if (requestId === media.requestId) tookNothing(mode, mimeType, choice);
+          return;
+        }
+        if (requestId !== media.requestId) {
+          dropTake(); // the delegate left the record screen meanwhile
+          return;
+        }
+        finishRecording(blob, durationMs, takeId, type, choice.fallback);
+      });
     };
     recorder.onerror = function (event) {
       if (window.console) console.warn("MediaRecorder error", event && event.error);
@@ -849,7 +1010,24 @@
     };
     media.recorder = recorder;
     media.startedAt = performance.now();
-    recorder.start(1000);
+    try {
+      recorder.start(1000);
+    } catch (error) {
+      // Safari throws here for a type it listed but cannot record with this camera.
+      if (window.console) console.warn("MediaRecorder.start failed", mimeType, error);
+      media.recorder = null;
+      takeSaving.then(function () {
+        if (outbox) outbox.dropTake(takeId);
+      });
+      if (!choice.last) {
+        recorderFailed(mode, mimeType);
+        startRecorder();
+        return;
+      }
+      media.recording = false;
+      showDeviceError(strings.no_recorder, false);
+      return;
+    }
     updateTimer(0);
     setRecordControls("recording");
     el.recordStop.focus({ preventScroll: true });
@@ -863,6 +1041,22 @@
     media.timers.push(setTimeout(function () {
       stopRecorder(false);
     }, maxSeconds * 1000));
+  }
+
+  /**
+   * The recorder gave no data (WebKit records 0 bytes for a type it cannot really make):
+   * remember that type, and ask for another take, which uses the next one. Said in plain
+   * words; the camera stays on, so "Record" works at once.
+   */
+  function tookNothing(mode, mimeType, choice) {
+    if (window.console) console.warn("recorder: nothing recorded with", mimeType || "(default)");
+    var another = !choice.last; // when all have failed, the next take starts again at the top
+    recorderFailed(mode, mimeType);
+    updateTimer(0);
+    setRecordControls(media.stream ? "ready" : "error");
+    el.deviceErrorMessage.textContent = another ? strings.try_another_way : strings.nothing_recorded;
+    el.fallbackAudio.hidden = true;
+    el.deviceError.hidden = false;
   }
 
   /** Stop the recorder; with discard the recording is thrown away instead of reviewed. */
@@ -887,7 +1081,7 @@
     }
   }
 
-  function finishRecording(blob, durationMs, takeId, type) {
+  function finishRecording(blob, durationMs, takeId, type, fallback) {
     discardRecording();
     session.blob = blob;
     session.durationMs = durationMs;
@@ -895,6 +1089,7 @@
     session.clientId = takeId; // the take's id becomes the reflection's idempotency key
     session.takeId = takeId;
     session.recorderMime = type;
+    session.recorderFallback = fallback || 0;
     var player = session.mode === "video" ? el.reviewVideo : el.reviewAudio;
     el.reviewVideo.hidden = session.mode !== "video";
     el.reviewAudio.hidden = session.mode === "video";
@@ -922,7 +1117,7 @@
   /* ---------------------------------------------------------------- submit */
 
   /** The reflection's metadata as the server takes it (tus metadata: all strings). */
-  function reflectionFields(clientId, kind, mimeType) {
+  function reflectionFields(clientId, kind, mimeType, fallback) {
     var fields = {
       client_id: clientId,
       perspective: session.perspective,
@@ -937,6 +1132,8 @@
     if (roving) fields.interviewer = interviewer.name;
     if (kind !== "text") {
       fields.recorder_mime = mimeType || "";
+      // Which fallback step made it (0: the first choice; issue 14), for the review page.
+      fields.recorder_fallback = String(fallback || 0);
       fields.filetype = String(mimeType || "").split(";")[0].trim();
       fields.filename = filenameFor(mimeType, kind);
     }
@@ -955,7 +1152,7 @@
     var clientId = session.clientId || newClientId();
     session.clientId = clientId;
     var mimeType = kind === "text" ? "" : session.recorderMime || session.blob.type;
-    var fields = reflectionFields(clientId, kind, mimeType);
+    var fields = reflectionFields(clientId, kind, mimeType, session.recorderFallback);
     if (kind === "text") {
       fields.text = words;
     } else {

@@ -531,6 +531,7 @@
       "client_id",
       "receipt_code",
       "recorder_mime",
+      "recorder_fallback", // which fallback step recorded it (issue 14)
       "filename",
       "filetype",
       "recovered",

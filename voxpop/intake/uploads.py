@@ -57,6 +57,7 @@ METADATA_FIELDS = (
     "client_id",
     "receipt_code",
     "recorder_mime",
+    "recorder_fallback",
     "recovered",
     "interviewer",
     "filename",
@@ -128,11 +129,23 @@ def parse_metadata(header: str) -> dict[str, str]:
     return {key: value for key, value in values.items() if key in METADATA_FIELDS}
 
 
+def recorder_fallback(value: str | None) -> int:
+    """The kiosk's fallback step (0: its first choice of recorder type), kept if sensible."""
+    try:
+        step = int(value or 0)
+    except ValueError:
+        return 0
+    return step if 0 < step < 100 else 0
+
+
 def submission_from_metadata(metadata: dict[str, str], media: Any = None) -> Submission:
     """The reflection a resumable upload carries, in the multipart POST's terms."""
     capture: dict[str, Any] = {"via": "tus"}
     if metadata.get("recorder_mime"):
         capture["recorder_mime"] = metadata["recorder_mime"][:120]
+    fallback = recorder_fallback(metadata.get("recorder_fallback"))
+    if fallback:
+        capture["recorder_fallback"] = fallback
     if metadata.get("recovered") in ("1", "true"):
         capture["recovered"] = True
     return Submission(

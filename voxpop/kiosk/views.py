@@ -40,8 +40,10 @@ from voxpop import (
 from voxpop.auth import kiosk_required, public
 from voxpop.db import get_db
 from voxpop.errors import InsufficientStorage, InvalidSubmission, NoEvent, disk_full_message
+from voxpop.extensions import kiosk_upload_limits
 from voxpop.intake.receipts import normalise_receipt_code, reserve_codes
 from voxpop.intake.staging import DiskFull, ensure_room
+from voxpop.intake.uploads import recorder_fallback
 from voxpop.jobs import enqueue_processing
 from voxpop.reflections import (
     Submission,
@@ -305,6 +307,7 @@ def pair(token: str) -> Any:
 @bp.post("/api/reflections")
 @csrf.exempt  # checked below, after authentication, for cookie-borne requests only
 @kiosk_required
+@kiosk_upload_limits
 def create_reflection() -> Any:
     """Receive one reflection (multipart); answer ``{id, receipt_code, status}``."""
     event = require_event()
@@ -341,7 +344,12 @@ def create_reflection() -> Any:
         lang=form.get("lang", ""),
         receipt_code=form.get("receipt_code", ""),
         capture={"via": "multipart"}
-        | ({"recorder_mime": form["recorder_mime"][:120]} if form.get("recorder_mime") else {}),
+        | ({"recorder_mime": form["recorder_mime"][:120]} if form.get("recorder_mime") else {})
+        | (
+            {"recorder_fallback": step}
+            if (step := recorder_fallback(form.get("recorder_fallback")))
+            else {}
+        ),
         interviewer=form.get("interviewer", ""),
     )
     if "media" in form:
