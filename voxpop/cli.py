@@ -16,7 +16,7 @@ from flask import Flask
 from voxpop import create_app, jobs, models, tls
 from voxpop.db import get_db
 from voxpop.intake.uploads import schedule_expiry_sweep
-from voxpop.media import ffmpeg
+from voxpop.media import children, ffmpeg
 from voxpop.processing import asset_paths, original_exists, remove_derived
 from voxpop.server import PortInUse, serve_forever
 
@@ -63,6 +63,16 @@ def pairing_urls(host_addresses: list[str], port: int, token: str) -> dict[str, 
     path = f"/kiosk/pair/{token}"
     lan = host_addresses[0] if host_addresses else "localhost"
     return {"local": f"http://localhost:{port}{path}", "lan": f"http://{lan}:{port}{path}"}
+
+
+def own_media_tools(app: Flask) -> None:
+    """Before recovering jobs: stop ffmpeg left running by a voxpop that died, and record ours.
+
+    An orphaned ffmpeg would compete with the re-run of its own job (see media/children.py).
+    """
+    folder = Path(app.config["INSTANCE"]) / "children"
+    children.reap_orphans(folder)
+    children.track_in(folder)
 
 
 @click.group()
@@ -152,6 +162,8 @@ def serve(host: str | None, port: int | None, tls_port: int | None, no_worker: b
         click.echo("\nPress Ctrl+C to stop.", nl=True)
 
     queue = app.extensions["voxpop"].queue
+    if not no_worker:
+        own_media_tools(app)
     # This process owns the uploads from here on: clear what a crash left in incoming/ (files
     # another live server holds are kept) and keep expiring abandoned resumable uploads.
     app.extensions["voxpop"].store.sweep_incoming()
@@ -228,6 +240,7 @@ def worker(workers: int | None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     app = _app()
     queue = app.extensions["voxpop"].queue
+    own_media_tools(app)
     jobs.recover(queue)
     consumer = queue.huey.create_consumer(
         workers=workers or app.config["WORKERS"], worker_type="thread", periodic=False,

@@ -4,7 +4,8 @@ Every command is built here and run here: an argv list (never a shell), no stand
 (``-nostdin`` for ffmpeg; ffprobe has no such flag and gets ``/dev/null``), only the
 ``file`` protocol, an explicit list of the demuxers each input may use, a bound on how much
 is read (``-t``) and written (``-fs``), and a timeout. ``run`` refuses a command that lacks any
-of these, so a future caller cannot forget one.
+of these, so a future caller cannot forget one. Every tool dies with the voxpop process that
+started it (``voxpop.media.children``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from voxpop.media import children
 
 # Containers a kiosk or phone produces. ffmpeg names its demuxers like this; "mov" covers
 # mp4/m4a/3gp/3g2/mj2. No playlist (hls), concat, image2 sequence, lavfi or network demuxer.
@@ -181,9 +184,11 @@ def run(
             process = subprocess.Popen(  # noqa: S603 - argv list, checked above
                 list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors,
                 text=True, encoding="utf-8", errors="replace",
+                preexec_fn=children.die_with_parent(),  # noqa: PLW1509 - see children.py
             )  # fmt: skip
         except OSError as error:
             raise MediaToolFailed(f"Could not start {Path(argv[0]).name}: {error}") from error
+        children.started(process.pid)
         with _running_lock:
             _running.add(process)
         killed = threading.Event()
@@ -210,6 +215,7 @@ def run(
                 process.wait()
             with _running_lock:
                 _running.discard(process)
+            children.ended(process.pid)
         errors.seek(0)
         stderr = errors.read()[-20_000:]
     if killed.is_set():
