@@ -333,6 +333,11 @@
     var heading = $("[tabindex='-1']", screens[name]);
     if (heading && leaving !== name) heading.focus({ preventScroll: true });
     resetIdleTimer();
+    if (staleConfig && RELOAD_SCREENS.indexOf(name) !== -1) {
+      // Back home after a delegate's turn: now the page can take the new configuration.
+      clearTimeout(configTimer);
+      configTimer = setTimeout(reloadForConfig, CONFIG_SETTLE_MS);
+    }
   }
 
   function goBack() {
@@ -1246,6 +1251,47 @@
     });
   }
 
+  /* ---------------------------------------------------------------- a changed configuration */
+
+  // The organiser changed the event (a prompt, a perspective, the consent wording, ...): the
+  // outbox's session call answers a config_version that differs from this page's. The page
+  // reloads itself to take it (the service worker fetches the page network-first), but only
+  // on its home screen: never in the middle of a delegate's (or an interviewee's) turn.
+  var RELOAD_SCREENS = ["attract", "roving"]; // not "interviewer": someone may be typing
+  var CONFIG_RELOAD_KEY = "voxpop-config-reload";
+  var CONFIG_RELOAD_AGAIN_MS = 10 * 60 * 1000;
+  var CONFIG_SETTLE_MS = 1000;
+  var staleConfig = null; // the server's config_version, when it is not this page's
+  var configTimer = 0;
+
+  function configChanged(version) {
+    staleConfig = version;
+    return reloadForConfig();
+  }
+
+  /** Reload for the new configuration if nobody is using the kiosk; true if reloading. */
+  function reloadForConfig() {
+    clearTimeout(configTimer);
+    if (!staleConfig || RELOAD_SCREENS.indexOf(currentScreen) === -1) return false;
+    if (submitting || media.recording || leavingPage) return false;
+    // Never a reload loop: if a reload for this version brought the old page again (the
+    // laptop answered too slowly and the service worker showed its copy), wait a while.
+    try {
+      var last = JSON.parse(window.sessionStorage.getItem(CONFIG_RELOAD_KEY) || "null");
+      if (last && last.version === staleConfig && Date.now() - last.at < CONFIG_RELOAD_AGAIN_MS) {
+        return false;
+      }
+      window.sessionStorage.setItem(
+        CONFIG_RELOAD_KEY,
+        JSON.stringify({ version: staleConfig, at: Date.now() })
+      );
+    } catch (error) {
+      return false; // without a record of it, a reload could repeat forever: keep this page
+    }
+    window.location.reload();
+    return true;
+  }
+
   /** Ask once that the browser never evicts the outbox under storage pressure. */
   function askPersistentStorage() {
     if (!navigator.storage || !navigator.storage.persist) return;
@@ -1289,6 +1335,9 @@
       },
       csrfToken: config.csrf_token || "",
       appVersion: config.app_version || "",
+      lang: config.lang || "",
+      configVersion: config.config_version || "",
+      onConfigChanged: configChanged,
     });
     askPersistentStorage();
     checkStorage();

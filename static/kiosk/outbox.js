@@ -28,6 +28,7 @@
   var STALL_MS = 60000; // no progress for this long: give up this attempt, try again later
   var TEXT_TIMEOUT_MS = 60000;
   var HEARTBEAT_MS = 60000;
+  var CONFIG_CHECK_MS = 60000; // an idle kiosk asks for the session (and config) this often
   var CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789";
   // Answers that will not change by sending the same thing again.
   var PERMANENT = [400, 403, 409, 413, 415, 422];
@@ -40,6 +41,9 @@
   };
   var pageToken = "";
   var appVersion = "dev";
+  var pageLang = "";
+  var configVersion = ""; // the page's own; the session call answers the server's
+  var onConfigChanged = null;
   var listeners = {};
   var memoryEntries = []; // only if IndexedDB refuses an entry: still sent, from memory
   var dbPromise = null;
@@ -471,7 +475,11 @@
   /* ---------------------------------------------------------------- server */
 
   function fetchSession() {
-    return fetch(api.session, {
+    var url = api.session;
+    if (pageLang) {
+      url += (url.indexOf("?") === -1 ? "?" : "&") + "lang=" + encodeURIComponent(pageLang);
+    }
+    return fetch(url, {
       credentials: "same-origin",
       cache: "no-store",
       headers: { Accept: "application/json" },
@@ -743,6 +751,7 @@
         setNotPaired(false);
         if (session.body.csrf_token) loop.token = session.body.csrf_token;
         storeCodes(session.body.receipt_codes);
+        if (configChanged(session.body.config_version)) return; // the page reloads itself
       } else if (session.status !== 404) {
         // Unreachable (or failing): sending now would only fail too. 404 means a server
         // without the session endpoint, where the page's own token is still good.
@@ -759,6 +768,22 @@
         return sendAll(queue);
       });
     });
+  }
+
+  /**
+   * The event's configuration changed on the server: tell the page. True when the page is
+   * reloading now (this round stops: the new page sends what is waiting).
+   */
+  function configChanged(version) {
+    if (!version || !configVersion || version === configVersion || !onConfigChanged) {
+      return false;
+    }
+    try {
+      return onConfigChanged(version) === true;
+    } catch (error) {
+      if (window.console) console.error("outbox: config change handler failed", error);
+      return false;
+    }
   }
 
   function pending(entries) {
@@ -947,8 +972,12 @@
   var started = null;
 
   /**
-   * Start the outbox: ``options`` = {api: {...urls}, csrfToken, appVersion}. Recovers takes
-   * left by a closed tab, sends what is waiting, and keeps sending in the background.
+   * Start the outbox: ``options`` = {api: {...urls}, csrfToken, appVersion, lang,
+   * configVersion, onConfigChanged}. Recovers takes left by a closed tab, sends what is
+   * waiting, and keeps sending in the background. Every session call (before each round, and
+   * every minute while idle) compares the server's config_version for ``lang`` with
+   * ``configVersion``; when they differ it calls ``onConfigChanged(version)``, which returns
+   * true if the page is reloading now.
    */
   function start(options) {
     if (started) return started;
@@ -958,6 +987,14 @@
     });
     pageToken = options.csrfToken || "";
     appVersion = options.appVersion || appVersion;
+    pageLang = options.lang || "";
+    configVersion = options.configVersion || "";
+    onConfigChanged =
+      typeof options.onConfigChanged === "function" ? options.onConfigChanged : null;
+    setInterval(function () {
+      // Nothing to send and not backing off: still ask, so a changed configuration arrives.
+      if (!loop.running && !loop.failures) flushNow();
+    }, CONFIG_CHECK_MS);
     window.addEventListener("online", function () {
       loop.failures = 0;
       flushNow();
