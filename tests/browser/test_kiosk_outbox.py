@@ -50,6 +50,19 @@ def rows(live: Any, sql: str, *args: Any) -> list[dict[str, Any]]:
         db.close()
 
 
+def wait_for_reflections(page: Page, live: Any, count: int) -> None:
+    """Wait until the server holds ``count`` reflections and the outbox is empty.
+
+    Polls the database, not only the outbox: a take recovered into the outbox arrives there a
+    moment after the screen changes, so an empty outbox alone proves nothing yet.
+    """
+    deadline = time.monotonic() + 2 * SCREEN_TIMEOUT_MS / 1000
+    while len(rows(live, "SELECT id FROM reflection")) < count:
+        assert time.monotonic() < deadline, f"only some reflections arrived: {outbox(page)}"
+        page.wait_for_timeout(250)
+    wait_until_sent(page)
+
+
 def record_video(page: Page, seconds: int = 2) -> None:
     """From the attract screen to the review screen with a short video."""
     begin(page, "volunteer")
@@ -174,11 +187,7 @@ def test_idle_on_the_review_screen_keeps_the_take(kiosk_page: Callable[..., Kios
     record_video(page)  # on the review screen, not submitted
     wait_for_screen(page, "attract", timeout=SCREEN_TIMEOUT_MS)
     # The take moves to the outbox just after the reset, then is sent: wait for the server.
-    deadline = time.monotonic() + 2 * SCREEN_TIMEOUT_MS / 1000
-    while not rows(live, "SELECT id FROM reflection"):
-        assert time.monotonic() < deadline, f"the take never arrived: {outbox(page)}"
-        page.wait_for_timeout(250)
-    wait_until_sent(page)
+    wait_for_reflections(page, live, 1)
     (row,) = rows(live, "SELECT kind, capture FROM reflection")
     assert row["kind"] == "video"
     assert json.loads(row["capture"]).get("recovered") is True  # facilitators check it first
@@ -238,7 +247,8 @@ def test_a_take_cut_off_by_a_reload_is_recovered(kiosk_page: Callable[..., Kiosk
 
     page.reload()  # the tab is closed mid-take (a crash, a reload, a flat battery)
     wait_for_screen(page, "attract")
-    wait_until_sent(page)
+    # The next load turns the kept slices into an outbox entry, then sends it.
+    wait_for_reflections(page, live, 1)
 
     (row,) = rows(live, "SELECT * FROM reflection")
     assert row["kind"] == "video"
