@@ -18,13 +18,26 @@ from cheroot.ssl.builtin import BuiltinSSLAdapter
 
 from voxpop.tls import TLSFiles
 
+# Sized for 20 kiosks and a busy studio at once. A thread is held for a whole request (a
+# 2 MiB tus chunk over slow Wi-Fi, a video streamed to the review page); idle keep-alive
+# connections wait in cheroot's selector without one. cheroot never grows its pool by
+# itself, so the pool is made this size at start (about 40 KB of memory per idle thread).
+THREADS = 48
+# The listen backlog: connections the kernel holds until a thread accepts them. cheroot's
+# default of 5 reset 59 of 200 simultaneous kiosk posts (bench/burst.py); the kernel caps
+# it at net.core.somaxconn (4096 on current Linux, 128 on older ones).
+ACCEPT_BACKLOG = 1024
+
 
 class PortInUse(OSError):
     """The port is taken (often: voxpop is already running)."""
 
 
 def _server(app: Any, host: str, port: int, threads: int) -> wsgi.Server:
-    server = wsgi.Server((host, port), app, numthreads=threads, server_name="voxpop")
+    server = wsgi.Server(
+        (host, port), app, numthreads=threads, max=threads, server_name="voxpop",
+        request_queue_size=ACCEPT_BACKLOG,
+    )  # fmt: skip
     # Slow tablets on busy venue Wi-Fi: give each socket read a generous allowance.
     server.timeout = 60
     return server
@@ -36,7 +49,7 @@ def serve_forever(
     port: int,
     tls_port: int,
     tls_files: TLSFiles,
-    threads: int = 12,
+    threads: int = THREADS,
     on_ready: Callable[[], None] | None = None,
     stop_event: threading.Event | None = None,
 ) -> None:
