@@ -59,6 +59,24 @@ ensure_venv() {
   fi
 }
 
+# The WebKit engine tests (tests/webkit/, the iPad's engine family): WebKitGTK's MiniBrowser and
+# WebKitWebDriver under Xvfb, GStreamer's codecs for its MP4 recorder, and a compiler for the
+# test-only GStreamer shim (tests/webkit/autovideoflip.c) that Debian 12 needs for video.
+WEBKIT_TEST_PACKAGES="webkit2gtk-driver xvfb xauth gstreamer1.0-plugins-good \
+  gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-gl \
+  libgl1-mesa-dri libgstreamer1.0-dev pkg-config gcc"
+ensure_webkit_test_tools() {
+  if command -v WebKitWebDriver >/dev/null 2>&1 && command -v Xvfb >/dev/null 2>&1 \
+      && command -v gcc >/dev/null 2>&1 && pkg-config --exists gstreamer-1.0 2>/dev/null \
+      && [ -x /usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser ] \
+      && [ -e /usr/lib/x86_64-linux-gnu/gstreamer-1.0/libgstlibav.so ]; then
+    return 0
+  fi
+  say "Installing WebKitGTK, Xvfb and GStreamer (WebKit engine tests)"
+  # shellcheck disable=SC2086 # a list of packages
+  apt_install $WEBKIT_TEST_PACKAGES && command -v WebKitWebDriver >/dev/null 2>&1
+}
+
 # ensure_tool COMMAND PACKAGE WHY : install PACKAGE when COMMAND is missing; 1 if impossible.
 ensure_tool() {
   local command="$1" package="$2" why="$3"

@@ -96,8 +96,9 @@ def check_original(
 def check_delivery(app: Any, uploads: Path, reflection_id: int, original: Path) -> float:
     """Run the queued jobs; the reflection is ready with a delivery MP4 as long as the
     recording (read from the original's packets). Returns that length in seconds."""
-    ran = run_queued(app)
-    assert any(target == reflection_id and outcome == "done" for _kind, target, outcome in ran), ran
+    run_queued(app)
+    jobs = rows(app, "SELECT status, error FROM job WHERE target_id = ?", reflection_id)
+    assert jobs and all(job["status"] == "done" for job in jobs), jobs
     (reflection,) = rows(app, "SELECT * FROM reflection WHERE id = ?", reflection_id)
     assert reflection["status"] == "ready", (reflection["status"], reflection["failure_reason"])
     stream = "v:0" if reflection["kind"] == "video" else "a:0"

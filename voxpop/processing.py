@@ -17,7 +17,7 @@ from pathlib import Path
 
 from voxpop import models
 from voxpop.db import transaction, utcnow
-from voxpop.media import cards
+from voxpop.media import cards, fmp4
 from voxpop.media.ffmpeg import MediaRejected
 from voxpop.media.probe import MediaInfo, probe_media
 from voxpop.media.transcode import (
@@ -128,7 +128,6 @@ def derive_files(
     folder = store.derived / str(reflection.id)
     folder.mkdir(parents=True, exist_ok=True)
     files = {kind: folder / name for kind, name in ASSET_FILES.items()}
-    info: MediaInfo | None = None
 
     if reflection.kind == "text":
         cards.render_quote_card(
@@ -149,6 +148,23 @@ def derive_files(
     original = store.path(reflection.original_path)
     if not original.exists():
         raise OriginalGone(reflection.id)
+    # A browser's fragmented MP4 with a doubled fragment header (WebKit) is read without it.
+    source = fmp4.without_orphan_fragments(original, folder / ".source.mp4")
+    try:
+        return _make_media_files(reflection, source, files, folder, on_progress)
+    finally:
+        if source != original:
+            source.unlink(missing_ok=True)
+
+
+def _make_media_files(
+    reflection: ReflectionToProcess,
+    original: Path,
+    files: dict[str, Path],
+    folder: Path,
+    on_progress: ProgressCallback,
+) -> tuple[dict[str, Path], MediaInfo | None]:
+    """make_files for a video or audio recording, read from ``original``."""
     info = probe_media(original, max_seconds=reflection.max_seconds)
     on_progress(0.05)
     if info.has_video and reflection.kind == "video":
