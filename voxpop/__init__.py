@@ -192,7 +192,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         default_translation_directories=str(Path(__file__).parent / "translations"),
     )
 
-    from voxpop import auth, errors
+    from voxpop import auth, errors, logsafe
     from voxpop.archive.views import bp as archive_bp
     from voxpop.intake.tus import bp as intake_bp
     from voxpop.kiosk.views import bp as kiosk_bp
@@ -236,6 +236,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     static = app.view_functions["static"]
     app.view_functions["static"] = auth.public(static)
+    logsafe.install(app)  # no pairing link or token in what the app logs
     return app
 
 

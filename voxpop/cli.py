@@ -127,9 +127,12 @@ def serve(host: str | None, port: int | None, tls_port: int | None, no_worker: b
         if event is None:
             raise click.ClickException("No event yet: run `voxpop init --demo` first.")
         ensure_first_organiser(app)
-        models.retire_unused_pairings(db)
-        new = models.create_kiosk(db, models.next_kiosk_name(db), auto=True)
-    urls = pairing_urls(addresses, config["PORT"], new.pairing_token)
+        # A live pairing link is only printed to a person at a terminal: when the output goes
+        # to a file or a journal, a link there would let whoever reads it make a kiosk.
+        urls = None
+        if sys.stdout.isatty():
+            _kiosk, pairing_token = models.start_up_pairing(db, models.next_kiosk_name(db))
+            urls = pairing_urls(addresses, config["PORT"], pairing_token)
     ffmpeg_found = app.extensions["voxpop"].ffmpeg_version
 
     def announce() -> None:
@@ -143,9 +146,13 @@ def serve(host: str | None, port: int | None, tls_port: int | None, no_worker: b
             f"  Kiosk            https://{lan}:{config['TLS_PORT']}/kiosk/"
             f"   ·   on this laptop: http://localhost:{config['PORT']}/kiosk/"
         )
-        click.echo(f"  Pair a kiosk     {urls['lan']}")
-        click.echo(f"     (this laptop) {urls['local']}")
-        click.echo("     The link works once; make more on the organiser page.")
+        if urls:
+            click.echo(f"  Pair a kiosk     {urls['lan']}")
+            click.echo(f"     (this laptop) {urls['local']}")
+            click.echo("     The link works once, for a day; make more on the organiser page.")
+        else:
+            click.echo("  Pair a kiosk     on the organiser page (“Pair a new kiosk”),"
+                       " or: voxpop kiosk add NAME")  # fmt: skip
         click.echo(
             f"  Tablet setup     http://{lan}:{config['PORT']}/setup   (install the certificate)"
         )
@@ -156,7 +163,7 @@ def serve(host: str | None, port: int | None, tls_port: int | None, no_worker: b
                 "  ffmpeg           NOT FOUND: recordings are kept but cannot be processed."
                 " Install it (Debian: sudo apt-get install ffmpeg)."
             )
-        if sys.stdout.isatty():
+        if urls:
             click.echo("\nScan with the tablet's camera to pair it:")
             segno.make(urls["lan"], error="l").terminal(compact=True)
         click.echo("\nPress Ctrl+C to stop.", nl=True)
@@ -202,8 +209,8 @@ def kiosk_add(name: str, roving: bool) -> None:
         new = models.create_kiosk(get_db(), name, mode="roving" if roving else "kiosk")
     urls = pairing_urls(tls.lan_addresses(), app.config["PORT"], new.pairing_token)
     click.echo(f"Kiosk “{new.kiosk.name}” (id {new.kiosk.id})")
-    click.echo(f"Pairing link (works once): {urls['lan']}")
-    click.echo(f"  on this laptop:          {urls['local']}")
+    click.echo(f"Pairing link (works once, for a day): {urls['lan']}")
+    click.echo(f"  on this laptop:                     {urls['local']}")
     click.echo(f"API token (Authorization: Bearer …): {new.api_token}")
 
 

@@ -8,6 +8,7 @@ import json
 import secrets
 import sqlite3
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -364,6 +365,30 @@ def _kiosk_from_row(row: sqlite3.Row) -> Kiosk:
 
 
 KIOSK_MODES = ("kiosk", "roving")
+# A pairing link works once, and only for a day: a link in an old screenshot, chat or log
+# cannot make a kiosk next week.
+PAIRING_LIFETIME = timedelta(hours=24)
+
+
+def _new_pairing_token() -> str:
+    """``<issued, unix seconds in hex>.<random>``: the time is inside what is hashed, so it
+    cannot be changed, and the expiry needs no column of its own."""
+    return f"{int(datetime.now(UTC).timestamp()):x}.{secrets.token_urlsafe(24)}"
+
+
+def _pairing_current(token: str, row: sqlite3.Row) -> bool:
+    """True while a pairing token is younger than PAIRING_LIFETIME.
+
+    Tokens made before they carried their time count from when their kiosk was created.
+    """
+    stamp, dot, _random = token.partition(".")
+    try:
+        issued = datetime.fromtimestamp(int(stamp, 16), UTC) if dot else None
+    except (ValueError, OverflowError, OSError):
+        return False
+    if issued is None:
+        issued = datetime.fromisoformat(row["created_at"])
+    return datetime.now(UTC) - issued < PAIRING_LIFETIME
 
 
 def create_kiosk(
@@ -377,7 +402,7 @@ def create_kiosk(
     if mode not in KIOSK_MODES:
         raise ValueError(f"Unknown kiosk mode {mode!r}")
     api_token = secrets.token_urlsafe(32)
-    pairing_token = secrets.token_urlsafe(24)
+    pairing_token = _new_pairing_token()
     with transaction(db):
         cursor = db.execute(
             "INSERT INTO kiosk (name, token_hash, pairing_hash, created_at, auto, mode)"
@@ -409,18 +434,18 @@ def kiosk_by_pairing_token(db: sqlite3.Connection, token: str) -> Kiosk | None:
         "SELECT * FROM kiosk WHERE pairing_hash = ? AND paired_at IS NULL AND revoked_at IS NULL",
         (_token_hash(token),),
     ).fetchone()
-    return _kiosk_from_row(row) if row else None
+    return _kiosk_from_row(row) if row and _pairing_current(token, row) else None
 
 
 def use_pairing_token(db: sqlite3.Connection, token: str) -> Kiosk | None:
     """Pair the kiosk behind a one-time token; a second use of the same token finds nothing."""
     with transaction(db):
         row = db.execute(
-            "SELECT id FROM kiosk WHERE pairing_hash = ? AND paired_at IS NULL"
+            "SELECT id, created_at FROM kiosk WHERE pairing_hash = ? AND paired_at IS NULL"
             " AND revoked_at IS NULL",
             (_token_hash(token),),
         ).fetchone()
-        if row is None:
+        if row is None or not _pairing_current(token, row):
             return None
         db.execute(
             "UPDATE kiosk SET paired_at = ?, pairing_hash = NULL WHERE id = ?",
@@ -429,18 +454,44 @@ def use_pairing_token(db: sqlite3.Connection, token: str) -> Kiosk | None:
     return get_kiosk(db, row["id"])
 
 
-def retire_unused_pairings(db: sqlite3.Connection) -> int:
+def retire_unused_pairings(db: sqlite3.Connection, *, keep: int | None = None) -> int:
     """Revoke kiosks ``voxpop serve`` made whose pairing link was never used (earlier runs).
 
-    Kiosks made on purpose (organiser page, ``voxpop kiosk add``) are left alone.
+    Kiosks made on purpose (organiser page, ``voxpop kiosk add``) are left alone, and so is
+    ``keep`` (the one a start reuses).
     """
     with transaction(db):
         cursor = db.execute(
             "UPDATE kiosk SET revoked_at = ?, pairing_hash = NULL"
-            " WHERE auto = 1 AND paired_at IS NULL AND revoked_at IS NULL",
-            (utcnow(),),
+            " WHERE auto = 1 AND paired_at IS NULL AND revoked_at IS NULL AND id IS NOT ?",
+            (utcnow(), keep),
         )
     return cursor.rowcount
+
+
+def start_up_pairing(db: sqlite3.Connection, name: str) -> tuple[Kiosk, str]:
+    """The kiosk and fresh one-time pairing token ``voxpop serve`` prints at start.
+
+    An unused kiosk an earlier start made is reused (with a new token and a new day to use
+    it), so restarting the server does not pile up kiosks; other unused ones are retired.
+    """
+    with transaction(db):
+        row = db.execute(
+            "SELECT id FROM kiosk WHERE auto = 1 AND paired_at IS NULL AND revoked_at IS NULL"
+            " ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        if row is not None:
+            token = _new_pairing_token()
+            db.execute(
+                "UPDATE kiosk SET pairing_hash = ? WHERE id = ?", (_token_hash(token), row["id"])
+            )
+    if row is None:
+        new = create_kiosk(db, name, auto=True)
+        kiosk, token = new.kiosk, new.pairing_token
+    else:
+        kiosk = get_kiosk(db, int(row["id"]))
+    retire_unused_pairings(db, keep=kiosk.id)
+    return kiosk, token
 
 
 def revoke_kiosk(db: sqlite3.Connection, kiosk_id: int) -> None:
