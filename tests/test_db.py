@@ -39,6 +39,45 @@ def test_upgrade_keeps_data_and_backs_up_first(
     backup = database.connect(tmp_path / f"voxpop.sqlite3.before-v{len(shipped) + 1}")
     assert database.schema_version(backup) == len(shipped)
     assert backup.execute("SELECT name FROM event").fetchone()[0] == "Before the upgrade"
+    backup.close()
+
+
+def test_the_backup_is_kept_only_until_the_upgrade_is_confirmed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It holds what a withdrawal erases later: the next start, finding the database upgraded,
+    deletes it (until then withdrawals scrub it: tests/test_withdrawal.py)."""
+    open_database(tmp_path).close()
+    shipped = database.migrations()
+    future = (len(shipped) + 1, "9999_test.sql", "ALTER TABLE event ADD COLUMN motto TEXT;")
+    monkeypatch.setattr(database, "migrations", lambda: [*shipped, future])
+    backup = tmp_path / f"voxpop.sqlite3.before-v{len(shipped) + 1}"
+    upgraded = open_database(tmp_path)  # the start that upgrades keeps it for its lifetime
+    assert backup.is_file()
+    second = open_database(tmp_path)  # the next start confirms the upgrade
+    assert not backup.exists()
+    assert not any(path.name.startswith(backup.name) for path in tmp_path.iterdir())
+    assert database.schema_version(second) == len(shipped) + 1
+    upgraded.close()
+    second.close()
+
+
+def test_an_upgrade_that_stopped_half_way_keeps_the_oldest_backup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conn = open_database(tmp_path)
+    models.create_event(conn, "Before any upgrade")
+    conn.close()
+    shipped = database.migrations()
+    good = (len(shipped) + 1, "9998_good.sql", "ALTER TABLE event ADD COLUMN motto TEXT;")
+    broken = (len(shipped) + 2, "9999_broken.sql", "THIS IS NOT SQL;")
+    monkeypatch.setattr(database, "migrations", lambda: [*shipped, good, broken])
+    for _attempt in range(2):
+        with pytest.raises(Exception, match="syntax error"):
+            open_database(tmp_path)
+    backup = database.connect(tmp_path / f"voxpop.sqlite3.before-v{len(shipped) + 2}")
+    assert database.schema_version(backup) == len(shipped)  # not the half-upgraded one
+    backup.close()
 
 
 def test_failed_migration_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import csv
 import hashlib
+import json
 import re
 import shutil
 import sqlite3
@@ -34,7 +35,8 @@ from tests.s3server import (
     s3_server,  # noqa: F401 - the session's S3 server
     use_test_credentials,
 )
-from voxpop import create_app, jobs, models, publish, withdrawal
+from voxpop import copies, create_app, jobs, models, open_database, publish, withdrawal
+from voxpop import db as db_module
 from voxpop.db import get_db, transaction, utcnow
 from voxpop.export import export_site, write_consent_log
 from voxpop.reels import render
@@ -376,6 +378,110 @@ def test_withdrawing_twice_is_refused(app, public_text) -> None:
             withdrawal.withdraw(get_db(), state.queue, state.store, public_text[0])
 
 
+# -- copies voxpop made elsewhere: backups before an upgrade, export folders -----------------
+
+
+def upgrade(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Upgrade the app's database to a next schema version, as a new voxpop would at start;
+    return the backup it keeps from before."""
+    shipped = db_module.migrations()
+    future = (len(shipped) + 1, "9999_test.sql", "ALTER TABLE event ADD COLUMN motto TEXT;")
+    monkeypatch.setattr(db_module, "migrations", lambda: [*shipped, future])
+    open_database(app.config["INSTANCE"]).close()
+    backup = Path(app.config["INSTANCE"]) / f"voxpop.sqlite3.before-v{len(shipped) + 1}"
+    assert backup.is_file()
+    return backup
+
+
+def test_a_kept_backup_is_scrubbed_by_the_withdrawal(app, client, public_text,
+                                                     monkeypatch) -> None:  # fmt: skip
+    reflection_id, code = public_text
+    backup = upgrade(app, monkeypatch)
+    assert b"Zarquon" in backup.read_bytes()  # the copy from before the upgrade has it all
+    confirm(client, code)
+    assert run_withdraw_job(app, reflection_id) == "done"
+    data = backup.read_bytes()
+    assert b"Zarquon" not in data and b"Gwenllian" not in data and b"Gwen" not in data
+    assert [p.name for p in backup.parent.iterdir() if p.name.startswith(backup.name)] == [
+        backup.name]  # no journal or write-ahead log left beside it  # fmt: skip
+    conn = sqlite3.connect(backup)
+    try:
+        row = conn.execute("SELECT status, text_body, display_name FROM reflection WHERE id = ?",
+                           (reflection_id,)).fetchone()  # fmt: skip
+        assert row == ("withdrawn", "", None)  # restoring it would not bring it back
+        (withdrawn_at,) = conn.execute(
+            "SELECT withdrawn_at FROM consent WHERE reflection_id = ?", (reflection_id,)
+        ).fetchone()
+        assert withdrawn_at
+        assert conn.execute("SELECT COUNT(*) FROM reflection_tag").fetchone() == (0,)
+        assert conn.execute("SELECT COUNT(*) FROM reflection WHERE status = 'ready'").fetchone()
+    finally:
+        conn.close()
+
+
+def test_a_backup_that_cannot_be_scrubbed_is_deleted(app, client, public_text,
+                                                     monkeypatch) -> None:  # fmt: skip
+    reflection_id, code = public_text
+    backup = upgrade(app, monkeypatch)
+    backup.write_bytes(b"Zarquon " * 512)  # not a database any more
+    confirm(client, code)
+    assert run_withdraw_job(app, reflection_id) == "done"
+    assert not backup.exists()
+
+
+def test_an_earlier_export_folder_is_cleaned_by_the_withdrawal(app, client, public_text,
+                                                               tmp_path) -> None:  # fmt: skip
+    reflection_id, code = public_text
+    kept = add_archived(app, "text", text="Kept words stay.")
+    usb = tmp_path / "usb-stick" / "archive"
+    with app.app_context():
+        export_site(get_db(), app.extensions["voxpop"].store, usb)
+    assert copies.export_folders(app.config["INSTANCE"]) == [usb.resolve()]
+    assert (usb / f"media/reflections/{reflection_id}").is_dir()
+    confirm(client, code)
+    assert run_withdraw_job(app, reflection_id) == "done"
+    site = files_under(usb)
+    assert not any(f"reflections/{reflection_id}/" in name for name in site)
+    assert not any(b"Zarquon" in data or b"Gwenllian" in data for data in site.values())
+    manifest = json.loads((usb / "manifest.json").read_text(encoding="utf-8"))
+    assert [r["id"] for r in manifest["reflections"]] == [kept]  # the rest is still there
+
+
+def test_an_export_that_cannot_be_rebuilt_loses_the_reflection_anyway(
+    app, client, public_text, tmp_path
+) -> None:
+    reflection_id, code = public_text
+    kept = add_archived(app, "video")
+    usb = tmp_path / "usb"
+    store = app.extensions["voxpop"].store
+    with app.app_context():
+        export_site(get_db(), store, usb)
+    (store.derived / str(kept) / "poster.jpg").write_bytes(b"changed on disk")  # rebuild fails
+    confirm(client, code)
+    assert run_withdraw_job(app, reflection_id) == "done"
+    site = files_under(usb)
+    assert not any(f"reflections/{reflection_id}/" in name for name in site)
+    assert not any(b"Zarquon" in data or b"Gwenllian" in data for data in site.values())
+    manifest = json.loads((usb / "manifest.json").read_text(encoding="utf-8"))
+    assert [r["id"] for r in manifest["reflections"]] == [kept]
+    assert (usb / f"media/reflections/{kept}").is_dir()
+
+
+def test_a_folder_no_longer_an_export_is_forgotten_untouched(app, client, public_text,
+                                                             tmp_path) -> None:  # fmt: skip
+    reflection_id, code = public_text
+    folder = tmp_path / "reused"
+    with app.app_context():
+        export_site(get_db(), app.extensions["voxpop"].store, folder)
+    shutil.rmtree(folder)
+    folder.mkdir()
+    (folder / "notes.txt").write_text("Zarquon: someone's own file", encoding="utf-8")
+    confirm(client, code)
+    assert run_withdraw_job(app, reflection_id) == "done"
+    assert (folder / "notes.txt").read_text(encoding="utf-8").startswith("Zarquon")
+    assert copies.export_folders(app.config["INSTANCE"]) == []
+
+
 # -- with real media, a real reel, a real export and a real bucket ---------------------------
 
 TEXT_MARK = "Zephyrine quokka marmalade 7319"
@@ -471,6 +577,7 @@ def test_audit_after_withdrawal_finds_no_trace(
     s3_server: SeaweedS3,  # noqa: F811 - the fixture imported above
     aws_environment,
     tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     withdrawn: str,
 ) -> None:
     app, ids = day
@@ -496,8 +603,10 @@ def test_audit_after_withdrawal_finds_no_trace(
         assert [c.reflection_id for c in render.load_clips(get_db(), store, reel_id)] == [
             ids["video"], ids["text"]]  # fmt: skip
         export_site(get_db(), store, tmp_path / "export")
+        export_site(get_db(), store, tmp_path / "usb")  # an earlier copy, never exported again
         publish.request_publish(get_db(), queue, event.id)
     run_queued(app)
+    backup = upgrade(app, monkeypatch)  # a new voxpop started: the copy from before the upgrade
     (reflection,) = rows(app, "SELECT * FROM reflection WHERE id = ?", gone)
     assets = rows(app, "SELECT kind, sha256 FROM asset WHERE reflection_id = ?", gone)
     hashes = {asset["sha256"] for asset in assets}
@@ -512,6 +621,8 @@ def test_audit_after_withdrawal_finds_no_trace(
     assert any(f"reflections/{gone}/" in key for key in bucket)
     assert find_traces(bucket, needles, hashes)
     assert find_traces(files_under(tmp_path / "export"), needles, hashes)
+    assert find_traces(files_under(tmp_path / "usb"), needles, hashes)
+    assert find_traces({"backup": backup.read_bytes()}, needles, hashes)
     assert find_traces(files_under(store.root), needles, hashes)
     checkpoint(app)
     assert find_traces(files_under(Path(app.config["INSTANCE"])), needles, hashes)
@@ -539,9 +650,11 @@ def test_audit_after_withdrawal_finds_no_trace(
         files_under(store.root)
         | files_under(Path(app.config["INSTANCE"]))
         | files_under(tmp_path / "export")
+        | files_under(tmp_path / "usb")
         | bucket
         | {"database dump": dump.encode()}
     )
+    assert backup.is_file() and str(backup) in blobs  # kept until the upgrade is confirmed
     assert find_traces(blobs, needles, hashes) == []
     names = [name for name in blobs if re.search(rf"(derived|reflections)/{gone}/", name)]
     assert names == []

@@ -78,20 +78,31 @@ def _secret_key(instance: Path) -> str:
 
 
 def open_database(instance: str | Path) -> Any:
-    """Open (creating if needed) and migrate an instance's database, backing up before upgrades."""
+    """Open (creating if needed) and migrate an instance's database, backing up before upgrades.
+
+    The backup is kept only until the upgrade is confirmed: the next start, finding the
+    database already upgraded, deletes it (meanwhile withdrawals scrub it; voxpop.copies).
+    """
+    from voxpop import copies
+    from voxpop.db import migrations
+
     path = database_path(instance)
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = connect(path)
     version = schema_version(conn)
-    if version:
-        from voxpop.db import migrations
-
-        if version < len(migrations()):
-            backup = path.with_name(f"{path.name}.before-v{len(migrations())}")
+    if version and version < len(migrations()):
+        backup = path.with_name(f"{path.name}.before-v{len(migrations())}")
+        if not backup.exists():  # an upgrade that stopped half-way keeps the older copy
             target = connect(backup)
             conn.backup(target)
             target.close()
-    migrate(conn)
+    elif version:
+        copies.remove_upgrade_backups(instance)
+    try:
+        migrate(conn)
+    except BaseException:
+        conn.close()  # rolls back a migration that failed half-way
+        raise
     return conn
 
 
@@ -186,6 +197,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
 
     csrf.init_app(app)
+    limiter.init_app(app)
     babel.init_app(
         app,
         locale_selector=select_locale,
@@ -215,10 +227,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(review_bp, url_prefix="/review")
     app.register_blueprint(archive_bp, url_prefix="/archive")
     errors.register_error_handlers(app)
+    logsafe.install(app)  # no pairing link or token in what the app logs
 
     app.before_request(_redirect_lan_http_to_https)
     app.before_request(auth.load_user)
     app.after_request(_reels_follow_up)
+    security.init_app(app)
     app.teardown_request(_discard_unkept_uploads)
     app.teardown_appcontext(close_db)
 
@@ -236,7 +250,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     static = app.view_functions["static"]
     app.view_functions["static"] = auth.public(static)
-    logsafe.install(app)  # no pairing link or token in what the app logs
     return app
 
 

@@ -39,7 +39,7 @@ from babel.support import Translations
 from flask import has_request_context
 from flask_babel import gettext
 
-from voxpop import models
+from voxpop import copies, models
 from voxpop.archive import service
 from voxpop.archive.service import PublicReel, PublicReflection
 from voxpop.errors import VoxpopError
@@ -430,13 +430,16 @@ def export_site(
     as a static site.
 
     Deterministic and incremental: files already right are left alone, stale ones are
-    removed. Raises ExportError (no event; a non-empty folder that is not an earlier export;
-    a media file missing or changed on disk).
+    removed. The folder is recorded (``voxpop.copies``) so a later withdrawal cleans it too.
+    Raises ExportError (no event; a non-empty folder that is not an earlier export; a media
+    file missing or changed on disk).
     """
     destination = Path(destination).resolve()
     _check_destination(destination)
     site = _plan(db, store, event_id)
     destination.mkdir(parents=True, exist_ok=True)
+    # Recorded before anything is written, so a withdrawal finds even a half-written copy.
+    copies.record_export_folder(db, destination, _event(db, event_id).id)
     written = 0
     for file in site.files:
         target = destination / file.path

@@ -33,7 +33,7 @@ from pathlib import Path
 from flask import g, has_app_context
 from flask_babel import gettext as _
 
-from voxpop import jobs, models
+from voxpop import copies, jobs, models
 from voxpop.db import transaction, utcnow
 from voxpop.errors import VoxpopError
 from voxpop.intake.receipts import normalise_receipt_code
@@ -270,26 +270,7 @@ def withdraw(
         reel_ids = reels.reflections_changed(db, [reflection_id])
         for reel_id in reel_ids:
             db.execute("DELETE FROM reel_asset WHERE reel_id = ?", (reel_id,))
-        db.execute("DELETE FROM reel_item WHERE reflection_id = ?", (reflection_id,))
-        db.execute(
-            "UPDATE reflection SET status = 'withdrawn', review_state = 'hidden',"
-            " text_body = CASE WHEN kind = 'text' THEN '' ELSE NULL END,"
-            " transcript_vtt = NULL, display_name = NULL, trim_in = NULL, trim_out = NULL,"
-            " starred = 0, original_sha256 = NULL, original_bytes = NULL,"
-            " failure_reason = NULL, reviewed_at = ? WHERE id = ?",
-            (now, reflection_id),
-        )
-        db.execute(
-            "UPDATE consent SET withdrawn_at = ? WHERE reflection_id = ?", (now, reflection_id)
-        )
-        db.execute("DELETE FROM reflection_tag WHERE reflection_id = ?", (reflection_id,))
-        db.execute("DELETE FROM asset WHERE reflection_id = ?", (reflection_id,))
-        # The log keeps who did what and when; what it was (names, captions) goes.
-        db.execute(
-            "UPDATE audit_log SET before = NULL, after = NULL"
-            " WHERE target_kind = 'reflection' AND target_id = ?",
-            (reflection_id,),
-        )
+        scrub_rows(db, reflection_id, now)
         # Queued work on its files would only make them again.
         marks = ",".join("?" * len(_WRITES_ITS_FILES))
         db.execute(
@@ -310,6 +291,76 @@ def withdraw(
         remove_reel_files(store, reel_id)
     queue.deliver(job_id)
     return job_id
+
+
+# What a withdrawal blanks in the reflection's row. A column an older schema lacks is skipped:
+# the same scrub runs on the backups kept from before a schema upgrade (voxpop.copies).
+_BLANKED = {
+    "status": "'withdrawn'",
+    "review_state": "'hidden'",
+    "text_body": "CASE WHEN kind = 'text' THEN '' ELSE NULL END",
+    "transcript_vtt": "NULL",
+    "display_name": "NULL",
+    "trim_in": "NULL",
+    "trim_out": "NULL",
+    "starred": "0",
+    "original_sha256": "NULL",
+    "original_bytes": "NULL",
+    "failure_reason": "NULL",
+}
+
+
+def scrub_rows(db: sqlite3.Connection, reflection_id: int, now: str) -> None:
+    """Blank a withdrawn reflection in a database (inside the caller's transaction): status,
+    words, captions, name, trims, star, hashes; consent marked withdrawn; tags, asset rows and
+    reel places deleted; the audit log's before/after of it emptied. Works on any schema
+    version voxpop has had (the backups), skipping what it does not have."""
+    columns = copies.table_columns(db, "reflection")
+    sets = [f"{name} = {value}" for name, value in _BLANKED.items() if name in columns]
+    params: list[object] = []
+    if "reviewed_at" in columns:
+        sets.append("reviewed_at = ?")
+        params.append(now)
+    db.execute(f"UPDATE reflection SET {', '.join(sets)} WHERE id = ?",  # noqa: S608 - ours
+               (*params, reflection_id))  # fmt: skip
+    if "withdrawn_at" in copies.table_columns(db, "consent"):
+        db.execute(
+            "UPDATE consent SET withdrawn_at = COALESCE(withdrawn_at, ?) WHERE reflection_id = ?",
+            (now, reflection_id),
+        )
+    for table in ("reflection_tag", "asset", "reel_item"):
+        if copies.table_columns(db, table):
+            db.execute(f"DELETE FROM {table} WHERE reflection_id = ?", (reflection_id,))  # noqa: S608
+    # The log keeps who did what and when; what it was (names, captions) goes.
+    if copies.table_columns(db, "audit_log"):
+        db.execute(
+            "UPDATE audit_log SET before = NULL, after = NULL"
+            " WHERE target_kind = 'reflection' AND target_id = ?",
+            (reflection_id,),
+        )
+
+
+def _scrub_backup(db: sqlite3.Connection, reflection_id: int) -> None:
+    """The withdrawal's scrub on a backup from before an upgrade, plus what the live database
+    loses by other ways: reel files that showed it, and what the bucket was known to hold."""
+    withdrawn_at = None
+    if copies.table_columns(db, "consent"):
+        row = db.execute(
+            "SELECT withdrawn_at FROM consent WHERE reflection_id = ?", (reflection_id,)
+        ).fetchone()
+        withdrawn_at = row["withdrawn_at"] if row else None
+    if copies.table_columns(db, "reel_item") and copies.table_columns(db, "reel_asset"):
+        db.execute(
+            "DELETE FROM reel_asset WHERE reel_id IN"
+            " (SELECT reel_id FROM reel_item WHERE reflection_id = ?)",
+            (reflection_id,),
+        )
+    if copies.table_columns(db, "published_object"):
+        db.execute(
+            "DELETE FROM published_object WHERE path LIKE ?",
+            (f"media/reflections/{reflection_id}/%",),
+        )
+    scrub_rows(db, reflection_id, withdrawn_at or utcnow())
 
 
 def _open_job(db: sqlite3.Connection, reflection_id: int, now: str) -> int:
@@ -400,6 +451,11 @@ def _withdraw_job(db: sqlite3.Connection, queue: jobs.JobQueue, job: sqlite3.Row
         with transaction(db):  # a processing run that ended mid-withdrawal may have added some
             db.execute("DELETE FROM asset WHERE reflection_id = ?", (reflection_id,))
         _refresh_staged_export(db, queue, row["event_id"])
+        # Copies voxpop made elsewhere: the backups kept from before an upgrade, and every
+        # folder it exported (issue 13: "erased" means erased).
+        copies.scrub_backups(queue.instance, lambda backup: _scrub_backup(backup, reflection_id))
+        copies.refresh_export_folders(db, queue.store, queue.instance, row["event_id"],
+                                      reflection_id)  # fmt: skip
     except OSError as error:
         log.exception("Removing the files of reflection %s failed", reflection_id)
         message = f"Could not delete its files: {error.strerror or error}"
