@@ -429,7 +429,7 @@ def kiosk_by_api_token(db: sqlite3.Connection, token: str) -> Kiosk | None:
 
 
 def kiosk_by_pairing_token(db: sqlite3.Connection, token: str) -> Kiosk | None:
-    """Return the live kiosk waiting to be paired with this token (None once used)."""
+    """Return the live kiosk waiting to be paired with this token (None once used or expired)."""
     row = db.execute(
         "SELECT * FROM kiosk WHERE pairing_hash = ? AND paired_at IS NULL AND revoked_at IS NULL",
         (_token_hash(token),),
