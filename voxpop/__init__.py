@@ -197,7 +197,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
 
     csrf.init_app(app)
-    limiter.init_app(app)
     babel.init_app(
         app,
         locale_selector=select_locale,
@@ -232,7 +231,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.before_request(_redirect_lan_http_to_https)
     app.before_request(auth.load_user)
     app.after_request(_reels_follow_up)
-    security.init_app(app)
     app.teardown_request(_discard_unkept_uploads)
     app.teardown_appcontext(close_db)
 
