@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests import mediafiles
-from tests.conftest import add_reflection, requires_ffmpeg, rows
+from tests.conftest import add_reflection, csrf_from, requires_ffmpeg, rows
 from voxpop import create_app, jobs, models
 from voxpop.db import get_db
 
@@ -142,3 +142,21 @@ def test_a_file_size_limit_is_a_full_disk_for_ffmpeg_and_for_python_writes(tmp_p
     assert found["ffmpeg"] == ["DiskFull", True]  # ffmpeg killed by SIGXFSZ
     assert found["python"][1] is True, found  # OSError EFBIG from a Python write
     assert list(out.iterdir()) == []  # nothing half-written left behind
+
+
+def test_a_full_disk_during_a_studio_download_says_so_to_staff(app, auth, monkeypatch) -> None:
+    import errno
+
+    import voxpop.studio.exporting
+
+    def full(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(voxpop.studio.exporting, "write_site_zip", full)
+    auth.login("organiser")
+    page = auth.client.get("/studio/export")
+    answer = auth.client.post("/studio/export/archive.zip",
+                              data={"csrf_token": csrf_from(page.text)})  # fmt: skip
+    assert answer.status_code == 507
+    assert "The laptop&#39;s disk is full: free some space on it, then try again." in answer.text
+    assert "kiosk" not in answer.text.lower().split("<main", 1)[-1].split("</main>", 1)[0]

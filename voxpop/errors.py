@@ -101,9 +101,12 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(OSError)
     def os_error(error: OSError) -> Any:
-        if is_disk_full(error):
+        if not is_disk_full(error):
+            raise error
+        if request.path.startswith("/kiosk"):
             return _answer(507, disk_full_message())
-        raise error
+        # Staff (an export download, a logo upload): nothing of theirs is waiting anywhere.
+        return _answer(507, _("The laptop's disk is full: free some space on it, then try again."))
 
     @app.errorhandler(CSRFError)
     def csrf_error(_error: CSRFError) -> Any:
