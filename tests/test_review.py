@@ -148,7 +148,7 @@ def test_queue_lists_newest_first_with_what_triage_needs(app, reviewer, kiosk, t
     assert card_ids(html) == [processing, failed, video, older]
     assert "4 reflections" in html
     video_card = card(html, video)
-    assert "--colour: #0f6b63" in video_card and "Manager or leader" in video_card
+    assert 'data-colour="#0f6b63"' in video_card and "Manager or leader" in video_card
     assert "Video" in video_card and "1:15" in video_card and "Ready" in video_card
     assert f"/studio/media/{video}/thumb" in video_card
     assert 'data-state="waiting"' in video_card
@@ -788,7 +788,7 @@ def test_hostile_text_tags_names_and_transcripts_render_inert(app, reviewer, kio
         assert "<img src=x" not in html and "<svg" not in html and "<i>Volunteer" not in html
         assert "javascript:x" not in html
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in pages[1]
-    assert "--colour: #5b5b5b" in pages[0]  # an unsafe colour falls back to grey
+    assert 'data-colour="#5b5b5b"' in pages[0]  # an unsafe colour falls back to grey
     captions = reviewer.get(f"/review/{video}/captions.vtt").text
     assert "<" not in captions.split("\n", 1)[1]
     assert captions.count("-->") == 1  # only the real timing line

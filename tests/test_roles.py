@@ -77,6 +77,7 @@ ROLES_TABLE: dict[str, set[str]] = {
     # -- public archive (voxpop/archive) and its downloads (voxpop/studio/exporting.py) --
     "archive.landing": {"anonymous"},
     "archive.perspective": {"anonymous"},
+    "archive.colours": {"anonymous"},  # perspective colours as CSS (no inline styles: CSP)
     "archive.reflection_media": {"anonymous"},
     "archive.reflection_captions": {"anonymous"},
     "archive.reel_media": {"anonymous"},

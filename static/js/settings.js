@@ -1,17 +1,13 @@
-// Organiser settings: ask before destructive buttons, and after an Up/Down move (a full page
+// Organiser settings: after an Up/Down move (a full page
 // reload) put the keyboard focus back on the button that was pressed. Everything works
 // without this script; it only smooths the way. No library, no CDN.
 (function () {
   "use strict";
   var KEY = "voxpop.settings.focus";
 
+  // (data-confirm questions are asked by page.js, on every staff page.)
   document.addEventListener("submit", function (event) {
     var form = event.target;
-    var question = form.getAttribute("data-confirm");
-    if (question && !window.confirm(question)) {
-      event.preventDefault();
-      return;
-    }
     var button = event.submitter;
     if (form.hasAttribute("data-focus-restore") && button && button.dataset.focusKey) {
       try { sessionStorage.setItem(KEY, button.dataset.focusKey); } catch (e) { /* private mode */ }

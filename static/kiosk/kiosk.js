@@ -71,6 +71,11 @@
 
   var config = JSON.parse(document.getElementById("kiosk-config").textContent);
   var eventConfig = config.event || {};
+  // The event's accent colour, set through the CSSOM (the CSP allows no style="" attribute).
+  if (eventConfig.accent) {
+    document.documentElement.style.setProperty("--event-accent", eventConfig.accent);
+    document.documentElement.style.setProperty("--event-accent-ink", eventConfig.accent_ink || "#ffffff");
+  }
   var maxSeconds = Math.max(1, Number(eventConfig.max_seconds) || 90);
   var idleSeconds = Math.max(5, Number(eventConfig.idle_seconds) || 60);
   var textMaxChars = Math.max(1, Number(eventConfig.text_max_chars) || 1000);

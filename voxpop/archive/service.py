@@ -278,6 +278,24 @@ def is_publishable(db: sqlite3.Connection, reflection_id: int) -> bool:
     return row is not None
 
 
+_SAFE_SLUG = re.compile(r"[a-z0-9][a-z0-9-]*")
+_SAFE_COLOUR = re.compile(r"#[0-9a-fA-F]{3,8}")
+
+
+def colours_stylesheet(tiles: list[PerspectiveTile]) -> str:
+    """Each perspective's colour as CSS (``[data-perspective="slug"] { --colour: … }``).
+
+    A file, not ``style=""`` attributes, so the pages run under a strict CSP (style-src
+    'self'); both are checked by pattern so nothing can break out of the rule.
+    """
+    rules = [
+        f'[data-perspective="{tile.slug}"] {{ --colour: {tile.colour}; }}\n'
+        for tile in tiles
+        if _SAFE_SLUG.fullmatch(tile.slug) and _SAFE_COLOUR.fullmatch(tile.colour)
+    ]
+    return "/* Perspective colours (voxpop). */\n" + "".join(rules)
+
+
 def perspective_tiles(db: sqlite3.Connection, event_id: int) -> list[PerspectiveTile]:
     """Every current perspective in the event's order, with its count of public reflections."""
     counts = {

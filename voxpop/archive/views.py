@@ -50,6 +50,8 @@ def event_languages(event: models.Event) -> list[tuple[str, str]]:
 class ServerLinks:
     """Where the archive templates link to when served by voxpop itself."""
 
+    export = False  # the security policies come as HTTP headers (voxpop/security.py)
+
     def landing(self) -> str:
         return url_for("archive.landing")
 
@@ -67,6 +69,9 @@ class ServerLinks:
 
     def stylesheet(self) -> str:
         return url_for("static", filename="css/archive.css")
+
+    def colours(self) -> str:
+        return url_for("archive.colours")
 
     def alternate(self, lang: str) -> str:
         """This page in another language (remembered in the session, as everywhere else)."""
@@ -105,6 +110,17 @@ def landing() -> Any:
         total=sum(tile.count for tile in tiles),
         reels=service.archived_reels(db, event.id),
     )
+
+
+@bp.get("/colours.css")
+@public
+def colours() -> Any:
+    """The perspectives' colours as a stylesheet (no inline styles under the CSP)."""
+    event = require_event()
+    css = service.colours_stylesheet(service.perspective_tiles(get_db(), event.id))
+    response = Response(css, mimetype="text/css")
+    response.headers["Cache-Control"] = "no-cache"  # a colour changed in Settings shows at once
+    return response
 
 
 @bp.get("/p/<slug>")
