@@ -217,30 +217,7 @@ def test_posting_over_plain_http_on_the_lan_works(app, client, public_text) -> N
     assert status_of(app, public_text[0]) == "withdrawn"
 
 
-def test_too_many_wrong_codes_are_refused_for_a_while(app, public_text) -> None:
-    app.config["WITHDRAW_MAX_WRONG_CODES"] = 3
-    guesser = app.test_client()
-    guess = {"environ_base": {"REMOTE_ADDR": "10.0.0.66"}}
-    for attempt in ("WDZ-ZZ2", "WDZ-ZZ3", "WDZ-ZZ4"):
-        assert lookup(guesser, attempt, **guess).status_code == 404
-    refused = lookup(guesser, public_text[1], **guess)  # even the right code, for now
-    assert refused.status_code == 429 and "Please wait 15 minutes" in refused.text
-    assert status_of(app, public_text[0]) == "ready"
-    other = {"environ_base": {"REMOTE_ADDR": "10.0.0.7"}}
-    assert lookup(app.test_client(), public_text[1], **other).status_code == 200
-
-
-def test_brake_forgets_after_its_window(monkeypatch) -> None:
-    now = [1000.0]
-    monkeypatch.setattr(withdrawal.time, "monotonic", lambda: now[0])
-    brake = withdrawal.AttemptBrake(limit=2, window=60)
-    brake.failed("a")
-    brake.failed("a")
-    with pytest.raises(withdrawal.TooManyAttempts):
-        brake.check("a")
-    brake.check("b")
-    now[0] += 61
-    brake.check("a")
+# The brake on wrong codes (durable, the right code never refused): tests/test_rate_limits.py
 
 
 # -- organisers, on someone's behalf ---------------------------------------------------------

@@ -19,18 +19,16 @@ from flask import (
     session,
 )
 from flask.sessions import SecureCookieSessionInterface
-from flask_babel import Babel
-from flask_wtf.csrf import CSRFProtect
 
+from voxpop import ratelimit, security
 from voxpop.config import load_config
 from voxpop.db import close_db, connect, database_path, get_db, migrate, schema_version
+from voxpop.extensions import babel, csrf, limiter
 from voxpop.jobs import JobQueue, build_queue
 from voxpop.media.tools import ffmpeg_version
 from voxpop.storage import IncomingFile, MediaStore
 
 ROOT = Path(__file__).resolve().parent.parent
-csrf = CSRFProtect()
-babel = Babel()
 
 
 @dataclass
@@ -66,6 +64,15 @@ class PerRequestSecureSession(SecureCookieSessionInterface):
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config.get("SESSION_COOKIE_SECURE")) or request.is_secure
+
+    def get_expiration_time(self, app: Flask, session: Any) -> Any:
+        """A staff login's cookie lasts a working day; a paired kiosk's keeps the full lifetime."""
+        expires = super().get_expiration_time(app, session)
+        if expires is not None and session.get("user_id") and not session.get("kiosk_id"):
+            from datetime import UTC, datetime, timedelta
+
+            return datetime.now(UTC) + timedelta(seconds=app.config["STAFF_SESSION_SECONDS"])
+        return expires
 
 
 def _secret_key(instance: Path) -> str:
@@ -188,6 +195,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(settings)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(instance)
+    if not app.config.get("RATELIMIT_STORAGE_URI"):
+        app.config["RATELIMIT_STORAGE_URI"] = ratelimit.storage_uri_for(instance)
 
     open_database(instance).close()
     store = MediaStore(app.config["UPLOADS"])
@@ -197,6 +206,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
 
     csrf.init_app(app)
+    limiter.init_app(app)
     babel.init_app(
         app,
         locale_selector=select_locale,
@@ -231,6 +241,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.before_request(_redirect_lan_http_to_https)
     app.before_request(auth.load_user)
     app.after_request(_reels_follow_up)
+    security.init_app(app)
     app.teardown_request(_discard_unkept_uploads)
     app.teardown_appcontext(close_db)
 
@@ -275,4 +286,4 @@ def _discard_unkept_uploads(_error: BaseException | None = None) -> None:
         store.discard(incoming)
 
 
-__all__ = ["create_app", "csrf"]
+__all__ = ["babel", "create_app", "csrf", "limiter"]

@@ -7,6 +7,8 @@ Every view is protected by one of the decorators here (or listed as public in
 from __future__ import annotations
 
 import functools
+import math
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -14,8 +16,10 @@ from urllib.parse import urlsplit
 from flask import (
     Blueprint,
     abort,
+    current_app,
     flash,
     g,
+    make_response,
     redirect,
     render_template,
     request,
@@ -23,13 +27,15 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_limiter import RequestLimit
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from voxpop import models
+from voxpop import models, ratelimit
 from voxpop.db import get_db
 from voxpop.errors import KioskNotAuthorised
+from voxpop.extensions import client_address, config_value, limiter
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -60,10 +66,43 @@ def public(view: F) -> F:
     return view
 
 
+_LOGIN_KEYS = ("user_id", "session_version", "login_at")
+
+
+def remember_login(user: models.User | None) -> None:
+    """Put a login in the session: who, their session version, and when (for the expiry)."""
+    if user is None:
+        return
+    session["user_id"] = user.id
+    session["session_version"] = user.session_version
+    session["login_at"] = int(time.time())
+    session.permanent = True
+
+
+def _session_is_current(user: models.User) -> bool:
+    """False when the login was ended (logout, password change) or is older than a day's work."""
+    login_at = session.get("login_at")
+    if session.get("session_version") != user.session_version or not isinstance(login_at, int):
+        return False
+    return 0 <= time.time() - login_at < current_app.config["STAFF_SESSION_SECONDS"]
+
+
 def load_user() -> None:
-    """Put the logged-in user (or None) on ``g`` for this request."""
+    """Put the logged-in user (or None) on ``g`` for this request.
+
+    A cookie is signed but lives in the browser, so a copy outlives a logout: the session
+    version it carries must still be the user's, and the login at most
+    ``STAFF_SESSION_SECONDS`` old. Otherwise the login is dropped from the session (a paired
+    kiosk in the same browser stays paired).
+    """
     user_id = session.get("user_id")
-    g.user = models.get_user(get_db(), user_id) if user_id else None
+    user = models.get_user(get_db(), user_id) if isinstance(user_id, int) else None
+    if user is not None and not _session_is_current(user):
+        user = None
+    if user is None and any(key in session for key in _LOGIN_KEYS):
+        for key in _LOGIN_KEYS:
+            session.pop(key, None)
+    g.user = user
 
 
 class LoginForm(FlaskForm):
@@ -82,8 +121,54 @@ def _safe_next(target: str | None) -> str:
     return url_for("studio.overview")
 
 
+def _login_failed(response: Any) -> bool:
+    return bool(response.status_code == 401)
+
+
+def _account_key() -> str:
+    return "account:" + request.form.get("name", "").strip().casefold()[:100]
+
+
+def _address_key() -> str:
+    return "address:" + client_address()
+
+
+def _too_many_logins() -> str:
+    return _(
+        "Too many wrong passwords. For safety, logging in is paused for a while: please wait "
+        "a few minutes and try again."
+    )
+
+
+def _login_paused(limit: RequestLimit) -> Any:
+    """The login form again, saying why and for how long (429, with Retry-After)."""
+    minutes = max(1, math.ceil((limit.reset_at - ratelimit.now()) / 60))
+    error = _(
+        "Too many wrong passwords. For safety, logging in is paused: please try again in "
+        "%(minutes)d minutes.",
+        minutes=minutes,
+    )
+    return make_response(render_template("auth/login.html", form=LoginForm(), error=error), 429)
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @public
+@limiter.limit(
+    config_value("RATELIMIT_LOGIN_PER_ADDRESS"),
+    key_func=_address_key,
+    methods=["POST"],
+    deduct_when=_login_failed,  # only wrong passwords count
+    error_message=_too_many_logins,
+    on_breach=_login_paused,
+)
+@limiter.limit(
+    config_value("RATELIMIT_LOGIN_PER_ACCOUNT"),
+    key_func=_account_key,
+    methods=["POST"],
+    deduct_when=_login_failed,
+    error_message=_too_many_logins,
+    on_breach=_login_paused,
+)
 def login() -> Any:
     """Log in as an organiser or facilitator."""
     form = LoginForm()
@@ -92,8 +177,7 @@ def login() -> Any:
         user = models.authenticate(get_db(), form.name.data or "", form.password.data or "")
         if user is not None:
             session.clear()  # a new session for a new identity (no fixation)
-            session["user_id"] = user.id
-            session.permanent = True
+            remember_login(user)
             return redirect(_safe_next(request.args.get("next")))
         error = _("That name and password do not match.")
     elif request.method == "POST":
@@ -105,7 +189,12 @@ def login() -> Any:
 @bp.post("/logout")
 @login_required()
 def logout() -> Any:
-    """Log out (a POST, so a link elsewhere cannot log anyone out)."""
+    """Log out (a POST, so a link elsewhere cannot log anyone out).
+
+    Ends every session of this user, not just this cookie: a copy of it (another tab kept
+    open, a cookie taken from this browser) is refused from now on.
+    """
+    models.end_sessions(get_db(), g.user.id)
     session.clear()
     flash(_("You have logged out."))
     return redirect(url_for("auth.login"))

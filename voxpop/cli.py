@@ -238,6 +238,24 @@ def user_add(name: str, role: str, password_stdin: bool) -> None:
     click.echo(f"Added {created.role} “{created.name}”.")
 
 
+@user.command("password")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def user_password(name: str, password_stdin: bool) -> None:
+    """Set a login's password; every session it had is logged out."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    app = _app()
+    with app.app_context():
+        try:
+            changed = models.change_password(get_db(), name, password)
+        except ValueError as error:
+            raise click.ClickException(str(error)) from error
+    click.echo(f"Changed the password of “{changed.name}”; their sessions are logged out.")
+
+
 @main.command()
 @click.option("--workers", type=int, default=None, help="Jobs at a time (default 1).")
 def worker(workers: int | None) -> None:

@@ -43,6 +43,26 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     # A paired kiosk stays paired for the length of an event and then some.
     "PERMANENT_SESSION_LIFETIME": 14 * 24 * 3600,
+    # A staff login lasts a working day (then log in again); kiosks keep the lifetime above.
+    "STAFF_SESSION_SECONDS": 12 * 3600,
+    # Rate limits (Flask-Limiter). Counters live in instance/ratelimits.sqlite3 unless this
+    # names another `limits` storage, e.g. "redis://host:6379" when several servers run.
+    "RATELIMIT_STORAGE_URI": "",
+    "RATELIMIT_STRATEGY": "fixed-window",
+    "RATELIMIT_ENABLED": True,
+    "RATELIMIT_HEADERS_ENABLED": True,
+    "RATELIMIT_HEADER_RETRY_AFTER_VALUE": "delta-seconds",
+    # Wrong logins (only failures count), per address and per account name.
+    "RATELIMIT_LOGIN_PER_ADDRESS": "10/minute;50/hour",
+    "RATELIMIT_LOGIN_PER_ACCOUNT": "10/minute;50/hour",
+    # Per kiosk, over the multipart POST and every tus request together. A kiosk sends a
+    # 2 MiB chunk every few hundred ms when the Wi-Fi is good; its outbox retries on 429.
+    "RATELIMIT_KIOSK_REQUESTS": "600/minute",
+    "RATELIMIT_KIOSK_BYTES": f"{1024**3}/minute",
+    # Wrong receipt codes per address before the withdrawal page brakes (a right code is
+    # always accepted).
+    "WITHDRAW_MAX_WRONG_CODES": 10,
+    "WITHDRAW_BRAKE_SECONDS": 900,
     "WTF_CSRF_TIME_LIMIT": None,
 }
 
@@ -55,6 +75,9 @@ _INT_KEYS = {
     "WORKERS",
     "UPLOAD_EXPIRY_SECONDS",
     "DISK_FREE_FLOOR_BYTES",
+    "STAFF_SESSION_SECONDS",
+    "WITHDRAW_MAX_WRONG_CODES",
+    "WITHDRAW_BRAKE_SECONDS",
 }
 
 

@@ -138,6 +138,8 @@ def register_error_handlers(app: Flask) -> None:
             ),
         }
         code = error.code or 500
+        if code == 429 and error.response is not None and not wants_json():
+            return error.response  # a page made for it (the login form, saying how long)
         body, status = _answer(code, messages.get(code, error.description or error.name))
         response = make_response(body, status)
         if code in (405, 416):  # Allow / Content-Range tell the client what would work

@@ -43,6 +43,7 @@ from voxpop import copies, models
 from voxpop.archive import service
 from voxpop.archive.service import PublicReel, PublicReflection
 from voxpop.errors import VoxpopError
+from voxpop.security import EXPORT_CONTENT_SECURITY_POLICY, EXPORT_REFERRER_POLICY
 from voxpop.storage import MediaStore, file_sha256
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,8 +57,8 @@ LANGUAGE_NAMES = {"en": "English", "cy": "Cymraeg"}
 # Names of a reflection's and a reel's files inside the export.
 REFLECTION_FILES = {"mp4": "video", "poster": "poster", "card": "card"}
 REEL_FILES = {"mp4": "reel", "captioned_mp4": "reel-captioned", "vtt": "captions"}
-CONSENT_LOG_COLUMNS = (
 # No receipt codes: a code withdraws a reflection, so it stays with the delegate (issue 13).
+CONSENT_LOG_COLUMNS = (
     "reflection_id",
     "consent_version",
     "consent_sha256",
@@ -150,6 +151,11 @@ def page_name(slug: str | None = None, page: int = 1) -> str:
 class ExportLinks:
     """Relative links for one exported page, so the site works from any folder or host."""
 
+    # A static site has no HTTP headers of its own: the pages carry these as meta tags.
+    export = True
+    content_security_policy = EXPORT_CONTENT_SECURITY_POLICY
+    referrer_policy = EXPORT_REFERRER_POLICY
+
     def __init__(
         self, lang: str, root_lang: str, here: str, reel_captions: dict[int, bytes] | None = None
     ) -> None:
@@ -181,6 +187,9 @@ class ExportLinks:
 
     def stylesheet(self) -> str:
         return self.up + "archive.css"
+
+    def colours(self) -> str:
+        return self.up + "colours.css"
 
     def alternate(self, lang: str) -> str:
         return self.up + self._folder(lang) + self.here
@@ -263,6 +272,7 @@ def _plan(db: sqlite3.Connection, store: MediaStore, event_id: int | None) -> _S
                 )
             site.add(_File.generated(folder + name, html.encode("utf-8")))
     site.add(_File.generated("archive.css", STYLESHEET.read_bytes()))
+    site.add(_File.generated("colours.css", service.colours_stylesheet(tiles).encode("utf-8")))
 
     records = []
     for reflection in reflections:

@@ -572,6 +572,8 @@ class User:
     id: int
     name: str
     role: str
+    # Moves on at logout and password change; a session cookie from before is refused.
+    session_version: int = 0
 
 
 def create_user(db: sqlite3.Connection, name: str, role: str, password: str) -> User:
@@ -596,8 +598,33 @@ def create_user(db: sqlite3.Connection, name: str, role: str, password: str) -> 
 
 def get_user(db: sqlite3.Connection, user_id: int) -> User | None:
     """Return the user with this id, if any."""
-    row = db.execute("SELECT id, name, role FROM user WHERE id = ?", (user_id,)).fetchone()
-    return User(row["id"], row["name"], row["role"]) if row else None
+    row = db.execute(
+        "SELECT id, name, role, session_version FROM user WHERE id = ?", (user_id,)
+    ).fetchone()
+    return User(row["id"], row["name"], row["role"], row["session_version"]) if row else None
+
+
+def end_sessions(db: sqlite3.Connection, user_id: int) -> None:
+    """Make every session this user has (every copy of every cookie) stop working."""
+    with transaction(db):
+        db.execute("UPDATE user SET session_version = session_version + 1 WHERE id = ?", (user_id,))
+
+
+def change_password(db: sqlite3.Connection, name: str, password: str) -> User:
+    """Set a user's password and end their sessions. Raises ValueError (unknown, too short)."""
+    if len(password) < 8:
+        raise ValueError("A password needs at least 8 characters")
+    with transaction(db):
+        row = db.execute("SELECT id FROM user WHERE name = ?", (name.strip(),)).fetchone()
+        if row is None:
+            raise ValueError(f"There is no user called {name.strip()!r}")
+        db.execute(
+            "UPDATE user SET password_hash = ?, session_version = session_version + 1 WHERE id = ?",
+            (generate_password_hash(password), row["id"]),
+        )
+    user = get_user(db, int(row["id"]))
+    assert user is not None
+    return user
 
 
 def authenticate(db: sqlite3.Connection, name: str, password: str) -> User | None:
@@ -609,7 +636,7 @@ def authenticate(db: sqlite3.Connection, name: str, password: str) -> User | Non
         return None
     if not check_password_hash(row["password_hash"], password):
         return None
-    return User(row["id"], row["name"], row["role"])
+    return User(row["id"], row["name"], row["role"], row["session_version"])
 
 
 _DUMMY_HASH = generate_password_hash("not-a-real-password")

@@ -21,19 +21,19 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import math
 import re
 import shutil
 import sqlite3
-import threading
-import time
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
 from flask import g, has_app_context
 from flask_babel import gettext as _
+from limits import RateLimitItemPerSecond
+from limits.strategies import RateLimiter
 
-from voxpop import copies, jobs, models
+from voxpop import copies, jobs, models, ratelimit
 from voxpop.db import transaction, utcnow
 from voxpop.errors import VoxpopError
 from voxpop.intake.receipts import normalise_receipt_code
@@ -187,45 +187,29 @@ def confirm_on_behalf(db: sqlite3.Connection, reflection_id: int, typed: str) ->
 # -- the brake on guessing codes -----------------------------------------------------------------
 
 
-class AttemptBrake:
-    """Counts wrong codes per address; after ``limit`` in ``window`` seconds, refuses for
-    ``window`` seconds from the last wrong one. In memory: a restart forgets (that is fine,
-    the code space is large and a restart takes a person at the laptop)."""
+_WRONG_CODES = "withdraw-wrong-codes"
 
-    def __init__(self, limit: int = 10, window: float = 900.0) -> None:
-        self.limit, self.window = limit, window
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
 
-    def _recent(self, address: str, now: float) -> deque[float]:
-        failures = self._failures.setdefault(address, deque())
-        while failures and now - failures[0] > self.window:
-            failures.popleft()
-        if not failures:
-            del self._failures[address]
-            return deque()
-        return failures
+def count_wrong_code(strategy: RateLimiter, address: str, *, limit: int, window: int) -> None:
+    """Count a wrong code from ``address``; past ``limit`` in ``window`` seconds, raise
+    TooManyAttempts (429, with Retry-After) instead of saying the code is unknown.
 
-    def check(self, address: str) -> None:
-        """Raise TooManyAttempts while this address is held back."""
-        with self._lock:
-            if len(self._recent(address, time.monotonic())) >= self.limit:
-                minutes = max(1, round(self.window / 60))
-                raise TooManyAttempts(
-                    _("Too many codes that did not match were tried from this device. "
-                      "Please wait %(minutes)d minutes, or ask an organiser at the event.",
-                      minutes=minutes)
-                )  # fmt: skip
-
-    def failed(self, address: str) -> None:
-        """Note one wrong code from this address."""
-        with self._lock:
-            now = time.monotonic()
-            self._recent(address, now)
-            failures = self._failures.setdefault(address, deque())
-            failures.append(now)
-            if len(failures) > self.limit:
-                failures.popleft()
+    Only wrong codes are counted, and only they are refused: a person who finally types their
+    right code is never turned away, even from an address someone else is guessing from. The
+    counters live in the rate limiter's storage (by default a SQLite file in the instance), so
+    a restart does not reset them.
+    """
+    item = RateLimitItemPerSecond(limit, window)
+    if strategy.hit(item, _WRONG_CODES, address):
+        return
+    reset = strategy.get_window_stats(item, _WRONG_CODES, address).reset_time
+    seconds = max(1, math.ceil(reset - ratelimit.now()))
+    raise TooManyAttempts(
+        _("Too many codes that did not match were tried from this device. "
+          "Please wait %(minutes)d minutes, or ask an organiser at the event.",
+          minutes=max(1, math.ceil(seconds / 60))),
+        headers={"Retry-After": str(seconds)},
+    )  # fmt: skip
 
 
 # -- withdrawing --------------------------------------------------------------------------------

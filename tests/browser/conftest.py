@@ -125,6 +125,48 @@ def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]
     return {**browser_context_args, "viewport": {"width": 1180, "height": 820}}
 
 
+# Reports every Content-Security-Policy violation to the console, where the fixture below
+# collects it (Chromium also logs "Refused to …" there itself).
+_REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error(`CSP violation: ${event.violatedDirective} blocked ${event.blockedURI}`
+    + ` (${event.sourceFile}:${event.lineNumber}) ${event.sample || ""}`);
+});
+"""
+
+
+def _is_csp_violation(text: str) -> bool:
+    return "CSP violation" in text or "Content Security Policy" in text
+
+
+@pytest.fixture(autouse=True)
+def fail_on_csp_violations(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Fail any browser test during which a page broke its Content-Security-Policy.
+
+    Every context a test opens (through any fixture) reports violations, as a
+    `securitypolicyviolation` event or as Chromium's own console message.
+    """
+    from playwright.sync_api import Browser as SyncBrowser  # noqa: PLC0415
+
+    violations: list[str] = []
+    original = SyncBrowser.new_context
+
+    def new_context(self: SyncBrowser, *args: Any, **kwargs: Any) -> Any:
+        context = original(self, *args, **kwargs)
+        context.add_init_script(_REPORT_CSP_VIOLATIONS)
+
+        def on_console(message: Any) -> None:
+            if _is_csp_violation(message.text):
+                violations.append(f"{message.page.url if message.page else '?'}: {message.text}")
+
+        context.on("console", on_console)
+        return context
+
+    monkeypatch.setattr(SyncBrowser, "new_context", new_context)
+    yield violations
+    assert not violations, "Content-Security-Policy violations:\n" + "\n".join(violations)
+
+
 @dataclass
 class LiveKiosk:
     """The app running in a thread, and what a test needs to look inside it."""

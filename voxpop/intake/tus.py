@@ -19,10 +19,11 @@ from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from flask_babel import gettext as _
 from werkzeug.exceptions import ClientDisconnected
 
-from voxpop import csrf, models
+from voxpop import models
 from voxpop.auth import kiosk_required
 from voxpop.db import get_db
 from voxpop.errors import InsufficientStorage, VoxpopError, disk_full_message
+from voxpop.extensions import csrf, kiosk_upload_limits
 from voxpop.intake import uploads
 from voxpop.intake.staging import (
     CHECKSUM_ALGORITHMS,
@@ -108,6 +109,7 @@ def _tus_headers(response: Response) -> Response:
 @bp.route("/", methods=["POST", "OPTIONS"])
 @csrf.exempt  # checked after authentication, for cookie-borne requests only
 @kiosk_required
+@kiosk_upload_limits
 def create_upload() -> Any:
     """OPTIONS: what this server supports. POST: start an upload (the tus creation extension)."""
     event = _event()
@@ -161,6 +163,7 @@ def create_upload() -> Any:
 @bp.route("/<upload_id>", methods=["GET", "PATCH", "DELETE", "POST"])
 @csrf.exempt  # checked after authentication, for cookie-borne requests only
 @kiosk_required
+@kiosk_upload_limits
 def upload(upload_id: str) -> Any:
     """One upload: HEAD (offset), PATCH (bytes), DELETE (termination), GET (the reflection)."""
     method = request.method

@@ -8,10 +8,13 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError, validate_csrf
+from wtforms.validators import ValidationError
 
 from voxpop import tls, withdrawal
 from voxpop.auth import public
 from voxpop.db import get_db
+from voxpop.extensions import client_address, csrf, limiter
 from voxpop.intake.receipts import normalise_receipt_code
 from voxpop.intake.staging import free_bytes
 
@@ -69,27 +72,27 @@ def ca_certificate() -> Any:
 # -- withdrawal by receipt code ------------------------------------------------------------------
 
 
-def _brake() -> withdrawal.AttemptBrake:
-    """The app's brake on guessing codes (one per app, in memory)."""
-    extensions = current_app.extensions
-    if "voxpop.withdraw_brake" not in extensions:
-        extensions["voxpop.withdraw_brake"] = withdrawal.AttemptBrake(
-            limit=int(current_app.config.get("WITHDRAW_MAX_WRONG_CODES", 10)),
-            window=float(current_app.config.get("WITHDRAW_BRAKE_SECONDS", 900)),
-        )
-    return extensions["voxpop.withdraw_brake"]  # type: ignore[no-any-return]
-
-
 def _find(code: str) -> withdrawal.FoundReflection:
-    """Look a typed code up, counting wrong ones against this address."""
-    address = request.remote_addr or "unknown"
-    brake = _brake()
-    brake.check(address)
+    """Look a typed code up; wrong ones count against this address (the right one never)."""
     try:
         return withdrawal.find_by_code(get_db(), code)
     except withdrawal.UnknownCode:
-        brake.failed(address)
+        withdrawal.count_wrong_code(
+            limiter.limiter,
+            client_address(),
+            limit=int(current_app.config["WITHDRAW_MAX_WRONG_CODES"]),
+            window=int(current_app.config["WITHDRAW_BRAKE_SECONDS"]),
+        )
         raise
+
+
+def _check_csrf_token() -> None:
+    """The CSRF token, without Flask-WTF's Referer check over HTTPS: these pages send no
+    Referer (``Referrer-Policy: no-referrer``, the code travels in the URL)."""
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except ValidationError as error:
+        raise CSRFError(error.args[0]) from error
 
 
 def _form(code: str, error: withdrawal.WithdrawalError | None = None) -> Any:
@@ -97,7 +100,7 @@ def _form(code: str, error: withdrawal.WithdrawalError | None = None) -> Any:
     return render_template(
         "public/withdraw.html", code=code, error=error.message if error else None,
         on_behalf=_on_behalf(),
-    ), status  # fmt: skip
+    ), status, (error.headers if error else {})  # fmt: skip
 
 
 def _on_behalf() -> bool:
@@ -127,6 +130,7 @@ def _staff_refused() -> Any | None:
 
 @bp.route("/withdraw", methods=["GET", "POST"])
 @public
+@csrf.exempt  # checked by _check_csrf_token, without the Referer
 def withdraw() -> Any:
     """Where a receipt QR code leads: type (or find prefilled) the code, then see what goes."""
     refused = _staff_refused()
@@ -135,6 +139,7 @@ def withdraw() -> Any:
     if request.method == "GET":
         raw = request.args.get("code", "")
         return _form(normalise_receipt_code(raw) or raw.strip()[:12])
+    _check_csrf_token()
     code = request.form.get("code", "")
     try:
         found = _find(code)
@@ -150,12 +155,14 @@ def withdraw() -> Any:
 
 @bp.post("/withdraw/confirm")
 @public
+@csrf.exempt  # checked by _check_csrf_token, without the Referer
 def withdraw_confirm() -> Any:
     """Withdraw for good: gone from the archive and reels now, files deleted by a job.
 
     From a logged-in organiser's browser this is their withdrawal on the delegate's behalf,
     audited under their name; a facilitator's is refused.
     """
+    _check_csrf_token()
     refused = _staff_refused()
     if refused is not None:
         return refused

@@ -934,7 +934,11 @@ def reset_password(db: sqlite3.Connection, user_id: int, password: str) -> None:
     password_hash = generate_password_hash(_password(password))
     with transaction(db):
         _user(db, user_id)
-        db.execute("UPDATE user SET password_hash = ? WHERE id = ?", (password_hash, user_id))
+        # Their sessions end too: whoever had the old password is logged out everywhere.
+        db.execute(
+            "UPDATE user SET password_hash = ?, session_version = session_version + 1 WHERE id = ?",
+            (password_hash, user_id),
+        )
         audit.record(db, "user.password", "user", user_id, None, {"password": "reset"})
 
 

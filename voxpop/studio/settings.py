@@ -29,9 +29,10 @@ from flask_wtf import FlaskForm
 from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import SelectChoice
 
-from voxpop import audit, csrf, models
+from voxpop import audit, auth, models
 from voxpop.auth import login_required, public
 from voxpop.db import get_db
+from voxpop.extensions import csrf
 from voxpop.storage import IncomingFile
 from voxpop.studio import service
 from voxpop.studio.forms import (
@@ -682,6 +683,8 @@ def settings_user_password(user_id: int) -> Any:
         service.reset_password(get_db(), user_id, form.password.data or "")
     except SettingsError as error:
         return _users_page(("password", user_id, form), show_error(form, error))
+    if user_id == g.user.id:  # this browser stays logged in; every other session of theirs ends
+        auth.remember_login(models.get_user(get_db(), user_id))
     flash(_("Password changed. Tell them the new one in person."))
     return redirect(url_for("studio.settings_users") + f"#user-{user_id}")
 
