@@ -127,7 +127,7 @@ class ReviewReflection:
     trim_out: float | None
     text_body: str | None
     display_name: str | None  # None unless the delegate agreed to show it
-    receipt_code: str
+    # No receipt code: it is the delegate's credential to withdraw, never shown to staff.
     lang: str
     perspective: PerspectiveChoice
     prompt: str
@@ -325,7 +325,6 @@ def _from_row(row: sqlite3.Row, lang: str, tags: tuple[str, ...]) -> ReviewRefle
         trim_out=row["trim_out"],
         text_body=row["text_body"],
         display_name=row["display_name"] if show_name else None,
-        receipt_code=row["receipt_code"],
         lang=row["lang"],
         perspective=PerspectiveChoice(
             id=row["perspective_id"],
