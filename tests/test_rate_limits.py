@@ -113,6 +113,7 @@ def public_reflection(app: Flask) -> tuple[int, str]:
 
 def test_wrong_codes_are_braked_but_the_right_code_is_accepted(app, public_reflection) -> None:
     reflection_id, code = public_reflection
+    app.config["WITHDRAW_BRAKED_PAUSE_SECONDS"] = 0.05
     guesser = browser(app, GUESSER)
     for n in range(10):
         assert lookup(guesser, f"WDZ-ZZ{n + 2}").status_code == 404
@@ -129,6 +130,39 @@ def test_wrong_codes_are_braked_but_the_right_code_is_accepted(app, public_refle
     assert status_of(app, reflection_id) == "withdrawn"
     # Another address is not braked.
     assert lookup(browser(app, ELSEWHERE), "WDZ-ZZ8").status_code == 404
+
+
+def test_a_braked_address_gets_one_answer_at_a_time(app, public_reflection) -> None:
+    """While braked, codes are checked one by one after a pause: guessing cannot go fast."""
+    import threading
+
+    _reflection_id, code = public_reflection
+    app.config["WITHDRAW_MAX_WRONG_CODES"] = 2
+    app.config["WITHDRAW_BRAKED_PAUSE_SECONDS"] = 1.5
+    guesser = browser(app, GUESSER)
+    for n in range(2):
+        assert lookup(guesser, f"WDZ-ZZ{n + 2}").status_code == 404
+    answers: list[int] = []
+    first = threading.Thread(
+        target=lambda: answers.append(lookup(browser(app, GUESSER), code).status_code)
+    )
+    first.start()
+    # While that check waits its turn, another from the same address is refused at once ...
+    deadline = time.monotonic() + 10
+    while not any(turn.locked() for turn in _braked_turns().values()):
+        assert time.monotonic() < deadline, "the first check never took its turn"
+        time.sleep(0.01)
+    second = lookup(guesser, "WDZ-ZZ7")
+    assert second.status_code == 429 and "previous code" in second.text
+    first.join()
+    # ... and the waiting one, the right code, was accepted.
+    assert answers == [200]
+
+
+def _braked_turns() -> dict[str, Any]:
+    from voxpop import withdrawal
+
+    return withdrawal._braked_turns
 
 
 def test_the_brake_forgets_after_its_window(app, clock) -> None:

@@ -63,6 +63,9 @@ DEFAULTS: dict[str, Any] = {
     # always accepted).
     "WITHDRAW_MAX_WRONG_CODES": 10,
     "WITHDRAW_BRAKE_SECONDS": 900,
+    # While braked, an address's codes are checked one at a time, each after this pause: the
+    # right code still works, but guessing gets one answer every few seconds at most.
+    "WITHDRAW_BRAKED_PAUSE_SECONDS": 3.0,
     "WTF_CSRF_TIME_LIMIT": None,
 }
 

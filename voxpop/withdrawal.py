@@ -25,6 +25,10 @@ import math
 import re
 import shutil
 import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -210,6 +214,38 @@ def count_wrong_code(strategy: RateLimiter, address: str, *, limit: int, window:
           minutes=max(1, math.ceil(seconds / 60))),
         headers={"Retry-After": str(seconds)},
     )  # fmt: skip
+
+
+def is_braked(strategy: RateLimiter, address: str, *, limit: int, window: int) -> bool:
+    """True while ``address`` has used up its wrong codes for the window."""
+    return not strategy.test(RateLimitItemPerSecond(limit, window), _WRONG_CODES, address)
+
+
+_braked_turns: dict[str, threading.Lock] = {}
+_braked_turns_lock = threading.Lock()
+
+
+@contextmanager
+def braked_turn(address: str, pause_seconds: float) -> Iterator[None]:
+    """While an address is braked, its codes are checked one at a time, each after a pause.
+
+    The right code is still accepted (a delegate sharing the venue's address with a guesser is
+    never locked out), but a guesser gets one answer every ``pause_seconds`` at most, instead
+    of learning right from wrong at full speed. A second check from the same address while one
+    is waiting is refused at once (TooManyAttempts), so waiting requests cannot pile up.
+    """
+    with _braked_turns_lock:
+        turn = _braked_turns.setdefault(address, threading.Lock())
+    if not turn.acquire(blocking=False):
+        raise TooManyAttempts(
+            _("Please wait for the previous code to be checked, then try again."),
+            headers={"Retry-After": str(max(1, math.ceil(pause_seconds)))},
+        )
+    try:
+        time.sleep(pause_seconds)
+        yield
+    finally:
+        turn.release()
 
 
 # -- withdrawing --------------------------------------------------------------------------------

@@ -73,16 +73,28 @@ def ca_certificate() -> Any:
 
 
 def _find(code: str) -> withdrawal.FoundReflection:
-    """Look a typed code up; wrong ones count against this address (the right one never)."""
+    """Look a typed code up; wrong ones count against this address (the right one never).
+
+    A braked address still gets its right code accepted, but only one check at a time, each
+    after a pause (``WITHDRAW_BRAKED_PAUSE_SECONDS``), so guessing stays slow.
+    """
+    config = current_app.config
+    brake = {
+        "limit": int(config["WITHDRAW_MAX_WRONG_CODES"]),
+        "window": int(config["WITHDRAW_BRAKE_SECONDS"]),
+    }
+    address = client_address()
+    if withdrawal.is_braked(limiter.limiter, address, **brake):
+        with withdrawal.braked_turn(address, float(config["WITHDRAW_BRAKED_PAUSE_SECONDS"])):
+            return _look_up(code, address, brake)
+    return _look_up(code, address, brake)
+
+
+def _look_up(code: str, address: str, brake: dict[str, int]) -> withdrawal.FoundReflection:
     try:
         return withdrawal.find_by_code(get_db(), code)
     except withdrawal.UnknownCode:
-        withdrawal.count_wrong_code(
-            limiter.limiter,
-            client_address(),
-            limit=int(current_app.config["WITHDRAW_MAX_WRONG_CODES"]),
-            window=int(current_app.config["WITHDRAW_BRAKE_SECONDS"]),
-        )
+        withdrawal.count_wrong_code(limiter.limiter, address, **brake)
         raise
 
 
