@@ -72,9 +72,13 @@ def run_queued(app: Any, kind: str) -> int:
     ran = 0
     while True:
         with app.app_context():
-            pending = get_db().execute(
-                "SELECT id FROM job WHERE status = 'queued' AND kind = ? ORDER BY id", (kind,)
-            ).fetchall()
+            pending = (
+                get_db()
+                .execute(
+                    "SELECT id FROM job WHERE status = 'queued' AND kind = ? ORDER BY id", (kind,)
+                )
+                .fetchall()
+            )
         if not pending:
             return ran
         for job in pending:

@@ -42,8 +42,6 @@ def sql(app: Flask, statement: str, *params: Any) -> None:
             db.execute(statement, params)
 
 
-
-
 @pytest.fixture(scope="module")
 def processed_day(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """An event with four processed, approved, starred reflections with reel consent, and one
@@ -148,8 +146,12 @@ def near(rgb: tuple[int, int, int], hex_colour: str, tolerance: int = 14) -> boo
 def test_proposal_is_the_starred_reflections_with_reel_consent_in_perspective_order(day) -> None:
     app, ids = day
     reel_id = new_reel(app)
-    order = [row["reflection_id"] for row in rows(
-        app, "SELECT reflection_id FROM reel_item WHERE reel_id = ? ORDER BY position", reel_id)]
+    order = [
+        row["reflection_id"]
+        for row in rows(
+            app, "SELECT reflection_id FROM reel_item WHERE reel_id = ? ORDER BY position", reel_id
+        )
+    ]
     assert order == [ids["landscape"], ids["small"], ids["text"], ids["audio"]]  # fmt: skip
 
 

@@ -136,10 +136,16 @@ def test_view_declares_the_roles_in_the_table(app, endpoint: str) -> None:
         ("GET", "/review/1", {"anonymous": 302, "kiosk": 302, "facilitator": 404}),
         ("POST", "/review/bulk", {"anonymous": 302, "kiosk": 302, "facilitator": 400}),
         ("POST", "/review/1/state", {"anonymous": 302, "kiosk": 302, "organiser": 404}),
-        ("GET", "/studio/reels", {"anonymous": 302, "kiosk": 302, "facilitator": 403,
-                                  "organiser": 200}),
-        ("POST", "/studio/reels/1/render", {"anonymous": 302, "facilitator": 403,
-                                            "organiser": 404}),
+        (
+            "GET",
+            "/studio/reels",
+            {"anonymous": 302, "kiosk": 302, "facilitator": 403, "organiser": 200},
+        ),
+        (
+            "POST",
+            "/studio/reels/1/render",
+            {"anonymous": 302, "facilitator": 403, "organiser": 404},
+        ),
         (
             "GET",
             "/kiosk/receipt/KX7-4QF/qr.svg",

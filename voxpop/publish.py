@@ -433,8 +433,6 @@ def cache_control_for(name: str) -> str:
     return CACHE_MEDIA
 
 
-
-
 def scan_directory(local_dir: Path) -> list[LocalFile]:
     """Every regular file under ``local_dir`` (symbolic links are not followed), sorted by path."""
     root = Path(local_dir)

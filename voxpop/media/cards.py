@@ -569,8 +569,14 @@ def render_title_card(
     box_width = width - 2 * margin
     kicker_block = None
     if kicker and _clean_text(kicker, bold=False):
-        kicker_block = fit_text(kicker, width=box_width, height=round(height * 0.12),
-                                max_size=round(40 * s), min_size=round(24 * s), max_lines=1)
+        kicker_block = fit_text(
+            kicker,
+            width=box_width,
+            height=round(height * 0.12),
+            max_size=round(40 * s),
+            min_size=round(24 * s),
+            max_lines=1,
+        )
     title_block = fit_text(
         title,
         width=box_width,

@@ -127,9 +127,16 @@ def measure_loudness(
         return None
     argv = ffmpeg.ffmpeg_command(
         [Input(source, max_seconds=info.duration + 1)],
-        ["-vn", "-sn", "-dn", "-af",
-         f"loudnorm=I={profile.loudness}:TP={profile.true_peak}:LRA={profile.loudness_range}"
-         ":print_format=json", "-f", "null"],  # fmt: skip
+        [
+            "-vn",
+            "-sn",
+            "-dn",
+            "-af",
+            f"loudnorm=I={profile.loudness}:TP={profile.true_peak}:LRA={profile.loudness_range}"
+            ":print_format=json",
+            "-f",
+            "null",
+        ],  # fmt: skip
         Path(os.devnull),
         max_output_bytes=1_000_000,
         max_seconds=info.duration + 1,
@@ -166,8 +173,7 @@ def _raise_for(result: object, doing: str) -> None:
     stderr = getattr(result, "stderr", "")
     if _CORRUPTION.search(stderr):
         raise MediaRejected(
-            "The recording is damaged or cut short; it may have been interrupted while "
-            "uploading.",
+            "The recording is damaged or cut short; it may have been interrupted while uploading.",
             stderr,
         )
     raise MediaToolFailed(f"ffmpeg failed while {doing}.", stderr)
@@ -233,8 +239,7 @@ def transcode_to_delivery_mp4(
     measured = measure_loudness(source, info, profile)
     inputs = [Input(source, max_seconds=info.duration + 1)]
     video_chain = (
-        f"[0:v:0]scale={width}:{height}:flags=bicubic,setsar=1,fps={profile.fps},"
-        "format=yuv420p[v]"
+        f"[0:v:0]scale={width}:{height}:flags=bicubic,setsar=1,fps={profile.fps},format=yuv420p[v]"
     )
     if info.has_audio:
         audio_chain = f"[0:a:0]{_loudnorm_filter(measured, profile)}[a]"
@@ -262,9 +267,12 @@ def audio_to_delivery_mp4(
     measured = measure_loudness(source, info, profile)
     inputs = [
         Input(source, max_seconds=info.duration + 1),
-        Input(card_png, whitelist=ffmpeg.STILL_WHITELIST,
-              options=("-loop", "1", "-framerate", str(profile.fps)),
-              max_seconds=info.duration),  # fmt: skip
+        Input(
+            card_png,
+            whitelist=ffmpeg.STILL_WHITELIST,
+            options=("-loop", "1", "-framerate", str(profile.fps)),
+            max_seconds=info.duration,
+        ),  # fmt: skip
     ]
     output_args = [
         "-filter_complex",

@@ -448,6 +448,7 @@ def _render_job(db: sqlite3.Connection, queue: jobs.JobQueue, job: sqlite3.Row) 
         return "done"
     shown_revision = row["revision"]
     try:
+
         def joined(plan: ReelPlan, result: RenderResult) -> None:
             _record(db, queue.store, reel_id, plan.revision, result)
 

@@ -808,9 +808,7 @@ def create_kiosk(db: sqlite3.Connection, name: str, mode: str = "kiosk") -> mode
     name = _text(name, field="name", maximum=KIOSK_NAME_MAX) or models.next_kiosk_name(db)
     new = models.create_kiosk(db, name, mode=mode)
     with transaction(db):
-        audit.record(
-            db, "kiosk.create", "kiosk", new.kiosk.id, None, {"name": name, "mode": mode}
-        )
+        audit.record(db, "kiosk.create", "kiosk", new.kiosk.id, None, {"name": name, "mode": mode})
     return new
 
 
