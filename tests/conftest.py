@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,31 +19,46 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from voxpop import create_app, jobs, models
-from voxpop.db import get_db, transaction, utcnow
+from voxpop.db import connect, database_path, get_db, transaction, utcnow
 
 TESTS = Path(__file__).resolve().parent
 TMP = TESTS / ".tmp"
+
+
+# Production hashes passwords with scrypt (about 0.1 s a hash, on purpose); the suite makes
+# hundreds of users, so every app it starts (in process, or a `voxpop serve` child, which
+# inherits the environment) uses a one-round hash instead. tests/test_auth.py checks the
+# production default.
+CHEAP_PASSWORD_HASH = "pbkdf2:sha256:1"
 
 
 def pytest_configure(config: pytest.Config) -> None:
     # Browser profiles and temp media stay inside the tree (and are git-ignored).
     TMP.mkdir(exist_ok=True)
     os.environ["TMPDIR"] = str(TMP)
+    os.environ["VOXPOP_PASSWORD_HASH_METHOD"] = CHEAP_PASSWORD_HASH
 
 
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[Flask]:
-    """A voxpop app with a fresh instance folder, media folder and the demo event."""
-    app = create_app(
-        {
-            "INSTANCE": str(tmp_path / "instance"),
-            "UPLOADS": str(tmp_path / "uploads"),
-            "TESTING": True,
-            # Jobs are queued in memory and not run: app tests check what is stored;
-            # tests/test_pipeline.py runs the real worker.
-            "QUEUE": "memory",
-        }
-    )
+def _app_config(root: Path) -> dict[str, Any]:
+    return {
+        "INSTANCE": str(root / "instance"),
+        "UPLOADS": str(root / "uploads"),
+        "TESTING": True,
+        # Jobs are queued in memory and not run: app tests check what is stored;
+        # tests/test_pipeline.py runs the real worker.
+        "QUEUE": "memory",
+    }
+
+
+@pytest.fixture(scope="session")
+def template_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database migrated once per session (per xdist worker) with the demo event.
+
+    Each ``app`` starts from a copy, so migrations do not run again for every test (they
+    still run for real in tests/test_db.py, and for every app that is not made here).
+    """
+    root = tmp_path_factory.mktemp("template")
+    app = create_app(_app_config(root))
     with app.app_context():
         models.create_event(
             get_db(),
@@ -52,7 +68,19 @@ def app(tmp_path: Path) -> Iterator[Flask]:
             languages=["en", "cy"],
             max_clip_seconds=10,
         )
-    yield app
+    path = database_path(root / "instance")
+    # Fold the write-ahead log into the file, so the file alone is the whole database.
+    with closing(connect(path)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
+
+
+@pytest.fixture
+def app(tmp_path: Path, template_database: Path) -> Iterator[Flask]:
+    """A voxpop app with a fresh instance folder, media folder and the demo event."""
+    (tmp_path / "instance").mkdir()
+    shutil.copyfile(template_database, database_path(tmp_path / "instance"))
+    yield create_app(_app_config(tmp_path))
 
 
 @pytest.fixture
@@ -188,6 +216,21 @@ def ffmpeg(*args: str) -> None:
     )
 
 
+@contextmanager
+def made_in_place(path: Path) -> Iterator[Path]:
+    """Yield a private name to write ``path`` under, then move it into place in one step.
+
+    Shared media in ``tests/.tmp/media`` is made by whichever test process (an xdist worker,
+    or another run in the same checkout) needs it first; none may read a half-written file.
+    """
+    partial = path.with_name(f"{path.stem}.partial-{os.getpid()}{path.suffix}")
+    try:
+        yield partial
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
 @pytest.fixture(scope="session")
 def media_dir() -> Path:
     folder = TMP / "media"
@@ -200,12 +243,13 @@ def webm_clip(media_dir: Path) -> Path:
     """A 2 s camera-like WebM (VP8 + Opus), as Chromium records."""
     path = media_dir / "clip.webm"
     if not path.exists():
-        ffmpeg(
-            "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30",
-            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-            "-t", "2", "-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8",
-            "-c:a", "libopus", str(path),
-        )  # fmt: skip
+        with made_in_place(path) as partial:
+            ffmpeg(
+                "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30",
+                "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+                "-t", "2", "-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8",
+                "-c:a", "libopus", str(partial),
+            )  # fmt: skip
     return path
 
 
@@ -214,8 +258,9 @@ def m4a_clip(media_dir: Path) -> Path:
     """A 2 s AAC audio clip in MP4 (M4A), as an iPad records audio only."""
     path = media_dir / "clip.m4a"
     if not path.exists():
-        ffmpeg("-f", "lavfi", "-i", "sine=frequency=330:sample_rate=48000", "-t", "2",
-               "-c:a", "aac", str(path))  # fmt: skip
+        with made_in_place(path) as partial:
+            ffmpeg("-f", "lavfi", "-i", "sine=frequency=330:sample_rate=48000", "-t", "2",
+                   "-c:a", "aac", str(partial))  # fmt: skip
     return path
 
 

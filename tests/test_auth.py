@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from werkzeug.security import generate_password_hash
 
 from tests.conftest import csrf_from
 
@@ -61,3 +62,34 @@ def test_password_is_stored_hashed(app, auth) -> None:
     (user,) = rows(app, "SELECT password_hash FROM user")
     assert "correct horse" not in user["password_hash"]
     assert user["password_hash"].startswith(("scrypt:", "pbkdf2:"))
+
+
+def test_production_hashes_passwords_with_scrypt(tmp_path, monkeypatch) -> None:
+    """The suite's cheap hash (tests/conftest.py) is the suite's alone: an app given no
+    setting hashes with scrypt, and logs in with a hash made either way."""
+    from voxpop import create_app, models
+    from voxpop.db import get_db
+
+    monkeypatch.delenv("VOXPOP_PASSWORD_HASH_METHOD")
+    app = create_app({"INSTANCE": str(tmp_path / "i"), "UPLOADS": str(tmp_path / "u")})
+    assert app.config["PASSWORD_HASH_METHOD"] == "scrypt"
+    with app.app_context():
+        db = get_db()
+        models.create_user(db, "mair", "organiser", "correct horse")
+        (stored,) = db.execute("SELECT password_hash FROM user").fetchone()
+        assert stored.startswith("scrypt:")
+        db.execute(
+            "UPDATE user SET password_hash = ?",
+            (generate_password_hash("correct horse", method="pbkdf2:sha256:1"),),
+        )
+        assert models.authenticate(db, "mair", "correct horse") is not None
+        assert models.authenticate(db, "mair", "wrong horse") is None
+        assert models.authenticate(db, "nobody", "correct horse") is None
+
+
+def test_the_suite_uses_a_cheap_hash(app, auth) -> None:
+    from tests.conftest import rows
+
+    auth.make_user("mair", "organiser")
+    (user,) = rows(app, "SELECT password_hash FROM user")
+    assert user["password_hash"].startswith("pbkdf2:sha256:1$")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import subprocess
 import uuid
 from pathlib import Path
@@ -62,13 +63,17 @@ def big_webm(path: Path, megabytes: float) -> Path:
         return path
     seconds = 4
     bitrate = int(megabytes * 8_000_000 / seconds)
+    # Written under a private name and moved into place: several test processes (xdist
+    # workers) may want the same clip at once, and none may read it half-written.
+    partial = path.with_name(f"{path.stem}.partial-{os.getpid()}{path.suffix}")
     subprocess.run(
         ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
          "-f", "lavfi", "-i", "testsrc=size=640x360:rate=30,noise=alls=100:allf=t",
          "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
          "-t", str(seconds), "-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8",
          "-b:v", str(bitrate), "-minrate", str(bitrate), "-maxrate", str(bitrate),
-         "-bufsize", str(bitrate), "-c:a", "libopus", str(path)],
+         "-bufsize", str(bitrate), "-c:a", "libopus", str(partial)],
         check=True, timeout=300,
     )  # fmt: skip
+    os.replace(partial, path)
     return path

@@ -67,6 +67,9 @@ DEFAULTS: dict[str, Any] = {
     # right code still works, but guessing gets one answer every few seconds at most.
     "WITHDRAW_BRAKED_PAUSE_SECONDS": 3.0,
     "WTF_CSRF_TIME_LIMIT": None,
+    # werkzeug's password hash method (voxpop/passwords.py). The slow default is the point;
+    # only the test suite sets a cheap one.
+    "PASSWORD_HASH_METHOD": "scrypt",
 }
 
 # Settings that are integers when they come from the environment.

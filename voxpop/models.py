@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from werkzeug.security import check_password_hash, generate_password_hash
-
+from voxpop import passwords
 from voxpop.db import transaction, utcnow
 
 ROLES = ("organiser", "facilitator")
@@ -589,7 +588,7 @@ def create_user(db: sqlite3.Connection, name: str, role: str, password: str) -> 
         with transaction(db):
             cursor = db.execute(
                 "INSERT INTO user (name, role, password_hash, created_at) VALUES (?, ?, ?, ?)",
-                (name, role, generate_password_hash(password), utcnow()),
+                (name, role, passwords.hash_password(password), utcnow()),
             )
     except sqlite3.IntegrityError as error:
         raise ValueError(f"There is already a user called {name!r}") from error
@@ -620,7 +619,7 @@ def change_password(db: sqlite3.Connection, name: str, password: str) -> User:
             raise ValueError(f"There is no user called {name.strip()!r}")
         db.execute(
             "UPDATE user SET password_hash = ?, session_version = session_version + 1 WHERE id = ?",
-            (generate_password_hash(password), row["id"]),
+            (passwords.hash_password(password), row["id"]),
         )
     user = get_user(db, int(row["id"]))
     assert user is not None
@@ -631,15 +630,11 @@ def authenticate(db: sqlite3.Connection, name: str, password: str) -> User | Non
     """Return the user if the name and password match, else None."""
     row = db.execute("SELECT * FROM user WHERE name = ?", (name.strip(),)).fetchone()
     if row is None:
-        # Same work as a real check, so timing does not reveal which names exist.
-        check_password_hash(_DUMMY_HASH, password)
+        passwords.check_against_nothing(password)
         return None
-    if not check_password_hash(row["password_hash"], password):
+    if not passwords.check_password(row["password_hash"], password):
         return None
     return User(row["id"], row["name"], row["role"], row["session_version"])
-
-
-_DUMMY_HASH = generate_password_hash("not-a-real-password")
 
 
 def user_count(db: sqlite3.Connection) -> int:

@@ -23,9 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from flask_babel import gettext as _
-from werkzeug.security import generate_password_hash
 
-from voxpop import audit, models
+from voxpop import audit, models, passwords
 from voxpop.db import transaction, utcnow
 from voxpop.errors import VoxpopError
 from voxpop.media.cards import UnsafeImage, open_image_safely, save_stripped
@@ -895,7 +894,7 @@ def add_user(db: sqlite3.Connection, name: str, role: str, password: str) -> int
     """Add a user with a salted password hash."""
     name = _text(name, field="name", maximum=USER_NAME_MAX, required=_("Give the user a name."))
     role = _role(role)
-    password_hash = generate_password_hash(_password(password))
+    password_hash = passwords.hash_password(_password(password))
     with transaction(db):
         if db.execute("SELECT 1 FROM user WHERE name = ?", (name,)).fetchone():
             raise SettingsError(_("There is already a user called “%(name)s”.", name=name), "name")
@@ -929,7 +928,7 @@ def change_role(db: sqlite3.Connection, user_id: int, role: str) -> None:
 
 def reset_password(db: sqlite3.Connection, user_id: int, password: str) -> None:
     """Give a user a new password (the hash is stored; the log only says it changed)."""
-    password_hash = generate_password_hash(_password(password))
+    password_hash = passwords.hash_password(_password(password))
     with transaction(db):
         _user(db, user_id)
         # Their sessions end too: whoever had the old password is logged out everywhere.
