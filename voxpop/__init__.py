@@ -236,6 +236,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(review_bp, url_prefix="/review")
     app.register_blueprint(archive_bp, url_prefix="/archive")
     errors.register_error_handlers(app)
+    register_job_handlers()
     logsafe.install(app)  # no pairing link or token in what the app logs
 
     app.before_request(_redirect_lan_http_to_https)
@@ -260,6 +261,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     static = app.view_functions["static"]
     app.view_functions["static"] = auth.public(static)
     return app
+
+
+def register_job_handlers() -> None:
+    """Each feature tells the queue which functions run its kinds of job."""
+    from voxpop import processing, publish, withdrawal
+    from voxpop.intake import uploads
+    from voxpop.reels import render
+
+    for feature in (processing, render, publish, withdrawal, uploads):
+        feature.register_job_handlers()
 
 
 def _disk_low() -> bool:

@@ -12,7 +12,6 @@ and waits (10 s, 20 s… up to 5 minutes between tries) until someone frees spac
 
 from __future__ import annotations
 
-import importlib
 import logging
 import sqlite3
 import time
@@ -28,16 +27,7 @@ from huey.api import Huey
 from huey.consumer import Consumer
 
 from voxpop.db import connect, database_path, transaction, utcnow
-from voxpop.media.cards import CardError, UnsafeImage
-from voxpop.media.ffmpeg import DiskFull, MediaError, MediaRejected, NotARecording
-from voxpop.processing import (
-    OriginalGone,
-    derive_files,
-    discard_original,
-    load_reflection,
-    original_exists,
-    record_assets,
-)
+from voxpop.media.ffmpeg import DiskFull
 from voxpop.storage import MediaStore, is_disk_full
 
 log = logging.getLogger(__name__)
@@ -159,19 +149,32 @@ def finish(db: sqlite3.Connection, job_id: int, status: str, error: str | None =
 JobHandler = Callable[[sqlite3.Connection, "JobQueue", sqlite3.Row], str]
 
 
-def handlers() -> dict[str, JobHandler]:
-    """Job kind -> the function that runs it (imported here, late, to keep imports one-way)."""
-    from voxpop import reels  # noqa: PLC0415 - reels import this module
+# Called, inside the transaction, when a job of a kind goes back in the queue: after an
+# interruption (retried=False) or when someone retries a failed job (retried=True). It puts
+# the job's target back in the state that waits for it.
+RequeueHook = Callable[[sqlite3.Connection, MediaStore, sqlite3.Row, bool], None]
 
-    handlers_by_kind: dict[str, JobHandler] = {PROCESS_REFLECTION: _process_reflection_job}
-    handlers_by_kind.update(reels.JOB_HANDLERS)
-    for name in ("publish", "withdrawal", "intake.uploads"):
-        try:
-            module = importlib.import_module(f"voxpop.{name}")
-        except ModuleNotFoundError:
-            continue
-        handlers_by_kind.update(getattr(module, "JOB_HANDLERS", {}))
-    return handlers_by_kind
+_HANDLERS: dict[str, JobHandler] = {}
+_REQUEUE_HOOKS: dict[str, RequeueHook] = {}
+
+
+def register(kind: str, handler: JobHandler, on_requeue: RequeueHook | None = None) -> None:
+    """Name the function that runs jobs of ``kind``; each feature registers its own kinds.
+
+    The queue imports no feature: the app factory asks each feature to register its kinds
+    (``voxpop.register_job_handlers``), so a worker built from the app knows them all.
+    """
+    known = _HANDLERS.get(kind)
+    if known is not None and known is not handler:
+        raise ValueError(f"Job kind {kind!r} is already handled by {known.__qualname__}")
+    _HANDLERS[kind] = handler
+    if on_requeue is not None:
+        _REQUEUE_HOOKS[kind] = on_requeue
+
+
+def handlers() -> dict[str, JobHandler]:
+    """Job kind -> the function that runs it, as registered so far."""
+    return dict(_HANDLERS)
 
 
 def run_job(queue: JobQueue, job_id: int) -> str:
@@ -233,95 +236,6 @@ def wait_for_disk(db: sqlite3.Connection, queue: JobQueue, job: sqlite3.Row) -> 
                    backoff(job["attempts"], cap=DISK_FULL_WAIT_CAP))  # fmt: skip
 
 
-def _process_reflection_job(db: sqlite3.Connection, queue: JobQueue, job: sqlite3.Row) -> str:
-    reflection_id = job["target_id"]
-    reflection = load_reflection(db, reflection_id)
-    if reflection.status == "withdrawn":
-        finish(db, job["id"], "done", None)
-        return "done"
-    db.execute("UPDATE reflection SET status = 'processing' WHERE id = ?", (reflection_id,))
-    try:
-        files, info = derive_files(reflection, queue.store, progress_writer(db, job["id"]))
-        record_assets(db, queue.store, reflection_id, files, info)
-        _reels_follow_up(db, queue, reflection_id)
-    except NotARecording as error:
-        # Junk (or damaged beyond use): nothing to rescue, so it does not stay on the disk.
-        # The row stays, failed, with the reason; the same bytes would be refused again.
-        assert reflection.original_path is not None
-        discard_original(queue.store, reflection.original_path)
-        reason = _("%(reason)s The file was deleted.", reason=error.message)
-        _fail(db, job["id"], reflection_id, reason)
-        log.info("Reflection %s refused and its file deleted: %s | %s",
-                 reflection_id, error.message, error.detail)  # fmt: skip
-        return "failed"
-    except OriginalGone:
-        row = db.execute(
-            "SELECT failure_reason FROM reflection WHERE id = ?", (reflection_id,)
-        ).fetchone()
-        gone = _("The recording's file is no longer on the laptop, so it cannot be processed.")
-        _fail(db, job["id"], reflection_id, row["failure_reason"] or gone)
-        return "failed"
-    except (MediaRejected, UnsafeImage, CardError) as error:
-        _fail(db, job["id"], reflection_id, error.message)
-        log.info(
-            "Reflection %s rejected: %s | %s",
-            reflection_id,
-            error.message,
-            getattr(error, "detail", ""),
-        )
-        return "failed"
-    except Exception as error:  # noqa: BLE001 - any other failure is retried, then reported
-        if ran_out_of_disk(error):
-            # Waiting, not failed: the reason stays on the reflection for the review page.
-            db.execute(
-                "UPDATE reflection SET status = 'received', failure_reason = ?"
-                " WHERE id = ? AND status != 'withdrawn'",
-                (disk_full_reason(), reflection_id),
-            )
-            return wait_for_disk(db, queue, job)
-        message = (
-            error.message
-            if isinstance(error, MediaError)
-            else ("Processing failed unexpectedly; it will be retried.")
-        )
-        log.exception("Job %s for reflection %s failed", job["id"], reflection_id)
-        if job["attempts"] >= MAX_ATTEMPTS:
-            _fail(db, job["id"], reflection_id,
-                  f"{message} (gave up after {MAX_ATTEMPTS} attempts)")  # fmt: skip
-            return "failed"
-        delay = BACKOFF_SECONDS * 2 ** (job["attempts"] - 1)
-        run_after = (datetime.now(UTC) + timedelta(seconds=delay)).isoformat(timespec="seconds")
-        with transaction(db):
-            db.execute(
-                "UPDATE job SET status = 'queued', error = ?, run_after = ? WHERE id = ?",
-                (message, run_after, job["id"]),
-            )
-            db.execute("UPDATE reflection SET status = 'received' WHERE id = ?", (reflection_id,))
-        queue.deliver(job["id"], delay=delay)
-        return "retrying"
-    finish(db, job["id"], "done", None)
-    return "done"
-
-
-def _reels_follow_up(db: sqlite3.Connection, queue: JobQueue, reflection_id: int) -> None:
-    """New files for a reflection: reels showing it render again, its reel pieces are made."""
-    from voxpop.reels import service as reel_service  # noqa: PLC0415 - reels import this module
-
-    with transaction(db):
-        reel_service.reflections_changed(db, [reflection_id])
-    reel_service.follow_up(db, queue, [reflection_id])
-
-
-def _fail(db: sqlite3.Connection, job_id: int, reflection_id: int, reason: str) -> None:
-    with transaction(db):
-        finish(db, job_id, "failed", reason)
-        db.execute(
-            "UPDATE reflection SET status = 'failed', failure_reason = ?"
-            " WHERE id = ? AND status != 'withdrawn'",
-            (reason, reflection_id),
-        )
-
-
 def recover(queue: JobQueue) -> int:
     """Put jobs interrupted mid-run back in the queue, and re-deliver every queued job.
 
@@ -336,13 +250,9 @@ def recover(queue: JobQueue) -> int:
             ).fetchall()
             for job in interrupted:
                 db.execute("UPDATE job SET status = 'queued' WHERE id = ?", (job["id"],))
-                if job["kind"] != PROCESS_REFLECTION:
-                    continue
-                db.execute(
-                    "UPDATE reflection SET status = 'received'"
-                    " WHERE id = ? AND status = 'processing'",
-                    (job["target_id"],),
-                )
+                hook = _REQUEUE_HOOKS.get(job["kind"])
+                if hook is not None:
+                    hook(db, queue.store, job, False)
         queued = db.execute("SELECT id FROM job WHERE status = 'queued' ORDER BY id").fetchall()
     finally:
         db.close()
@@ -366,18 +276,9 @@ def retry(db: sqlite3.Connection, queue: JobQueue, job_id: int) -> bool:
             " finished_at = NULL WHERE id = ?",
             (job_id,),
         )
-        if row["kind"] == PROCESS_REFLECTION:
-            target = db.execute(
-                "SELECT original_path FROM reflection WHERE id = ?", (row["target_id"],)
-            ).fetchone()
-            # A refused file that was deleted keeps its reason: the retry can only say it again.
-            kept = target is None or original_exists(queue.store, target["original_path"])
-            db.execute(
-                "UPDATE reflection SET status = 'received',"
-                " failure_reason = CASE WHEN ? THEN NULL ELSE failure_reason END"
-                " WHERE id = ? AND status = 'failed'",
-                (int(kept), row["target_id"]),
-            )
+        hook = _REQUEUE_HOOKS.get(row["kind"])
+        if hook is not None:
+            hook(db, queue.store, row, True)
     queue.deliver(job_id)
     return True
 

@@ -9,16 +9,22 @@ repeated job is harmless, and deleting ``derived/`` loses nothing (``voxpop rebu
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from voxpop import models
+from flask_babel import gettext as _
+
+from voxpop import jobs, models
 from voxpop.db import transaction, utcnow
+from voxpop.jobs import JobQueue
 from voxpop.media import cards, fmp4
-from voxpop.media.ffmpeg import MediaRejected
+from voxpop.media.cards import CardError, UnsafeImage
+from voxpop.media.ffmpeg import MediaError, MediaRejected, NotARecording
 from voxpop.media.probe import MediaInfo, probe_media
 from voxpop.media.transcode import (
     audio_to_delivery_mp4,
@@ -26,7 +32,10 @@ from voxpop.media.transcode import (
     still_to_delivery_mp4,
     transcode_to_delivery_mp4,
 )
+from voxpop.reels import service as reels_service
 from voxpop.storage import MediaStore, file_sha256, fsync_folder
+
+log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[float], None]
 
@@ -238,3 +247,119 @@ def asset_paths(db: sqlite3.Connection, reflection_id: int) -> dict[str, str]:
         "SELECT kind, path FROM asset WHERE reflection_id = ? ORDER BY kind", (reflection_id,)
     ).fetchall()
     return {row["kind"]: row["path"] for row in rows}
+
+
+def process_reflection_job(db: sqlite3.Connection, queue: JobQueue, job: sqlite3.Row) -> str:
+    """Run a ``process_reflection`` job: derive the delivery files, then follow up on reels."""
+    reflection_id = job["target_id"]
+    reflection = load_reflection(db, reflection_id)
+    if reflection.status == "withdrawn":
+        jobs.finish(db, job["id"], "done", None)
+        return "done"
+    db.execute("UPDATE reflection SET status = 'processing' WHERE id = ?", (reflection_id,))
+    try:
+        files, info = derive_files(reflection, queue.store, jobs.progress_writer(db, job["id"]))
+        record_assets(db, queue.store, reflection_id, files, info)
+        _reels_follow_up(db, queue, reflection_id)
+    except NotARecording as error:
+        # Junk (or damaged beyond use): nothing to rescue, so it does not stay on the disk.
+        # The row stays, failed, with the reason; the same bytes would be refused again.
+        assert reflection.original_path is not None
+        discard_original(queue.store, reflection.original_path)
+        reason = _("%(reason)s The file was deleted.", reason=error.message)
+        _fail(db, job["id"], reflection_id, reason)
+        log.info("Reflection %s refused and its file deleted: %s | %s",
+                 reflection_id, error.message, error.detail)  # fmt: skip
+        return "failed"
+    except OriginalGone:
+        row = db.execute(
+            "SELECT failure_reason FROM reflection WHERE id = ?", (reflection_id,)
+        ).fetchone()
+        gone = _("The recording's file is no longer on the laptop, so it cannot be processed.")
+        _fail(db, job["id"], reflection_id, row["failure_reason"] or gone)
+        return "failed"
+    except (MediaRejected, UnsafeImage, CardError) as error:
+        _fail(db, job["id"], reflection_id, error.message)
+        log.info(
+            "Reflection %s rejected: %s | %s",
+            reflection_id,
+            error.message,
+            getattr(error, "detail", ""),
+        )
+        return "failed"
+    except Exception as error:  # noqa: BLE001 - any other failure is retried, then reported
+        if jobs.ran_out_of_disk(error):
+            # Waiting, not failed: the reason stays on the reflection for the review page.
+            db.execute(
+                "UPDATE reflection SET status = 'received', failure_reason = ?"
+                " WHERE id = ? AND status != 'withdrawn'",
+                (jobs.disk_full_reason(), reflection_id),
+            )
+            return jobs.wait_for_disk(db, queue, job)
+        message = (
+            error.message
+            if isinstance(error, MediaError)
+            else ("Processing failed unexpectedly; it will be retried.")
+        )
+        log.exception("Job %s for reflection %s failed", job["id"], reflection_id)
+        if job["attempts"] >= jobs.MAX_ATTEMPTS:
+            _fail(db, job["id"], reflection_id,
+                  f"{message} (gave up after {jobs.MAX_ATTEMPTS} attempts)")  # fmt: skip
+            return "failed"
+        delay = jobs.BACKOFF_SECONDS * 2 ** (job["attempts"] - 1)
+        run_after = (datetime.now(UTC) + timedelta(seconds=delay)).isoformat(timespec="seconds")
+        with transaction(db):
+            db.execute(
+                "UPDATE job SET status = 'queued', error = ?, run_after = ? WHERE id = ?",
+                (message, run_after, job["id"]),
+            )
+            db.execute("UPDATE reflection SET status = 'received' WHERE id = ?", (reflection_id,))
+        queue.deliver(job["id"], delay=delay)
+        return "retrying"
+    jobs.finish(db, job["id"], "done", None)
+    return "done"
+
+
+def _reels_follow_up(db: sqlite3.Connection, queue: JobQueue, reflection_id: int) -> None:
+    """New files for a reflection: reels showing it render again, its reel pieces are made."""
+    with transaction(db):
+        reels_service.reflections_changed(db, [reflection_id])
+    reels_service.follow_up(db, queue, [reflection_id])
+
+
+def _fail(db: sqlite3.Connection, job_id: int, reflection_id: int, reason: str) -> None:
+    with transaction(db):
+        jobs.finish(db, job_id, "failed", reason)
+        db.execute(
+            "UPDATE reflection SET status = 'failed', failure_reason = ?"
+            " WHERE id = ? AND status != 'withdrawn'",
+            (reason, reflection_id),
+        )
+
+
+def _reflection_requeued(
+    db: sqlite3.Connection, store: MediaStore, job: sqlite3.Row, retried: bool
+) -> None:
+    """A processing job back in the queue: its reflection waits for it again."""
+    if not retried:
+        db.execute(
+            "UPDATE reflection SET status = 'received' WHERE id = ? AND status = 'processing'",
+            (job["target_id"],),
+        )
+        return
+    target = db.execute(
+        "SELECT original_path FROM reflection WHERE id = ?", (job["target_id"],)
+    ).fetchone()
+    # A refused file that was deleted keeps its reason: the retry can only say it again.
+    kept = target is None or original_exists(store, target["original_path"])
+    db.execute(
+        "UPDATE reflection SET status = 'received',"
+        " failure_reason = CASE WHEN ? THEN NULL ELSE failure_reason END"
+        " WHERE id = ? AND status = 'failed'",
+        (int(kept), job["target_id"]),
+    )
+
+
+def register_job_handlers() -> None:
+    """Tell the queue which function runs reflection processing."""
+    jobs.register(jobs.PROCESS_REFLECTION, process_reflection_job, on_requeue=_reflection_requeued)

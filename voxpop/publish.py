@@ -1005,4 +1005,6 @@ def _job_progress(db: sqlite3.Connection, job_id: int) -> Callable[[SyncProgress
     return on_progress
 
 
-JOB_HANDLERS: dict[str, jobs.JobHandler] = {PUBLISH_ARCHIVE: _publish_archive_job}
+def register_job_handlers() -> None:
+    """Tell the queue which function publishes the archive."""
+    jobs.register(PUBLISH_ARCHIVE, _publish_archive_job)

@@ -274,7 +274,6 @@ def withdraw(
     ``withdraw_reflection`` job. Raises UnknownCode (no such reflection) or AlreadyWithdrawn.
     """
     from voxpop.reels import service as reels  # noqa: PLC0415 - reels import jobs
-    from voxpop.reels.render import remove_reel_files  # noqa: PLC0415
 
     now = utcnow()
     with transaction(db):
@@ -308,7 +307,7 @@ def withdraw(
         )
         job_id = _open_job(db, reflection_id, now)
     for reel_id in reel_ids:
-        remove_reel_files(store, reel_id)
+        reels.remove_reel_files(store, reel_id)
     queue.deliver(job_id)
     return job_id
 
@@ -493,4 +492,6 @@ def _withdraw_job(db: sqlite3.Connection, queue: jobs.JobQueue, job: sqlite3.Row
     return "done"
 
 
-JOB_HANDLERS: dict[str, jobs.JobHandler] = {WITHDRAW_REFLECTION: _withdraw_job}
+def register_job_handlers() -> None:
+    """Tell the queue which function carries out a withdrawal."""
+    jobs.register(WITHDRAW_REFLECTION, _withdraw_job)

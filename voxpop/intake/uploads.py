@@ -433,4 +433,6 @@ def _sweep_job(db: sqlite3.Connection, queue: jobs.JobQueue, job: sqlite3.Row) -
     return jobs.requeue(db, queue, job, "", SWEEP_INTERVAL_SECONDS)
 
 
-JOB_HANDLERS: dict[str, jobs.JobHandler] = {SWEEP_UPLOADS: _sweep_job}
+def register_job_handlers() -> None:
+    """Tell the queue which function sweeps abandoned uploads."""
+    jobs.register(SWEEP_UPLOADS, _sweep_job)

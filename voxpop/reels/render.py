@@ -18,7 +18,6 @@ import functools
 import hashlib
 import json
 import logging
-import shutil
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,7 +33,13 @@ from voxpop.media.cards import CardError, UnsafeImage
 from voxpop.media.ffmpeg import MediaError
 from voxpop.media.probe import video_duration
 from voxpop.media.transcode import delivery_size
-from voxpop.reels.service import _SHOWABLE, PREPARE_REEL_CLIP, RENDER_REEL
+from voxpop.reels.service import (
+    _SHOWABLE,
+    PREPARE_REEL_CLIP,
+    RENDER_REEL,
+    reel_folder,
+    remove_reel_files,
+)
 from voxpop.storage import MediaStore, file_sha256
 
 log = logging.getLogger(__name__)
@@ -108,20 +113,12 @@ def _duration(path: str, sha256: str) -> float:
     return video_duration(Path(path))
 
 
-def reel_folder(store: MediaStore, reel_id: int) -> Path:
-    return store.derived / "reels" / str(reel_id)
-
-
 def card_folder(store: MediaStore) -> Path:
     return store.derived / "reel-cards"
 
 
 def clip_folder(store: MediaStore, reflection_id: int) -> Path:
     return store.derived / str(reflection_id) / "reel"
-
-
-def remove_reel_files(store: MediaStore, reel_id: int) -> None:
-    shutil.rmtree(reel_folder(store, reel_id), ignore_errors=True)
 
 
 # -- loading -----------------------------------------------------------------------------------
@@ -510,7 +507,7 @@ def _prepare_job(db: sqlite3.Connection, queue: jobs.JobQueue, job: sqlite3.Row)
     return "done"
 
 
-JOB_HANDLERS: dict[str, jobs.JobHandler] = {
-    RENDER_REEL: _render_job,
-    PREPARE_REEL_CLIP: _prepare_job,
-}
+def register_job_handlers() -> None:
+    """Tell the queue which functions render reels and prepare their clips."""
+    jobs.register(RENDER_REEL, _render_job)
+    jobs.register(PREPARE_REEL_CLIP, _prepare_job)

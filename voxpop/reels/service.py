@@ -13,9 +13,11 @@ that is unapproved or withdrawn disappears from the film without anyone asking.
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from flask import g, has_app_context
@@ -404,12 +406,20 @@ def update_settings(
         audit.record(db, "reel.settings", "reel", reel_id, *audit.changed(before, after))
 
 
+def reel_folder(store: MediaStore, reel_id: int) -> Path:
+    """Where a reel's rendered files live."""
+    return store.derived / "reels" / str(reel_id)
+
+
+def remove_reel_files(store: MediaStore, reel_id: int) -> None:
+    """Delete a reel's rendered files (there may be none)."""
+    shutil.rmtree(reel_folder(store, reel_id), ignore_errors=True)
+
+
 def delete_reel(
     db: sqlite3.Connection, store: MediaStore, event: models.Event, reel_id: int
 ) -> None:
     """Delete a reel and its files (the reflections and their cached pieces stay)."""
-    from voxpop.reels.render import remove_reel_files
-
     with transaction(db):
         reel = get_reel(db, event, reel_id)
         db.execute("DELETE FROM reel_asset WHERE reel_id = ?", (reel_id,))
