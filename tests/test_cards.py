@@ -34,7 +34,7 @@ def with_declared_size(png: bytes, width: int, height: int) -> bytes:
 
 def noise(size: tuple[int, int], seed: int = 1) -> Image.Image:
     """Incompressible pixels: real image data for truncation and scoring tests."""
-    return Image.frombytes("RGB", size, random.Random(seed).randbytes(size[0] * size[1] * 3))  # noqa: S311
+    return Image.frombytes("RGB", size, random.Random(seed).randbytes(size[0] * size[1] * 3))
 
 
 def write(path: Path, image: Image.Image, fmt: str, **options: object) -> Path:

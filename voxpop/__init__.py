@@ -174,7 +174,7 @@ def _redirect_lan_http_to_https() -> Any:
 def _reels_follow_up(response: Response) -> Response:
     """After a change that touched reels: prepare clips and render stale reels again."""
     if "reel_follow_up" in g and response.status_code < 400:
-        from voxpop.reels import service as reel_service  # noqa: PLC0415
+        from voxpop.reels import service as reel_service
 
         reel_service.follow_up(get_db(), current_app.extensions["voxpop"].queue)
     return response

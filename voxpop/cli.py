@@ -393,8 +393,8 @@ def export_command(directory: Path, consent_log: Path | None) -> None:
     Run it again to update the site: only what changed is rewritten, and files of reflections
     no longer public are removed. The consent log is never written inside the site.
     """
-    from voxpop.errors import VoxpopError  # noqa: PLC0415
-    from voxpop.export import export_site, write_consent_log  # noqa: PLC0415
+    from voxpop.errors import VoxpopError
+    from voxpop.export import export_site, write_consent_log
 
     site = directory.resolve()
     log = (consent_log or site.with_name(f"{site.name}-consent-log.csv")).resolve()
@@ -427,8 +427,8 @@ def export_command(directory: Path, consent_log: Path | None) -> None:
 @main.command("publish")
 def publish_command() -> None:
     """Build the public archive and sync it to its S3 bucket now (progress on stderr)."""
-    from voxpop import publish  # noqa: PLC0415 - boto3 is only needed here
-    from voxpop.errors import VoxpopError  # noqa: PLC0415
+    from voxpop import publish  # boto3 is only needed here
+    from voxpop.errors import VoxpopError
 
     app = _app()
     state = app.extensions["voxpop"]

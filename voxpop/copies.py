@@ -101,7 +101,7 @@ def scrub_backups(instance: str | Path, scrub: Callable[[sqlite3.Connection], No
 
 def table_columns(conn: sqlite3.Connection, table: str) -> set[str]:
     """The columns of ``table`` (empty when an older schema has no such table)."""
-    return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}  # noqa: S608
+    return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
 
 
 # -- export folders ----------------------------------------------------------------------------
@@ -169,7 +169,7 @@ def scrub_export_folder(folder: Path, reflection_id: int) -> None:
     """Remove one reflection from an export folder without rebuilding it: its files, its entry
     in ``manifest.json``, and every page that shows it (the site then lacks those pages; the
     next export makes them again). For when the folder cannot be brought up to date."""
-    from voxpop.export import MANIFEST  # noqa: PLC0415 - export imports this module
+    from voxpop.export import MANIFEST  # export imports this module
 
     media = folder / "media" / "reflections" / str(reflection_id)
     if media.exists():
@@ -206,8 +206,8 @@ def refresh_export_folders(
     folder that is no longer a voxpop export is forgotten, untouched. Returns the folders
     cleaned. A folder not there now (a USB stick unplugged) stays recorded.
     """
-    from voxpop.errors import VoxpopError  # noqa: PLC0415
-    from voxpop.export import GENERATOR, MANIFEST, export_site  # noqa: PLC0415
+    from voxpop.errors import VoxpopError
+    from voxpop.export import GENERATOR, MANIFEST, export_site
 
     cleaned = []
     for folder in export_folders(instance, event_id):

@@ -287,7 +287,7 @@ def process_reflection_job(db: sqlite3.Connection, queue: JobQueue, job: sqlite3
             getattr(error, "detail", ""),
         )
         return "failed"
-    except Exception as error:  # noqa: BLE001 - any other failure is retried, then reported
+    except Exception as error:  # any other failure is retried, then reported
         if jobs.ran_out_of_disk(error):
             # Waiting, not failed: the reason stays on the reflection for the review page.
             db.execute(

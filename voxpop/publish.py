@@ -271,7 +271,7 @@ def save_settings(db: sqlite3.Connection, event_id: int, values: Mapping[str, st
     )
     if before == after:
         return False
-    from voxpop import audit  # noqa: PLC0415 - audit needs Flask's g, only here
+    from voxpop import audit  # audit needs Flask's g, only here
 
     old = {name: getattr(before, name) for name in SETTING_FIELDS}
     new = {name: getattr(after, name) for name in SETTING_FIELDS}
@@ -735,7 +735,7 @@ ExportSite = Callable[[sqlite3.Connection, MediaStore, Path], Any]
 
 def default_export_site() -> ExportSite:
     """``voxpop.export.export_site``, imported when first needed."""
-    from voxpop.export import export_site  # noqa: PLC0415 - optional until the export exists
+    from voxpop.export import export_site  # optional until the export exists
 
     return export_site
 
@@ -979,7 +979,7 @@ def _publish_archive_job(db: sqlite3.Connection, queue: jobs.JobQueue, job: sqli
         _set_state(db, event_id, phase="failed", message=error.message)
         jobs.finish(db, job["id"], "failed", error.message)
         return "failed"
-    except Exception as error:  # noqa: BLE001 - e.g. the export itself failed: say so, stop
+    except Exception as error:  # e.g. the export itself failed: say so, stop
         if jobs.ran_out_of_disk(error):  # building the staged export filled the disk: wait
             _set_state(db, event_id, phase="waiting", message=jobs.disk_full_reason())
             return jobs.wait_for_disk(db, queue, job)

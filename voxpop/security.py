@@ -65,7 +65,7 @@ def content_security_policy() -> str:
     tls_port = current_app.config.get("TLS_PORT")
     if tls_port and not request.is_secure:
         # Plain-HTTP pages post to themselves and are redirected to HTTPS (pairing).
-        from voxpop import request_hostname  # noqa: PLC0415 - voxpop imports this module
+        from voxpop import request_hostname  # voxpop imports this module
 
         form_action += f" https://{request_hostname()}:{tls_port}"
     policy = {**CONTENT_SECURITY_POLICY, "form-action": form_action}
@@ -87,7 +87,7 @@ def _sends_hsts() -> bool:
     base = urlsplit(str(current_app.config.get("PUBLIC_BASE_URL") or ""))
     if base.scheme != "https" or not base.hostname or not request.is_secure:
         return False
-    from voxpop import request_hostname  # noqa: PLC0415
+    from voxpop import request_hostname
 
     return request_hostname().strip("[]").lower() == base.hostname.lower()
 

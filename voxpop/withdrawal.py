@@ -145,7 +145,7 @@ def find_by_code(db: sqlite3.Connection, code: str) -> FoundReflection:
 
 def preview(db: sqlite3.Connection, found: FoundReflection, lang: str) -> WithdrawalPreview:
     """What will be removed: kind, perspective, when, and where it is shown now."""
-    from voxpop.archive.service import is_publishable  # noqa: PLC0415 - keeps imports light
+    from voxpop.archive.service import is_publishable  # keeps imports light
 
     (reels,) = db.execute(
         "SELECT COUNT(DISTINCT reel_id) FROM reel_item WHERE reflection_id = ?", (found.id,)
@@ -273,7 +273,7 @@ def withdraw(
     ``confirmed_with``: what they typed to confirm). Returns the id of the
     ``withdraw_reflection`` job. Raises UnknownCode (no such reflection) or AlreadyWithdrawn.
     """
-    from voxpop.reels import service as reels  # noqa: PLC0415 - reels import jobs
+    from voxpop.reels import service as reels  # reels import jobs
 
     now = utcnow()
     with transaction(db):
@@ -404,8 +404,8 @@ def _open_job(db: sqlite3.Connection, reflection_id: int, now: str) -> int:
 
 def _busy_with_it(db: sqlite3.Connection, reflection_id: int, event_id: int) -> str | None:
     """A running job that could write its files (or publish them) while we delete them."""
-    from voxpop.publish import PUBLISH_ARCHIVE  # noqa: PLC0415 - publish imports jobs
-    from voxpop.reels.service import RENDER_REEL  # noqa: PLC0415
+    from voxpop.publish import PUBLISH_ARCHIVE  # publish imports jobs
+    from voxpop.reels.service import RENDER_REEL
 
     marks = ",".join("?" * len(_WRITES_ITS_FILES))
     row = db.execute(
@@ -437,8 +437,8 @@ def remove_files(store: MediaStore, reflection_id: int, original_path: str | Non
 def _refresh_staged_export(db: sqlite3.Connection, queue: jobs.JobQueue, event_id: int) -> None:
     """The publish keeps a copy of the export under instance/: drop the withdrawn files from
     it now, even while offline (an export that cannot be rebuilt is removed; it is a cache)."""
-    from voxpop import publish  # noqa: PLC0415 - publish imports jobs
-    from voxpop.export import export_site  # noqa: PLC0415
+    from voxpop import publish  # publish imports jobs
+    from voxpop.export import export_site
 
     folder = publish.staging_folder(queue.instance, event_id)
     if not folder.exists():
@@ -451,8 +451,8 @@ def _refresh_staged_export(db: sqlite3.Connection, queue: jobs.JobQueue, event_i
 
 
 def _withdraw_job(db: sqlite3.Connection, queue: jobs.JobQueue, job: sqlite3.Row) -> str:
-    from voxpop import publish  # noqa: PLC0415 - publish imports jobs
-    from voxpop.reels import service as reels  # noqa: PLC0415
+    from voxpop import publish  # publish imports jobs
+    from voxpop.reels import service as reels
 
     reflection_id = int(job["target_id"])
     row = db.execute(

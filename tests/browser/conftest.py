@@ -146,7 +146,7 @@ def fail_on_csp_violations(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str
     Every context a test opens (through any fixture) reports violations, as a
     `securitypolicyviolation` event or as Chromium's own console message.
     """
-    from playwright.sync_api import Browser as SyncBrowser  # noqa: PLC0415
+    from playwright.sync_api import Browser as SyncBrowser
 
     violations: list[str] = []
     original = SyncBrowser.new_context

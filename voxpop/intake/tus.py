@@ -47,7 +47,7 @@ OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
 
 
 def _event() -> models.Event:
-    from voxpop.kiosk.views import require_event  # noqa: PLC0415 - the kiosk's own rule
+    from voxpop.kiosk.views import require_event  # the kiosk's own rule
 
     return require_event()
 

@@ -139,9 +139,9 @@ def kiosk_assets_version() -> str:
 
 def _branding(event: models.Event) -> dict[str, Any]:
     """The event's logo and accent colour (from Settings) for the attract screen."""
-    from pathlib import PurePosixPath  # noqa: PLC0415
+    from pathlib import PurePosixPath
 
-    from voxpop.media.cards import CardError, parse_colour, text_colour_for  # noqa: PLC0415
+    from voxpop.media.cards import CardError, parse_colour, text_colour_for
 
     logo_path = event.branding.get("logo_path")
     accent = event.branding.get("accent_colour")

@@ -181,7 +181,7 @@ def run(
     check_hardened(argv)
     with tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace") as errors:
         try:
-            process = subprocess.Popen(  # noqa: S603 - argv list, checked above
+            process = subprocess.Popen(  # argv list, checked above
                 list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors,
                 text=True, encoding="utf-8", errors="replace",
                 preexec_fn=children.die_with_parent(),  # noqa: PLW1509 - see children.py
