@@ -53,7 +53,8 @@ def assert_hardened(call: dict[str, Any], upload_paths: set[str]) -> None:
             assert argv[fmt + 1] == ffmpeg.UPLOAD_WHITELIST
         else:
             assert argv[fmt + 1] in {ffmpeg.UPLOAD_WHITELIST, ffmpeg.STILL_WHITELIST,
-                                     ffmpeg.SILENCE_WHITELIST}  # fmt: skip
+                                     ffmpeg.SILENCE_WHITELIST,
+                                     ffmpeg.OWN_MP4_WHITELIST}  # fmt: skip
     if tool == "ffmpeg":
         assert "-nostdin" in argv
         outputs = argv[inputs[-1] + 2 :]

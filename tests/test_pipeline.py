@@ -131,6 +131,62 @@ def test_audio_becomes_the_same_mp4_over_a_card(app, clips, make) -> None:
     assert_delivery_mp4(files["mp4"], (1280, 720), 4.0)
 
 
+def stream_durations(path: Path) -> dict[str, float]:
+    info = ffprobe(path)
+    return {s["codec_type"]: float(s["duration"]) for s in info["streams"]}
+
+
+@pytest.mark.parametrize("volume", ["-24dB", "+8dB"], ids=["quiet", "loud"])
+def test_audio_clip_keeps_its_length_and_lands_at_minus_16_lufs(app, clips, volume) -> None:
+    """The still card is one GOP looped by copy: a length that is not a whole number of GOPs
+    still ends with its sound, and the sound is normalised from one ebur128 measurement."""
+    source = clips / f"voice{volume}.webm"
+    mediafiles.ffmpeg("-f", "lavfi", "-i", "sine=frequency=200:sample_rate=48000",
+                      "-f", "lavfi", "-i", "anoisesrc=c=pink:r=48000:a=0.05:seed=3",
+                      "-filter_complex", f"[0][1]amix=inputs=2,tremolo=f=3:d=0.7,volume={volume}",
+                      "-t", "7.3", "-c:a", "libopus", str(source))  # fmt: skip
+    reflection_id = add_reflection(app, "audio", source)
+    reflection = process(app, reflection_id)
+    assert reflection["status"] == "ready", reflection["failure_reason"]
+    mp4 = assets(app, reflection_id)["mp4"]
+    assert_delivery_mp4(mp4, (1280, 720), 7.3)
+    durations = stream_durations(mp4)
+    assert durations["video"] == pytest.approx(7.3, abs=0.1)
+    assert durations["audio"] == pytest.approx(7.3, abs=0.1)
+    assert float(ffprobe(mp4)["format"]["duration"]) == pytest.approx(7.3, abs=0.1)
+    assert integrated_loudness(mp4) == pytest.approx(-16.0, abs=1.0)
+    assert not [p.name for p in mp4.parent.iterdir() if p.name.startswith(".")], "no leftovers"
+
+
+def test_a_still_clip_has_the_parameter_sets_of_a_camera_clip(app, clips) -> None:
+    """The reel joins by stream copy: the looped still GOP must carry the same SPS/PPS."""
+    video_id = add_reflection(app, "video", mediafiles.ipad_mp4(clips / "sps.mp4", seconds=2))
+    audio_id = add_reflection(app, "audio", mediafiles.aac_m4a(clips / "sps.m4a", seconds=3))
+    extradata = []
+    for reflection_id in (video_id, audio_id):
+        assert process(app, reflection_id)["status"] == "ready"
+        mp4 = assets(app, reflection_id)["mp4"]
+        out = subprocess.run(
+            ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_data",
+             "-show_entries", "stream=extradata", "-of", "json", str(mp4)],
+            capture_output=True, text=True, check=True, timeout=60,
+        ).stdout  # fmt: skip
+        extradata.append(json.loads(out)["streams"][0]["extradata"])
+    assert extradata[0] == extradata[1]
+
+
+def test_loudness_gain_is_linear_unless_the_peak_limit_forbids_it() -> None:
+    from voxpop.media.transcode import DELIVERY, _loudness_filter
+
+    quiet = {"input_i": "-30.0", "input_tp": "-20.0", "input_lra": "4.0", "input_thresh": "-40"}
+    assert _loudness_filter(quiet, DELIVERY).startswith("volume=14.00dB,")
+    peaky = {**quiet, "input_tp": "-10.0"}  # +14 dB would put the peak at +4 dBTP
+    assert _loudness_filter(peaky, DELIVERY).startswith("loudnorm=I=-16.0:")
+    wide = {**quiet, "input_lra": "15.0"}
+    assert _loudness_filter(wide, DELIVERY).startswith("loudnorm=")
+    assert _loudness_filter(None, DELIVERY).startswith("aresample=48000,")
+
+
 def test_text_becomes_a_quote_card_and_a_short_clip(app) -> None:
     text = "Gweld y dydd drwy esgidiau rhywun arall — ŵ ŷ â. We listened, and it changed us."
     reflection_id = add_reflection(app, "text", text=text, name="Siân")

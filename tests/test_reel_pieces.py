@@ -12,7 +12,7 @@ from tests import mediafiles
 from tests.conftest import requires_ffmpeg
 from voxpop.media import cards, reel
 from voxpop.media.probe import probe_media, video_duration
-from voxpop.media.transcode import transcode_to_delivery_mp4
+from voxpop.media.transcode import audio_to_delivery_mp4, transcode_to_delivery_mp4
 
 pytestmark = [requires_ffmpeg, pytest.mark.media]
 
@@ -44,13 +44,22 @@ def test_cards_heads_and_copied_tails_join_without_drift(tmp_path: Path) -> None
     cards.render_title_card(tmp_path / "title.png", title="Whose Shoes? Cardiff")
     reel.make_still_clip(tmp_path / "title.png", tmp_path / "title.mp4", 3.0)
     pieces.append(reel.Piece(tmp_path / "title.mp4", video_duration(tmp_path / "title.mp4")))
+    # An audio reflection (a still card looped by copy, 7.3 s: not a whole number of GOPs)
+    # between two camera clips.
     sources = [mediafiles.ipad_mp4(tmp_path / "a.mp4", seconds=9),
+               mediafiles.opus_webm(tmp_path / "voice.webm", seconds=7.3),
                mediafiles.chromium_webm(tmp_path / "b.webm", seconds=7),
                mediafiles.rotated_phone_mp4(tmp_path / "c.mp4", seconds=6)]  # fmt: skip
+    cards.render_audio_card(tmp_path / "audio-card.png", perspective_label="Volunteer",
+                            colour="#2a7236", prompt="What changed for you?")  # fmt: skip
     for index, source in enumerate(sources):
         info = probe_media(source, max_seconds=90)
         clip = tmp_path / f"clip{index}.mp4"
-        transcode_to_delivery_mp4(source, clip, info)
+        if info.has_video:
+            transcode_to_delivery_mp4(source, clip, info)
+        else:
+            audio_to_delivery_mp4(source, tmp_path / "audio-card.png", clip, info)
+            assert video_duration(clip) == pytest.approx(7.3, abs=0.1)
         width, height = probe_media(clip, max_seconds=90).display_size
         if reel.needs_fitting(width, height):
             landscape = tmp_path / f"land{index}.mp4"

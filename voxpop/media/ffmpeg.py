@@ -30,6 +30,8 @@ UPLOAD_WHITELIST = ",".join(ACCEPTED_DEMUXERS)
 # Inputs voxpop makes itself: still PNG cards, and generated silence.
 STILL_WHITELIST = "image2,png_pipe"
 SILENCE_WHITELIST = "lavfi"
+# MP4 files voxpop wrote itself (a still card's one-GOP clip, looped by stream copy).
+OWN_MP4_WHITELIST = "mov,mp4,m4a,3gp,3g2,mj2"
 
 
 _running: set[subprocess.Popen[str]] = set()

@@ -5,16 +5,24 @@ High (yuv420p, at most 1280×720 keeping aspect — 720×1280 for portrait —, 
 closed GOPs with a keyframe exactly every 2 s) and AAC-LC (48 kHz stereo, 128 kb/s) normalised
 to −16 LUFS, ``+faststart``, no metadata.
 
-Loudness: EBU R128 with ffmpeg's ``loudnorm`` in two passes. The first pass (audio only, fast)
-measures; the second applies one linear gain using those measurements, so speech keeps its
-natural dynamics (single-pass loudnorm rides the gain like a compressor) and the result lands
-within a fraction of a LU of the target. If a true-peak limit can't be met linearly, loudnorm
-falls back to its dynamic mode for that clip.
+Loudness: EBU R128. One ``ebur128`` pass over the audio only measures the integrated loudness,
+loudness range and true peak; the encode then applies one linear gain (the ``volume`` filter),
+so speech keeps its natural dynamics (single-pass loudnorm rides the gain like a compressor)
+and the result lands within a fraction of a LU of the target. This is what ``loudnorm``'s
+linear mode does, without its resampling to 192 kHz. When the gain would push the true peak
+over the limit, or the range is wider than the target's, ``loudnorm`` normalises that clip in
+its dynamic mode instead (as loudnorm's own linear mode falls back).
+
+Still pictures (audio reflections' cards, text reflections' quote cards, reel title cards) are
+encoded once as one 2 s GOP and that GOP is looped by stream copy for the clip's length, so
+their cost is the sound's, not 30 encoded frames a second. The GOP is encoded with the same
+x264 settings as every clip, so the parameter sets, 30 fps CFR and 2 s keyframes are the same
+and the reel still joins it by stream copy.
 """
 
 from __future__ import annotations
 
-import json
+import math
 import os
 import re
 from collections.abc import Callable
@@ -122,21 +130,17 @@ def _silence(duration: float, profile: DeliveryProfile) -> Input:
 def measure_loudness(
     source: Path, info: MediaInfo, profile: DeliveryProfile = DELIVERY
 ) -> dict[str, str] | None:
-    """First loudnorm pass over the audio only; None when there is no (measurable) sound."""
+    """One ``ebur128`` pass over the audio only; None when there is no (measurable) sound.
+
+    Returns loudnorm's names for what it measured: ``input_i`` (integrated, LUFS),
+    ``input_tp`` (true peak, dBTP), ``input_lra`` (LU) and ``input_thresh`` (the relative gate).
+    """
     if not info.has_audio:
         return None
     argv = ffmpeg.ffmpeg_command(
         [Input(source, max_seconds=info.duration + 1)],
-        [
-            "-vn",
-            "-sn",
-            "-dn",
-            "-af",
-            f"loudnorm=I={profile.loudness}:TP={profile.true_peak}:LRA={profile.loudness_range}"
-            ":print_format=json",
-            "-f",
-            "null",
-        ],  # fmt: skip
+        # framelog=verbose: the per-frame lines stay out of the log; the summary is at info.
+        ["-vn", "-sn", "-dn", "-af", "ebur128=peak=true:framelog=verbose", "-f", "null"],
         Path(os.devnull),
         max_output_bytes=1_000_000,
         max_seconds=info.duration + 1,
@@ -145,25 +149,41 @@ def measure_loudness(
     result = ffmpeg.run(argv, timeout=_timeout(info.duration))
     if result.returncode != 0:
         _raise_for(result, "measuring the sound")
-    blocks = re.findall(r"\{[^{}]*\"input_i\"[^{}]*\}", result.stderr)
-    if not blocks:
+    summary = result.stderr.rsplit("Summary:", 1)[-1] if "Summary:" in result.stderr else ""
+    found: dict[str, str] = {}
+    for key, value in re.findall(r"(I|Threshold|LRA|Peak):\s+(-?[\d.]+|-inf)", summary):
+        found.setdefault(key, value)  # the first Threshold is the integrated loudness's gate
+    if len(found) < 4:
         raise MediaToolFailed("Could not measure the recording's loudness.", result.stderr)
-    measured = json.loads(blocks[-1])
-    # Digital silence measures as -inf: nothing to normalise.
-    if not re.fullmatch(r"-?\d+(\.\d+)?", measured.get("input_i", "")):
+    # Digital silence measures as -70 LUFS (or -inf): nothing to normalise.
+    if found["I"] == "-inf" or float(found["I"]) <= -70.0:
         return None
-    return {key: str(value) for key, value in measured.items()}
+    return {
+        "input_i": found["I"],
+        "input_tp": found["Peak"],
+        "input_lra": found["LRA"],
+        "input_thresh": found["Threshold"],
+    }
 
 
-def _loudnorm_filter(measured: dict[str, str] | None, profile: DeliveryProfile) -> str:
+def _loudness_filter(measured: dict[str, str] | None, profile: DeliveryProfile) -> str:
+    """The audio chain to the delivery format: gain to the target, 48 kHz stereo float."""
     chain = []
     if measured is not None:
-        chain.append(
-            f"loudnorm=I={profile.loudness}:TP={profile.true_peak}:LRA={profile.loudness_range}"
-            f":measured_I={measured['input_i']}:measured_TP={measured['input_tp']}"
-            f":measured_LRA={measured['input_lra']}:measured_thresh={measured['input_thresh']}"
-            f":offset={measured['target_offset']}:linear=true"
-        )
+        gain = profile.loudness - float(measured["input_i"])
+        peak = float(measured["input_tp"]) if measured["input_tp"] != "-inf" else -99.0
+        if (
+            peak + gain <= profile.true_peak
+            and float(measured["input_lra"]) <= profile.loudness_range
+        ):
+            chain.append(f"volume={gain:.2f}dB")
+        else:
+            chain.append(
+                f"loudnorm=I={profile.loudness}:TP={profile.true_peak}"
+                f":LRA={profile.loudness_range}:measured_I={measured['input_i']}"
+                f":measured_TP={peak}:measured_LRA={measured['input_lra']}"
+                f":measured_thresh={measured['input_thresh']}:offset=0:linear=true"
+            )
     chain.append(f"aresample={profile.sample_rate}")
     chain.append("aformat=sample_fmts=fltp:channel_layouts=stereo")
     return ",".join(chain)
@@ -242,10 +262,10 @@ def transcode_to_delivery_mp4(
         f"[0:v:0]scale={width}:{height}:flags=bicubic,setsar=1,fps={profile.fps},format=yuv420p[v]"
     )
     if info.has_audio:
-        audio_chain = f"[0:a:0]{_loudnorm_filter(measured, profile)}[a]"
+        audio_chain = f"[0:a:0]{_loudness_filter(measured, profile)}[a]"
     else:
         inputs.append(_silence(info.duration, profile))
-        audio_chain = f"[1:a]{_loudnorm_filter(None, profile)}[a]"
+        audio_chain = f"[1:a]{_loudness_filter(None, profile)}[a]"
     output_args = [
         "-filter_complex", f"{video_chain};{audio_chain}", "-map", "[v]", "-map", "[a]",
         *_video_codec_args(profile), *_audio_codec_args(profile), *_container_args(),
@@ -265,24 +285,9 @@ def audio_to_delivery_mp4(
 ) -> None:
     """Turn an audio-only recording into the delivery MP4, over a still card."""
     measured = measure_loudness(source, info, profile)
-    inputs = [
-        Input(source, max_seconds=info.duration + 1),
-        Input(
-            card_png,
-            whitelist=ffmpeg.STILL_WHITELIST,
-            options=("-loop", "1", "-framerate", str(profile.fps)),
-            max_seconds=info.duration,
-        ),  # fmt: skip
-    ]
-    output_args = [
-        "-filter_complex",
-        f"[1:v]scale={profile.max_long_side}:{profile.max_short_side},setsar=1,"
-        f"format=yuv420p[v];[0:a:0]{_loudnorm_filter(measured, profile)}[a]",
-        "-map", "[v]", "-map", "[a]",
-        *_video_codec_args(profile), *_audio_codec_args(profile), *_container_args(),
-    ]  # fmt: skip
-    _encode(inputs, output_args, destination, info.duration, profile, on_progress,
-            "converting the audio")  # fmt: skip
+    sound = Input(source, max_seconds=info.duration + 1)
+    _still_clip(card_png, destination, info.duration, sound, _loudness_filter(measured, profile),
+                profile, on_progress, "converting the audio")  # fmt: skip
 
 
 def still_to_delivery_mp4(
@@ -294,21 +299,62 @@ def still_to_delivery_mp4(
     on_progress: ProgressCallback | None = None,
 ) -> None:
     """A silent clip of a still card (quote cards for text reflections, title cards)."""
+    silence, audio_filter = _silence(seconds, profile), _loudness_filter(None, profile)
+    _still_clip(card_png, destination, seconds, silence, audio_filter, profile, on_progress,
+                "making a card clip")  # fmt: skip
+
+
+def _still_gop(card_png: Path, destination: Path, profile: DeliveryProfile) -> None:
+    """One GOP (2 s at 30 fps) of a still card, with the delivery format's video settings."""
     inputs = [
         # One frame a second is read (decoding the PNG 30 times a second was most of the cost);
-        # the fps filter repeats it, so the clip is still 30 fps CFR with 2 s keyframes.
+        # the fps filter repeats it.
         Input(card_png, whitelist=ffmpeg.STILL_WHITELIST,
-              options=("-loop", "1", "-framerate", "1"), max_seconds=seconds + 1),
-        _silence(seconds, profile),
+              options=("-loop", "1", "-framerate", "1"), max_seconds=profile.gop_seconds + 1),
     ]  # fmt: skip
     output_args = [
         "-filter_complex",
         f"[0:v]scale={profile.max_long_side}:{profile.max_short_side},setsar=1,"
-        f"format=yuv420p,fps={profile.fps}[v];[1:a]{_loudnorm_filter(None, profile)}[a]",
-        "-map", "[v]", "-map", "[a]",
-        *_video_codec_args(profile), *_audio_codec_args(profile), *_container_args(),
+        f"format=yuv420p,fps={profile.fps}[v]",
+        "-map", "[v]", "-frames:v", str(profile.gop_frames), "-an",
+        *_video_codec_args(profile), *_container_args(),
     ]  # fmt: skip
-    _encode(inputs, output_args, destination, seconds, profile, on_progress, "making a card clip")
+    _encode(inputs, output_args, destination, profile.gop_seconds, profile, None,
+            "making a card clip")  # fmt: skip
+
+
+def _still_clip(
+    card_png: Path,
+    destination: Path,
+    seconds: float,
+    sound: Input,
+    audio_filter: str,
+    profile: DeliveryProfile,
+    on_progress: ProgressCallback | None,
+    doing: str,
+) -> None:
+    """A delivery MP4 of a still card for ``seconds``, with ``sound`` through ``audio_filter``.
+
+    The card is encoded once as one GOP; ``-stream_loop`` repeats that GOP by stream copy
+    (timestamps continue, so the clip stays 30 fps CFR with a keyframe every 2 s) and the
+    output's ``-t`` cuts the last GOP short. Only the sound is encoded for the clip's length.
+    """
+    gop = destination.with_name(f".{destination.stem}.still-gop.mp4")
+    try:
+        _still_gop(card_png, gop, profile)
+        loops = max(0, math.ceil(seconds / profile.gop_seconds - 1e-6) - 1)
+        inputs = [
+            Input(gop, whitelist=ffmpeg.OWN_MP4_WHITELIST,
+                  options=("-stream_loop", str(loops)), max_seconds=seconds),
+            sound,
+        ]  # fmt: skip
+        output_args = [
+            "-filter_complex", f"[1:a:0]{audio_filter}[a]", "-map", "0:v:0", "-map", "[a]",
+            "-c:v", "copy", *_audio_codec_args(profile), *_container_args(),
+        ]  # fmt: skip
+        _encode(inputs, output_args, destination, seconds, profile, on_progress, doing)
+    finally:
+        gop.unlink(missing_ok=True)
 
 
 def extract_frame(mp4: Path, at_seconds: float, destination: Path) -> Path:
