@@ -43,7 +43,8 @@ class VoxpopState:
 class VoxpopRequest(Request):
     """Streams uploaded files straight into ``uploads/incoming/``, hashing as they arrive."""
 
-    def _get_file_stream(
+    # werkzeug annotates this IO[bytes]; a RawIOBase (all it uses: write, seek) does as well.
+    def _get_file_stream(  # type: ignore[override]
         self,
         total_content_length: int | None,
         content_type: str | None,
@@ -119,7 +120,7 @@ def select_locale() -> str:
     if not has_request_context():  # a job or command: the default language
         return languages[0]
     asked = request.args.get("lang")
-    if asked in languages:
+    if asked is not None and asked in languages:
         session["lang"] = asked
         return asked
     if session.get("lang") in languages:
@@ -182,8 +183,8 @@ def _reels_follow_up(response: Response) -> Response:
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the voxpop application: config, database, media store, blueprints."""
-    settings = load_config(config)
-    instance = Path(settings["INSTANCE"])
+    loaded = load_config(config)
+    instance = Path(loaded["INSTANCE"])
     app = Flask(
         __name__,
         instance_path=str(instance),
@@ -192,7 +193,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.request_class = VoxpopRequest
     app.session_interface = PerRequestSecureSession()
-    app.config.update(settings)
+    app.config.update(loaded)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(instance)
     if not app.config.get("RATELIMIT_STORAGE_URI"):

@@ -368,7 +368,7 @@ def _already_there(target: Path, file: _File) -> bool:
     return file_sha256(target) == file.sha256
 
 
-def _write_atomically(target: Path, write: Callable[[IO[bytes]], None]) -> None:
+def _write_atomically(target: Path, write: Callable[[IO[bytes]], object]) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f"{_PARTIAL}{target.name}")
     try:

@@ -41,7 +41,7 @@ class AppLimiter(Limiter):
 
     def _own(self) -> tuple[Storage, RateLimiter] | None:
         if has_app_context():
-            return current_app.extensions.get("voxpop.ratelimit")  # type: ignore[no-any-return]
+            return current_app.extensions.get("voxpop.ratelimit")
         return None
 
     @property
@@ -93,7 +93,7 @@ def kiosk_upload_limits(view: F) -> F:
 
     Goes under ``auth.kiosk_required``, which finds the kiosk the limits are counted for.
     """
-    view = limiter.shared_limit(
+    by_bytes = limiter.shared_limit(
         config_value("RATELIMIT_KIOSK_BYTES"),
         scope="kiosk-bytes",
         key_func=kiosk_key,
@@ -106,4 +106,4 @@ def kiosk_upload_limits(view: F) -> F:
         scope="kiosk-requests",
         key_func=kiosk_key,
         error_message=_kiosk_too_fast,
-    )(view)
+    )(by_bytes)

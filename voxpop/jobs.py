@@ -97,6 +97,7 @@ def enqueue(db: sqlite3.Connection, queue: JobQueue, kind: str, target_id: int) 
                 "INSERT INTO job (kind, target_id, created_at) VALUES (?, ?, ?)",
                 (kind, target_id, utcnow()),
             ).lastrowid
+            or 0
         )
     queue.deliver(job_id)
     return job_id

@@ -186,7 +186,7 @@ def create_event(
                 utcnow(),
             ),
         )
-        event_id = cursor.lastrowid
+        event_id = int(cursor.lastrowid or 0)
         for position, (slug, label_en, label_cy, colour) in enumerate(DEFAULT_PERSPECTIVES):
             db.execute(
                 "INSERT INTO perspective (event_id, slug, labels, colour, position)"
@@ -265,7 +265,7 @@ def _insert_consent_text(
         " VALUES (?, ?, ?, ?, ?)",
         (event_id, version, canonical, sha256_text(canonical), utcnow()),
     )
-    return int(cursor.lastrowid)
+    return int(cursor.lastrowid or 0)
 
 
 def _consent_from_row(row: sqlite3.Row) -> ConsentText:
@@ -408,7 +408,7 @@ def create_kiosk(
             " VALUES (?, ?, ?, ?, ?, ?)",
             (name, _token_hash(api_token), _token_hash(pairing_token), utcnow(), int(auto), mode),
         )
-    return NewKiosk(get_kiosk(db, int(cursor.lastrowid)), api_token, pairing_token)
+    return NewKiosk(get_kiosk(db, int(cursor.lastrowid or 0)), api_token, pairing_token)
 
 
 def get_kiosk(db: sqlite3.Connection, kiosk_id: int) -> Kiosk:
@@ -519,8 +519,10 @@ def record_heartbeat(
     values: dict[str, Any] = {}
     for name in HEARTBEAT_FIELDS:
         value = report.get(name)
-        is_count = isinstance(value, int | float) and not isinstance(value, bool)
-        values[name] = int(value) if is_count and 0 <= value < 2**53 else None
+        if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < 2**53:
+            values[name] = int(value)
+        else:
+            values[name] = None
     version = report.get("app_version")
     values["app_version"] = str(version)[:40] if version else None
     db.execute(
@@ -592,7 +594,7 @@ def create_user(db: sqlite3.Connection, name: str, role: str, password: str) -> 
             )
     except sqlite3.IntegrityError as error:
         raise ValueError(f"There is already a user called {name!r}") from error
-    return User(int(cursor.lastrowid), name, role)
+    return User(int(cursor.lastrowid or 0), name, role)
 
 
 def get_user(db: sqlite3.Connection, user_id: int) -> User | None:

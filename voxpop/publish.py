@@ -204,7 +204,8 @@ def saved_settings(db: sqlite3.Connection, event_id: int) -> S3Settings:
     row = db.execute("SELECT * FROM publish_settings WHERE event_id = ?", (event_id,)).fetchone()
     if row is None:
         return S3Settings()
-    return S3Settings(*(row[name] or "" for name in SETTING_FIELDS))
+    bucket, prefix, region, endpoint_url = (str(row[name] or "") for name in SETTING_FIELDS)
+    return S3Settings(bucket, prefix, region, endpoint_url)
 
 
 def environment_settings(environ: Mapping[str, str] | None = None) -> dict[str, str]:

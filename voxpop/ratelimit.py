@@ -36,7 +36,9 @@ class SQLiteStorage(Storage):
 
     STORAGE_SCHEME = [SCHEME]
 
-    def __init__(self, uri: str, wrap_exceptions: bool = False, **options: object) -> None:
+    def __init__(
+        self, uri: str, wrap_exceptions: bool = False, **options: float | str | bool
+    ) -> None:
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
         path = unquote(urlsplit(uri).path)
         if not path or path == "/":

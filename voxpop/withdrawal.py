@@ -396,6 +396,7 @@ def _open_job(db: sqlite3.Connection, reflection_id: int, now: str) -> int:
             "INSERT INTO job (kind, target_id, created_at) VALUES (?, ?, ?)",
             (WITHDRAW_REFLECTION, reflection_id, now),
         ).lastrowid
+        or 0
     )
 
 

@@ -75,7 +75,7 @@ class ServerLinks:
 
     def alternate(self, lang: str) -> str:
         """This page in another language (remembered in the session, as everywhere else)."""
-        args = {**request.args, "lang": lang}
+        args: dict[str, Any] = {**request.args, "lang": lang}
         return url_for(str(request.endpoint), **(request.view_args or {}), **args)
 
 

@@ -283,8 +283,8 @@ def _patch(record: uploads.Upload) -> Response:
     if record.finished:
         answer = uploads.reflection_answer(get_db(), record)
         if offset == record.length and not request.content_length:
-            headers = {"Upload-Offset": str(record.length)} | _voxpop_headers(answer)
-            return Response(status=204, headers=headers)
+            done = {"Upload-Offset": str(record.length)} | _voxpop_headers(answer)
+            return Response(status=204, headers=done)
         raise _tus_error(_("This recording has already been received."), 409)
     content_type = (request.mimetype or "").lower()
     if content_type != OFFSET_CONTENT_TYPE:

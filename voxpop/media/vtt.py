@@ -212,7 +212,7 @@ def format_vtt(cues: Iterable[Cue]) -> str:
 
 
 def _sentences(text: str) -> list[str]:
-    found = []
+    found: list[str] = []
     for paragraph in _clean_lines(text):
         found.extend(part.strip() for part in _SENTENCE_END.split(paragraph) if part.strip())
     return found

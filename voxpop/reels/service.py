@@ -276,7 +276,7 @@ def create_reel(
         reel_id = int(db.execute(
             "INSERT INTO reel (event_id, title, created_at, updated_at) VALUES (?, ?, ?, ?)",
             (event.id, cleaned, now, now),
-        ).lastrowid)  # fmt: skip
+        ).lastrowid or 0)  # fmt: skip
         items = proposals(db, event) if propose else []
         db.executemany(
             "INSERT INTO reel_item (reel_id, reflection_id, position) VALUES (?, ?, ?)",

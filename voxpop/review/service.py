@@ -69,7 +69,7 @@ class Filters:
     review: str = ""  # one of REVIEW_FILTERS
     q: str = ""
 
-    def query_args(self) -> dict[str, str]:
+    def query_args(self) -> dict[str, Any]:
         """The filters as URL query arguments (only those set)."""
         args = {
             "perspective": self.perspective,

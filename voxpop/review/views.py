@@ -24,6 +24,7 @@ from flask import (
 )
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
+from werkzeug.datastructures import ImmutableMultiDict
 
 from voxpop import models, withdrawal
 from voxpop.auth import login_required
@@ -181,7 +182,7 @@ def _render_detail(reflection_id: int, error: str | None = None, status: int = 2
     cues = service.transcript_cues(reflection)
     rows = [(clock_ms(cue.start), clock_ms(cue.end), cue.text) for cue in cues]
     # After a refused edit, show what was typed, so nothing has to be typed again.
-    posted = request.form if error and request.method == "POST" else {}
+    posted = request.form if error and request.method == "POST" else ImmutableMultiDict()
     if posted and request.endpoint == "review.save_transcript":
         rows = list(
             zip(

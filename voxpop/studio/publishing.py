@@ -141,7 +141,7 @@ def publish_status(event_id: int) -> dict[str, Any]:
             size=publish.human_bytes(state["bytes_sent"]),
             queued=state["files_queued"],
         )
-    elif job_status == "failed":
+    elif job is not None and job_status == "failed":
         text = _("Publishing failed: %(reason)s", reason=job["error"] or state["message"] or "")
     elif phase == "done":
         text = _(

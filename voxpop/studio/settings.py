@@ -27,7 +27,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from werkzeug.exceptions import RequestEntityTooLarge
-from wtforms import SelectChoice
+from wtforms import SelectChoice  # type: ignore[attr-defined]  # WTForms 3.3; stubs are 3.2
 
 from voxpop import audit, auth, models
 from voxpop.auth import login_required, public
