@@ -18,7 +18,7 @@ from tests.conftest import Auth, KioskDevice
 from voxpop import create_app, models
 from voxpop.db import get_db, transaction
 from voxpop.media import charts
-from voxpop.studio.dashboard import (
+from voxpop.counts import (
     dashboard_stats,
     kiosk_banner,
     missing_perspectives,

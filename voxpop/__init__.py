@@ -7,20 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flask import (
-    Flask,
-    Request,
-    Response,
-    current_app,
-    g,
-    has_request_context,
-    redirect,
-    request,
-    session,
-)
+from flask import Flask, Request, Response, current_app, g, request
 from flask.sessions import SecureCookieSessionInterface
 
-from voxpop import ratelimit, security
+from voxpop import ratelimit, security, web
 from voxpop.config import load_config
 from voxpop.db import close_db, connect, database_path, get_db, migrate, schema_version
 from voxpop.extensions import babel, csrf, limiter
@@ -114,64 +104,6 @@ def open_database(instance: str | Path) -> Any:
     return conn
 
 
-def select_locale() -> str:
-    """The UI language: ``?lang=`` (remembered), then the session, then the browser."""
-    languages = current_app.config["LANGUAGES"]
-    if not has_request_context():  # a job or command: the default language
-        return languages[0]
-    asked = request.args.get("lang")
-    if asked is not None and asked in languages:
-        session["lang"] = asked
-        return asked
-    if session.get("lang") in languages:
-        return str(session["lang"])
-    return request.accept_languages.best_match(languages) or languages[0]
-
-
-_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
-# What plain HTTP on the LAN may still serve: the steps to trust the certificate.
-_HTTP_LAN_ENDPOINTS = {
-    "public.setup",
-    "public.ca_certificate",
-    "public.healthz",
-    "kiosk.pair",
-    "public.withdraw",
-    "public.withdraw_confirm",
-    "static",
-}
-# ... and the withdrawal forms may be posted there too: the receipt QR opens them on a
-# delegate's phone, which has not installed the venue certificate.
-_HTTP_LAN_FORMS = {"public.withdraw", "public.withdraw_confirm"}
-
-
-def is_secure_context() -> bool:
-    """True when a browser would grant this page the camera: HTTPS, or plain HTTP on loopback."""
-    return request.is_secure or (request_hostname() in _LOOPBACK_HOSTS)
-
-
-def request_hostname() -> str:
-    """The host name or address this request was sent to, without the port."""
-    host = request.host
-    return host[: host.index("]") + 1] if host.startswith("[") else host.rsplit(":", 1)[0]
-
-
-def https_url_for_this_request() -> str:
-    """The same page on this instance's HTTPS port."""
-    hostname = request_hostname()
-    query = f"?{request.query_string.decode()}" if request.query_string else ""
-    return f"https://{hostname}:{current_app.config['TLS_PORT']}{request.path}{query}"
-
-
-def _redirect_lan_http_to_https() -> Any:
-    if is_secure_context() or not current_app.config.get("TLS_PORT"):
-        return None
-    if request.endpoint in _HTTP_LAN_ENDPOINTS and request.method == "GET":
-        return None
-    if request.endpoint in _HTTP_LAN_FORMS:
-        return None
-    return redirect(https_url_for_this_request(), code=307 if request.method != "GET" else 302)
-
-
 def _reels_follow_up(response: Response) -> Response:
     """After a change that touched reels: prepare clips and render stale reels again."""
     if "reel_follow_up" in g and response.status_code < 400:
@@ -210,7 +142,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     babel.init_app(
         app,
-        locale_selector=select_locale,
+        locale_selector=web.select_locale,
         default_translation_directories=str(Path(__file__).parent / "translations"),
     )
 
@@ -240,7 +172,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_job_handlers()
     logsafe.install(app)  # no pairing link or token in what the app logs
 
-    app.before_request(_redirect_lan_http_to_https)
+    app.before_request(web.redirect_lan_http_to_https)
     app.before_request(auth.load_user)
     app.after_request(_reels_follow_up)
     security.init_app(app)
@@ -251,10 +183,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.context_processor
     def inject_helpers() -> dict[str, Any]:
-        from flask_babel import get_locale
-
         return {
-            "current_locale": str(get_locale() or "en"),
+            "current_locale": web.current_language(),
             "user": g.get("user"),
             "disk_low": _disk_low() if g.get("user") else False,
         }

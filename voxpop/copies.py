@@ -9,7 +9,8 @@ Two kinds (issue 13: "erased" means erased):
   (``scrub_backups``); a backup that cannot be opened or scrubbed is deleted instead.
 - **Export folders** written by ``voxpop.export.export_site`` (``voxpop export``): each one is
   recorded in ``instance/export-folders.json`` when it is written, and a withdrawal brings every
-  recorded folder of that event that still exists up to date (``refresh_export_folders``).
+  recorded folder of that event that still exists up to date
+  (``voxpop.export.refresh_export_folders``).
 """
 
 from __future__ import annotations
@@ -20,13 +21,11 @@ import json
 import logging
 import os
 import re
-import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from voxpop.db import database_path, utcnow
-from voxpop.storage import MediaStore
 
 log = logging.getLogger(__name__)
 
@@ -163,68 +162,3 @@ def forget_export_folder(instance: str | Path, folder: Path) -> None:
     """Stop following a folder (it is no longer a voxpop export: someone reused it)."""
     with _register(Path(instance)) as entries:
         entries[:] = [entry for entry in entries if entry.get("path") != str(folder)]
-
-
-def scrub_export_folder(folder: Path, reflection_id: int) -> None:
-    """Remove one reflection from an export folder without rebuilding it: its files, its entry
-    in ``manifest.json``, and every page that shows it (the site then lacks those pages; the
-    next export makes them again). For when the folder cannot be brought up to date."""
-    from voxpop.export import MANIFEST  # export imports this module
-
-    media = folder / "media" / "reflections" / str(reflection_id)
-    if media.exists():
-        shutil.rmtree(media)
-    manifest_path = folder / MANIFEST
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        manifest = None
-    if isinstance(manifest, dict) and isinstance(manifest.get("reflections"), list):
-        manifest["reflections"] = [
-            record for record in manifest["reflections"]
-            if not (isinstance(record, dict) and record.get("id") == reflection_id)
-        ]  # fmt: skip
-        text = json.dumps(manifest, ensure_ascii=False, sort_keys=True, indent=2) + "\n"
-        partial = manifest_path.with_name(f".partial-{MANIFEST}")
-        partial.write_text(text, encoding="utf-8")
-        os.replace(partial, manifest_path)
-    marker = f"media/reflections/{reflection_id}/".encode()
-    shows_it = re.compile(rb'data-reflection="%d"' % reflection_id)
-    for page in folder.rglob("*.html"):
-        data = page.read_bytes()
-        if marker in data or shows_it.search(data):
-            page.unlink()
-
-
-def refresh_export_folders(
-    db: sqlite3.Connection, store: MediaStore, instance: str | Path, event_id: int,
-    reflection_id: int,
-) -> list[Path]:  # fmt: skip
-    """After a withdrawal: bring every recorded export folder of the event that still exists
-    up to date with the archive as it stands (the withdrawn reflection's files, manifest entry
-    and pages go). A folder that cannot be rebuilt is scrubbed of that reflection instead; a
-    folder that is no longer a voxpop export is forgotten, untouched. Returns the folders
-    cleaned. A folder not there now (a USB stick unplugged) stays recorded.
-    """
-    from voxpop.errors import VoxpopError
-    from voxpop.export import GENERATOR, MANIFEST, export_site
-
-    cleaned = []
-    for folder in export_folders(instance, event_id):
-        if not folder.is_dir():
-            continue
-        try:
-            manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            manifest = None
-        if not isinstance(manifest, dict) or manifest.get("generator") != GENERATOR:
-            forget_export_folder(instance, folder)
-            continue
-        try:
-            export_site(db, store, folder, event_id)
-        except (VoxpopError, OSError):
-            log.warning("Could not bring the export in %s up to date; removing reflection %s"
-                        " from it", folder, reflection_id, exc_info=True)  # fmt: skip
-            scrub_export_folder(folder, reflection_id)
-        cleaned.append(folder)
-    return cleaned

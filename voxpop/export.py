@@ -25,8 +25,11 @@ import csv
 import hashlib
 import io
 import json
+import logging
 import math
 import os
+import re
+import shutil
 import sqlite3
 import zipfile
 from collections.abc import Callable, Iterator
@@ -45,6 +48,8 @@ from voxpop.archive.service import PublicReel, PublicReflection
 from voxpop.errors import VoxpopError
 from voxpop.security import EXPORT_CONTENT_SECURITY_POLICY, EXPORT_REFERRER_POLICY
 from voxpop.storage import MediaStore, file_sha256
+
+log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
@@ -584,3 +589,66 @@ def write_consent_log(db: sqlite3.Connection, path: Path, event_id: int | None =
     data = _csv(rows)
     _write_atomically(Path(path), lambda handle: handle.write(data))
     return len(rows)
+
+
+# -- export folders after a withdrawal ---------------------------------------------------------
+
+
+def scrub_export_folder(folder: Path, reflection_id: int) -> None:
+    """Remove one reflection from an export folder without rebuilding it: its files, its entry
+    in ``manifest.json``, and every page that shows it (the site then lacks those pages; the
+    next export makes them again). For when the folder cannot be brought up to date."""
+    media = folder / "media" / "reflections" / str(reflection_id)
+    if media.exists():
+        shutil.rmtree(media)
+    manifest_path = folder / MANIFEST
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        manifest = None
+    if isinstance(manifest, dict) and isinstance(manifest.get("reflections"), list):
+        manifest["reflections"] = [
+            record for record in manifest["reflections"]
+            if not (isinstance(record, dict) and record.get("id") == reflection_id)
+        ]  # fmt: skip
+        text = json.dumps(manifest, ensure_ascii=False, sort_keys=True, indent=2) + "\n"
+        partial = manifest_path.with_name(f".partial-{MANIFEST}")
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, manifest_path)
+    marker = f"media/reflections/{reflection_id}/".encode()
+    shows_it = re.compile(rb'data-reflection="%d"' % reflection_id)
+    for page in folder.rglob("*.html"):
+        data = page.read_bytes()
+        if marker in data or shows_it.search(data):
+            page.unlink()
+
+
+def refresh_export_folders(
+    db: sqlite3.Connection, store: MediaStore, instance: str | Path, event_id: int,
+    reflection_id: int,
+) -> list[Path]:  # fmt: skip
+    """After a withdrawal: bring every recorded export folder of the event that still exists
+    up to date with the archive as it stands (the withdrawn reflection's files, manifest entry
+    and pages go). A folder that cannot be rebuilt is scrubbed of that reflection instead; a
+    folder that is no longer a voxpop export is forgotten, untouched. Returns the folders
+    cleaned. A folder not there now (a USB stick unplugged) stays recorded.
+    """
+    cleaned = []
+    for folder in copies.export_folders(instance, event_id):
+        if not folder.is_dir():
+            continue
+        try:
+            manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            manifest = None
+        if not isinstance(manifest, dict) or manifest.get("generator") != GENERATOR:
+            copies.forget_export_folder(instance, folder)
+            continue
+        try:
+            export_site(db, store, folder, event_id)
+        except (VoxpopError, OSError):
+            log.warning("Could not bring the export in %s up to date; removing reflection %s"
+                        " from it", folder, reflection_id, exc_info=True)  # fmt: skip
+            scrub_export_folder(folder, reflection_id)
+        cleaned.append(folder)
+    return cleaned

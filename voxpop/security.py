@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, g, request
 
+from voxpop.web import request_hostname
+
 # No inline script or style anywhere: templates carry data in `data-*` attributes or
 # `<script type="application/json">` blocks, and scripts set CSS variables through the CSSOM
 # (`element.style.setProperty`), which a CSP does not restrict.
@@ -65,7 +67,6 @@ def content_security_policy() -> str:
     tls_port = current_app.config.get("TLS_PORT")
     if tls_port and not request.is_secure:
         # Plain-HTTP pages post to themselves and are redirected to HTTPS (pairing).
-        from voxpop import request_hostname  # voxpop imports this module
 
         form_action += f" https://{request_hostname()}:{tls_port}"
     policy = {**CONTENT_SECURITY_POLICY, "form-action": form_action}
@@ -87,7 +88,6 @@ def _sends_hsts() -> bool:
     base = urlsplit(str(current_app.config.get("PUBLIC_BASE_URL") or ""))
     if base.scheme != "https" or not base.hostname or not request.is_secure:
         return False
-    from voxpop import request_hostname
 
     return request_hostname().strip("[]").lower() == base.hostname.lower()
 

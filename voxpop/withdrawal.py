@@ -37,10 +37,14 @@ from flask_babel import gettext as _
 from limits import RateLimitItemPerSecond
 from limits.strategies import RateLimiter
 
-from voxpop import copies, jobs, models, ratelimit
+from voxpop import copies, export, jobs, models, publish, ratelimit
+from voxpop.archive.service import is_publishable
 from voxpop.db import transaction, utcnow
 from voxpop.errors import VoxpopError
 from voxpop.intake.receipts import normalise_receipt_code
+from voxpop.publish import PUBLISH_ARCHIVE
+from voxpop.reels import service as reels
+from voxpop.reels.service import RENDER_REEL
 from voxpop.storage import MediaStore, StorageError
 
 log = logging.getLogger(__name__)
@@ -145,7 +149,6 @@ def find_by_code(db: sqlite3.Connection, code: str) -> FoundReflection:
 
 def preview(db: sqlite3.Connection, found: FoundReflection, lang: str) -> WithdrawalPreview:
     """What will be removed: kind, perspective, when, and where it is shown now."""
-    from voxpop.archive.service import is_publishable  # keeps imports light
 
     (reels,) = db.execute(
         "SELECT COUNT(DISTINCT reel_id) FROM reel_item WHERE reflection_id = ?", (found.id,)
@@ -273,7 +276,6 @@ def withdraw(
     ``confirmed_with``: what they typed to confirm). Returns the id of the
     ``withdraw_reflection`` job. Raises UnknownCode (no such reflection) or AlreadyWithdrawn.
     """
-    from voxpop.reels import service as reels  # reels import jobs
 
     now = utcnow()
     with transaction(db):
@@ -405,8 +407,6 @@ def _open_job(db: sqlite3.Connection, reflection_id: int, now: str) -> int:
 
 def _busy_with_it(db: sqlite3.Connection, reflection_id: int, event_id: int) -> str | None:
     """A running job that could write its files (or publish them) while we delete them."""
-    from voxpop.publish import PUBLISH_ARCHIVE  # publish imports jobs
-    from voxpop.reels.service import RENDER_REEL
 
     marks = ",".join("?" * len(_WRITES_ITS_FILES))
     row = db.execute(
@@ -438,22 +438,18 @@ def remove_files(store: MediaStore, reflection_id: int, original_path: str | Non
 def _refresh_staged_export(db: sqlite3.Connection, queue: jobs.JobQueue, event_id: int) -> None:
     """The publish keeps a copy of the export under instance/: drop the withdrawn files from
     it now, even while offline (an export that cannot be rebuilt is removed; it is a cache)."""
-    from voxpop import publish  # publish imports jobs
-    from voxpop.export import export_site
 
     folder = publish.staging_folder(queue.instance, event_id)
     if not folder.exists():
         return
     try:
-        export_site(db, queue.store, folder, event_id)
+        export.export_site(db, queue.store, folder, event_id)
     except (VoxpopError, OSError):
         log.warning("Could not rebuild the staged export of event %s; removing it", event_id)
         shutil.rmtree(folder)
 
 
 def _withdraw_job(db: sqlite3.Connection, queue: jobs.JobQueue, job: sqlite3.Row) -> str:
-    from voxpop import publish  # publish imports jobs
-    from voxpop.reels import service as reels
 
     reflection_id = int(job["target_id"])
     row = db.execute(
@@ -474,7 +470,7 @@ def _withdraw_job(db: sqlite3.Connection, queue: jobs.JobQueue, job: sqlite3.Row
         # Copies voxpop made elsewhere: the backups kept from before an upgrade, and every
         # folder it exported (issue 13: "erased" means erased).
         copies.scrub_backups(queue.instance, lambda backup: _scrub_backup(backup, reflection_id))
-        copies.refresh_export_folders(db, queue.store, queue.instance, row["event_id"],
+        export.refresh_export_folders(db, queue.store, queue.instance, row["event_id"],
                                       reflection_id)  # fmt: skip
     except OSError as error:
         log.exception("Removing the files of reflection %s failed", reflection_id)

@@ -21,14 +21,13 @@ from flask import (
     send_file,
     url_for,
 )
-from flask_babel import get_locale
 
 from voxpop import models
 from voxpop.archive import service
 from voxpop.archive.service import PublicFile, PublicReel, PublicReflection
 from voxpop.auth import public
 from voxpop.db import get_db
-from voxpop.kiosk.views import require_event
+from voxpop.web import current_language, require_event
 
 bp = Blueprint("archive", __name__)
 
@@ -84,7 +83,7 @@ def _render(template: str, event: models.Event, **context: Any) -> Any:
         render_template(
             template,
             event=event,
-            lang=str(get_locale() or "en"),
+            lang=current_language(),
             languages=event_languages(event),
             links=ServerLinks(),
             page_size=service.PAGE_SIZE,

@@ -38,18 +38,13 @@ from voxpop.intake.staging import (
     ensure_room,
 )
 from voxpop.reflections import upload_limit_bytes
+from voxpop.web import require_event
 
 bp = Blueprint("intake", __name__)
 
 TUS_VERSION = "1.0.0"
 TUS_EXTENSIONS = "creation,termination,expiration,checksum"
 OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
-
-
-def _event() -> models.Event:
-    from voxpop.kiosk.views import require_event  # the kiosk's own rule
-
-    return require_event()
 
 
 def _limit(event: models.Event) -> int:
@@ -112,7 +107,7 @@ def _tus_headers(response: Response) -> Response:
 @kiosk_upload_limits
 def create_upload() -> Any:
     """OPTIONS: what this server supports. POST: start an upload (the tus creation extension)."""
-    event = _event()
+    event = require_event()
     if request.method == "OPTIONS":
         return Response(
             status=204,
@@ -175,7 +170,7 @@ def upload(upload_id: str) -> Any:
         raise _tus_error(_("This upload does not exist."), 404)
     # Before anything reads the body (the CSRF check of a cookie-borne request parses it):
     # the app's default limit is for small forms, far below a recording's chunk.
-    request.max_content_length = _limit(_event())
+    request.max_content_length = _limit(require_event())
     db = get_db()
     record = uploads.get_upload(db, upload_id, g.kiosk)
     if record.expired():
@@ -236,7 +231,12 @@ def _finish_if_complete(record: uploads.Upload) -> dict[str, Any] | None:
         return None
     try:
         return uploads.finish_upload(
-            get_db(), store, current_app.extensions["voxpop"].queue, _event(), g.kiosk, record
+            get_db(),
+            store,
+            current_app.extensions["voxpop"].queue,
+            require_event(),
+            g.kiosk,
+            record,
         )
     except UploadBusy:
         return None
@@ -301,7 +301,7 @@ def _patch(record: uploads.Upload) -> Response:
     config = current_app.config
     store = current_app.extensions["voxpop"].store
     staging = StagingArea(store.staging)
-    event = _event()
+    event = require_event()
     try:
         room = declared if declared is not None else record.length - offset
         ensure_room(store.staging, room, config["DISK_FREE_FLOOR_BYTES"])

@@ -27,20 +27,15 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import force_locale, get_locale, ngettext
+from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 
-from voxpop import (
-    csrf,
-    https_url_for_this_request,
-    is_secure_context,
-    models,
-    request_hostname,
-)
+from voxpop import models
 from voxpop.auth import kiosk_required, public
+from voxpop.counts import kiosk_banner
 from voxpop.db import get_db
-from voxpop.errors import InsufficientStorage, InvalidSubmission, NoEvent, disk_full_message
-from voxpop.extensions import kiosk_upload_limits
+from voxpop.errors import InsufficientStorage, InvalidSubmission, disk_full_message
+from voxpop.extensions import csrf, kiosk_upload_limits
 from voxpop.intake.receipts import normalise_receipt_code, reserve_codes
 from voxpop.intake.staging import DiskFull, ensure_room
 from voxpop.intake.uploads import recorder_fallback
@@ -50,16 +45,15 @@ from voxpop.reflections import (
     receive_reflection,
     upload_limit_bytes,
 )
+from voxpop.web import (
+    current_language,
+    https_url_for_this_request,
+    is_secure_context,
+    request_hostname,
+    require_event,
+)
 
 bp = Blueprint("kiosk", __name__)
-
-
-def require_event() -> models.Event:
-    """Return the running event, or refuse clearly when none is set up."""
-    event = models.current_event(get_db())
-    if event is None:
-        raise NoEvent(_("No event is set up yet. Run “voxpop init --demo” or create one."))
-    return event
 
 
 def kiosk_strings() -> dict[str, str]:
@@ -164,8 +158,6 @@ def _branding(event: models.Event) -> dict[str, Any]:
 
 def kiosk_config(event: models.Event, lang: str) -> dict[str, Any]:
     """Everything the kiosk page needs, in one JSON object embedded in the page."""
-    from voxpop.studio.dashboard import kiosk_banner  # here: the studio imports this module
-
     db = get_db()
     consent = models.current_consent_text(db, event.id)
     wording = consent.for_language(lang)
@@ -239,7 +231,7 @@ def kiosk_language(event: models.Event, asked: str | None = None) -> str:
     if the event offers it, else the event's first language."""
     if asked in event.languages:
         return str(asked)
-    lang = str(get_locale() or "en")
+    lang = current_language()
     return lang if lang in event.languages else event.languages[0]
 
 

@@ -22,8 +22,8 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from werkzeug.datastructures import ImmutableMultiDict
 
 from voxpop import models, withdrawal
@@ -31,9 +31,9 @@ from voxpop.auth import login_required
 from voxpop.db import get_db
 from voxpop.errors import wants_json
 from voxpop.jobs import JobQueue
-from voxpop.kiosk.views import require_event
 from voxpop.review import forms, service
 from voxpop.review.service import ReflectionNotFound, ReviewError
+from voxpop.web import current_language, require_event
 
 bp = Blueprint("review", __name__)
 
@@ -41,7 +41,7 @@ REVIEWERS = ("organiser", "facilitator")
 
 
 def _lang() -> str:
-    return str(get_locale() or "en")
+    return current_language()
 
 
 def _job_queue() -> JobQueue:

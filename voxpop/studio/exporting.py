@@ -17,8 +17,8 @@ from voxpop.archive import service as archive
 from voxpop.auth import login_required
 from voxpop.db import get_db
 from voxpop.export import consent_log_csv, write_site_zip
-from voxpop.kiosk.views import require_event
 from voxpop.studio.views import bp
+from voxpop.web import require_event
 
 
 def _download_stem(name: str, date: str | None) -> str:

@@ -22,18 +22,17 @@ from flask import (
     send_file,
     url_for,
 )
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from voxpop import models
 from voxpop.auth import login_required
 from voxpop.db import get_db
-from voxpop.kiosk.views import require_event
 from voxpop.media import reel as reel_media
 from voxpop.reels import service
 from voxpop.reels.render import INTRO_SECONDS, OUTRO_SECONDS, SECTION_SECONDS
 from voxpop.studio.views import bp
+from voxpop.web import current_language, require_event
 
 _FILES = {
     "mp4": ("video/mp4", "mp4"),
@@ -43,7 +42,7 @@ _FILES = {
 
 
 def _lang() -> str:
-    return str(get_locale() or "en")
+    return current_language()
 
 
 def _wants_json() -> bool:

@@ -16,7 +16,6 @@ from flask import (
     send_file,
     url_for,
 )
-from flask_babel import get_locale
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField
 from wtforms.validators import Length
@@ -24,8 +23,8 @@ from wtforms.validators import Length
 from voxpop import audit, models, tls
 from voxpop.auth import login_required
 from voxpop.db import get_db, transaction
-from voxpop.kiosk.views import require_event
 from voxpop.reflections import processing_status, reflections_by_perspective
+from voxpop.web import current_language, require_event
 
 bp = Blueprint("studio", __name__)
 
@@ -65,7 +64,7 @@ def overview() -> Any:
     """Every reflection received, grouped by perspective; kiosks and how to add one."""
     db = get_db()
     event = require_event()
-    lang = str(get_locale() or "en")
+    lang = current_language()
     groups = reflections_by_perspective(db, event, lang)
     total = sum(len(rows) for _p, rows in groups)
     return render_template(
