@@ -17,5 +17,16 @@ ensure_webkit_test_tools \
 
 mkdir -p tests/.tmp
 export TMPDIR="$PWD/tests/.tmp"
-.venv/bin/ruff check voxpop tests wsgi.py
-exec .venv/bin/python -m pytest --basetemp="$TMPDIR/pytest" "$@"
+
+# Gates (configured in pyproject.toml): formatting, lint, types. Each stops the run.
+say "ruff format --check, ruff check, mypy"
+.venv/bin/ruff format --check voxpop tests bench wsgi.py
+.venv/bin/ruff check voxpop tests bench wsgi.py
+.venv/bin/mypy voxpop
+
+# Two workers (the machines have two cores; much of a browser test is waiting on real time),
+# each test file whole on one worker, so a file's module and session fixtures (a browser, an S3
+# server, Xvfb) start once per worker. Coverage is reported at the end, with the 15 slowest tests.
+# A run with -n 0 (or -p no:xdist) is serial, e.g. for pdb.
+exec .venv/bin/python -m pytest --basetemp="$TMPDIR/pytest" -n 2 --dist loadfile \
+  --durations=15 --cov=voxpop --cov-report=term:skip-covered "$@"
