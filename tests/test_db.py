@@ -112,3 +112,27 @@ def test_consent_rows_cannot_lack_archive_consent(tmp_path: Path) -> None:
             "INSERT INTO consent (reflection_id, consent_text_id, consent_sha256, archive, reel,"
             " online, show_name, given_at) VALUES (1, 1, 'x', 0, 0, 0, 0, 'now')"
         )
+
+
+def test_transactions_nest_as_savepoints(tmp_path: Path) -> None:
+    conn = database.connect(tmp_path / "nest.sqlite3")
+    conn.execute("CREATE TABLE t (n INTEGER)")
+    with database.transaction(conn):
+        conn.execute("INSERT INTO t VALUES (1)")
+        with pytest.raises(ValueError), database.transaction(conn):
+            conn.execute("INSERT INTO t VALUES (2)")
+            raise ValueError("the inner block fails")
+        with database.transaction(conn):
+            conn.execute("INSERT INTO t VALUES (3)")
+    assert [row[0] for row in conn.execute("SELECT n FROM t ORDER BY n")] == [1, 3]
+    assert not conn.in_transaction
+
+
+def test_an_outer_failure_undoes_a_finished_inner_block(tmp_path: Path) -> None:
+    conn = database.connect(tmp_path / "nest.sqlite3")
+    conn.execute("CREATE TABLE t (n INTEGER)")
+    with pytest.raises(RuntimeError), database.transaction(conn):
+        with database.transaction(conn):
+            conn.execute("INSERT INTO t VALUES (1)")
+        raise RuntimeError("the outer block fails after")
+    assert conn.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 0

@@ -9,6 +9,7 @@ survive the laptop's power being pulled. Migrations are numbered SQL files in
 from __future__ import annotations
 
 import re
+import secrets
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -78,7 +79,23 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
 
 @contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """Run a block in one write transaction: committed on success, rolled back on error."""
+    """Run a block in one write transaction: committed on success, rolled back on error.
+
+    Nests: inside a transaction already open on ``conn`` the block becomes a SAVEPOINT, so
+    an error undoes only the block's own writes and the outer transaction decides the rest.
+    Service functions can therefore call each other and each keep its own ``with``.
+    """
+    if conn.in_transaction:
+        name = f"voxpop_{secrets.token_hex(4)}"
+        conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            conn.execute(f"RELEASE SAVEPOINT {name}")
+            raise
+        conn.execute(f"RELEASE SAVEPOINT {name}")
+        return
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn

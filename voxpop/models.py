@@ -584,8 +584,9 @@ def create_user(db: sqlite3.Connection, name: str, role: str, password: str) -> 
     name = name.strip()
     if not name:
         raise ValueError("A user needs a name")
-    if len(password) < 8:
-        raise ValueError("A password needs at least 8 characters")
+    problem = passwords.password_problem(password)
+    if problem:
+        raise ValueError(problem)
     try:
         with transaction(db):
             cursor = db.execute(
@@ -613,8 +614,9 @@ def end_sessions(db: sqlite3.Connection, user_id: int) -> None:
 
 def change_password(db: sqlite3.Connection, name: str, password: str) -> User:
     """Set a user's password and end their sessions. Raises ValueError (unknown, too short)."""
-    if len(password) < 8:
-        raise ValueError("A password needs at least 8 characters")
+    problem = passwords.password_problem(password)
+    if problem:
+        raise ValueError(problem)
     with transaction(db):
         row = db.execute("SELECT id FROM user WHERE name = ?", (name.strip(),)).fetchone()
         if row is None:

@@ -10,9 +10,21 @@ from __future__ import annotations
 from functools import cache
 
 from flask import current_app, has_app_context
+from flask_babel import gettext as _
 from werkzeug.security import check_password_hash, generate_password_hash
 
 DEFAULT_METHOD = "scrypt"
+# The one password rule, for every way a password is set (settings page, CLI, first run).
+PASSWORD_MIN, PASSWORD_MAX = 8, 200
+
+
+def password_problem(password: str) -> str | None:
+    """What is wrong with ``password`` as a new password (in the page's language), or None."""
+    if len(password) < PASSWORD_MIN:
+        return _("A password needs at least %(min)d characters.", min=PASSWORD_MIN)
+    if len(password) > PASSWORD_MAX:
+        return _("A password may have at most %(max)d characters.", max=PASSWORD_MAX)
+    return None
 
 
 def hash_method() -> str:

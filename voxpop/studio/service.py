@@ -48,7 +48,6 @@ PROMPT_MAX = 300
 CONSENT_FIELD_MAX = 2000
 KIOSK_NAME_MAX = 60
 USER_NAME_MAX = 100
-PASSWORD_MIN, PASSWORD_MAX = 8, 200
 
 _COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 
@@ -262,25 +261,8 @@ def create_event(db: sqlite3.Connection, name: str, date: str | None, venue: str
     name = _text(name, field="name", maximum=NAME_MAX, required=_("Give the event a name."))
     clean_date = _clean_date(date)
     venue = _text(venue, field="venue", maximum=NAME_MAX) or None
-    with transaction(db):
-        cursor = db.execute(
-            "INSERT INTO event (name, date, venue, languages, created_at) VALUES (?, ?, ?, ?, ?)",
-            (name, clean_date, venue, json.dumps(["en", "cy"]), utcnow()),
-        )
-        event_id = int(cursor.lastrowid or 0)
-        for position, (slug, label_en, label_cy, colour) in enumerate(models.DEFAULT_PERSPECTIVES):
-            db.execute(
-                "INSERT INTO perspective (event_id, slug, labels, colour, position)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (event_id, slug, _labels_json({"en": label_en, "cy": label_cy}), colour, position),
-            )
-        for position, texts in enumerate(models.DEFAULT_PROMPTS):
-            db.execute(
-                "INSERT INTO prompt (event_id, texts, position) VALUES (?, ?, ?)",
-                (event_id, _labels_json(texts), position),
-            )
-        # The one place consent wording is hashed, so kiosks and records always agree.
-        models._insert_consent_text(db, event_id, models.DEFAULT_CONSENT)
+    with transaction(db):  # models.create_event's own transaction nests as a savepoint
+        event_id = models.create_event(db, name, date=clean_date, venue=venue).id
         audit.record(
             db,
             "event.create",
@@ -776,10 +758,8 @@ def add_consent_version(
                         version=old.version,
                     )
                 )
-        consent_id = models._insert_consent_text(db, event_id, clean)
-        version = db.execute(
-            "SELECT version FROM consent_text WHERE id = ?", (consent_id,)
-        ).fetchone()[0]
+        consent = models.add_consent_version(db, event_id, clean)  # nests: one transaction
+        consent_id, version = consent.id, consent.version
         before = {"version": versions[0].version, "texts": versions[0].texts} if versions else None
         audit.record(
             db,
@@ -871,14 +851,9 @@ def _role(role: str) -> str:
 
 def _password(password: str | None) -> str:
     password = password or ""
-    if len(password) < PASSWORD_MIN:
-        raise SettingsError(
-            _("A password needs at least %(min)d characters.", min=PASSWORD_MIN), "password"
-        )
-    if len(password) > PASSWORD_MAX:
-        raise SettingsError(
-            _("A password may have at most %(max)d characters.", max=PASSWORD_MAX), "password"
-        )
+    problem = passwords.password_problem(password)
+    if problem:
+        raise SettingsError(problem, "password")
     return password
 
 
