@@ -14,6 +14,8 @@ ensure_tool chromium chromium "real-browser kiosk tests" \
   || warn "Chromium missing: browser tests will be skipped (in CI they fail instead)"
 ensure_webkit_test_tools \
   || warn "WebKitGTK missing: WebKit engine tests will be skipped (in CI they fail instead)"
+ensure_tool espeak-ng espeak-ng "known English speech for the speech tests" \
+  || warn "espeak-ng missing: the speech tests (-m speech) will fail"
 
 mkdir -p tests/.tmp
 export TMPDIR="$PWD/tests/.tmp"

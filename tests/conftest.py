@@ -37,6 +37,9 @@ def pytest_configure(config: pytest.Config) -> None:
     TMP.mkdir(exist_ok=True)
     os.environ["TMPDIR"] = str(TMP)
     os.environ["VOXPOP_PASSWORD_HASH_METHOD"] = CHEAP_PASSWORD_HASH
+    # Clips are not transcribed after processing (the real speech model takes seconds a clip);
+    # tests/test_speech.py turns it on where it is the point.
+    os.environ["VOXPOP_SPEECH_AFTER_PROCESSING"] = "0"
 
 
 def _app_config(root: Path) -> dict[str, Any]:

@@ -196,11 +196,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 def register_job_handlers() -> None:
     """Each feature tells the queue which functions run its kinds of job."""
-    from voxpop import processing, publish, withdrawal
+    from voxpop import processing, publish, transcripts, withdrawal
     from voxpop.intake import uploads
     from voxpop.reels import render
 
-    for feature in (processing, render, publish, withdrawal, uploads):
+    for feature in (processing, render, publish, withdrawal, uploads, transcripts):
         feature.register_job_handlers()
 
 

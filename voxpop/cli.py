@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import secrets
 import sys
+from dataclasses import replace as dataclass_replace
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import click
 import segno
 from flask import Flask
 
-from voxpop import create_app, jobs, models, tls
+from voxpop import create_app, jobs, models, tls, transcripts
 from voxpop.db import get_db
 from voxpop.intake.uploads import schedule_expiry_sweep
 from voxpop.media import children, ffmpeg
@@ -316,6 +317,7 @@ def reflection_records(db: Any) -> list[dict[str, Any]]:
         " r.duration_seconds, r.created_at FROM reflection r"
         " JOIN perspective p ON p.id = r.perspective_id ORDER BY r.id"
     ).fetchall()
+    heard = transcripts.summaries(db)
     return [
         {
             "id": row["id"],
@@ -326,6 +328,7 @@ def reflection_records(db: Any) -> list[dict[str, Any]]:
             "duration": row["duration_seconds"],
             "created_at": row["created_at"],
             "files": asset_paths(db, row["id"]),
+            "transcript": heard.get(row["id"], transcripts.summary(None)),
         }  # fmt: skip
         for row in rows
     ]
@@ -345,6 +348,60 @@ def reflections(as_json: bool) -> None:
             reason = f" — {record['reason']}" if record["reason"] else ""
             click.echo(f"{record['id']:>5}  {record['kind']:<5}  {record['perspective']:<18}"
                        f" {record['status']}{reason}")  # fmt: skip
+
+
+@main.command("speech")
+@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
+              help="A CTranslate2 Whisper model folder (default: the setting, else the packaged "
+                   "whisper base).")  # fmt: skip
+def speech_command(model_path: Path | None) -> None:
+    """Say which speech model transcribes clips, its languages, and how fast it is here."""
+    import tempfile
+    import time
+
+    from voxpop.speech import model as speech_model
+    from voxpop.speech import sample
+    from voxpop.speech import transcribe as speech
+
+    app = _app()
+    setting = transcripts.settings(app.config)
+    if model_path is not None:
+        setting = dataclass_replace(setting, model=str(model_path))
+    if not setting.after_processing:
+        click.echo("Automatic transcription after processing is off (SPEECH_AFTER_PROCESSING).")
+    try:
+        chosen = transcripts.resolve(setting)
+    except speech_model.ModelUnavailable as error:
+        raise click.ClickException(
+            f"Automatic captions are off: {error.message}"
+        ) from error  # fmt: skip
+    click.echo(f"Model: {chosen.name} ({chosen.source}) in {chosen.folder}")
+    started = time.monotonic()
+    try:
+        loaded = speech.MODELS.get(chosen.folder, setting.threads)
+    except speech.NoSpeechModel as error:
+        raise click.ClickException(f"Automatic captions are off: {error}") from error
+    click.echo(f"Loaded in {time.monotonic() - started:.1f} s with {setting.threads} thread(s).")
+    languages = list(getattr(loaded, "supported_languages", []) or [])
+    if speech_model.is_multilingual(chosen.folder):
+        click.echo(f"Languages: {len(languages)} ({', '.join(languages[:12])}, …); drafts are "
+                   "made for English only, other languages go to a person.")  # fmt: skip
+    else:
+        click.echo("Languages: English only.")
+    with tempfile.TemporaryDirectory() as folder:
+        clip, said = sample.make_sample(Path(folder))
+        heard = speech.transcribe(clip, chosen.folder, threads=setting.threads)
+    per_minute = heard.seconds / heard.duration * 60 if heard.duration else 0.0
+    click.echo(f"Sample: {heard.duration:.1f} s of audio in {heard.seconds:.1f} s "
+               f"({per_minute:.1f} s of compute per audio minute).")  # fmt: skip
+    if said:
+        click.echo(f"Said:  {said}")
+        click.echo(f"Heard: {heard.text or '(no speech heard)'} [{heard.language}, "
+                   f"{heard.language_probability:.0%}]")  # fmt: skip
+    else:
+        click.echo("espeak-ng is not installed, so the sample is a tone: "
+                   + ("no speech heard, as it should be." if heard.no_speech
+                      else f"the model heard {heard.text!r}."))  # fmt: skip
 
 
 @main.command()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from flask_babel import gettext as _
 
-from voxpop import jobs, models
+from voxpop import jobs, models, transcripts
 from voxpop.db import transaction, utcnow
 from voxpop.jobs import JobQueue
 from voxpop.media import cards, fmp4
@@ -317,7 +317,16 @@ def process_reflection_job(db: sqlite3.Connection, queue: JobQueue, job: sqlite3
         queue.deliver(job["id"], delay=delay)
         return "retrying"
     jobs.finish(db, job["id"], "done", None)
+    _speech_follow_up(db, queue, reflection_id)
     return "done"
+
+
+def _speech_follow_up(db: sqlite3.Connection, queue: JobQueue, reflection_id: int) -> None:
+    """The clip is ready: queue its transcription (lower priority; it never holds up ready)."""
+    try:
+        transcripts.enqueue_transcription(db, queue, reflection_id)
+    except Exception:  # captions come later or by hand; the clip stays ready
+        log.exception("Could not queue the transcription of reflection %s", reflection_id)
 
 
 def _reels_follow_up(db: sqlite3.Connection, queue: JobQueue, reflection_id: int) -> None:
