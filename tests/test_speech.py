@@ -13,9 +13,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import add_reflection, ffmpeg, process, rows, run_queued
 from flask import Flask
 
+from tests.conftest import add_reflection, ffmpeg, process, rows, run_queued
 from voxpop import cli, jobs, transcripts, withdrawal
 from voxpop.db import get_db, transaction
 from voxpop.media import vtt
