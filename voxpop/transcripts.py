@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -291,7 +292,10 @@ def transcribe_reflection_job(
     mp4 = db.execute(
         "SELECT path FROM asset WHERE reflection_id = ? AND kind = 'mp4'", (reflection_id,)
     ).fetchone()
-    wav = queue.store.derived / str(reflection_id) / ".speech.wav"
+    # The sound goes to a private temporary folder, not derived/: a withdrawal that removes the
+    # clip's folder meanwhile must not see it come back.
+    scratch = tempfile.TemporaryDirectory(prefix="voxpop-speech-")
+    wav = Path(scratch.name) / "speech.wav"
     write_progress = jobs.progress_writer(db, job["id"])
     try:
         model = resolve(setting)
@@ -323,7 +327,7 @@ def transcribe_reflection_job(
             return "failed"
         return jobs.requeue(db, queue, job, message, jobs.backoff(job["attempts"]))
     finally:
-        wav.unlink(missing_ok=True)
+        scratch.cleanup()
     store(db, reflection_id, heard, model.name, duration=float(row["duration_seconds"] or 0))
     jobs.finish(db, job["id"], "done", None)
     return "done"
