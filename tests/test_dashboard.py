@@ -16,14 +16,14 @@ from flask import Flask
 
 from tests.conftest import Auth, KioskDevice
 from voxpop import create_app, models
-from voxpop.db import get_db, transaction
-from voxpop.media import charts
 from voxpop.counts import (
     dashboard_stats,
     kiosk_banner,
     missing_perspectives,
     target_share,
 )
+from voxpop.db import get_db, transaction
+from voxpop.media import charts, colours
 
 SVG = "{http://www.w3.org/2000/svg}"
 EVENT_DAY = "2026-11-23"  # the conftest event's date
@@ -495,7 +495,7 @@ def test_hostile_colours_do_not_reach_the_markup(app, organiser) -> None:
         )
     seed(app, "volunteer")
     svg = organiser.get("/studio/dashboard/perspectives.svg").text
-    assert "onload" not in svg and charts.FALLBACK_COLOUR in svg
+    assert "onload" not in svg and colours.FALLBACK_COLOUR in svg
     assert "onload" not in organiser.get("/studio/dashboard").text
 
 
@@ -570,13 +570,13 @@ def test_who_may_see_the_dashboard(app, path, audience, status) -> None:
     [
         ("#2a7236", "#2a7236"),
         ("#ABC", "#ABC"),
-        ("red", charts.FALLBACK_COLOUR),
-        ("#2a7236; fill:url(x)", charts.FALLBACK_COLOUR),
-        ("", charts.FALLBACK_COLOUR),
+        ("red", colours.FALLBACK_COLOUR),
+        ("#2a7236; fill:url(x)", colours.FALLBACK_COLOUR),
+        ("", colours.FALLBACK_COLOUR),
     ],
 )
 def test_only_plain_hex_colours_are_drawn(colour, safe) -> None:
-    assert charts.safe_colour(colour) == safe
+    assert colours.safe_colour(colour) == safe
 
 
 def test_chart_ids_are_checked() -> None:

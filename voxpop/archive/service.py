@@ -26,6 +26,7 @@ from flask_babel import gettext as _
 from voxpop import models
 from voxpop.errors import VoxpopError
 from voxpop.media import vtt
+from voxpop.media.colours import safe_colour
 
 PAGE_SIZE = 24
 # The files of each kind of reflection the archive publishes (text: the quote card only; its
@@ -69,8 +70,6 @@ _REEL_WHERE = (
     " AND r.status = 'ready' AND r.review_state = 'approved' AND c.reel = 1"
     " AND c.withdrawn_at IS NULL AND c.online = 0)"
 )
-_COLOUR = re.compile(r"^#[0-9a-fA-F]{3}(?:[0-9a-fA-F]{3})?$")
-_FALLBACK_COLOUR = "#5b5b5b"
 _SQL_CHUNK = 500
 
 
@@ -163,11 +162,6 @@ class PerspectivePage:
     page: int
     pages: int
     total: int
-
-
-def safe_colour(colour: str | None) -> str:
-    """A colour fit for a ``style`` attribute (``#rgb``/``#rrggbb``), else grey."""
-    return colour if colour and _COLOUR.match(colour) else _FALLBACK_COLOUR
 
 
 def captions_vtt(transcript: str | None) -> str | None:
@@ -279,7 +273,6 @@ def is_publishable(db: sqlite3.Connection, reflection_id: int) -> bool:
 
 
 _SAFE_SLUG = re.compile(r"[a-z0-9][a-z0-9-]*")
-_SAFE_COLOUR = re.compile(r"#[0-9a-fA-F]{3,8}")
 
 
 def colours_stylesheet(tiles: list[PerspectiveTile]) -> str:
@@ -291,7 +284,7 @@ def colours_stylesheet(tiles: list[PerspectiveTile]) -> str:
     rules = [
         f'[data-perspective="{tile.slug}"] {{ --colour: {tile.colour}; }}\n'
         for tile in tiles
-        if _SAFE_SLUG.fullmatch(tile.slug) and _SAFE_COLOUR.fullmatch(tile.colour)
+        if _SAFE_SLUG.fullmatch(tile.slug) and safe_colour(tile.colour) == tile.colour
     ]
     return "/* Perspective colours (voxpop). */\n" + "".join(rules)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import math
 import os
-import re
 import struct
 import unicodedata
 import warnings
@@ -25,6 +24,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps, ImageStat
 
+from voxpop.media.colours import is_colour
 from voxpop.storage import fsync_folder
 
 StrPath = str | os.PathLike[str]
@@ -51,7 +51,6 @@ _SAVE_OPTIONS: dict[str, dict[str, Any]] = {
     "WEBP": {"quality": 80},
 }
 _SAVE_MODES = {"PNG": ("RGB", "RGBA", "L", "LA"), "JPEG": ("RGB", "L"), "WEBP": ("RGB", "RGBA")}
-_HEX_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 # Control, format (zero-width joiners, bidi marks), private-use, surrogate and unassigned code
 # points: invisible or unrenderable on a card.
 _DROPPED_CATEGORIES = {"Cc", "Cf", "Co", "Cs", "Cn"}
@@ -184,7 +183,7 @@ def _mode_for(image: Image.Image, fmt: str) -> Image.Image:
 
 def parse_colour(colour: str) -> RGB:
     """Turn "#rrggbb" into an (r, g, b) tuple, or raise CardError."""
-    if not isinstance(colour, str) or not _HEX_COLOUR.fullmatch(colour.strip()):
+    if not is_colour(colour):
         raise CardError(f"“{colour}” is not a colour written like #1f6feb.")
     value = colour.strip()[1:]
     return (int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16))

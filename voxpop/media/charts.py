@@ -15,20 +15,20 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from voxpop.media.colours import safe_colour
+
 SVG_NAMESPACE = "http://www.w3.org/2000/svg"
 WIDTH = 1000
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
 INK = "#1c1c1c"
 MUTED = "#5b5b5b"
 GRID = "#c8c8c8"
-FALLBACK_COLOUR = "#6b7280"
 HIGHLIGHT = "#9b1c1c"
 
 LABEL_SIZE = 30
 VALUE_SIZE = 30
 LONG_LABEL = 50  # characters: longer labels get smaller type rather than run off the edge
 
-_COLOUR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
 _CHART_ID = re.compile(r"[a-z][a-z0-9-]*")
 
 
@@ -74,11 +74,6 @@ class Column:
 
     label: str
     value: int
-
-
-def safe_colour(colour: str) -> str:
-    """Return ``colour`` if it is a plain hex colour, else a neutral grey."""
-    return colour if _COLOUR.fullmatch(colour or "") else FALLBACK_COLOUR
 
 
 def horizontal_bars(

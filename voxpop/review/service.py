@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from voxpop import audit, jobs, models
 from voxpop.db import transaction, utcnow
 from voxpop.errors import VoxpopError
 from voxpop.media import reel, vtt
+from voxpop.media.colours import safe_colour
 from voxpop.reels import service as reel_service
 from voxpop.reflections import FIRST_NAME_MAX
 
@@ -41,8 +41,6 @@ STATUS_FILTERS: dict[str, tuple[str, ...]] = {
     "failed": ("failed",),
 }
 REVIEW_FILTERS = ("waiting", "approved", "hidden", "starred")
-_COLOUR = re.compile(r"^#[0-9a-fA-F]{3}(?:[0-9a-fA-F]{3})?$")
-_FALLBACK_COLOUR = "#5b5b5b"
 
 
 class ReviewError(VoxpopError):
@@ -187,11 +185,6 @@ class QueuePage:
     total: int
     page: int
     pages: int
-
-
-def safe_colour(colour: str | None) -> str:
-    """A perspective colour fit for a ``style`` attribute (``#rgb``/``#rrggbb``), else grey."""
-    return colour if colour and _COLOUR.match(colour) else _FALLBACK_COLOUR
 
 
 def snap_trim(

@@ -19,7 +19,7 @@ from voxpop import models
 from voxpop.auth import login_required
 from voxpop.counts import REVIEW_STATES, DashboardStats, banner_text, dashboard_stats
 from voxpop.db import get_db
-from voxpop.media import charts
+from voxpop.media import charts, colours
 from voxpop.studio.views import bp
 from voxpop.web import current_language, require_event
 
@@ -157,7 +157,7 @@ def _live_context() -> dict[str, Any]:
         "review_names": review_names(),
         "hour_label": hour_label,
         "percent": _percent,
-        "safe_colour": charts.safe_colour,
+        "safe_colour": colours.safe_colour,
     }
 
 

@@ -28,6 +28,7 @@ from voxpop import audit, models, passwords
 from voxpop.db import transaction, utcnow
 from voxpop.errors import VoxpopError
 from voxpop.media.cards import UnsafeImage, open_image_safely, save_stripped
+from voxpop.media.colours import is_colour
 from voxpop.storage import MediaStore
 
 LIMITS = {
@@ -48,8 +49,6 @@ PROMPT_MAX = 300
 CONSENT_FIELD_MAX = 2000
 KIOSK_NAME_MAX = 60
 USER_NAME_MAX = 100
-
-_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 
 
 class SettingsError(VoxpopError):
@@ -74,7 +73,7 @@ def slugify(label: str) -> str:
 def clean_colour(value: str, field: str = "colour") -> str:
     """Return a colour as lower-case ``#rrggbb``, or refuse it."""
     value = (value or "").strip()
-    if not _COLOUR.fullmatch(value):
+    if not is_colour(value):
         raise SettingsError(
             _("“%(value)s” is not a colour written like #1b6ca8.", value=value), field
         )
