@@ -333,9 +333,9 @@ _BLANKED = {
 
 def scrub_rows(db: sqlite3.Connection, reflection_id: int, now: str) -> None:
     """Blank a withdrawn reflection in a database (inside the caller's transaction): status,
-    words, captions, name, trims, star, hashes; consent marked withdrawn; tags, asset rows and
-    reel places deleted; the audit log's before/after of it emptied. Works on any schema
-    version voxpop has had (the backups), skipping what it does not have."""
+    words, captions, name, trims, star, hashes; consent marked withdrawn; tags, asset rows,
+    reel places and its transcript deleted; the audit log's before/after of it emptied. Works
+    on any schema version voxpop has had (the backups), skipping what it does not have."""
     columns = copies.table_columns(db, "reflection")
     sets = [f"{name} = {value}" for name, value in _BLANKED.items() if name in columns]
     params: list[object] = []
@@ -349,7 +349,9 @@ def scrub_rows(db: sqlite3.Connection, reflection_id: int, now: str) -> None:
             "UPDATE consent SET withdrawn_at = COALESCE(withdrawn_at, ?) WHERE reflection_id = ?",
             (now, reflection_id),
         )
-    for table in ("reflection_tag", "asset", "reel_item"):
+    # The transcript also goes by a trigger on the status (migration 0009); said here too, so
+    # the scrub reads as the whole list of what a withdrawal removes.
+    for table in ("reflection_tag", "asset", "reel_item", "transcript"):
         if copies.table_columns(db, table):
             db.execute(f"DELETE FROM {table} WHERE reflection_id = ?", (reflection_id,))  # noqa: S608
     # The log keeps who did what and when; what it was (names, captions) goes.
