@@ -175,6 +175,27 @@ def test_a_still_clip_has_the_parameter_sets_of_a_camera_clip(app, clips) -> Non
     assert extradata[0] == extradata[1]
 
 
+def test_audio_reflections_with_the_same_card_share_one_encoded_gop(
+    app, clips, monkeypatch
+) -> None:
+    from voxpop.media import transcode
+
+    encoded = []
+    real_still_gop = transcode._still_gop
+    monkeypatch.setattr(transcode, "_still_gop",
+                        lambda *args: encoded.append(args) or real_still_gop(*args))  # fmt: skip
+    first = add_reflection(app, "audio", mediafiles.aac_m4a(clips / "same1.m4a", seconds=3))
+    second = add_reflection(app, "audio", mediafiles.opus_webm(clips / "same2.webm", seconds=5))
+    for reflection_id in (first, second):
+        assert process(app, reflection_id)["status"] == "ready"
+        assert_delivery_mp4(
+            assets(app, reflection_id)["mp4"], (1280, 720), 3 if reflection_id == first else 5
+        )
+    assert len(encoded) == 1, "the second reflection reused the first one's card GOP"
+    store = app.extensions["voxpop"].store
+    assert len(list((store.derived / "audio-card-gops").iterdir())) == 1
+
+
 def test_loudness_gain_is_linear_unless_the_peak_limit_forbids_it() -> None:
     from voxpop.media.transcode import DELIVERY, _loudness_filter
 

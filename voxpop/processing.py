@@ -47,6 +47,11 @@ ASSET_FILES = {
 }
 
 
+# Under derived/: audio cards' encoded GOPs, shared by every audio reflection with that card
+# (perspective and prompt only; see transcode.audio_to_delivery_mp4).
+AUDIO_CARD_GOPS = "audio-card-gops"
+
+
 class OriginalGone(Exception):
     """The reflection's original file is not on disk (deleted after the probe refused it)."""
 
@@ -196,6 +201,7 @@ def _make_media_files(
         audio_to_delivery_mp4(
             original, files["card"], files["mp4"], info,
             on_progress=lambda f: on_progress(0.05 + 0.85 * f),
+            gop_cache=folder.parent / AUDIO_CARD_GOPS,
         )  # fmt: skip
         cards.poster_and_thumbnail(files["card"], files["poster"], files["thumb"])
     on_progress(1.0)

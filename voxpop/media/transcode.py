@@ -22,6 +22,7 @@ and the reel still joins it by stream copy.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import re
@@ -282,12 +283,18 @@ def audio_to_delivery_mp4(
     *,
     profile: DeliveryProfile = DELIVERY,
     on_progress: ProgressCallback | None = None,
+    gop_cache: Path | None = None,
 ) -> None:
-    """Turn an audio-only recording into the delivery MP4, over a still card."""
+    """Turn an audio-only recording into the delivery MP4, over a still card.
+
+    ``gop_cache``: a folder keeping the card's encoded GOP by the card's hash, for the next
+    reflection with the same card (audio cards show only the perspective and prompt, nothing of
+    the person, so they may outlive a withdrawn reflection).
+    """
     measured = measure_loudness(source, info, profile)
     sound = Input(source, max_seconds=info.duration + 1)
     _still_clip(card_png, destination, info.duration, sound, _loudness_filter(measured, profile),
-                profile, on_progress, "converting the audio")  # fmt: skip
+                profile, on_progress, "converting the audio", gop_cache)  # fmt: skip
 
 
 def still_to_delivery_mp4(
@@ -332,6 +339,7 @@ def _still_clip(
     profile: DeliveryProfile,
     on_progress: ProgressCallback | None,
     doing: str,
+    gop_cache: Path | None = None,
 ) -> None:
     """A delivery MP4 of a still card for ``seconds``, with ``sound`` through ``audio_filter``.
 
@@ -339,9 +347,16 @@ def _still_clip(
     (timestamps continue, so the clip stays 30 fps CFR with a keyframe every 2 s) and the
     output's ``-t`` cuts the last GOP short. Only the sound is encoded for the clip's length.
     """
-    gop = destination.with_name(f".{destination.stem}.still-gop.mp4")
+    if gop_cache is not None:
+        # Named by the card's pixels and every video setting, so a cached GOP is never stale.
+        key = hashlib.sha256(card_png.read_bytes())
+        key.update(repr((_video_codec_args(profile), _container_args())).encode())
+        gop = gop_cache / f"{key.hexdigest()[:32]}.mp4"
+    else:
+        gop = destination.with_name(f".{destination.stem}.still-gop.mp4")
     try:
-        _still_gop(card_png, gop, profile)
+        if not gop.exists():
+            _still_gop(card_png, gop, profile)
         loops = max(0, math.ceil(seconds / profile.gop_seconds - 1e-6) - 1)
         inputs = [
             Input(gop, whitelist=ffmpeg.OWN_MP4_WHITELIST,
@@ -354,7 +369,8 @@ def _still_clip(
         ]  # fmt: skip
         _encode(inputs, output_args, destination, seconds, profile, on_progress, doing)
     finally:
-        gop.unlink(missing_ok=True)
+        if gop_cache is None:
+            gop.unlink(missing_ok=True)
 
 
 def extract_frame(mp4: Path, at_seconds: float, destination: Path) -> Path:
