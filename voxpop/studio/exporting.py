@@ -7,7 +7,6 @@ part of the site.
 
 from __future__ import annotations
 
-import re
 import tempfile
 from typing import Any
 
@@ -17,13 +16,14 @@ from voxpop.archive import service as archive
 from voxpop.auth import login_required
 from voxpop.db import get_db
 from voxpop.export import consent_log_csv, write_site_zip
+from voxpop.slugs import slugify
 from voxpop.studio.views import bp
 from voxpop.web import require_event
 
 
 def _download_stem(name: str, date: str | None) -> str:
     """A plain file name from the event: "whose-shoes-2026-11-23"."""
-    stem = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40] or "voxpop"
+    stem = slugify(name, max_length=40) or "voxpop"
     return f"{stem}-{date}" if date else stem
 
 

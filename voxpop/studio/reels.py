@@ -8,7 +8,6 @@ what a render shows — are in ``voxpop.reels.service``.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask import (
@@ -31,6 +30,7 @@ from voxpop.db import get_db
 from voxpop.media import reel as reel_media
 from voxpop.reels import service
 from voxpop.reels.render import INTRO_SECONDS, OUTRO_SECONDS, SECTION_SECONDS
+from voxpop.slugs import slugify
 from voxpop.studio.views import bp
 from voxpop.web import current_language, require_event
 
@@ -77,11 +77,6 @@ def _reflection_id() -> int:
     if not value.isdigit():
         abort(400)
     return int(value)
-
-
-def slug(title: str) -> str:
-    cleaned = re.sub(r"[^A-Za-z0-9]+", "-", title).strip("-").lower()
-    return cleaned[:60] or "reel"
 
 
 def clock(seconds: float | None) -> str:
@@ -286,7 +281,7 @@ def reel_file(reel_id: int, kind: str) -> Response:
     download = request.args.get("download") == "1"
     response = send_file(
         path, mimetype=mimetype, conditional=True, max_age=0, as_attachment=download,
-        download_name=f"{slug(reel.title)}{suffix}.{extension}",
+        download_name=f"{slugify(reel.title) or 'reel'}{suffix}.{extension}",
     )  # fmt: skip
     response.headers["Cache-Control"] = "private, no-cache"
     return response

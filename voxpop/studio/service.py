@@ -14,9 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import re
 import sqlite3
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +27,7 @@ from voxpop.db import transaction, utcnow
 from voxpop.errors import VoxpopError
 from voxpop.media.cards import UnsafeImage, open_image_safely, save_stripped
 from voxpop.media.colours import is_colour
+from voxpop.slugs import slugify
 from voxpop.storage import MediaStore
 
 LIMITS = {
@@ -62,12 +61,6 @@ class SettingNotFound(SettingsError):
 
 
 # -- small validators ----------------------------------------------------------------------------
-
-
-def slugify(label: str) -> str:
-    """A stable, URL-safe slug from an English label: "Front-line staff" -> "front-line-staff"."""
-    ascii_text = unicodedata.normalize("NFKD", label).encode("ascii", "ignore").decode("ascii")
-    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:60].strip("-")
 
 
 def clean_colour(value: str, field: str = "colour") -> str:
