@@ -777,8 +777,8 @@ def _kiosk(db: sqlite3.Connection, kiosk_id: int) -> sqlite3.Row:
 def create_kiosk(db: sqlite3.Connection, name: str, mode: str = "kiosk") -> models.NewKiosk:
     """Create a kiosk and its one-time pairing token (shown once, stored only as a hash)."""
     name = _text(name, field="name", maximum=KIOSK_NAME_MAX) or models.next_kiosk_name(db)
-    new = models.create_kiosk(db, name, mode=mode)
-    with transaction(db):
+    with transaction(db):  # models.create_kiosk's transaction nests: kiosk and audit together
+        new = models.create_kiosk(db, name, mode=mode)
         audit.record(db, "kiosk.create", "kiosk", new.kiosk.id, None, {"name": name, "mode": mode})
     return new
 

@@ -52,7 +52,7 @@ from voxpop.studio.forms import (
     UserForm,
 )
 from voxpop.studio.service import SettingNotFound, SettingsError
-from voxpop.studio.views import bp, pairing_links, qr_svg
+from voxpop.studio.views import bp, pairing_page
 
 LOGO_MAX_BYTES = 10 * 1024 * 1024
 organiser_only = login_required("organiser")
@@ -571,15 +571,7 @@ def settings_kiosk_add() -> Any:
         )
     except SettingsError as error:
         return _kiosks_page((None, form), show_error(form, error))
-    links = pairing_links(new.pairing_token)
-    page = render_template(
-        "studio/settings/kiosk_added.html",
-        section="kiosks",
-        kiosk=new.kiosk,
-        links=links,
-        qr=qr_svg(links["lan"]),
-    )
-    return _no_store(page)  # the pairing link is a credential until it is used
+    return pairing_page(new)
 
 
 @bp.post("/settings/kiosks/<int:kiosk_id>")

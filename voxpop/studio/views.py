@@ -8,9 +8,11 @@ from typing import Any
 import segno
 from flask import (
     Blueprint,
+    Response,
     abort,
     current_app,
     jsonify,
+    make_response,
     render_template,
     request,
     send_file,
@@ -20,10 +22,11 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField
 from wtforms.validators import Length
 
-from voxpop import audit, models, tls
+from voxpop import models, tls
 from voxpop.auth import login_required
-from voxpop.db import get_db, transaction
+from voxpop.db import get_db
 from voxpop.reflections import processing_status, reflections_by_perspective
+from voxpop.studio import service
 from voxpop.web import current_language, require_event
 
 bp = Blueprint("studio", __name__)
@@ -85,16 +88,27 @@ def add_kiosk() -> Any:
     form = PairKioskForm()
     if not form.validate_on_submit():
         return overview()
-    db = get_db()
-    name = (form.name.data or "").strip() or models.next_kiosk_name(db)
     mode = "roving" if form.roving.data else "kiosk"
-    new = models.create_kiosk(db, name, mode=mode)
-    with transaction(db):
-        audit.record(db, "kiosk.add", "kiosk", new.kiosk.id, None, {"name": name, "mode": mode})
+    try:
+        new = service.create_kiosk(get_db(), form.name.data or "", mode=mode)
+    except service.SettingsError:
+        return overview(), 400
+    return pairing_page(new)
+
+
+def pairing_page(new: models.NewKiosk) -> Response:
+    """The one page that shows a new kiosk's pairing link and QR code (only now, never cached)."""
     links = pairing_links(new.pairing_token)
-    return render_template(
-        "studio/kiosk_added.html", kiosk=new.kiosk, links=links, qr=qr_svg(links["lan"])
+    page = render_template(
+        "studio/kiosk_added.html",
+        section="kiosks",
+        kiosk=new.kiosk,
+        links=links,
+        qr=qr_svg(links["lan"]),
     )
+    response = make_response(page)
+    response.headers["Cache-Control"] = "no-store"  # the link is a credential until it is used
+    return response
 
 
 @bp.get("/progress.json")
