@@ -32,7 +32,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import g, has_app_context
 from flask_babel import gettext as _
 from limits import RateLimitItemPerSecond
 from limits.strategies import RateLimiter
@@ -254,27 +253,21 @@ def braked_turn(address: str, pause_seconds: float) -> Iterator[None]:
 # -- withdrawing --------------------------------------------------------------------------------
 
 
-def _actor(by_organiser: bool) -> tuple[int | None, str]:
-    user = g.get("user") if has_app_context() else None
-    if by_organiser and user is not None:
-        return user.id, user.name
-    return None, "delegate (receipt code)" if not by_organiser else "organiser"
-
-
 def withdraw(
     db: sqlite3.Connection,
     queue: jobs.JobQueue,
     store: MediaStore,
     reflection_id: int,
     *,
-    by_organiser: bool = False,
+    organiser: models.User | None = None,
     confirmed_with: str = CONFIRMED_BY_CODE,
 ) -> int:
     """Withdraw a reflection now (one transaction) and queue the removal of its files.
 
-    ``by_organiser``: a logged-in organiser did it for someone (audited under their name, with
-    ``confirmed_with``: what they typed to confirm). Returns the id of the
-    ``withdraw_reflection`` job. Raises UnknownCode (no such reflection) or AlreadyWithdrawn.
+    ``organiser``: the organiser who did it for someone (audited under their name, with
+    ``confirmed_with``: what they typed to confirm); None when the delegate used their code.
+    Returns the id of the ``withdraw_reflection`` job. Raises UnknownCode (no such
+    reflection) or AlreadyWithdrawn.
     """
 
     now = utcnow()
@@ -299,9 +292,12 @@ def withdraw(
             f" WHERE target_id = ? AND status = 'queued' AND kind IN ({marks})",
             (now, reflection_id, *_WRITES_ITS_FILES),
         )
-        user_id, user_name = _actor(by_organiser)
-        how = {"by": "organiser", "confirmed_with": confirmed_with} if by_organiser else {
-            "by": "delegate"}  # fmt: skip
+        if organiser is not None:
+            user_id, user_name = organiser.id, organiser.name
+            how = {"by": "organiser", "confirmed_with": confirmed_with}
+        else:
+            user_id, user_name = None, "delegate (receipt code)"
+            how = {"by": "delegate"}
         db.execute(
             "INSERT INTO audit_log (at, user_id, user_name, action, target_kind, target_id,"
             " before, after) VALUES (?, ?, ?, 'reflection.withdraw', 'reflection', ?, NULL, ?)",

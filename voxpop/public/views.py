@@ -182,7 +182,8 @@ def withdraw_confirm() -> Any:
     try:
         found = _find(code)
         state = current_app.extensions["voxpop"]
-        withdrawal.withdraw(get_db(), state.queue, state.store, found.id, by_organiser=_on_behalf())
+        organiser = g.user if _on_behalf() else None
+        withdrawal.withdraw(get_db(), state.queue, state.store, found.id, organiser=organiser)
     except withdrawal.WithdrawalError as error:
         return _form(code.strip()[:12], error)
     return render_template(

@@ -16,6 +16,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     jsonify,
     redirect,
     render_template,
@@ -371,7 +372,7 @@ def withdraw(reflection_id: int) -> Any:
         raise ReviewError(wrong.message) from wrong
     state = current_app.extensions["voxpop"]
     withdrawal.withdraw(
-        db, state.queue, state.store, reflection_id, by_organiser=True, confirmed_with=how
+        db, state.queue, state.store, reflection_id, organiser=g.user, confirmed_with=how
     )
     flash(_("Reflection #%(number)d withdrawn: it has gone from the archive and reels; its "
             "files are being deleted.", number=reflection_id))  # fmt: skip
