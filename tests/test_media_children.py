@@ -153,17 +153,21 @@ def test_a_start_reaps_recorded_orphans_but_not_reused_pids_or_live_owners(tmp_p
         )  # fmt: skip
     )
     # A tool whose voxpop process is alive (another worker on this instance) is left alone.
-    children.track_in(folder)
+    # Its record is written here as children.started() writes it, not through the module's
+    # process-wide folder, which a thread left by an earlier test could point elsewhere.
     ours = subprocess.Popen(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi",
                              "-i", "anullsrc", "-f", "null", "-"])  # fmt: skip
-    children.started(ours.pid)
+    (folder / f"{os.getpid()}-{ours.pid}.json").write_text(
+        json.dumps(
+            {"pid": ours.pid, "start": children._start_time(ours.pid), "parent": os.getpid()}
+        )  # fmt: skip
+    )
     try:
         assert children.reap_orphans(folder) == [orphan]
         wait_for(lambda: not running_tools([orphan]), "the orphan to die", timeout=10)
         assert bystander.poll() is None and ours.poll() is None
         assert [p.name for p in folder.iterdir()] == [f"{os.getpid()}-{ours.pid}.json"]
     finally:
-        children.track_in(None)
         bystander.kill()
         ours.kill()
         ours.wait()
