@@ -347,7 +347,8 @@ def finish_upload(
 def _finished_answer(db: sqlite3.Connection, upload: Upload) -> dict[str, Any]:
     answer = reflection_answer(db, upload)
     if answer is None:
-        raise VoxpopError(upload.refused_reason or _("This recording was refused."), status=410)
+        # 422 like the tus view's answer for refused bytes: final, never "send it again".
+        raise VoxpopError(upload.refused_reason or _("This recording was refused."), status=422)
     return answer
 
 
