@@ -371,6 +371,3 @@ def store(
 def register_job_handlers() -> None:
     """Tell the queue which function runs transcriptions."""
     jobs.register(TRANSCRIBE_REFLECTION, transcribe_reflection_job)
-
-
-JOB_HANDLERS: dict[str, jobs.JobHandler] = {TRANSCRIBE_REFLECTION: transcribe_reflection_job}
