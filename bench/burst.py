@@ -29,7 +29,6 @@ import platform
 import sys
 import tempfile
 import threading
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -117,14 +116,7 @@ def text_burst(server: uploads.Server, tokens: list[str], posts: int) -> dict[st
     for thread in threads:
         thread.start()
     before_kb = uploads.tree_rss_kb(pid)
-    sampler = uploads.RssSampler(pid)
-    sampler.start()
-    barrier.wait()
-    began = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - began
-    peak_kb = sampler.stop()
+    wall, peak_kb, _samples = uploads.run_together(pid, threads, barrier)
     after_kb = uploads.tree_rss_kb(pid)
     db = server.db()
     stored = collections.Counter(
@@ -176,14 +168,7 @@ def upload_burst(
         thread.start()
         threads.append(thread)
     before_kb = uploads.tree_rss_kb(pid)
-    sampler = uploads.RssSampler(pid)
-    sampler.start()
-    barrier.wait()
-    began = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - began
-    peak_kb = sampler.stop()
+    wall, peak_kb, _samples = uploads.run_together(pid, threads, barrier)
     after_kb = uploads.tree_rss_kb(pid)
     db = server.db()
     rows = {

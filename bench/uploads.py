@@ -28,7 +28,6 @@ import platform
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -46,6 +45,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.serveprocess import free_port, voxpop  # noqa: E402 - one server-process helper
 from voxpop.db import database_path  # noqa: E402
 
 MB = 1024 * 1024
@@ -57,17 +57,19 @@ SAMPLE_SECONDS = 0.02
 # -- the server process --------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def run_together(pid: int, threads: list[threading.Thread], barrier: threading.Barrier) -> Any:
+    """Release started client threads at once and wait for them, sampling the server's RSS.
 
-
-def voxpop(env: dict[str, str], *args: str) -> str:
-    return subprocess.run(
-        [sys.executable, "-m", "voxpop", *args], env=env, cwd=ROOT, capture_output=True,
-        text=True, check=True, timeout=120,
-    ).stdout  # fmt: skip
+    Returns ``(wall seconds, peak RSS kB, how many RSS samples were taken)``.
+    """
+    sampler = RssSampler(pid)
+    sampler.start()
+    barrier.wait()
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - began
+    return wall, sampler.stop(), sampler.samples
 
 
 def process_tree(pid: int) -> list[int]:
@@ -311,14 +313,7 @@ def run(size_mb: float, clients: int, chunk_mb: float, https: bool, with_worker:
             )
             thread.start()
             threads.append(thread)
-        sampler = RssSampler(pid)
-        sampler.start()
-        barrier.wait()
-        began = time.perf_counter()
-        for thread in threads:
-            thread.join()
-        wall = time.perf_counter() - began
-        peak_kb = sampler.stop()
+        wall, peak_kb, samples = run_together(pid, threads, barrier)
         hwm_kb = status_kb(pid, "VmHWM")
         load = os.getloadavg()[0]
 
@@ -356,7 +351,7 @@ def run(size_mb: float, clients: int, chunk_mb: float, https: bool, with_worker:
         "rss_peak_mb": peak_kb / 1024,
         "vmhwm_mb": hwm_kb / 1024,
         "peak_over_before": peak_kb / before_kb if before_kb else float("nan"),
-        "samples": sampler.samples,
+        "samples": samples,
         "load": load,
         "folder": folder,
     }

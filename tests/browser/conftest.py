@@ -188,6 +188,33 @@ class LiveKiosk:
             return kiosk.pairing_token
 
 
+def make_live_app(
+    parent: Path, prefix: str, max_clip_seconds: int, idle_timeout_seconds: int
+) -> tuple[Any, Path, Path]:
+    """The real app on fresh instance and uploads folders, with the bilingual test event."""
+    root = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    instance, uploads = root / "instance", root / "uploads"
+    app = create_app(
+        {
+            "TESTING": True,
+            "INSTANCE": str(instance),
+            "UPLOADS": str(uploads),
+            "SECRET_KEY": "browser-test-secret",
+        }
+    )
+    with app.app_context():
+        models.create_event(
+            get_db(),
+            "Whose Shoes? Cardiff",
+            date="2025-03-14",
+            venue="Cardiff",
+            languages=["en", "cy"],
+            max_clip_seconds=max_clip_seconds,
+            idle_timeout_seconds=idle_timeout_seconds,
+        )
+    return app, instance, uploads
+
+
 @pytest.fixture
 def live_kiosk_factory(browser_tmpdir: Path) -> Iterator[Callable[..., LiveKiosk]]:
     """Start the real app on 127.0.0.1 and a free port with a demo event; stop it after."""
@@ -196,26 +223,9 @@ def live_kiosk_factory(browser_tmpdir: Path) -> Iterator[Callable[..., LiveKiosk
     def start(
         max_clip_seconds: int = 5, idle_timeout_seconds: int = 300, kiosk_mode: str = "kiosk"
     ) -> LiveKiosk:
-        root = Path(tempfile.mkdtemp(prefix="live-", dir=browser_tmpdir))
-        instance, uploads = root / "instance", root / "uploads"
-        app = create_app(
-            {
-                "TESTING": True,
-                "INSTANCE": str(instance),
-                "UPLOADS": str(uploads),
-                "SECRET_KEY": "browser-test-secret",
-            }
+        app, instance, uploads = make_live_app(
+            browser_tmpdir, "live-", max_clip_seconds, idle_timeout_seconds
         )
-        with app.app_context():
-            models.create_event(
-                get_db(),
-                "Whose Shoes? Cardiff",
-                date="2025-03-14",
-                venue="Cardiff",
-                languages=["en", "cy"],
-                max_clip_seconds=max_clip_seconds,
-                idle_timeout_seconds=idle_timeout_seconds,
-            )
         server = make_server("127.0.0.1", 0, app, threaded=True)
         thread = threading.Thread(target=server.serve_forever, name="live-kiosk", daemon=True)
         thread.start()

@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,9 +27,11 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import LiveKiosk, browser_tmpdir  # noqa: F401 (a fixture)
-from voxpop import create_app, models
-from voxpop.db import get_db
+from tests.browser.conftest import (  # noqa: F401 (browser_tmpdir is a fixture)
+    LiveKiosk,
+    browser_tmpdir,
+    make_live_app,
+)
 
 HERE = Path(__file__).resolve().parent
 MINIBROWSER = Path("/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser")
@@ -193,26 +194,9 @@ def webkit_live(browser_tmpdir: Path) -> Iterator[Callable[..., RestartableLive]
     started: list[RestartableLive] = []
 
     def start(max_clip_seconds: int = 10, idle_timeout_seconds: int = 300) -> RestartableLive:
-        root = Path(tempfile.mkdtemp(prefix="live-webkit-", dir=browser_tmpdir))
-        instance, uploads = root / "instance", root / "uploads"
-        app = create_app(
-            {
-                "TESTING": True,
-                "INSTANCE": str(instance),
-                "UPLOADS": str(uploads),
-                "SECRET_KEY": "webkit-test-secret",
-            }
+        app, instance, uploads = make_live_app(
+            browser_tmpdir, "live-webkit-", max_clip_seconds, idle_timeout_seconds
         )
-        with app.app_context():
-            models.create_event(
-                get_db(),
-                "Whose Shoes? Cardiff",
-                date="2025-03-14",
-                venue="Cardiff",
-                languages=["en", "cy"],
-                max_clip_seconds=max_clip_seconds,
-                idle_timeout_seconds=idle_timeout_seconds,
-            )
         live = RestartableLive(app, "", instance, uploads)
         live.start()
         started.append(live)
