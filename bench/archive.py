@@ -41,7 +41,7 @@ from flask import Flask  # noqa: E402
 from voxpop import create_app, models  # noqa: E402
 from voxpop.archive import service  # noqa: E402
 from voxpop.db import get_db, transaction, utcnow  # noqa: E402
-from voxpop.export import export_site  # noqa: E402
+from voxpop.publishing.export import export_site  # noqa: E402
 
 TARGET_MS = 200.0
 DEEP_PERSPECTIVE = "volunteer"

@@ -101,7 +101,12 @@ def code_version() -> str:
         ).stdout.strip()
 
     changed = git(
-        "status", "--porcelain", "--", "voxpop/media", "voxpop/processing.py", "voxpop/jobs.py"
+        "status",
+        "--porcelain",
+        "--",
+        "voxpop/media",
+        "voxpop/reflection/processing.py",
+        "voxpop/jobs.py",
     ).splitlines()
     dirty = ", ".join(line[3:] for line in changed)
     return git("rev-parse", "--short", "HEAD") + (f" with uncommitted {dirty}" if dirty else "")
@@ -422,7 +427,7 @@ def ebur128_measurement() -> Undo:
 def card_at_30fps() -> Undo:
     """Audio reflections as before issue 15: the still card decoded and encoded 30 times a
     second for the whole clip, and loudness measured by a first ``loudnorm`` pass."""
-    from voxpop import processing
+    from voxpop.reflection import processing
 
     def measure_loudness(source: Path, info: Any) -> dict[str, str] | None:
         profile = transcode.DELIVERY

@@ -235,7 +235,7 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
 def use_test_credentials(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
     """Credentials for the test server from the environment (boto3's chain), nothing else:
     no bucket, endpoint or region from the machine, no profile or config file."""
-    from voxpop import publish
+    from voxpop.publishing import publish
 
     for name in [*publish.ENV_ENDPOINT, *publish.ENV_REGION, publish.ENV_BUCKET,
                  publish.ENV_PREFIX, "AWS_PROFILE", "AWS_SESSION_TOKEN"]:  # fmt: skip

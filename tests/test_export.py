@@ -1,4 +1,4 @@
-"""The static export (voxpop.export), its zip download, the consent log, and `voxpop export`."""
+"""The static export (publishing/export.py), its zip, the consent log, and `voxpop export`."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from tests.archivedata import TRANSCRIPT, add_archived, add_reel, query
 from tests.conftest import csrf_from
 from voxpop.cli import main
 from voxpop.db import get_db
-from voxpop.export import (
+from voxpop.publishing.export import (
     CONSENT_LOG_COLUMNS,
     ExportError,
     consent_log_csv,

@@ -31,12 +31,12 @@ def job_of(app, reflection_id: int) -> dict:
 def test_tool_failures_are_retried_with_backoff_then_fail_with_a_reason(
     app, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import voxpop.processing
+    import voxpop.reflection.processing
 
     def broken_probe(*_args, **_kwargs):
         raise MediaToolFailed("ffprobe crashed.")
 
-    monkeypatch.setattr(voxpop.processing, "probe_media", broken_probe)
+    monkeypatch.setattr(voxpop.reflection.processing, "probe_media", broken_probe)
     reflection_id = add_reflection(app, "video", Path(__file__))  # never read: probe is broken
     queue = app.extensions["voxpop"].queue
     with app.app_context():

@@ -15,7 +15,7 @@ from werkzeug.test import EnvironBuilder
 from tests.conftest import KioskDevice, requires_ffmpeg, rows, stored_files
 from voxpop import models
 from voxpop.db import get_db
-from voxpop.intake.receipts import RECEIPT_ALPHABET
+from voxpop.reflection.intake.receipts import RECEIPT_ALPHABET
 
 RECEIPT = rf"^[{RECEIPT_ALPHABET}]{{3}}-[{RECEIPT_ALPHABET}]{{3}}$"
 WEBM_MAGIC = bytes.fromhex("1a45dfa3")

@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import KioskDevice, rows
 from voxpop import models
 from voxpop.db import get_db
-from voxpop.intake import receipts
+from voxpop.reflection.intake import receipts
 from voxpop.studio import service
 
 

@@ -23,10 +23,11 @@ from tests.s3server import (
     s3_server,  # noqa: F401 - the session's S3 server
     use_test_credentials,
 )
-from voxpop import jobs, models, publish
+from voxpop import jobs, models
 from voxpop.cli import main
 from voxpop.db import get_db, transaction, utcnow
-from voxpop.publish import EndpointUnreachable, PublishFailed, S3Settings
+from voxpop.publishing import publish
+from voxpop.publishing.publish import EndpointUnreachable, PublishFailed, S3Settings
 
 MB = 1024 * 1024
 

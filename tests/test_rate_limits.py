@@ -160,7 +160,7 @@ def test_a_braked_address_gets_one_answer_at_a_time(app, public_reflection) -> N
 
 
 def _braked_turns() -> dict[str, Any]:
-    from voxpop import withdrawal
+    from voxpop.reflection import withdrawal
 
     return withdrawal._braked_turns
 

@@ -24,7 +24,7 @@ from tests.conftest import Auth, KioskDevice, csrf_from, rows
 from tests.test_roles import ROLES_TABLE
 from voxpop.cli import main as cli_main
 from voxpop.db import get_db, transaction
-from voxpop.export import write_consent_log
+from voxpop.publishing.export import write_consent_log
 from voxpop.studio.dashboard import CHARTS
 
 _CODES = (f"RC{a}-{b}{c}{d}" for a, b, c, d in itertools.product("ABCDEF", "JKMN", "PQRS",

@@ -15,9 +15,9 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import KioskDevice, requires_ffmpeg, rows, run_queued
-from voxpop import withdrawal
 from voxpop.cli import main
 from voxpop.db import get_db
+from voxpop.reflection import withdrawal
 
 pytestmark = [requires_ffmpeg, pytest.mark.media]
 

@@ -23,7 +23,7 @@ ROLES_TABLE: dict[str, set[str]] = {
     "kiosk.api_session": {"kiosk"},
     "kiosk.heartbeat": {"kiosk"},
     "kiosk.service_worker": {"anonymous"},  # the kiosk's offline cache: static file names only
-    # -- resumable uploads (voxpop/intake/tus.py) --
+    # -- resumable uploads (voxpop/reflection/intake/tus.py) --
     "intake.create_upload": {"kiosk"},
     "intake.upload": {"kiosk"},
     "studio.overview": {"organiser", "facilitator"},
@@ -44,7 +44,7 @@ ROLES_TABLE: dict[str, set[str]] = {
     "review.draft_transcript": {"organiser", "facilitator"},
     "review.retry": {"organiser", "facilitator"},
     "review.bulk": {"organiser", "facilitator"},
-    "review.withdraw": {"organiser"},  # on someone's behalf (voxpop/withdrawal.py)
+    "review.withdraw": {"organiser"},  # on someone's behalf (voxpop/reflection/withdrawal.py)
     "public.withdraw_confirm": {"anonymous"},  # the receipt code is the credential
     # -- studio settings (voxpop/studio/settings.py) --
     "studio.settings_event": {"organiser"},

@@ -172,7 +172,7 @@ def test_archive_colours_come_from_a_stylesheet(app, client) -> None:
 
 def test_the_static_export_carries_its_policies_as_meta_tags(app, tmp_path) -> None:
     from voxpop.db import get_db
-    from voxpop.export import export_site
+    from voxpop.publishing.export import export_site
 
     with app.app_context():
         export_site(get_db(), app.extensions["voxpop"].store, tmp_path / "site")

@@ -16,9 +16,10 @@ import pytest
 from flask import Flask
 
 from tests.conftest import add_reflection, ffmpeg, process, rows, run_queued
-from voxpop import cli, jobs, transcripts, withdrawal
+from voxpop import cli, jobs
 from voxpop.db import get_db, transaction
 from voxpop.media import vtt
+from voxpop.reflection import transcripts, withdrawal
 from voxpop.speech import model as speech_model
 from voxpop.speech import transcribe as speech
 

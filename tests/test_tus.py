@@ -33,9 +33,9 @@ from voxpop import create_app, jobs, models
 from voxpop.cli import main
 from voxpop.db import get_db
 from voxpop.errors import disk_full_message
-from voxpop.intake import staging, uploads
-from voxpop.intake.staging import StagingArea
-from voxpop.reflections import upload_limit_bytes
+from voxpop.reflection.intake import staging, uploads
+from voxpop.reflection.intake.staging import StagingArea
+from voxpop.reflection.records import upload_limit_bytes
 from voxpop.storage import MediaStore
 
 PAYLOAD = fake_webm(250_000)
@@ -793,7 +793,7 @@ ENOSPC_CHILD = textwrap.dedent(
     """
     import json, os, resource, signal, sys
     from pathlib import Path
-    from voxpop.intake.staging import DiskFull, StagingArea
+    from voxpop.reflection.intake.staging import DiskFull, StagingArea
 
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of being killed
     area = StagingArea(Path(sys.argv[1]))

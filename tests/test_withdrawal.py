@@ -35,12 +35,14 @@ from tests.s3server import (
     s3_server,  # noqa: F401 - the session's S3 server
     use_test_credentials,
 )
-from voxpop import copies, create_app, jobs, models, open_database, publish, withdrawal
+from voxpop import copies, create_app, jobs, models, open_database
 from voxpop import db as db_module
 from voxpop.db import get_db, transaction, utcnow
-from voxpop.export import export_site, write_consent_log
+from voxpop.publishing import publish
+from voxpop.publishing.export import export_site, write_consent_log
 from voxpop.reels import render
 from voxpop.reels import service as reels
+from voxpop.reflection import withdrawal
 
 CODES = iter(f"WD{a}-{b}{c}{d}" for a in "ABCDEFGH" for b in "JKMN" for c in "PQRS" for d in "2345")
 

@@ -148,9 +148,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from voxpop import auth, errors, logsafe
     from voxpop.archive.views import bp as archive_bp
-    from voxpop.intake.tus import bp as intake_bp
     from voxpop.kiosk.views import bp as kiosk_bp
     from voxpop.public.views import bp as public_bp
+    from voxpop.reflection.intake.tus import bp as intake_bp
     from voxpop.review.views import bp as review_bp
     from voxpop.studio import (  # noqa: F401 - register their routes
         dashboard,
@@ -196,9 +196,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 def register_job_handlers() -> None:
     """Each feature tells the queue which functions run its kinds of job."""
-    from voxpop import processing, publish, transcripts, withdrawal
-    from voxpop.intake import uploads
+    from voxpop.publishing import publish
     from voxpop.reels import render
+    from voxpop.reflection import processing, transcripts, withdrawal
+    from voxpop.reflection.intake import uploads
 
     for feature in (processing, render, publish, withdrawal, uploads, transcripts):
         feature.register_job_handlers()
@@ -206,7 +207,7 @@ def register_job_handlers() -> None:
 
 def _disk_low() -> bool:
     """True when free disk space is below the upload floor: staff pages then say so."""
-    from voxpop.intake.staging import free_bytes
+    from voxpop.reflection.intake.staging import free_bytes
 
     store = current_app.extensions["voxpop"].store
     return free_bytes(store.root) < current_app.config["DISK_FREE_FLOOR_BYTES"]

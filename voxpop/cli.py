@@ -14,11 +14,12 @@ import click
 import segno
 from flask import Flask
 
-from voxpop import create_app, jobs, models, tls, transcripts
+from voxpop import create_app, jobs, models, tls
 from voxpop.db import get_db
-from voxpop.intake.uploads import schedule_expiry_sweep
 from voxpop.media import children, ffmpeg
-from voxpop.processing import asset_paths, original_exists, remove_derived
+from voxpop.reflection import transcripts
+from voxpop.reflection.intake.uploads import schedule_expiry_sweep
+from voxpop.reflection.processing import asset_paths, original_exists, remove_derived
 from voxpop.server import PortInUse, serve_forever
 
 FIRST_LOGIN_FILE = "first-login.txt"
@@ -451,7 +452,7 @@ def export_command(directory: Path, consent_log: Path | None) -> None:
     no longer public are removed. The consent log is never written inside the site.
     """
     from voxpop.errors import VoxpopError
-    from voxpop.export import export_site, write_consent_log
+    from voxpop.publishing.export import export_site, write_consent_log
 
     site = directory.resolve()
     log = (consent_log or site.with_name(f"{site.name}-consent-log.csv")).resolve()
@@ -484,8 +485,8 @@ def export_command(directory: Path, consent_log: Path | None) -> None:
 @main.command("publish")
 def publish_command() -> None:
     """Build the public archive and sync it to its S3 bucket now (progress on stderr)."""
-    from voxpop import publish  # boto3 is only needed here
     from voxpop.errors import VoxpopError
+    from voxpop.publishing import publish  # boto3 is only needed here
 
     app = _app()
     state = app.extensions["voxpop"]

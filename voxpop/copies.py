@@ -7,10 +7,10 @@ Two kinds (issue 13: "erased" means erased):
   upgraded (any command, or the server) finds the database already at the current version and
   deletes it. While one is kept, a withdrawal scrubs it like the live database
   (``scrub_backups``); a backup that cannot be opened or scrubbed is deleted instead.
-- **Export folders** written by ``voxpop.export.export_site`` (``voxpop export``): each one is
+- **Export folders** written by ``publishing.export.export_site`` (``voxpop export``): each one is
   recorded in ``instance/export-folders.json`` when it is written, and a withdrawal brings every
   recorded folder of that event that still exists up to date
-  (``voxpop.export.refresh_export_folders``).
+  (``voxpop.publishing.export.refresh_export_folders``).
 """
 
 from __future__ import annotations

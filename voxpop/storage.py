@@ -103,7 +103,7 @@ class MediaStore:
         self.incoming = self.root / "incoming"
         self.originals = self.root / "originals"
         self.derived = self.root / "derived"
-        # Resumable (tus) uploads in progress; see voxpop.intake.staging.
+        # Resumable (tus) uploads in progress; see voxpop.reflection.intake.staging.
         self.staging = self.root / "staging"
 
     def ensure_folders(self) -> None:

@@ -11,7 +11,7 @@ from playwright.sync_api import Browser
 from tests.browser.conftest import SCREEN_TIMEOUT_MS, require_tool
 from tests.conftest import add_reflection, give_consent, process, rows
 from voxpop.db import get_db
-from voxpop.export import export_site
+from voxpop.publishing.export import export_site
 
 
 def publish(app: Flask, reflection_id: int) -> None:

@@ -3,7 +3,7 @@
 A reflection is *publishable* when it is ready, approved by a facilitator, its delegate agreed
 to online publication and has not withdrawn, and it sits under one of the event's current
 perspectives (a retired perspective has no tile, so its reflections are not listed). The
-archive pages, the archive's media routes and the static export (``voxpop.export``) all read
+archive pages, the archive's media routes and the static export (``publishing.export``) all read
 through this module, so they can never disagree about what is public.
 
 Queries are paginated and fetch a page's files in one further query (no query per item); they

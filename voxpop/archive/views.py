@@ -1,7 +1,7 @@
 """The public archive's pages and media, open to anyone (``/archive``).
 
 Views are thin: ``archive.service`` decides what is public, and the same templates render the
-static export (``voxpop.export``), so the live archive and the published site show the same
+static export (``publishing.export``), so the live archive and the published site show the same
 things. Only files of publishable reflections and archived reels are served; anything else is
 a 404, exactly as if it did not exist.
 """

@@ -36,11 +36,11 @@ from voxpop.counts import kiosk_banner
 from voxpop.db import get_db
 from voxpop.errors import InsufficientStorage, InvalidSubmission, disk_full_message
 from voxpop.extensions import csrf, kiosk_upload_limits
-from voxpop.intake.receipts import normalise_receipt_code, reserve_codes
-from voxpop.intake.staging import DiskFull, ensure_room
-from voxpop.intake.uploads import recorder_fallback
 from voxpop.jobs import enqueue_processing
-from voxpop.reflections import (
+from voxpop.reflection.intake.receipts import normalise_receipt_code, reserve_codes
+from voxpop.reflection.intake.staging import DiskFull, ensure_room
+from voxpop.reflection.intake.uploads import recorder_fallback
+from voxpop.reflection.records import (
     Submission,
     receive_reflection,
     upload_limit_bytes,

@@ -11,12 +11,13 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms.validators import ValidationError
 
-from voxpop import tls, withdrawal
+from voxpop import tls
 from voxpop.auth import public
 from voxpop.db import get_db
 from voxpop.extensions import client_address, csrf, limiter
-from voxpop.intake.receipts import normalise_receipt_code
-from voxpop.intake.staging import free_bytes
+from voxpop.reflection import withdrawal
+from voxpop.reflection.intake.receipts import normalise_receipt_code
+from voxpop.reflection.intake.staging import free_bytes
 
 bp = Blueprint("public", __name__)
 

@@ -23,7 +23,7 @@ from voxpop.errors import VoxpopError
 from voxpop.media import reel, vtt
 from voxpop.media.colours import safe_colour
 from voxpop.reels import service as reel_service
-from voxpop.reflections import FIRST_NAME_MAX
+from voxpop.reflection.records import FIRST_NAME_MAX
 
 PAGE_SIZE = 60
 BULK_LIMIT = 200

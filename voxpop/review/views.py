@@ -27,11 +27,12 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from werkzeug.datastructures import ImmutableMultiDict
 
-from voxpop import models, withdrawal
+from voxpop import models
 from voxpop.auth import login_required
 from voxpop.db import get_db
 from voxpop.errors import wants_json
 from voxpop.jobs import JobQueue
+from voxpop.reflection import withdrawal
 from voxpop.review import forms, service
 from voxpop.review.service import ReflectionNotFound, ReviewError
 from voxpop.web import current_language, require_event

@@ -1,6 +1,6 @@
 """Organisers' downloads: the public archive as a zip, and the consent log (``/studio/export``).
 
-The zip holds exactly the static site ``voxpop.export`` writes; it is built into a temporary
+The zip holds exactly the static site ``publishing.export`` writes; it is built into a temporary
 file (never in memory) and streamed. The consent log is a separate download and is never
 part of the site.
 """
@@ -15,7 +15,7 @@ from flask import Response, current_app, render_template, send_file
 from voxpop.archive import service as archive
 from voxpop.auth import login_required
 from voxpop.db import get_db
-from voxpop.export import consent_log_csv, write_site_zip
+from voxpop.publishing.export import consent_log_csv, write_site_zip
 from voxpop.slugs import slugify
 from voxpop.studio.views import bp
 from voxpop.web import require_event

@@ -1,7 +1,7 @@
 """Organiser page for publishing the archive to S3: where to, Publish now, and live status.
 
 Routes live on the studio blueprint (``voxpop.studio.views.bp``). The work is done by
-``voxpop.publish``: the views save settings, queue the publish job and read its state.
+``voxpop.publishing.publish``: the views save settings, queue the publish job and read its state.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import StringField
 
-from voxpop import audit, models, publish
+from voxpop import audit, models
 from voxpop.auth import login_required
 from voxpop.db import get_db, transaction
+from voxpop.publishing import publish
 from voxpop.studio.forms import ActionForm
 from voxpop.studio.settings import with_event
 from voxpop.studio.views import bp

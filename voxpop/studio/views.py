@@ -25,7 +25,7 @@ from wtforms.validators import Length
 from voxpop import models, tls
 from voxpop.auth import login_required
 from voxpop.db import get_db
-from voxpop.reflections import processing_status, reflections_by_perspective
+from voxpop.reflection.records import processing_status, reflections_by_perspective
 from voxpop.studio import service
 from voxpop.web import current_language, require_event
 

@@ -18,8 +18,8 @@ from flask_babel import gettext as _
 from voxpop import models
 from voxpop.db import transaction, utcnow
 from voxpop.errors import InvalidSubmission, UnsupportedMedia
-from voxpop.intake.receipts import claim_code
 from voxpop.media.sniff import EXTENSIONS, sniff_container
+from voxpop.reflection.intake.receipts import claim_code
 from voxpop.storage import IncomingFile, MediaStore
 
 FIRST_NAME_MAX = 40

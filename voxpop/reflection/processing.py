@@ -19,7 +19,7 @@ from pathlib import Path
 
 from flask_babel import gettext as _
 
-from voxpop import jobs, models, transcripts
+from voxpop import jobs, models
 from voxpop.db import transaction, utcnow
 from voxpop.jobs import JobQueue
 from voxpop.media import cards, fmp4
@@ -33,6 +33,7 @@ from voxpop.media.transcode import (
     transcode_to_delivery_mp4,
 )
 from voxpop.reels import service as reels_service
+from voxpop.reflection import transcripts
 from voxpop.storage import MediaStore, file_sha256, fsync_folder
 
 log = logging.getLogger(__name__)

@@ -24,8 +24,8 @@ from voxpop.auth import kiosk_required
 from voxpop.db import get_db
 from voxpop.errors import InsufficientStorage, VoxpopError, disk_full_message
 from voxpop.extensions import csrf, kiosk_upload_limits
-from voxpop.intake import uploads
-from voxpop.intake.staging import (
+from voxpop.reflection.intake import uploads
+from voxpop.reflection.intake.staging import (
     CHECKSUM_ALGORITHMS,
     Checksum,
     ChecksumMismatch,
@@ -37,7 +37,7 @@ from voxpop.intake.staging import (
     UploadBusy,
     ensure_room,
 )
-from voxpop.reflections import upload_limit_bytes
+from voxpop.reflection.records import upload_limit_bytes
 from voxpop.web import require_event
 
 bp = Blueprint("intake", __name__)

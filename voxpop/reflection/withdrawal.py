@@ -36,14 +36,15 @@ from flask_babel import gettext as _
 from limits import RateLimitItemPerSecond
 from limits.strategies import RateLimiter
 
-from voxpop import copies, export, jobs, models, publish, ratelimit
+from voxpop import copies, jobs, models, ratelimit
 from voxpop.archive.service import is_publishable
 from voxpop.db import transaction, utcnow
 from voxpop.errors import VoxpopError
-from voxpop.intake.receipts import normalise_receipt_code
-from voxpop.publish import PUBLISH_ARCHIVE
+from voxpop.publishing import export, publish
+from voxpop.publishing.publish import PUBLISH_ARCHIVE
 from voxpop.reels import service as reels
 from voxpop.reels.service import RENDER_REEL
+from voxpop.reflection.intake.receipts import normalise_receipt_code
 from voxpop.storage import MediaStore, StorageError
 
 log = logging.getLogger(__name__)

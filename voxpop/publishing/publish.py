@@ -735,8 +735,8 @@ ExportSite = Callable[[sqlite3.Connection, MediaStore, Path], Any]
 
 
 def default_export_site() -> ExportSite:
-    """``voxpop.export.export_site``, imported when first needed."""
-    from voxpop.export import export_site  # optional until the export exists
+    """``voxpop.publishing.export.export_site``, imported when first needed."""
+    from voxpop.publishing.export import export_site  # optional until the export exists
 
     return export_site
 

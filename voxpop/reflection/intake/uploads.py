@@ -28,8 +28,8 @@ from flask_babel import gettext as _
 from voxpop import jobs, models
 from voxpop.db import transaction, utcnow
 from voxpop.errors import InsufficientStorage, InvalidSubmission, VoxpopError, disk_full_message
-from voxpop.intake.staging import DiskFull, StagingArea, ensure_room
-from voxpop.reflections import (
+from voxpop.reflection.intake.staging import DiskFull, StagingArea, ensure_room
+from voxpop.reflection.records import (
     Submission,
     existing_reflection,
     parse_client_id,

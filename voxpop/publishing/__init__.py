@@ -1,0 +1,1 @@
+"""Publishing: the static export, the S3 directory sync and the event's publishing rules."""

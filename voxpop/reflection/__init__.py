@@ -1,0 +1,1 @@
+"""One reflection's life: intake (multipart and tus), records, processing, speech, withdrawal."""
