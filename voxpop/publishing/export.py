@@ -51,10 +51,11 @@ from voxpop.storage import MediaStore, file_sha256
 
 log = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent.parent  # voxpop/
+ROOT = PACKAGE.parent
 TEMPLATES = ROOT / "templates"
 STYLESHEET = ROOT / "static" / "css" / "archive.css"
-TRANSLATIONS = Path(__file__).resolve().parent / "translations"
+TRANSLATIONS = PACKAGE / "translations"
 MANIFEST = "manifest.json"
 GENERATOR = "voxpop"
 FORMAT = 1
