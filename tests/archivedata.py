@@ -40,8 +40,10 @@ def add_archived(
     created_at: str | None = None,
     text: str = "Listening changed my mind.",
     lang: str = "en",
+    captions: str | None = "checked",
 ) -> int:
-    """A reflection row with its consent and asset rows; publishable by default."""
+    """A reflection row with its consent and asset rows; publishable by default (a recording's
+    captions checked by a person: ``captions`` is the transcript status, None for no row)."""
     with app.app_context():
         db = get_db()
         event = models.current_event(db)
@@ -80,6 +82,13 @@ def add_archived(
                         " VALUES (?, ?, ?, ?, ?, ?)",
                         (reflection_id, asset, relative, sha, size, utcnow()),
                     )
+            if captions and not is_text and not withdrawn:
+                db.execute(
+                    "INSERT INTO transcript (reflection_id, status, created_at, updated_at,"
+                    " checked_at) VALUES (?, ?, ?, ?, ?)",
+                    (reflection_id, captions, utcnow(), utcnow(),
+                     utcnow() if captions == "checked" else None),
+                )  # fmt: skip
     return reflection_id
 
 

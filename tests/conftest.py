@@ -311,6 +311,30 @@ def give_consent(app: Flask, reflection_id: int, *, reel: int = 1, online: int =
             )
 
 
+CHECKED_CAPTIONS = "WEBVTT\n\n1\n00:00:00.000 --> 00:00:01.000\nWords a person checked.\n"
+
+
+def check_captions(app: Flask, reflection_id: int, vtt: str | None = None) -> None:
+    """A facilitator checks the recording's captions (writing ``vtt`` first when given, or a
+    short caption when it has none), through the review service, so it may go online."""
+    from voxpop.review import service as review
+
+    with app.app_context():
+        db = get_db()
+        event = models.current_event(db)
+        assert event is not None
+        current = db.execute(
+            "SELECT transcript_vtt FROM reflection WHERE id = ?", (reflection_id,)
+        ).fetchone()[0]
+        if vtt or not current:
+            with transaction(db):
+                db.execute(
+                    "UPDATE reflection SET transcript_vtt = ? WHERE id = ?",
+                    (vtt or CHECKED_CAPTIONS, reflection_id),
+                )
+        review.mark_captions_checked(db, event, reflection_id, None)
+
+
 def process(app: Flask, reflection_id: int) -> dict[str, Any]:
     """Run the reflection's job in this process, as a worker would; return the reflection."""
     queue = app.extensions["voxpop"].queue

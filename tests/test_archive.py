@@ -11,7 +11,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.archivedata import TRANSCRIPT, add_archived, add_reel, query
-from tests.conftest import add_reflection, give_consent, process, requires_ffmpeg
+from tests.conftest import (
+    add_reflection,
+    check_captions,
+    give_consent,
+    process,
+    requires_ffmpeg,
+)
 from voxpop.archive import service
 from voxpop.db import connect, database_path, get_db
 
@@ -213,6 +219,7 @@ def test_a_page_costs_the_same_queries_for_3_or_24_reflections(app) -> None:
         with app.app_context():
             db = get_db()
             db.execute("DELETE FROM asset")
+            db.execute("DELETE FROM transcript")
             db.execute("DELETE FROM consent")
             db.execute("DELETE FROM reflection")
         for _ in range(count):
@@ -271,6 +278,10 @@ def test_real_processed_video_and_text_are_published(app, client, webm_clip) -> 
     process(app, hidden)  # ready, but waiting for review
     set_column(app, "UPDATE reflection SET review_state = 'approved' WHERE id IN (?, ?)",
                video, text)  # fmt: skip
+    # The captions gate: the video waits for a person to check its captions; text needs none.
+    assert shown_ids(client.get("/archive/p/service-user").text) == [text]
+    assert client.get(f"/archive/media/reflections/{video}/mp4").status_code == 404
+    check_captions(app, video)
 
     page = client.get("/archive/p/service-user").text
     mp4 = client.get(f"/archive/media/reflections/{video}/mp4")

@@ -42,6 +42,8 @@ ROLES_TABLE: dict[str, set[str]] = {
     "review.set_trim": {"organiser", "facilitator"},
     "review.save_transcript": {"organiser", "facilitator"},
     "review.draft_transcript": {"organiser", "facilitator"},
+    "review.captions_checked": {"organiser", "facilitator"},
+    "studio.captions_gate_setting": {"organiser"},
     "review.retry": {"organiser", "facilitator"},
     "review.bulk": {"organiser", "facilitator"},
     "review.withdraw": {"organiser"},  # on someone's behalf (voxpop/reflection/withdrawal.py)
@@ -76,6 +78,7 @@ ROLES_TABLE: dict[str, set[str]] = {
     "studio.audit_log": {"organiser"},
     # -- public archive (voxpop/archive) and its downloads (voxpop/studio/exporting.py) --
     "archive.landing": {"anonymous"},
+    "archive.search_page": {"anonymous"},  # search over the public archive only
     "archive.perspective": {"anonymous"},
     "archive.colours": {"anonymous"},  # perspective colours as CSS (no inline styles: CSP)
     "archive.reflection_media": {"anonymous"},

@@ -23,6 +23,7 @@ from tests import mediafiles
 from tests.archivedata import add_archived
 from tests.conftest import (
     add_reflection,
+    check_captions,
     csrf_from,
     give_consent,
     process,
@@ -42,7 +43,7 @@ from voxpop.publishing import publish
 from voxpop.publishing.export import export_site, write_consent_log
 from voxpop.reels import render
 from voxpop.reels import service as reels
-from voxpop.reflection import withdrawal
+from voxpop.reflection import search, withdrawal
 
 CODES = iter(f"WD{a}-{b}{c}{d}" for a in "ABCDEFGH" for b in "JKMN" for c in "PQRS" for d in "2345")
 
@@ -498,7 +499,12 @@ def processed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         sql(app, "UPDATE reflection SET review_state = 'approved', starred = 1 WHERE id = ?",
             reflection_id)  # fmt: skip
         with_code(app, reflection_id)
-    sql(app, "UPDATE reflection SET transcript_vtt = ? WHERE id = ?", CAPTIONS, video)
+    check_captions(app, video, CAPTIONS)  # so it is online, and its words are in the index
+    with app.app_context():
+        assert search.refresh(get_db()) == 2
+        event_id = models.current_event(get_db()).id  # type: ignore[union-attr]
+        assert [f.reflection_id for f in search.search(get_db(), event_id, CAPTION_MARK)] == [
+            video]  # fmt: skip
     return {"folder": folder, "ids": ids}
 
 

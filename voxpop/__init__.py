@@ -153,6 +153,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from voxpop.reflection.intake.tus import bp as intake_bp
     from voxpop.review.views import bp as review_bp
     from voxpop.studio import (  # noqa: F401 - register their routes
+        captions,  # the captions gate
         dashboard,
         exporting,  # the archive download routes
         publishing,  # publishing to S3

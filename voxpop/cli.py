@@ -17,7 +17,7 @@ from flask import Flask
 from voxpop import create_app, jobs, models, tls
 from voxpop.db import get_db
 from voxpop.media import children, ffmpeg
-from voxpop.reflection import transcripts
+from voxpop.reflection import search, transcripts
 from voxpop.reflection.intake.uploads import schedule_expiry_sweep
 from voxpop.reflection.processing import asset_paths, original_exists, remove_derived
 from voxpop.server import PortInUse, serve_forever
@@ -426,6 +426,8 @@ def rebuild(use_queue: bool) -> None:
                 (reflection_id,),
             )
             job_ids.append(jobs.enqueue_processing(db, state.queue, reflection_id))
+        indexed = search.rebuild(db)
+    click.echo(f"Search index rebuilt ({indexed} reflection(s)).")
     if use_queue:
         click.echo(f"Queued {len(job_ids)} reflection(s) for the worker.")
         return

@@ -104,6 +104,8 @@ class Event:
     idle_timeout_seconds: int
     text_max_chars: int
     branding: dict[str, Any]
+    # Recordings go online only with captions a person checked (issue 16); False relaxes it.
+    captions_required: bool = True
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Event:
@@ -117,6 +119,7 @@ class Event:
             idle_timeout_seconds=row["idle_timeout_seconds"],
             text_max_chars=row["text_max_chars"],
             branding=json.loads(row["branding"]),
+            captions_required=bool(row["captions_required"]),
         )
 
 

@@ -38,13 +38,22 @@ PUBLIC_ASSETS: dict[str, tuple[str, ...]] = {
 }
 REEL_ASSETS = ("mp4", "vtt", "captioned_mp4")
 
+# Captions are ready for the public when a person checked them (text reflections need none).
+CAPTIONS_READY = (
+    "r.kind = 'text'"
+    " OR EXISTS (SELECT 1 FROM transcript t WHERE t.reflection_id = r.id AND t.status = 'checked')"
+    " OR (SELECT e.captions_required FROM event e WHERE e.id = r.event_id) = 0"
+)
 # The publishable rule, over ``reflection r JOIN consent c JOIN perspective p``.
 PUBLISHABLE_WHERE = (
-    "r.event_id = ? AND r.status = 'ready' AND r.review_state = 'approved'"
+    "r.event_id = ? AND r.status = 'ready' AND r.review_state = 'approved'"  # noqa: S608
     " AND c.online = 1 AND c.withdrawn_at IS NULL AND p.retired_at IS NULL"
     # Its main file exists (a ready reflection always has it; this guards a half rebuild).
     " AND EXISTS (SELECT 1 FROM asset a WHERE a.reflection_id = r.id"
     " AND a.kind = CASE r.kind WHEN 'text' THEN 'card' ELSE 'mp4' END)"
+    # The captions gate (issue 16): a recording needs captions a person checked, unless the
+    # organiser relaxed it for the event (the studio then warns about WCAG 2.2 AA, 1.2.2).
+    " AND (" + CAPTIONS_READY + ")"
 )
 _FROM = (
     " FROM reflection r JOIN consent c ON c.reflection_id = r.id"
@@ -61,14 +70,14 @@ _ORDER = " ORDER BY r.created_at, r.id"
 # A reel is shown when it is archived, its files show its latest revision, and every clip it
 # shows may be published online (the reel builder only asks for reel consent).
 _REEL_WHERE = (
-    "rl.event_id = ? AND rl.archived = 1 AND rl.status = 'ready'"
+    "rl.event_id = ? AND rl.archived = 1 AND rl.status = 'ready'"  # noqa: S608
     " AND rl.rendered_revision = rl.revision"
     " AND EXISTS (SELECT 1 FROM reel_asset ra WHERE ra.reel_id = rl.id AND ra.kind = 'mp4')"
     " AND NOT EXISTS (SELECT 1 FROM reel_item ri JOIN reflection r ON r.id = ri.reflection_id"
     " JOIN consent c ON c.reflection_id = r.id WHERE ri.reel_id = rl.id"
     # the clips the render shows (voxpop.reels.service), without online consent
     " AND r.status = 'ready' AND r.review_state = 'approved' AND c.reel = 1"
-    " AND c.withdrawn_at IS NULL AND c.online = 0)"
+    " AND c.withdrawn_at IS NULL AND (c.online = 0 OR NOT (" + CAPTIONS_READY + ")))"
 )
 _SQL_CHUNK = 500
 
@@ -263,6 +272,20 @@ def publishable_reflection(
     return _reflections_from(db, rows)[0]
 
 
+def publishable_by_ids(
+    db: sqlite3.Connection, event_id: int, ids: Sequence[int]
+) -> list[PublicReflection]:
+    """Those of ``ids`` that are publishable (in any order), with their files."""
+    if not ids:
+        return []
+    marks = ", ".join("?" * len(ids))
+    rows = db.execute(
+        _SELECT + " WHERE " + PUBLISHABLE_WHERE + f" AND r.id IN ({marks})",
+        (event_id, *ids),
+    ).fetchall()
+    return _reflections_from(db, rows)
+
+
 def is_publishable(db: sqlite3.Connection, reflection_id: int) -> bool:
     """True when the reflection may be shown in its event's public archive right now."""
     row = db.execute(
@@ -270,6 +293,12 @@ def is_publishable(db: sqlite3.Connection, reflection_id: int) -> bool:
         (reflection_id,),
     ).fetchone()
     return row is not None
+
+
+def publishable_ids_sql() -> str:
+    """``SELECT r.id …`` of the event's publishable reflections (one ``?``: the event id), for
+    queries elsewhere that must keep to the same rule (search over the public archive)."""
+    return "SELECT r.id" + _FROM + " WHERE " + PUBLISHABLE_WHERE
 
 
 _SAFE_SLUG = re.compile(r"[a-z0-9][a-z0-9-]*")

@@ -54,6 +54,9 @@ class ServerLinks:
     def landing(self) -> str:
         return url_for("archive.landing")
 
+    def search(self) -> str | None:
+        return url_for("archive.search_page")
+
     def perspective(self, slug: str, page: int = 1) -> str:
         return url_for("archive.perspective", slug=slug, page=page if page > 1 else None)
 
@@ -130,6 +133,23 @@ def perspective(slug: str) -> Any:
     page = request.args.get("page", 1, type=int)
     found = service.perspective_page(get_db(), event.id, slug, page)
     return _render("archive/perspective.html", event, page=found)
+
+
+@bp.get("/search")
+@public
+def search_page() -> Any:
+    """Search what was said and written, over the public archive only."""
+    from voxpop.reflection import search
+
+    db = get_db()
+    event = require_event()
+    text = " ".join(request.args.get("q", "").split())[:200]
+    found = search.search(db, event.id, text, publishable_only=True, limit=service.PAGE_SIZE)
+    by_id = {
+        r.id: r for r in service.publishable_by_ids(db, event.id, [f.reflection_id for f in found])
+    }
+    results = [(by_id[f.reflection_id], f.hits) for f in found if f.reflection_id in by_id]
+    return _render("archive/search.html", event, q=text, results=results)
 
 
 def _send(file: PublicFile, mimetype: str) -> Any:

@@ -46,6 +46,7 @@ from voxpop import copies, models
 from voxpop.archive import service
 from voxpop.archive.service import PublicReel, PublicReflection
 from voxpop.errors import VoxpopError
+from voxpop.media import vtt
 from voxpop.security import EXPORT_CONTENT_SECURITY_POLICY, EXPORT_REFERRER_POLICY
 from voxpop.storage import MediaStore, file_sha256
 
@@ -57,6 +58,10 @@ TEMPLATES = ROOT / "templates"
 STYLESHEET = ROOT / "static" / "css" / "archive.css"
 TRANSLATIONS = PACKAGE / "translations"
 MANIFEST = "manifest.json"
+SEARCH_PAGE = "search.html"
+SEARCH_INDEX = "search-index.js"
+SEARCH_SCRIPT = "archive-search.js"
+SEARCH_SCRIPT_SOURCE = ROOT / "static" / "js" / "archive-search.js"
 GENERATOR = "voxpop"
 FORMAT = 1
 LANGUAGE_NAMES = {"en": "English", "cy": "Cymraeg"}
@@ -159,7 +164,6 @@ class ExportLinks:
 
     # A static site has no HTTP headers of its own: the pages carry these as meta tags.
     export = True
-    content_security_policy = EXPORT_CONTENT_SECURITY_POLICY
     referrer_policy = EXPORT_REFERRER_POLICY
 
     def __init__(
@@ -172,8 +176,24 @@ class ExportLinks:
     def _folder(self, lang: str) -> str:
         return "" if lang == self.root_lang else f"{lang}/"
 
+    @property
+    def content_security_policy(self) -> str:
+        # Only the search page runs a script: its own two files, from the site itself.
+        if self.here == SEARCH_PAGE:
+            return EXPORT_CONTENT_SECURITY_POLICY.replace("script-src 'none'", "script-src 'self'")
+        return EXPORT_CONTENT_SECURITY_POLICY
+
     def landing(self) -> str:
         return page_name()
+
+    def search(self) -> str:
+        return SEARCH_PAGE
+
+    def search_index(self) -> str:
+        return self.up + SEARCH_INDEX
+
+    def search_script(self) -> str:
+        return self.up + SEARCH_SCRIPT
 
     def perspective(self, slug: str, page: int = 1) -> str:
         return page_name(slug, page)
@@ -199,6 +219,39 @@ class ExportLinks:
 
     def alternate(self, lang: str) -> str:
         return self.up + self._folder(lang) + self.here
+
+
+def search_index_script(reflections: list[PublicReflection]) -> bytes:
+    """The static copy's search index: what each public reflection says (its written words,
+    or its captions with their times), where it is on the site, as a script that sets
+    ``window.VOXPOP_SEARCH`` (a page opened from file:// may not fetch JSON)."""
+    position: dict[int, int] = {}
+    items = []
+    for reflection in reflections:
+        place = position.get(reflection.perspective_id, 0)
+        position[reflection.perspective_id] = place + 1
+        cues = []
+        if reflection.kind != "text" and reflection.captions:
+            try:
+                cues = [[round(c.start, 2), c.text.replace("\n", " ")]
+                        for c in vtt.parse_vtt(reflection.captions)]  # fmt: skip
+            except vtt.VttError:
+                cues = []
+        items.append({
+            "id": reflection.id,
+            "kind": reflection.kind,
+            "lang": reflection.lang,
+            "perspective": reflection.perspective_slug,
+            "labels": reflection.perspective_labels,
+            "page": page_name(reflection.perspective_slug, place // service.PAGE_SIZE + 1),
+            "mp4": reflection_file_path(reflection, "mp4") if reflection.kind != "text" else None,
+            "text": reflection.text_body if reflection.kind == "text" else None,
+            "cues": cues,
+        })  # fmt: skip
+    data = json.dumps({"items": items}, ensure_ascii=False, sort_keys=True)
+    # "</" cannot end a script element early, and U+2028/9 are line ends in older JavaScript.
+    data = data.replace("</", "<\\/").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return f"window.VOXPOP_SEARCH = {data};\n".encode()
 
 
 def _data_url(vtt: bytes) -> str:
@@ -277,6 +330,11 @@ def _plan(db: sqlite3.Connection, store: MediaStore, event_id: int | None) -> _S
                     **common, lang=lang, links=links, page=found
                 )
             site.add(_File.generated(folder + name, html.encode("utf-8")))
+        links = ExportLinks(lang, root_lang, SEARCH_PAGE, reel_captions)
+        html = env.get_template("archive/search.html").render(**common, lang=lang, links=links)
+        site.add(_File.generated(folder + SEARCH_PAGE, html.encode("utf-8")))
+    site.add(_File.generated(SEARCH_INDEX, search_index_script(reflections)))
+    site.add(_File.generated(SEARCH_SCRIPT, SEARCH_SCRIPT_SOURCE.read_bytes()))
     site.add(_File.generated("archive.css", STYLESHEET.read_bytes()))
     site.add(_File.generated("colours.css", service.colours_stylesheet(tiles).encode("utf-8")))
 

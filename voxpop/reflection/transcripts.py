@@ -106,6 +106,13 @@ def model_installed(setting: SpeechSettings) -> bool:
     return bool(setting.model) or speech_model.packaged_parts() is not None
 
 
+def availability(setting: SpeechSettings) -> str:
+    """``on``, ``off`` (turned off in the settings) or ``no-model`` (nothing to run)."""
+    if not setting.after_processing:
+        return "off"
+    return "on" if model_installed(setting) else "no-model"
+
+
 def resolve(setting: SpeechSettings) -> speech_model.SpeechModel:
     """The speech model these settings choose. Raises ModelUnavailable."""
     return speech_model.resolve_model(setting.model or None, setting.cache)
@@ -168,6 +175,39 @@ def _save(db: sqlite3.Connection, reflection_id: int, status: str, **fields: Any
         f" VALUES (?, ?, ?, ?, {marks}) ON CONFLICT (reflection_id) DO UPDATE SET"
         f" status = excluded.status, updated_at = excluded.updated_at, {updates}",
         (reflection_id, status, now, now, *values.values()),
+    )
+    return True
+
+
+def mark_checked(
+    db: sqlite3.Connection, reflection_id: int, user_id: int | None, text: str | None
+) -> None:
+    """A person checked the captions (inside the caller's transaction): status ``checked``,
+    who and when, and the transcript's text becomes the captions' words. What the machine
+    heard (language, segments, draft) stays for reference."""
+    now = utcnow()
+    db.execute(
+        "INSERT INTO transcript (reflection_id, status, text, created_at, updated_at,"
+        " checked_at, checked_by) VALUES (?, 'checked', ?, ?, ?, ?, ?)"
+        " ON CONFLICT (reflection_id) DO UPDATE SET status = 'checked', text = excluded.text,"
+        " updated_at = excluded.updated_at, checked_at = excluded.checked_at,"
+        " checked_by = excluded.checked_by, reason = NULL",
+        (reflection_id, text, now, now, now, user_id),
+    )
+
+
+def unmark_checked(db: sqlite3.Connection, reflection_id: int) -> bool:
+    """The captions changed after a person checked them: they need checking again (inside the
+    caller's transaction). Back to ``draft`` when the machine made one, else ``none``. Returns
+    whether it was checked."""
+    row = transcript_row(db, reflection_id)
+    if row is None or row["status"] != "checked":
+        return False
+    db.execute(
+        "UPDATE transcript SET status = CASE WHEN draft_vtt IS NOT NULL THEN 'draft'"
+        " ELSE 'none' END, checked_at = NULL, checked_by = NULL, updated_at = ?"
+        " WHERE reflection_id = ?",
+        (utcnow(), reflection_id),
     )
     return True
 

@@ -44,6 +44,7 @@ from voxpop.publishing import export, publish
 from voxpop.publishing.publish import PUBLISH_ARCHIVE
 from voxpop.reels import service as reels
 from voxpop.reels.service import RENDER_REEL
+from voxpop.reflection import search
 from voxpop.reflection.intake.receipts import normalise_receipt_code
 from voxpop.storage import MediaStore, StorageError
 
@@ -346,9 +347,10 @@ def scrub_rows(db: sqlite3.Connection, reflection_id: int, now: str) -> None:
             "UPDATE consent SET withdrawn_at = COALESCE(withdrawn_at, ?) WHERE reflection_id = ?",
             (now, reflection_id),
         )
-    # The transcript also goes by a trigger on the status (migration 0009); said here too, so
-    # the scrub reads as the whole list of what a withdrawal removes.
-    for table in ("reflection_tag", "asset", "reel_item", "transcript"):
+    # The transcript and the search entries also go by triggers on the status (migrations 9
+    # and 10); said here too, so the scrub reads as the whole list of what a withdrawal removes.
+    for table in ("reflection_tag", "asset", "reel_item", "transcript", "search_entry",
+                  "search_dirty"):  # fmt: skip
         if copies.table_columns(db, table):
             db.execute(f"DELETE FROM {table} WHERE reflection_id = ?", (reflection_id,))  # noqa: S608
     # The log keeps who did what and when; what it was (names, captions) goes.
@@ -478,6 +480,8 @@ def _withdraw_job(db: sqlite3.Connection, queue: jobs.JobQueue, job: sqlite3.Row
             return jobs.requeue(db, queue, job, message, jobs.backoff(job["attempts"]))
         jobs.finish(db, job["id"], "failed", message)
         return "failed"
+    # The search index keeps deleted words in older segments until merged: merge it now.
+    search.forget(db)
     # Old page versions of its words may still sit in the write-ahead log: fold it back now
     # (secure_delete has zeroed them in the database file). Best effort: readers may hold it.
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()

@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from voxpop import models
 from voxpop.media import vtt
 from voxpop.review.service import (
+    CAPTION_FILTERS,
     REVIEW_FILTERS,
     STATUS_FILTERS,
     Filters,
@@ -27,6 +28,7 @@ def filters_from(args: Mapping[str, str]) -> Filters:
     """Filters from query arguments; unknown values are ignored (the queue shows everything)."""
     prompt = args.get("prompt", "").strip()
     kind, status, review = args.get("kind", ""), args.get("status", ""), args.get("review", "")
+    captions = args.get("captions", "")
     return Filters(
         perspective=args.get("perspective", "").strip()[:80],
         prompt=int(prompt) if prompt.isdigit() and len(prompt) < 10 else None,
@@ -34,6 +36,7 @@ def filters_from(args: Mapping[str, str]) -> Filters:
         status=status if status in STATUS_FILTERS else "",
         review=review if review in REVIEW_FILTERS else "",
         q=" ".join(args.get("q", "").split())[:200],
+        captions=captions if captions in CAPTION_FILTERS else "",
     )
 
 

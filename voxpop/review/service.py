@@ -23,6 +23,7 @@ from voxpop.errors import VoxpopError
 from voxpop.media import reel, vtt
 from voxpop.media.colours import safe_colour
 from voxpop.reels import service as reel_service
+from voxpop.reflection import search, transcripts
 from voxpop.reflection.records import FIRST_NAME_MAX
 
 PAGE_SIZE = 60
@@ -41,6 +42,17 @@ STATUS_FILTERS: dict[str, tuple[str, ...]] = {
     "failed": ("failed",),
 }
 REVIEW_FILTERS = ("waiting", "approved", "hidden", "starred")
+# Where a recording's captions stand (issue 16). "waiting": the work list of approved clips
+# that cannot go online until a person checks their captions.
+CAPTION_FILTERS: dict[str, str] = {
+    "waiting": "r.kind != 'text' AND r.review_state = 'approved' AND r.status = 'ready'"
+    " AND COALESCE(t.status, 'none') != 'checked'",
+    "draft": "r.kind != 'text' AND t.status = 'draft'",
+    "needs-person": "r.kind != 'text' AND t.status = 'needs-person'",
+    "no-speech": "r.kind != 'text' AND t.status = 'no-speech'",
+    "checked": "r.kind != 'text' AND t.status = 'checked'",
+    "none": "r.kind != 'text' AND r.status = 'ready' AND COALESCE(t.status, 'none') = 'none'",
+}
 
 
 class ReviewError(VoxpopError):
@@ -66,6 +78,7 @@ class Filters:
     status: str = ""  # a key of STATUS_FILTERS
     review: str = ""  # one of REVIEW_FILTERS
     q: str = ""
+    captions: str = ""  # a key of CAPTION_FILTERS
 
     def query_args(self) -> dict[str, Any]:
         """The filters as URL query arguments (only those set)."""
@@ -76,6 +89,7 @@ class Filters:
             "status": self.status,
             "review": self.review,
             "q": self.q,
+            "captions": self.captions,
         }
         return {key: value for key, value in args.items() if value}
 
@@ -139,6 +153,7 @@ class ReviewReflection:
     # How it was captured: {"via": "tus"|"multipart", "recorder_mime": …, "recovered": …}.
     capture: dict[str, Any] = field(default_factory=dict)
     kiosk_name: str | None = None
+    captions: CaptionsState | None = None
 
     @property
     def name_allowed(self) -> bool:
@@ -179,12 +194,36 @@ class ReviewReflection:
 
 @dataclass(frozen=True)
 class QueuePage:
-    """One page of the queue."""
+    """One page of the queue (with, when searching, where each item matched)."""
 
     items: list[ReviewReflection]
     total: int
     page: int
     pages: int
+    hits: dict[int, list[search.Hit]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CaptionsState:
+    """Where a recording's captions stand (issue 16): the transcript's status, why a person
+    must write them, who checked them and when, and the transcription job, if one runs."""
+
+    status: str  # one of transcripts.STATUSES
+    reason: str | None = None
+    checked_at: str | None = None
+    checked_by: str | None = None
+    job_status: str | None = None
+    job_progress: float = 0.0
+    draft_vtt: str | None = None
+    segments: str | None = None  # JSON, with word times
+
+    @property
+    def checked(self) -> bool:
+        return self.status == "checked"
+
+    @property
+    def transcribing(self) -> bool:
+        return self.job_status in ("queued", "running") and self.status == "queued"
 
 
 def snap_trim(
@@ -220,19 +259,30 @@ SELECT r.*, p.slug AS p_slug, p.labels AS p_labels, p.colour AS p_colour,
        c.method AS c_method, c.interviewer AS c_interviewer,
        (SELECT name FROM kiosk WHERE kiosk.id = r.kiosk_id) AS kiosk_name,
        j.status AS job_status, j.progress AS job_progress,
-       (SELECT group_concat(kind) FROM asset WHERE asset.reflection_id = r.id) AS asset_kinds
+       (SELECT group_concat(kind) FROM asset WHERE asset.reflection_id = r.id) AS asset_kinds,
+       t.status AS t_status, t.reason AS t_reason, t.checked_at AS t_checked_at,
+       (SELECT name FROM user WHERE user.id = t.checked_by) AS t_checked_by,
+       t.draft_vtt AS t_draft_vtt, t.segments AS t_segments,
+       tj.status AS t_job_status, tj.progress AS t_job_progress
 FROM reflection r
 JOIN perspective p ON p.id = r.perspective_id
 JOIN prompt pr ON pr.id = r.prompt_id
 LEFT JOIN consent c ON c.reflection_id = r.id
 LEFT JOIN consent_text ct ON ct.id = c.consent_text_id
+LEFT JOIN transcript t ON t.reflection_id = r.id
+LEFT JOIN job tj ON tj.id = (SELECT id FROM job WHERE job.target_id = r.id
+                            AND job.kind = 'transcribe_reflection' ORDER BY job.id DESC LIMIT 1)
 LEFT JOIN job j ON j.id = (SELECT id FROM job WHERE job.target_id = r.id
                            AND job.kind = 'process_reflection' ORDER BY job.id DESC LIMIT 1)
 """
 _ORDER = " ORDER BY r.created_at DESC, r.id DESC"
 # Filters join the perspective (for its slug); WHERE clauses come only from ``_where``.
-_COUNT = "SELECT COUNT(*) FROM reflection r JOIN perspective p ON p.id = r.perspective_id"
-_IDS = "SELECT r.id FROM reflection r JOIN perspective p ON p.id = r.perspective_id"
+_FILTER_FROM = (
+    " FROM reflection r JOIN perspective p ON p.id = r.perspective_id"
+    " LEFT JOIN transcript t ON t.reflection_id = r.id"
+)
+_COUNT = "SELECT COUNT(*)" + _FILTER_FROM
+_IDS = "SELECT r.id" + _FILTER_FROM
 
 
 def _like(text: str) -> str:
@@ -261,16 +311,22 @@ def _where(event: models.Event, filters: Filters) -> tuple[str, list[Any]]:
     elif filters.review in REVIEW_STATES:
         clauses.append("r.review_state = ?")
         params.append(filters.review)
+    if filters.captions in CAPTION_FILTERS:
+        clauses.append(f"({CAPTION_FILTERS[filters.captions]})")
     if filters.q:
-        # Transcripts are stored as WebVTT, where & < > are escaped: look for both spellings.
+        # Whole words and word starts through the search index (accents folded), or any part
+        # of a word as typed. Captions are stored as WebVTT, where & < > are escaped: look for
+        # both spellings.
         plain, escaped = _like(filters.q), _like(vtt.escape_text(filters.q))
+        query = search.fts_query(filters.q)
+        indexed = "r.id IN (SELECT reflection_id FROM search_entry WHERE search_entry MATCH ?) OR "
         clauses.append(
-            "(r.text_body LIKE ? ESCAPE '\\' OR r.transcript_vtt LIKE ? ESCAPE '\\'"
-            " OR r.transcript_vtt LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM reflection_tag rt"
-            " JOIN tag t ON t.id = rt.tag_id WHERE rt.reflection_id = r.id"
-            " AND t.name LIKE ? ESCAPE '\\'))"
+            "(" + (indexed if query else "") + "r.text_body LIKE ? ESCAPE '\\'"  # noqa: S608
+            " OR r.transcript_vtt LIKE ? ESCAPE '\\' OR r.transcript_vtt LIKE ? ESCAPE '\\'"
+            " OR EXISTS (SELECT 1 FROM reflection_tag rt JOIN tag t ON t.id = rt.tag_id"
+            " WHERE rt.reflection_id = r.id AND t.name LIKE ? ESCAPE '\\'))"
         )
-        params.extend([plain, plain, escaped, plain])
+        params.extend([*([query] if query else []), plain, plain, escaped, plain])
     return " WHERE " + " AND ".join(clauses), params
 
 
@@ -336,6 +392,18 @@ def _from_row(row: sqlite3.Row, lang: str, tags: tuple[str, ...]) -> ReviewRefle
         tags=tags,
         capture=json.loads(row["capture"]) if row["capture"] else {},
         kiosk_name=row["kiosk_name"],
+        captions=None
+        if row["kind"] == "text"
+        else CaptionsState(
+            status=row["t_status"] or "none",
+            reason=_(row["t_reason"]) if row["t_reason"] else None,
+            checked_at=row["t_checked_at"],
+            checked_by=row["t_checked_by"],
+            job_status=row["t_job_status"],
+            job_progress=float(row["t_job_progress"] or 0.0),
+            draft_vtt=row["t_draft_vtt"],
+            segments=row["t_segments"],
+        ),
     )
 
 
@@ -348,6 +416,8 @@ def list_reflections(
     page_size: int = PAGE_SIZE,
 ) -> QueuePage:
     """One page of the event's reflections matching ``filters``, newest first."""
+    if filters.q:
+        search.refresh(db)
     where, params = _where(event, filters)
     count = _COUNT + where
     total = int(db.execute(count, params).fetchone()[0])
@@ -359,7 +429,8 @@ def list_reflections(
     ).fetchall()
     tags = _tags_of(db, [row["id"] for row in rows])
     items = [_from_row(row, lang, tags.get(row["id"], ())) for row in rows]
-    return QueuePage(items=items, total=total, page=page, pages=pages)
+    hits = search.hits_for(db, filters.q, [item.id for item in items]) if filters.q else {}
+    return QueuePage(items=items, total=total, page=page, pages=pages, hits=hits)
 
 
 def review_counts(db: sqlite3.Connection, event: models.Event) -> dict[str, int]:
@@ -371,6 +442,18 @@ def review_counts(db: sqlite3.Connection, event: models.Event) -> dict[str, int]
         (event.id,),
     ).fetchone()
     return {key: int(row[key] or 0) for key in ("waiting", "approved", "hidden", "starred")}
+
+
+def captions_counts(db: sqlite3.Connection, event: models.Event) -> dict[str, int]:
+    """How many recordings are in each of the captions work lists (CAPTION_FILTERS)."""
+    found = {}
+    for key, clause in CAPTION_FILTERS.items():
+        row = db.execute(
+            _COUNT + " WHERE r.event_id = ? AND r.status != 'withdrawn' AND (" + clause + ")",
+            (event.id,),
+        ).fetchone()
+        found[key] = int(row[0])
+    return found
 
 
 def get_reflection(
@@ -407,10 +490,46 @@ def neighbours(
 
 def transcript_cues(reflection: ReviewReflection) -> list[vtt.Cue]:
     """The reflection's captions as cues to edit (none yet: an empty list)."""
-    if not reflection.transcript_vtt:
+    return transcript_cues_of(reflection.transcript_vtt)
+
+
+def transcript_lines(reflection: ReviewReflection, cues: list[vtt.Cue]) -> list[dict[str, Any]]:
+    """The captions as lines for the transcript beside the player: ``start``, ``end``,
+    ``text`` and, while the captions are still exactly the machine's draft, each word with its
+    own time (so the words being said can be highlighted); otherwise the line is the unit."""
+    words: list[dict[str, Any]] = []
+    state = reflection.captions
+    if (
+        state
+        and state.segments
+        and state.draft_vtt
+        and state.draft_vtt == reflection.transcript_vtt
+    ):
+        try:
+            words = [
+                {"start": float(w["start"]), "end": float(w["end"]), "text": str(w["text"]).strip()}
+                for segment in json.loads(state.segments)
+                for w in segment.get("words", [])
+                if str(w.get("text", "")).strip()
+            ]
+        except (ValueError, KeyError, TypeError):
+            words = []
+    lines = []
+    for cue in cues:
+        inside = [w for w in words if cue.start <= (w["start"] + w["end"]) / 2 < cue.end]
+        lines.append(
+            {"start": round(cue.start, 3), "end": round(cue.end, 3),
+             "text": cue.text.replace("\n", " "), "words": inside}
+        )  # fmt: skip
+    return lines
+
+
+def transcript_cues_of(source: str | None) -> list[vtt.Cue]:
+    """Captions (WebVTT) as cues (none yet: an empty list)."""
+    if not source:
         return []
     try:
-        return vtt.parse_vtt(reflection.transcript_vtt)
+        return vtt.parse_vtt(source)
     except vtt.VttError:
         # Only this module writes transcripts, always through format_vtt; a damaged one is
         # shown as empty rather than breaking the page, and is replaced on the next save.
@@ -699,6 +818,33 @@ def set_transcript(
             db, "reflection.transcript", "reflection", reflection_id,
             {"transcript_vtt": row["transcript_vtt"]}, {"transcript_vtt": new},
         )  # fmt: skip
+        # Changed captions are no longer the ones a person checked: they go back to the list.
+        if transcripts.unmark_checked(db, reflection_id):
+            audit.record(db, "reflection.captions_unchecked", "reflection", reflection_id,
+                         {"captions": "checked"}, {"captions": "changed"})  # fmt: skip
+
+
+def mark_captions_checked(
+    db: sqlite3.Connection, event: models.Event, reflection_id: int, user_id: int | None
+) -> None:
+    """A person has watched the clip with its captions and says they are right (issue 16):
+    the captions gate opens for it. A clip needs captions first, unless the speech step heard
+    nobody (then the person confirms there is nothing to caption)."""
+    with transaction(db):
+        row = _row_for_change(db, event, reflection_id)
+        if row["kind"] == "text":
+            raise ReviewError(_("A written reflection needs no captions."))
+        current = transcripts.transcript_row(db, reflection_id)
+        status = current["status"] if current else "none"
+        if status == "checked":
+            return
+        cues = transcript_cues_of(row["transcript_vtt"])
+        if not cues and status != "no-speech":
+            raise ReviewError(_("Write the captions first, then mark them checked."))
+        words = " ".join(cue.text.replace("\n", " ") for cue in cues) or None
+        transcripts.mark_checked(db, reflection_id, user_id, words)
+        audit.record(db, "reflection.captions_checked", "reflection", reflection_id,
+                     {"captions": status}, {"captions": "checked"})  # fmt: skip
 
 
 def draft_transcript(

@@ -32,7 +32,7 @@ from voxpop.auth import login_required
 from voxpop.db import get_db
 from voxpop.errors import wants_json
 from voxpop.jobs import JobQueue
-from voxpop.reflection import withdrawal
+from voxpop.reflection import transcripts, withdrawal
 from voxpop.review import forms, service
 from voxpop.review.service import ReflectionNotFound, ReviewError
 from voxpop.web import current_language, require_event
@@ -97,6 +97,22 @@ def _helpers() -> dict[str, Any]:
             "hidden": _("Hidden"),
         },
         "snapped_note": snapped_note,
+        "caption_status_labels": {
+            "none": _("No captions yet"),
+            "queued": _("Captions: being transcribed"),
+            "draft": _("Captions: machine draft, not checked"),
+            "needs-person": _("Captions: a person must write them"),
+            "no-speech": _("Captions: no speech heard"),
+            "checked": _("Captions checked"),
+        },
+        "caption_filter_labels": {
+            "waiting": _("Approved, waiting for checked captions"),
+            "draft": _("Machine draft, not checked"),
+            "needs-person": _("A person must write them"),
+            "no-speech": _("No speech heard"),
+            "none": _("No captions yet"),
+            "checked": _("Checked"),
+        },
     }
 
 
@@ -161,6 +177,8 @@ def _render_queue(error: str | None = None, status: int = 200) -> Any:
         perspectives=service.perspective_choices(db, event, lang),
         prompts=[(p.id, p.text(lang)) for p in models.prompts(db, event.id)],
         counts=service.review_counts(db, event),
+        caption_counts=service.captions_counts(db, event),
+        speech=transcripts.availability(transcripts.settings(current_app.config)),
         error=error,
         config=_config(
             "queue",
@@ -201,6 +219,7 @@ def _render_detail(reflection_id: int, error: str | None = None, status: int = 2
         args=args,
         cue_rows=rows,
         plain_transcript=" ".join(cue.text.replace("\n", " ") for cue in cues),
+        transcript_lines=service.transcript_lines(reflection, cues),
         posted=posted,
         perspectives=service.perspective_choices(db, event, lang),
         suggestions=service.tag_suggestions(db, event),
@@ -350,6 +369,17 @@ def draft_transcript(reflection_id: int) -> Any:
         get_db(), require_event(), reflection_id, request.form.get("plain", "")
     )
     return _done(reflection_id, _("Captions made from the transcript: check their timings."))
+
+
+@bp.post("/<int:reflection_id>/captions/checked")
+@login_required(*REVIEWERS)
+def captions_checked(reflection_id: int) -> Any:
+    """A person checked the captions against the clip: it may now go online (issue 16)."""
+    user = g.get("user")
+    service.mark_captions_checked(
+        get_db(), require_event(), reflection_id, user.id if user else None
+    )
+    return _done(reflection_id, _("Captions marked as checked."))
 
 
 @bp.post("/<int:reflection_id>/retry")

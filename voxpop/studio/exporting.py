@@ -17,6 +17,7 @@ from voxpop.auth import login_required
 from voxpop.db import get_db
 from voxpop.publishing.export import consent_log_csv, write_site_zip
 from voxpop.slugs import slugify
+from voxpop.studio.captions import captions_gate
 from voxpop.studio.views import bp
 from voxpop.web import require_event
 
@@ -39,6 +40,7 @@ def export_page() -> Any:
         event=event,
         total=sum(tile.count for tile in tiles),
         reels=len(archive.archived_reels(db, event.id)),
+        gate=captions_gate(db, event),
     )
 
 

@@ -18,6 +18,7 @@ from voxpop import audit, models
 from voxpop.auth import login_required
 from voxpop.db import get_db, transaction
 from voxpop.publishing import publish
+from voxpop.studio.captions import captions_gate
 from voxpop.studio.forms import ActionForm
 from voxpop.studio.settings import with_event
 from voxpop.studio.views import bp
@@ -51,6 +52,7 @@ def _page(event: models.Event, form: PublishSettingsForm, error: str | None = No
         settings=settings,
         credentials=publish.credentials_found(settings),
         status=publish_status(event.id),
+        gate=captions_gate(db, event),
         error=error,
     ), (400 if error else 200)
 
