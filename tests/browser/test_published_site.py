@@ -13,7 +13,16 @@ from flask import Flask
 from playwright.sync_api import Browser
 
 from tests.browser.conftest import SCREEN_TIMEOUT_MS, require_tool
-from tests.conftest import Auth, add_reflection, csrf_from, give_consent, process, rows, run_queued
+from tests.conftest import (
+    Auth,
+    add_reflection,
+    check_captions,
+    csrf_from,
+    give_consent,
+    process,
+    rows,
+    run_queued,
+)
 from tests.s3server import (
     SeaweedS3,
     s3_server,  # noqa: F401 - the session's S3 server
@@ -51,6 +60,9 @@ def test_the_published_archive_plays_from_the_bucket(
             db.execute("UPDATE reflection SET review_state = 'approved', starred = 1,"
                        " transcript_vtt = ? WHERE id = ?",
                        ("WEBVTT\n\n00:00:00.200 --> 00:00:01.500\nDiolch\n", video))  # fmt: skip
+    check_captions(app, video)  # a person checked them: the captions gate opens
+    with app.app_context():
+        db = get_db()
         event = models.current_event(db)
         reel_id = reels.create_reel(db, event, "Highlights")
         reels.update_settings(db, event, reel_id, title="Highlights", burn_captions=False,
