@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import add_reflection, give_consent, process
 from voxpop import models
@@ -29,6 +29,15 @@ WORDS = [
     (0.0, 0.3, "We"), (0.3, 0.6, "shared"), (0.6, 0.9, "power"),
     (1.0, 1.3, "and"), (1.3, 1.6, "listened"), (1.6, 1.9, "well"),
 ]  # fmt: skip
+
+
+def wait_until_at(page: Page, seconds: float) -> None:
+    """Wait until the review player stands at ``seconds`` (within 50 ms)."""
+    page.wait_for_function(
+        "t => Math.abs(document.getElementById('player').currentTime - t) < 0.05",
+        arg=seconds,
+        timeout=TIMEOUT_MS,
+    )
 
 
 def test_the_transcript_follows_the_clip_and_the_facilitator_checks_it(
@@ -66,10 +75,7 @@ def test_the_transcript_follows_the_clip_and_the_facilitator_checks_it(
     page.wait_for_url(f"**/review/{video}?t=1.4", timeout=TIMEOUT_MS)
 
     # ?t=1.4 (a search hit's link) opens the clip at that moment: the second line, "listened".
-    page.wait_for_function(
-        "() => Math.abs(document.getElementById('player').currentTime - 1.4) < 0.05",
-        timeout=TIMEOUT_MS,
-    )
+    wait_until_at(page, 1.4)
     lines = page.locator(".transcript-line")
     expect(lines).to_have_count(2)
     expect(lines.nth(1)).to_have_class("transcript-line current")
@@ -77,17 +83,11 @@ def test_the_transcript_follows_the_clip_and_the_facilitator_checks_it(
 
     # Selecting a word plays from it; selecting a line's time, from the line's start.
     page.locator(".word", has_text="power").click()
-    page.wait_for_function(
-        "() => Math.abs(document.getElementById('player').currentTime - 0.6) < 0.05",
-        timeout=TIMEOUT_MS,
-    )
+    wait_until_at(page, 0.6)
     expect(lines.nth(0)).to_have_class("transcript-line current")
     expect(page.locator(".word.current-word")).to_have_text("power")
     page.get_by_role("button", name="Play from 0:01").click()
-    page.wait_for_function(
-        "() => Math.abs(document.getElementById('player').currentTime - 1.0) < 0.05",
-        timeout=TIMEOUT_MS,
-    )
+    wait_until_at(page, 1.0)
     expect(lines.nth(1)).to_have_class("transcript-line current")
 
     # Playing moves the highlight on by itself (muted, so autoplay is allowed).
