@@ -1,10 +1,11 @@
 // Publishing page: follow the publish job (progress, "waiting for connection", result) by
-// polling its status. No library, no CDN.
+// polling its status. No library, no CDN; the polling is net.js's (window.voxpopNet).
 (function () {
   "use strict";
   var script = document.currentScript;
   var url = script && script.getAttribute("data-status-url");
-  if (!url) { return; }
+  var net = window.voxpopNet;
+  if (!url || !net) { return; }
   var ACTIVE_MS = 2000;
   var IDLE_MS = 10000;
   var text = document.getElementById("publish-text");
@@ -18,18 +19,8 @@
     }
   }
 
-  function poll() {
-    var next = IDLE_MS;
-    fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
-      .then(function (response) { return response.ok ? response.json() : null; })
-      .then(function (data) {
-        if (!data) { return; }
-        show(data);
-        if (data.active) { next = ACTIVE_MS; }
-      })
-      .catch(function () { /* the laptop is busy or restarting: try again next time */ })
-      .then(function () { window.setTimeout(poll, next); });
-  }
-
-  poll();
+  net.poll(url, function (data) {
+    show(data);
+    return data.active ? ACTIVE_MS : IDLE_MS;
+  }, { everyMs: IDLE_MS });
 })();

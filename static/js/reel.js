@@ -6,8 +6,7 @@
   var messagesElement = document.getElementById("reel-messages");
   if (!messagesElement) { return; }
   var messages = JSON.parse(messagesElement.textContent);
-  var csrfMeta = document.querySelector('meta[name="csrf-token"]');
-  var csrfToken = csrfMeta ? csrfMeta.getAttribute("content") : "";
+  var net = window.voxpopNet;
   var live = document.getElementById("reel-live");
   var list = document.getElementById("reel-items");
   var box = document.getElementById("render-box");
@@ -31,21 +30,9 @@
     return Math.floor(whole / 60) + ":" + (rest < 10 ? "0" : "") + rest;
   }
 
+  /** POST ``payload`` as JSON (net.js: CSRF token, the server's message on refusal). */
   function post(url, payload) {
-    return fetch(url, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Accept": "application/json", "Content-Type": "application/json",
-                 "X-CSRFToken": csrfToken },
-      body: JSON.stringify(payload)
-    }).then(function (response) {
-      var type = response.headers.get("Content-Type") || "";
-      if (type.indexOf("application/json") === -1) { throw new Error(messages.failed); }
-      return response.json().then(function (data) {
-        if (!response.ok || !data.ok) { throw new Error(data.error || messages.failed); }
-        return data;
-      });
-    });
+    return net.send(url, payload, { failed: messages.failed });
   }
 
   // -- reordering ----------------------------------------------------------------------------
@@ -128,8 +115,8 @@
     if (state.busy) {
       bar.hidden = false;
       bar.value = state.progress;
-      bar.textContent = Math.round(state.progress * 100) + "%";
-      stateText.textContent = messages.rendering + " " + Math.round(state.progress * 100) + "%";
+      bar.textContent = net.percent(state.progress);
+      stateText.textContent = messages.rendering + " " + net.percent(state.progress);
       startPolling();
     } else {
       bar.hidden = true;
@@ -157,7 +144,7 @@
           track = document.createElement("track");
           track.kind = "captions";
           track.default = true;
-          track.label = "Captions";
+          track.label = messages.captions;
           preview.appendChild(track);
         }
         track.setAttribute("src", files.vtt);
@@ -166,25 +153,15 @@
     }
   }
 
-  function poll() {
-    fetch(box.getAttribute("data-status-url"), { credentials: "same-origin",
-                                                  headers: { "Accept": "application/json" } })
-      .then(function (response) { return response.json(); })
-      .then(function (state) {
-        showState(state);
-        if (state.busy) {
-          window.setTimeout(poll, POLL_MS);
-        } else {
-          polling = false;
-        }
-      })
-      .catch(function () { window.setTimeout(poll, POLL_MS * 3); });
-  }
-
   function startPolling() {
     if (polling || !box) { return; }
     polling = true;
-    window.setTimeout(poll, POLL_MS);
+    net.poll(box.getAttribute("data-status-url"), function (state) {
+      showState(state);
+      if (state.busy) { return POLL_MS; }
+      polling = false;
+      return false;
+    }, { everyMs: POLL_MS, delayMs: POLL_MS, retryMs: POLL_MS * 3 });
   }
 
   if (box && box.getAttribute("data-busy") === "true") { startPolling(); }

@@ -8,8 +8,7 @@
   var config = JSON.parse(configElement.textContent);
   var messages = config.messages || {};
   var urls = config.urls || {};
-  var csrfMeta = document.querySelector('meta[name="csrf-token"]');
-  var csrfToken = csrfMeta ? csrfMeta.getAttribute("content") : "";
+  var net = window.voxpopNet;
   var isQueue = config.mode === "queue";
   var live = document.getElementById("review-live");
   var help = document.getElementById("review-shortcuts");
@@ -30,23 +29,9 @@
 
   // -- talking to the server -----------------------------------------------------------------
 
+  // net.js: the CSRF token, and the server's message (or ours) when a change is refused.
   function send(url, body) {
-    return fetch(url, {
-      method: "POST",
-      body: body,
-      credentials: "same-origin",
-      headers: { "Accept": "application/json", "X-CSRFToken": csrfToken }
-    }).then(function (response) {
-      var type = response.headers.get("Content-Type") || "";
-      if (type.indexOf("application/json") === -1) {
-        // A login page after a redirect: the session ended.
-        throw new Error(messages.failedAction);
-      }
-      return response.json().then(function (data) {
-        if (!response.ok) { throw new Error(data.error || messages.failedAction); }
-        return data;
-      });
-    });
+    return net.send(url, body, { failed: messages.failedAction });
   }
 
   function items() {
@@ -310,38 +295,29 @@
     act(item, "/retry", {}).then(function () { showProcessing(item); }, ignore);
   }
 
-  var polling = false;
+  var poller = null;
 
-  function schedulePoll() {
-    if (polling || !config.progressUrl) { return; }
-    polling = true;
-    window.setTimeout(poll, POLL_MS);
+  function watching() {
+    return document.querySelectorAll("[data-watch]");
   }
 
-  function poll() {
-    polling = false;
-    var watched = document.querySelectorAll("[data-watch]");
-    if (!watched.length) { return; }
-    fetch(config.progressUrl, { credentials: "same-origin", headers: { "Accept": "application/json" } })
-      .then(function (response) { return response.ok ? response.json() : null; })
-      .then(function (data) {
-        if (!data) { return; }
-        Array.prototype.forEach.call(watched, function (el) {
-          var id = el.getAttribute("data-watch");
-          var state = data.reflections[id];
-          if (!state) { return; }
-          if (state.status === "ready" || state.status === "failed") {
-            showFinished(itemById(id), state);
-            return;
-          }
-          var bar = document.querySelector('[data-progress="' + id + '"]');
-          var label = document.querySelector('[data-percent="' + id + '"]');
-          if (bar) { bar.value = state.progress; }
-          if (label) { label.textContent = Math.round(state.progress * 100) + "%"; }
-        });
-      })
-      .catch(function () { /* the laptop is busy or restarting: try again next time */ })
-      .then(schedulePoll);
+  function schedulePoll() {
+    if (poller || !config.progressUrl || !watching().length) { return; }
+    poller = net.poll(config.progressUrl, function (data) {
+      Array.prototype.forEach.call(watching(), function (el) {
+        var id = el.getAttribute("data-watch");
+        var state = data.reflections[id];
+        if (!state) { return; }
+        if (state.status === "ready" || state.status === "failed") {
+          showFinished(itemById(id), state);
+          return;
+        }
+        net.showProgress(id, state.progress);
+      });
+      if (watching().length) { return POLL_MS; }
+      poller = null;
+      return false;
+    }, { everyMs: POLL_MS, delayMs: POLL_MS });
   }
 
   // -- keyboard ------------------------------------------------------------------------------

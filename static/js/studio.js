@@ -1,10 +1,12 @@
 // Organiser overview: keep processing progress bars moving, and reload when a reflection
-// finishes (ready or failed) so its player or reason appears. No library, no CDN.
+// finishes (ready or failed) so its player or reason appears. No library, no CDN; the
+// requests and the bars are net.js's (window.voxpopNet).
 (function () {
   "use strict";
   var script = document.currentScript;
   var url = script && script.getAttribute("data-progress-url");
-  if (!url) { return; }
+  var net = window.voxpopNet;
+  if (!url || !net) { return; }
   var INTERVAL_MS = 2000;
 
   function watched() {
@@ -13,31 +15,22 @@
     });
   }
 
-  function poll() {
-    var ids = watched();
-    if (!ids.length) { return; }
-    fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
-      .then(function (response) { return response.ok ? response.json() : null; })
-      .then(function (data) {
-        if (!data) { return; }
-        var finished = false;
-        ids.forEach(function (id) {
-          var state = data.reflections[id];
-          if (!state) { return; }
-          if (state.status === "ready" || state.status === "failed" || state.status === "withdrawn") {
-            finished = true;
-            return;
-          }
-          var bar = document.querySelector('[data-progress="' + id + '"]');
-          var label = document.querySelector('[data-percent="' + id + '"]');
-          if (bar) { bar.value = state.progress; }
-          if (label) { label.textContent = Math.round(state.progress * 100) + "%"; }
-        });
-        if (finished) { window.location.reload(); }
-      })
-      .catch(function () { /* the laptop is busy or restarting: try again next time */ })
-      .then(function () { window.setTimeout(poll, INTERVAL_MS); });
-  }
-
-  window.setTimeout(poll, INTERVAL_MS);
+  if (!watched().length) { return; }
+  net.poll(url, function (data) {
+    var finished = false;
+    watched().forEach(function (id) {
+      var state = data.reflections[id];
+      if (!state) { return; }
+      if (state.status === "ready" || state.status === "failed" || state.status === "withdrawn") {
+        finished = true;
+        return;
+      }
+      net.showProgress(id, state.progress);
+    });
+    if (finished) {
+      window.location.reload();
+      return false;
+    }
+    return watched().length ? INTERVAL_MS : false;
+  }, { everyMs: INTERVAL_MS, delayMs: INTERVAL_MS });
 })();
