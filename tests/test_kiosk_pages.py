@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 from tests.conftest import KioskDevice, csrf_from
 from voxpop import models
 from voxpop.db import get_db
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def new_pairing(app) -> str:
@@ -116,6 +120,64 @@ def test_kiosk_page_carries_the_event_setup(kiosk: KioskDevice) -> None:
         "accent_ink": None,
     }
     assert len(config["consent"]["version"]) == 64
+
+
+KIOSK_JS = ROOT / "static" / "kiosk"
+
+
+def _code_lines(path: Path) -> list[str]:
+    """The script's lines without comments (a URL's // inside a string is kept)."""
+    source = re.sub(r"/\*.*?\*/", "", path.read_text(encoding="utf-8"), flags=re.S)
+    return [re.sub(r"(^|\s)//.*$", "", line) for line in source.splitlines()]
+
+
+def test_the_kiosk_page_loads_its_scripts_in_order_and_the_service_worker_keeps_them(
+    kiosk: KioskDevice,
+) -> None:
+    from voxpop.kiosk.views import KIOSK_SCRIPTS
+
+    page = kiosk.client.get("/kiosk/").text
+    loaded = re.findall(r'<script src="/static/([^"]+)" defer></script>', page)
+    assert loaded == list(KIOSK_SCRIPTS)
+    assert loaded[-1] == "kiosk/kiosk.js"  # the entry comes last: it starts the others
+    worker = kiosk.client.get("/kiosk/sw.js").text
+    precache = json.loads(re.search(r"^var SW_CONFIG = (.*);$", worker, re.M).group(1))
+    assert [f"/static/{name}" for name in loaded] == precache["precache"][1:]
+    for name in loaded:
+        assert kiosk.client.get(f"/static/{name}").status_code == 200, name
+
+
+def test_the_kiosk_scripts_hold_no_words_of_their_own(kiosk: KioskDevice) -> None:
+    """Every word the kiosk scripts show comes from the page's translated config.strings."""
+    config = kiosk.config
+    scripts = sorted(KIOSK_JS.glob("*.js")) + [ROOT / "static" / "js" / "net.js"]
+    assert {p.name for p in scripts} >= {"kiosk.js", "screens.js", "recorder.js", "outbox.js"}
+    used: set[str] = set()
+    plural_names: set[str] = set()
+    for path in scripts:
+        for number, line in enumerate(_code_lines(path), start=1):
+            where = f"{path.name}:{number}: {line.strip()}"
+            used.update(re.findall(r'text\.(?:get|format)\("(\w+)"', line))
+            plural_names.update(re.findall(r'text\.plural\("(\w+)"', line))
+            # Shown text set from a literal: only the translated strings may be shown.
+            assert not re.search(
+                r"(textContent|innerText|innerHTML|label|title|placeholder|alt)\s*=\s*[\"'][^\"']",
+                line,
+            ), where
+            # A sentence in a literal is for developers only: the console, an Error, or the
+            # outbox's diagnostic (last_error, never shown to a delegate).
+            for literal in re.findall(r'"([^"\\]*)"|\'([^\'\\]*)\'', line):
+                words = "".join(literal)
+                if re.search(r"[A-Za-z]{2,}\s+[A-Za-z]{2,}", words) and words != "use strict":
+                    assert re.search(r"console\.|Error\(|message: ", line), where
+    template = (ROOT / "templates" / "kiosk" / "kiosk.html").read_text(encoding="utf-8")
+    used.update(re.findall(r'data-string="(\w+)"', template))
+    used.update(re.findall(r"config\.strings\.(\w+)", template))
+    assert used, "the scan found no strings: it is looking in the wrong place"
+    assert used <= set(config["strings"]), used - set(config["strings"])
+    assert plural_names == set(config["plurals"]) == {"waiting", "refused"}
+    # No string is sent that nothing uses (each one costs a translation).
+    assert set(config["strings"]) == used
 
 
 def test_kiosk_page_in_welsh(kiosk: KioskDevice) -> None:

@@ -84,7 +84,6 @@ def test_kiosk_page_and_its_script_strings_are_welsh(kiosk) -> None:
         "Beth gawn ni ei wneud â’ch adlewyrchiad?",
         "gofynnol",  # the required consent box
         "Eich cod derbynneb",  # thank-you screen with the receipt
-        "Ni recordiwyd dim. Rhowch gynnig arall arni.",  # #kiosk-messages
     ):
         assert welsh in page.text, welsh
     assert "Whose shoes are you in today?" not in page.text
@@ -93,8 +92,9 @@ def test_kiosk_page_and_its_script_strings_are_welsh(kiosk) -> None:
     assert config["lang"] == "cy"
     strings = config["strings"]
     assert strings["recording"] == "Yn recordio"
+    assert strings["nothing_recorded"] == "Ni recordiwyd dim. Rhowch gynnig arall arni."
     assert strings["not_paired"].startswith("Nid yw’r ciosg hwn wedi’i baru mwyach.")
-    # kiosk.js fills these in: the names must survive translation.
+    # The scripts fill these in: the names must survive translation.
     assert placeholders(strings["too_long"]) == ["{count}", "{max}"]
     assert strings["saved_on_kiosk"].startswith("Mae eich recordiad wedi’i gadw")
     # One form per CLDR category (Welsh has six); kiosk.js picks one with Intl.PluralRules.
@@ -104,6 +104,26 @@ def test_kiosk_page_and_its_script_strings_are_welsh(kiosk) -> None:
     for forms in plurals.values():
         for text in forms.values():
             assert placeholders(text) == ["{count}"], text
+
+
+def test_every_kiosk_script_string_is_translated(app) -> None:
+    """The kiosk scripts' one dictionary: each message has Welsh with the same placeholders."""
+    from flask_babel import force_locale
+
+    from voxpop.kiosk.views import kiosk_plurals, kiosk_strings
+
+    with app.test_request_context("/kiosk/"):
+        with force_locale("en"):
+            english, english_plurals = kiosk_strings(), kiosk_plurals("en")
+        with force_locale("cy"):
+            welsh, welsh_plurals = kiosk_strings(), kiosk_plurals("cy")
+    assert set(welsh) == set(english)
+    for name, text in english.items():
+        assert welsh[name] and welsh[name] != text, f"{name} is not translated: {text}"
+        assert placeholders(welsh[name]) == placeholders(text), name
+    assert set(welsh_plurals) == set(english_plurals)
+    for name, forms in welsh_plurals.items():
+        assert forms["one"] != english_plurals[name]["one"], f"{name} is not translated"
 
 
 def test_kiosk_page_stays_english_in_english(kiosk) -> None:
@@ -127,9 +147,10 @@ def test_roving_kiosk_page_is_welsh(app, client) -> None:
         "Darllenwch hwn yn uchel, yna ticiwch yr hyn y cytunon nhw iddo",
         "Yn esgidiau pwy maen nhw heddiw?",
         "Y person nesaf",
-        "Cyfwelydd: {name}",  # #kiosk-messages: kiosk.js fills in the name
     ):
         assert welsh in page.text, welsh
+    # The scripts' words come with the page's config; screens.js fills in the name.
+    assert kiosk_config(page.text)["strings"]["interviewer_label"] == "Cyfwelydd: {name}"
     assert "Next person" not in page.text
     assert "Whose shoes are they in today?" in client.get("/kiosk/?lang=en", headers=bearer).text
 

@@ -14,7 +14,9 @@
  * The pool of receipt codes the server reserved for this kiosk is kept here too, so the
  * thank-you screen shows a code at once even with the laptop out of reach.
  *
- * Exposes window.voxpopOutbox. ES2020, no build step: iPad Safari 15+ and Chromium.
+ * Requests go through ../js/net.js (window.voxpopNet: the CSRF token, JSON answers and their
+ * error messages, XMLHttpRequest with a timeout). Exposes window.voxpopOutbox. ES2017, no
+ * build step: iPad Safari 15+ and Chromium.
  */
 (function () {
   "use strict";
@@ -39,7 +41,7 @@
     heartbeat: "/kiosk/api/heartbeat",
     reflections: "/kiosk/api/reflections",
   };
-  var pageToken = "";
+  var net = window.voxpopNet;
   var appVersion = "dev";
   var pageLang = "";
   var configVersion = ""; // the page's own; the session call answers the server's
@@ -54,7 +56,6 @@
     failures: 0,
     timer: 0,
     notPaired: false,
-    token: "",
     current: null, // {client_id, upload} being sent
   };
 
@@ -474,42 +475,26 @@
 
   /* ---------------------------------------------------------------- server */
 
+  /** GET the kiosk's session: {status, body}, status 0 when the laptop did not answer. */
   function fetchSession() {
     var url = api.session;
     if (pageLang) {
       url += (url.indexOf("?") === -1 ? "?" : "&") + "lang=" + encodeURIComponent(pageLang);
     }
-    return fetch(url, {
-      credentials: "same-origin",
-      cache: "no-store",
-      headers: { Accept: "application/json" },
-    }).then(
-      function (response) {
-        if (response.status === 401) return { status: 401 };
-        if (!response.ok || response.redirected) return { status: response.status || 0 };
-        return response.json().then(
-          function (body) {
-            return { status: response.status, body: body };
-          },
-          function () {
-            return { status: 0 };
-          }
-        );
+    return net.getJSON(url, { cache: "no-store" }).then(
+      function (body) {
+        return { status: 200, body: body };
       },
-      function () {
-        return { status: 0 };
+      function (error) {
+        // 401: not paired any more; a login page or an unreadable answer: not the session.
+        return { status: error.redirected ? 0 : error.status };
       }
     );
   }
 
+  /** The server's message for a refusal (in the kiosk's language), or the answer's start. */
   function errorMessage(text) {
-    try {
-      var body = JSON.parse(text);
-      if (body && body.error) return String(body.error);
-    } catch (error) {
-      /* not JSON */
-    }
-    return String(text || "").slice(0, 300);
+    return net.errorMessage(text) || String(text || "").slice(0, 300);
   }
 
   /** What to do after an answer that was not a success. */
@@ -591,7 +576,7 @@
         chunkSize: CHUNK_SIZE,
         retryDelays: TUS_RETRY_DELAYS,
         metadata: metadataFor(entry, blob),
-        headers: { "X-CSRFToken": loop.token || pageToken },
+        headers: { "X-CSRFToken": net.csrfToken() },
         storeFingerprintForResuming: false,
         removeFingerprintOnSuccess: true,
         onShouldRetry: function (error) {
@@ -678,36 +663,29 @@
       form.append("receipt_code", entry.receipt_code);
       form.append("lang", fields.lang || "");
       if (fields.interviewer) form.append("interviewer", fields.interviewer); // roving kiosks
-      var xhr = new XMLHttpRequest();
-      xhr.open("POST", api.reflections, true);
-      xhr.timeout = TEXT_TIMEOUT_MS;
-      xhr.setRequestHeader("X-CSRFToken", loop.token || pageToken);
-      xhr.setRequestHeader("Accept", "application/json");
-      loop.current = { client_id: entry.client_id, xhr: xhr };
-      xhr.onload = function () {
-        loop.current = null;
-        var body = null;
-        try {
-          body = JSON.parse(xhr.responseText);
-        } catch (error) {
-          body = null;
-        }
-        if (xhr.status >= 200 && xhr.status < 300 && body && body.receipt_code && body.id) {
-          resolve({ outcome: "delivered", answer: { id: body.id, receipt_code: body.receipt_code } });
-          return;
-        }
-        if (xhr.status >= 200 && xhr.status < 400) {
-          // Redirected to a page (lost the session?) or an answer we cannot read.
-          resolve({ outcome: "retry", status: xhr.status, message: "unexpected answer" });
-          return;
-        }
-        resolve(classify(xhr.status, body && body.error ? body.error : errorMessage(xhr.responseText)));
-      };
-      xhr.onerror = xhr.ontimeout = xhr.onabort = function () {
-        loop.current = null;
-        resolve({ outcome: "retry", status: 0, message: "network" });
-      };
-      xhr.send(form);
+      net
+        .upload(api.reflections, {
+          body: form,
+          timeout: TEXT_TIMEOUT_MS,
+          onStart: function (xhr) {
+            loop.current = { client_id: entry.client_id, xhr: xhr };
+          },
+        })
+        .then(function (answer) {
+          loop.current = null;
+          var status = answer.status;
+          var body = answer.data;
+          if (!status) {
+            resolve({ outcome: "retry", status: 0, message: "network" });
+          } else if (status >= 200 && status < 300 && body && body.receipt_code && body.id) {
+            resolve({ outcome: "delivered", answer: { id: body.id, receipt_code: body.receipt_code } });
+          } else if (status >= 200 && status < 400) {
+            // Redirected to a page (lost the session?) or an answer we cannot read.
+            resolve({ outcome: "retry", status: status, message: "unexpected answer" });
+          } else {
+            resolve(classify(status, errorMessage(answer.text)));
+          }
+        });
     });
   }
 
@@ -749,7 +727,7 @@
       }
       if (session.body) {
         setNotPaired(false);
-        if (session.body.csrf_token) loop.token = session.body.csrf_token;
+        net.setCsrfToken(session.body.csrf_token);
         storeCodes(session.body.receipt_codes);
         if (configChanged(session.body.config_version)) return; // the page reloads itself
       } else if (session.status !== 404) {
@@ -936,24 +914,18 @@
       .then(function (results) {
         var outbox = results[0];
         var storage = results[1];
-        return fetch(api.heartbeat, {
-          method: "POST",
-          credentials: "same-origin",
-          cache: "no-store",
-          headers: {
-            "Content-Type": "application/json",
-            Accept: "application/json",
-            "X-CSRFToken": loop.token || pageToken,
-          },
-          body: JSON.stringify({
+        return net.send(
+          api.heartbeat,
+          {
             outbox_count: outbox.waiting,
             outbox_bytes: outbox.bytes,
             refused_count: outbox.refused,
             storage_usage: storage.usage == null ? null : storage.usage,
             storage_quota: storage.quota == null ? null : storage.quota,
             app_version: appVersion,
-          }),
-        });
+          },
+          { cache: "no-store" }
+        );
       })
       .catch(function () {});
   }
@@ -972,7 +944,7 @@
   var started = null;
 
   /**
-   * Start the outbox: ``options`` = {api: {...urls}, csrfToken, appVersion, lang,
+   * Start the outbox: ``options`` = {api: {...urls}, csrfToken (else net.js's), appVersion, lang,
    * configVersion, onConfigChanged}. Recovers takes left by a closed tab, sends what is
    * waiting, and keeps sending in the background. Every session call (before each round, and
    * every minute while idle) compares the server's config_version for ``lang`` with
@@ -985,7 +957,7 @@
     Object.keys(options.api || {}).forEach(function (key) {
       if (options.api[key]) api[key] = options.api[key];
     });
-    pageToken = options.csrfToken || "";
+    net.setCsrfToken(options.csrfToken);
     appVersion = options.appVersion || appVersion;
     pageLang = options.lang || "";
     configVersion = options.configVersion || "";

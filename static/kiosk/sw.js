@@ -8,7 +8,7 @@
  *   when the network fails (or is silent for a few seconds) the kept page is shown. The page
  *   carries the event's configuration, so a changed configuration arrives with the next load
  *   that reaches the laptop (kiosk.js reloads an idle kiosk when GET /kiosk/api/session
- *   answers a config_version other than its own).
+ *   answers a config_version other than its own; see screens.js).
  * - Static files (css, js, vendored libraries, the event logo): from the cache at once, then
  *   refreshed from the network in the background. Precached on install.
  * - Never cached: /kiosk/api/* (uploads, session, heartbeat) and everything else.

@@ -57,7 +57,11 @@ bp = Blueprint("kiosk", __name__)
 
 
 def kiosk_strings() -> dict[str, str]:
-    """Messages the kiosk script shows, in the delegate's language."""
+    """Every message the kiosk's scripts show, in the delegate's language (one place).
+
+    The page carries them in its config; static/kiosk/*.js hold no words of their own.
+    Placeholders are ``{name}``, filled in by the script (kiosk.js ``text.format``).
+    """
     return {
         "saved_on_kiosk": _(
             "Your recording is saved on this kiosk and will be sent automatically."
@@ -70,6 +74,12 @@ def kiosk_strings() -> dict[str, str]:
         "not_paired": _("This kiosk is no longer paired. Please ask an organiser."),
         "too_long": _("{count} of {max} characters"),
         "recording": _("Recording"),
+        "starting_camera": _("Starting the camera…"),
+        "starting_microphone": _("Starting the microphone…"),
+        "nothing_recorded": _("Nothing was recorded. Please try again."),
+        "try_another_way": _("That didn't record. Trying another way — please record again."),
+        "no_recorder": _("This device can't record here. You can write your thoughts instead."),
+        "interviewer_label": _("Interviewer: {name}"),
     }
 
 
@@ -107,14 +117,18 @@ def kiosk_plurals(lang: str) -> dict[str, dict[str, str]]:
     }
 
 
-# What the service worker keeps for opening the kiosk offline (besides the page itself).
-KIOSK_STATIC_FILES = (
-    "kiosk/kiosk.css",
+# The kiosk page's scripts, in the order it loads them (each uses those before it).
+KIOSK_SCRIPTS = (
     "vendor/tus.min.js",
     "vendor/qrcode.js",
+    "js/net.js",
     "kiosk/outbox.js",
+    "kiosk/recorder.js",
+    "kiosk/screens.js",
     "kiosk/kiosk.js",
 )
+# What the service worker keeps for opening the kiosk offline (besides the page itself).
+KIOSK_STATIC_FILES = ("kiosk/kiosk.css", *KIOSK_SCRIPTS)
 SW_CONFIG_LINE = re.compile(r"^var SW_CONFIG = .*$", re.M)
 
 
@@ -249,7 +263,9 @@ def page() -> Any:
     lang = kiosk_language(event)
     with force_locale(lang):  # as GET /kiosk/api/session computes its config_version
         config = kiosk_config(event, lang)
-    return render_template("kiosk/kiosk.html", config=config, lang=lang)
+    return render_template(
+        "kiosk/kiosk.html", config=config, lang=lang, kiosk_scripts=KIOSK_SCRIPTS
+    )
 
 
 @bp.get("/sw.js")
