@@ -111,18 +111,13 @@
     return { mimeType: supported[0], fallback: 0, last: supported.length === 1 };
   }
 
+  /**
+   * Bytes ``start`` to ``end`` of ``blob``. Blob.arrayBuffer is in every browser the kiosk
+   * targets (Safari 14+); without it this rejects, and hasMedia keeps the take.
+   */
   function readBytes(blob, start, end) {
-    var part = blob.slice(start, end);
-    if (part.arrayBuffer) return part.arrayBuffer();
-    return new Promise(function (resolve, reject) {
-      var reader = new FileReader();
-      reader.onload = function () {
-        resolve(reader.result);
-      };
-      reader.onerror = function () {
-        reject(reader.error);
-      };
-      reader.readAsArrayBuffer(part);
+    return Promise.resolve().then(function () {
+      return blob.slice(start, end).arrayBuffer();
     });
   }
 
