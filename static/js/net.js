@@ -158,10 +158,13 @@
     function ask() {
       getJSON(url).then(function (data) {
         var wait = handle(data);
-        next(wait === undefined ? every : wait);
+        return wait === undefined ? every : wait;
       }, function () {
-        next(options.retryMs || every);
-      });
+        return options.retryMs || every;
+      }).catch(function (error) {
+        if (window.console) { console.error("poll: the page's handler failed", error); }
+        return every;
+      }).then(next);
     }
     if (options.delayMs) { next(options.delayMs); } else { ask(); }
     return {
