@@ -180,7 +180,7 @@
 
     var session; // everything about the current delegate; replaced wholesale on reset
     var currentScreen = "attract";
-      var submitting = false; // between Submit and the thank-you screen (a moment)
+    var submitting = false; // between Submit and the thank-you screen (a moment)
     var thanks = { clientId: null, timer: 0 };
     var idleTimer = 0;
     var leavingPage = false;
@@ -847,7 +847,6 @@
       delivered: delivered,
       configChanged: configChanged,
     };
-
   }
 
   window.voxpopScreens = { create: create };
