@@ -344,6 +344,7 @@ def transcribe_set(
     """Run the child over every clip; return what it heard and its memory and load figures."""
     command = [sys.executable, str(Path(__file__).resolve()), "--child", str(model_folder),
                "--threads", str(threads), *(str(clip.path) for clip in clips)]  # fmt: skip
+    load_before = os.getloadavg()[0]
     child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     assert child.stdout is not None
     lines = [json.loads(line) for line in child.stdout if line.startswith("{")]
@@ -377,6 +378,8 @@ def transcribe_set(
         "model_load_seconds": next(x["seconds"] for x in lines if x["event"] == "loaded"),
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
         "child_cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
+        "load_before": round(load_before, 2),
+        "load_after": round(os.getloadavg()[0], 2),
     }
     return heard, memory
 
@@ -392,14 +395,15 @@ READY_SCENARIOS = ("off", "on", "on, transcribing beside (2 workers)",
 class ReadyRun:
     scenario: str
     seconds: float
+    cpu_seconds: float  # of the ffmpeg/ffprobe children meanwhile
     status: str
     load_average: float
     transcription_seconds: float | None = None  # of the clip transcribed meanwhile
 
 
 def measure_ready(
-    scratch: Path, model_folder: Path, spoken: SpeechClip, repeat: int
-) -> tuple[list[ReadyRun], list[float], float]:
+    scratch: Path, model_folder: Path, spoken: SpeechClip, repeat: int, audio: bool = False
+) -> tuple[str, list[ReadyRun], list[float], float]:
     """Time bench/transcode.py's 720p 30 s Chromium clip from received to ready per scenario,
     alternating, with its naive ffmpeg baseline; returns the runs, naive times, clip length."""
     from bench import transcode as transcode_bench
@@ -415,11 +419,17 @@ def measure_ready(
             "VOXPOP_SPEECH_AFTER_PROCESSING": "0",
         }
     )
-    print("  generating the transcode bench's chromium-720p-30s input…", flush=True)
-    (clip,) = [
-        c for c in transcode_bench.inputs_in(scratch / "inputs", [720], [30])
-        if c.recorder == "chromium-webm"
-    ]  # fmt: skip
+    print("  generating the transcode bench's input…", flush=True)
+    if audio:
+        (clip,) = [c for c in transcode_bench.audio_inputs_in(scratch / "inputs", [30])
+                   if c.recorder == "chromium-opus"]  # fmt: skip
+        transcode_bench.cards.render_audio_card(
+            scratch / "audio-card.png", perspective_label="Volunteer", colour="#2a7236",
+            prompt="What will you do differently?",
+        )  # fmt: skip
+    else:
+        (clip,) = [c for c in transcode_bench.inputs_in(scratch / "inputs", [720], [30])
+                   if c.recorder == "chromium-webm"]  # fmt: skip
     app = transcode_bench.make_app(scratch / "app")
     queue = app.extensions["voxpop"].queue
     # The spoken clip a worker transcribes meanwhile: an audio reflection, ready, model loaded.
@@ -453,22 +463,26 @@ def measure_ready(
         started = time.perf_counter()
         if scenario.endswith("(1 worker)"):
             thread.join()  # type: ignore[union-attr]  # one worker: processing waits its turn
+        cpu = transcode_bench.children_cpu()
         status = transcode_bench.process_to_ready(app, reflection_id)
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, transcode_bench.children_cpu() - cpu
         if thread is not None:
             thread.join()
-        return ReadyRun(scenario, round(seconds, 2), status, round(load, 2),
+        return ReadyRun(scenario, round(seconds, 2), round(cpu, 2), status, round(load, 2),
                         round(took[0], 2) if took else None)  # fmt: skip
 
     runs, naive = [], []
-    card = scratch / "unused-card.png"
     for round_number in range(repeat):
         for scenario in READY_SCENARIOS:
             print(f"  ready, round {round_number + 1}: {scenario}…", flush=True)
             runs.append(one(scenario))
-        print(f"  ready, round {round_number + 1}: naive ffmpeg -i in out.mp4…", flush=True)
-        naive.append(round(transcode_bench.run_naive(clip, scratch / "naive.mp4", card)[0], 2))
-    return runs, naive, float(clip.seconds)
+        if round_number == 0:  # ffmpeg's defaults are slow: once is enough for a ratio
+            print("  ready: naive ffmpeg…", flush=True)
+            wall, _ = transcode_bench.run_naive(
+                clip, scratch / "naive.mp4", scratch / "audio-card.png"
+            )
+            naive.append(round(wall, 2))
+    return clip.name, runs, naive, float(clip.seconds)
 
 
 # --- report ----------------------------------------------------------------------------------
@@ -501,7 +515,7 @@ def print_report(
     machine: dict[str, Any],
     heard: list[Heard],
     memory: dict[str, Any],
-    ready: tuple[list[ReadyRun], list[float], float] | None,
+    ready: tuple[str, list[ReadyRun], list[float], float] | None,
 ) -> None:
     print()
     print(
@@ -542,23 +556,26 @@ def print_report(
             f"minute, {s['vs_decode']:.0f}× the naive decode); WER {s['wer']:.1%} {wer_note} "
             f"({s['errors']})"
         )
-    print(
-        f"Transcribing process: {memory['rss_before_model_mb']:.0f} MB before the model, "
-        f"{memory['rss_model_loaded_mb']:.0f} MB with it loaded "
-        f"({memory['model_load_seconds']:.1f} s to load), peak {memory['peak_rss_mb']:.0f} MB "
-        f"{mark(memory['peak_rss_mb'] <= TARGET_RSS_MB)}"
-    )
+    if memory:
+        print(
+            f"Transcribing process: {memory['rss_before_model_mb']:.0f} MB before the model, "
+            f"{memory['rss_model_loaded_mb']:.0f} MB with it loaded "
+            f"({memory['model_load_seconds']:.1f} s to load), peak {memory['peak_rss_mb']:.0f} "
+            f"MB {mark(memory['peak_rss_mb'] <= TARGET_RSS_MB)}; 1-minute load average "
+            f"{memory['load_before']:.1f} before, {memory['load_after']:.1f} after"
+        )
     for h in heard:
         if h.wer > 0:
             print(f"  {h.clip} {h.condition}: heard {h.hypothesis!r}")
     ready_document = None
     if ready is not None:
-        runs, naive, clip_seconds = ready
+        clip_name, runs, naive, clip_seconds = ready
         naive_best = min(naive)
+        rounds = len(runs) // len(READY_SCENARIOS)
         print()
         print(
-            f"Clip ready: chromium-720p-30s from received to ready (best of {len(naive)}); "
-            f"naive ffmpeg -i in out.mp4 best {naive_best:.1f} s"
+            f"Clip ready: {clip_name} from received to ready (best of {rounds}); "
+            f"the transcode bench's naive ffmpeg {naive_best:.1f} s"
         )
         best: dict[str, ReadyRun] = {}
         for scenario in READY_SCENARIOS:
@@ -575,10 +592,11 @@ def print_report(
             print(
                 f"  {scenario:<38} {run.seconds:>6.1f} s  RTF {run.seconds / clip_seconds:.2f}  "
                 f"÷naive {run.seconds / naive_best:.2f}  ÷off {run.seconds / off:.2f}  "
-                f"[{all_times}] {run.status} load {run.load_average:.1f}{extra}"
+                f"CPU {run.cpu_seconds:.1f} s  [{all_times}] {run.status} "
+                f"load {run.load_average:.1f}{extra}"
             )
         ready_document = {
-            "clip": "chromium-720p-30s",
+            "clip": clip_name,
             "clip_seconds": clip_seconds,
             "naive_seconds": naive,
             "runs": [asdict(r) for r in runs],
@@ -609,6 +627,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--no-ready", action="store_true", help="skip the clip-ready part")
     parser.add_argument(
+        "--ready-audio",
+        action="store_true",
+        help="time an audio reflection (Opus 30 s) becoming ready, not the 720p video",
+    )
+    parser.add_argument(
+        "--ready-only", action="store_true", help="only the clip-ready part (no WER, no RSS)"
+    )
+    parser.add_argument(
         "--repeat", type=int, default=2, metavar="N", help="rounds of the clip-ready scenarios"
     )
     parser.add_argument("--threads", type=int, default=SPEECH_THREADS, help=argparse.SUPPRESS)
@@ -633,12 +659,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         model_folder = speech_model.prepare_packaged_model(scratch / "speech-model")
         print("Generating the speech set…", flush=True)
         clips = make_speech_set(scratch / "speech")
-        print(f"Transcribing {len(clips)} clips in a child process…", flush=True)
-        heard, memory = transcribe_set(model_folder, clips, args.threads)
+        heard: list[Heard] = []
+        memory: dict[str, Any] = {}
+        if not args.ready_only:
+            print(f"Transcribing {len(clips)} clips in a child process…", flush=True)
+            heard, memory = transcribe_set(model_folder, clips, args.threads)
         ready = None
         if not args.no_ready:
             spoken = max((c for c in clips if c.condition == "noise"), key=lambda c: c.seconds)
-            ready = measure_ready(scratch, model_folder, spoken, args.repeat)
+            ready = measure_ready(scratch, model_folder, spoken, args.repeat, args.ready_audio)
         speech.MODELS.release()
     print_report(machine, heard, memory, ready)
     return 0
