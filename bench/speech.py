@@ -63,6 +63,8 @@ sys.path.insert(0, str(ROOT))
 import jiwer  # noqa: E402
 import numpy as np  # noqa: E402
 
+from bench import transcode as transcode_bench  # noqa: E402 - its inputs, app and baseline
+from bench.transcode import ffmpeg_quiet, mark  # noqa: E402
 from voxpop.speech import model as speech_model  # noqa: E402
 from voxpop.speech import transcribe as speech  # noqa: E402
 
@@ -73,7 +75,6 @@ TARGET_RSS_MB = 600.0
 NOISE_SNR_DB = 12.0
 SPEECH_THREADS = 2  # the default SPEECH_THREADS setting
 GAP_SECONDS = 0.8
-COMMAND_TIMEOUT = 600
 
 # Things said at a co-production event, varied in length and vocabulary; no numerals and no
 # words spelt differently in British and American English, so a miss is a mishearing.
@@ -129,14 +130,6 @@ class SpeechClip:
     path: Path
     seconds: float
     snr_db: float | None
-
-
-def ffmpeg_quiet(*args: str) -> None:
-    subprocess.run(
-        ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args],
-        check=True,
-        timeout=COMMAND_TIMEOUT,
-    )
 
 
 def read_wav(path: Path) -> tuple[np.ndarray, int]:
@@ -406,7 +399,6 @@ def measure_ready(
 ) -> tuple[str, list[ReadyRun], list[float], float]:
     """Time bench/transcode.py's 720p 30 s Chromium clip from received to ready per scenario,
     alternating, with its naive ffmpeg baseline; returns the runs, naive times, clip length."""
-    from bench import transcode as transcode_bench
     from voxpop import jobs
     from voxpop.db import get_db
     from voxpop.reflection import transcripts
@@ -486,10 +478,6 @@ def measure_ready(
 
 
 # --- report ----------------------------------------------------------------------------------
-
-
-def mark(ok: bool) -> str:
-    return "pass" if ok else "MISS"
 
 
 def summarise(heard: list[Heard], condition: str) -> dict[str, Any]:
@@ -647,8 +635,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if shutil.which(tool) is None:
             print(f"{tool} is not installed", file=sys.stderr)
             return 2
-    from bench import transcode as transcode_bench
-
     machine = transcode_bench.describe_machine()
     espeak = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True, timeout=30)
     machine["espeak-ng"] = re.sub(r"\s+", " ", espeak.stdout.strip())
