@@ -3,12 +3,12 @@ clip still becomes ready as fast while transcription is on.
 
 Run from the repository root::
 
-    .venv/bin/python bench/speech.py             # speech set and "clip ready", ~5 min on 2 cores
+    .venv/bin/python bench/speech.py             # speech set and "clip ready" (5-30 min)
     .venv/bin/python bench/speech.py --no-ready  # only the speech set, ~2 min
 
 **The speech set.** espeak-ng says a fixed list of 20 English sentences (SENTENCES), five each
 in four voices at different speeds (SPEAKERS), with 0.8 s between sentences and a second of quiet
-before and after: four clips, one per speaker, about 2.5 minutes of speech. Each clip is encoded
+before and after: four clips of 21-28 s, one per speaker, 100 s of speech. Each clip is encoded
 as the delivery file carries its sound (AAC-LC 48 kHz stereo 128k) twice: clean, and with pink
 room noise (ffmpeg ``anoisesrc``) mixed in with ``amix`` at NOISE_SNR_DB, the noise level
 computed from the active speech level of the clean clip (20 ms frames within 40 dB of the
