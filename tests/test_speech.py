@@ -297,6 +297,39 @@ def test_transcription_steps_aside_for_processing(
 
 @pytest.mark.speech
 @pytest.mark.media
+def test_a_clip_arriving_mid_transcription_is_processed_first(
+    app: Flask, speech_on: Path, spoken_clip: Path
+) -> None:
+    """With one worker a new clip must not wait for a running transcription: between pieces of
+    speech the job looks for clips waiting to be processed and steps aside (to start again)."""
+    reflection_id = _ready_clip(app, spoken_clip)
+    newcomer = add_reflection(app, "video", source=spoken_clip)
+    (job,) = rows(app, "SELECT id FROM job WHERE kind = 'transcribe_reflection'")
+    with app.app_context():
+        # A kiosk sends a clip the moment the transcription reports its first progress.
+        get_db().execute(
+            "CREATE TRIGGER a_clip_arrives AFTER UPDATE OF progress ON job"  # noqa: S608 - ids are ints
+            " WHEN NEW.kind = 'transcribe_reflection' AND NOT EXISTS (SELECT 1 FROM job"
+            f" WHERE kind = 'process_reflection' AND target_id = {newcomer})"
+            " BEGIN INSERT INTO job (kind, target_id, created_at)"
+            f" VALUES ('process_reflection', {newcomer}, '2026-01-01T00:00:00'); END"
+        )
+    queue = app.extensions["voxpop"].queue
+    assert jobs.run_job(queue, job["id"]) == "retrying"
+    (again,) = rows(app, "SELECT * FROM job WHERE id = ?", job["id"])
+    assert again["status"] == "queued" and again["attempts"] == 0
+    (row,) = rows(app, "SELECT status FROM transcript WHERE reflection_id = ?", reflection_id)
+    assert row["status"] == "queued"  # nothing half-done was kept
+    with app.app_context():
+        get_db().execute("UPDATE job SET status = 'done' WHERE kind = 'process_reflection'"
+                         " AND target_id = ?", (newcomer,))  # fmt: skip
+    assert jobs.run_job(queue, job["id"]) == "done"
+    (row,) = rows(app, "SELECT status FROM transcript WHERE reflection_id = ?", reflection_id)
+    assert row["status"] == "draft"
+
+
+@pytest.mark.speech
+@pytest.mark.media
 def test_voxpop_speech_reports_model_languages_and_speed(
     model_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -15,7 +15,9 @@ After a clip is ``ready`` the ``transcribe_reflection`` job runs the pure speech
 Lower priority than processing (huey has no priorities): the job is queued when processing
 ends, but while any ``process_reflection`` job is waiting it steps aside, back into the queue
 after ``YIELD_SECONDS`` without using up an attempt, so a burst of new clips all become ready
-before any of them is transcribed. Running it twice gives the same single row; a worker killed
+before any of them is transcribed. It also looks between pieces of speech while it runs: a
+clip that arrives mid-transcription stops it (to start again later), so one worker never makes
+a new clip wait for a transcription. Running it twice gives the same single row; a worker killed
 mid-run leaves the job ``running``, and the recovery sweep at the next start queues it again.
 A withdrawal deletes the row (a trigger in the schema, see migration 0009).
 """
@@ -252,6 +254,10 @@ def _processing_waits(db: sqlite3.Connection) -> bool:
     return row is not None
 
 
+class _NewClipWaits(Exception):
+    """A clip arrived to be processed while this one was being transcribed."""
+
+
 def _step_aside(db: sqlite3.Connection, queue: jobs.JobQueue, job: sqlite3.Row) -> str:
     """Back into the queue behind processing, without spending an attempt."""
     db.execute("UPDATE job SET attempts = MAX(attempts - 1, 0) WHERE id = ?", (job["id"],))
@@ -337,6 +343,14 @@ def transcribe_reflection_job(
     scratch = tempfile.TemporaryDirectory(prefix="voxpop-speech-")
     wav = Path(scratch.name) / "speech.wav"
     write_progress = jobs.progress_writer(db, job["id"])
+
+    def progress(fraction: float) -> None:
+        write_progress(0.05 + 0.95 * fraction)
+        # Between two pieces of speech: a clip that has come in meanwhile is processed first,
+        # so "ready" never waits for a transcription (this one starts again afterwards).
+        if _processing_waits(db):
+            raise _NewClipWaits
+
     try:
         model = resolve(setting)
         if mp4 is None:
@@ -347,8 +361,10 @@ def transcribe_reflection_job(
         heard = speech.transcribe(
             wav, model.folder, threads=setting.threads,
             cache=speech.cache_for(setting.idle_seconds),
-            on_progress=lambda f: write_progress(0.05 + 0.95 * f),
+            on_progress=progress,
         )  # fmt: skip
+    except _NewClipWaits:
+        return _step_aside(db, queue, job)
     except speech_model.ModelUnavailable as error:
         with transaction(db):
             _save(db, reflection_id, "none", reason=error.message)
