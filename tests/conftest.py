@@ -267,6 +267,27 @@ def m4a_clip(media_dir: Path) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def long_video(media_dir: Path) -> Path:
+    """A 30 s 960×540 H.264 + AAC MP4: a transcode long enough to be killed half-way.
+
+    Made once per run and shared by the tests that kill a worker or server mid-transcode
+    (tests/test_jobs.py, tests/test_media_children.py). Its transcode still takes seconds
+    after the first progress report (the moment those tests kill), at a quarter of the
+    cost of a 1080p clip, which is not what those tests are about.
+    """
+    path = media_dir / "long-540p.mp4"
+    if not path.exists():
+        with made_in_place(path) as partial:
+            ffmpeg(
+                "-f", "lavfi", "-i", "testsrc2=size=960x540:rate=30",
+                "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+                "-t", "30", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+                "-c:a", "aac", str(partial),
+            )  # fmt: skip
+    return path
+
+
 # -- reflections straight into the pipeline ----------------------------------------------------
 
 

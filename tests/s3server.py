@@ -100,6 +100,10 @@ class SeaweedS3:
             "-s3.port.lance=0",
             "-master.telemetry=false",
             "-master.volumeSizeLimitMB=64",
+            # A lone master elects itself leader again after a restart only once its election
+            # timeout (10 s by default) has passed; until then no write succeeds. One server
+            # on loopback needs no patience: restarts take about 3 s instead of 20.
+            "-master.electionTimeout=500ms",
             "-volume.max=200",
         ]
         self.process: subprocess.Popen[bytes] | None = None

@@ -167,15 +167,14 @@ def _wait_for(predicate, what: str, timeout: float = 300) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_worker_killed_mid_transcode_recovers_without_duplicates(tmp_path) -> None:
+def test_worker_killed_mid_transcode_recovers_without_duplicates(tmp_path, long_video) -> None:
     env = dict(os.environ, VOXPOP_INSTANCE=str(tmp_path / "instance"),
                VOXPOP_UPLOADS=str(tmp_path / "uploads"))  # fmt: skip
     config = {"INSTANCE": env["VOXPOP_INSTANCE"], "UPLOADS": env["VOXPOP_UPLOADS"]}
     app = create_app(config)
     with app.app_context():
         models.create_event(get_db(), "Crash test day")
-    source = mediafiles.ipad_mp4(tmp_path / "long.mp4", seconds=30, size="1920x1080")
-    reflection_id = add_reflection(app, "video", source)
+    reflection_id = add_reflection(app, "video", long_video)
     with app.app_context():
         jobs.enqueue_processing(get_db(), app.extensions["voxpop"].queue, reflection_id)
 

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from tests import mediafiles
 from tests.conftest import add_reflection, requires_ffmpeg
 from tests.serveprocess import ServeProcess
 from voxpop import create_app, jobs
@@ -70,12 +69,11 @@ def job_row(server: ServeProcess, reflection_id: int) -> dict:
 
 
 def test_serve_killed_mid_transcode_leaves_no_ffmpeg_and_finishes_the_job_once(
-    tmp_path: Path,
+    tmp_path: Path, long_video: Path
 ) -> None:
     server = ServeProcess.demo(tmp_path)
     app = create_app({"INSTANCE": str(server.instance), "UPLOADS": str(server.uploads)})
-    source = mediafiles.ipad_mp4(tmp_path / "long.mp4", seconds=40, size="1920x1080")
-    reflection_id = add_reflection(app, "video", source)
+    reflection_id = add_reflection(app, "video", long_video)
     with app.app_context():
         jobs.enqueue_processing(get_db(), app.extensions["voxpop"].queue, reflection_id)
 

@@ -61,6 +61,7 @@ def big_webm(path: Path, megabytes: float) -> Path:
     """
     if path.exists():
         return path
+    path.parent.mkdir(parents=True, exist_ok=True)
     seconds = 4
     bitrate = int(megabytes * 8_000_000 / seconds)
     # Written under a private name and moved into place: several test processes (xdist
