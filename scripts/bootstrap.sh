@@ -51,8 +51,13 @@ ensure_venv() {
   stamp=".venv/.voxpop-installed-$(cat pyproject.toml | sha256sum | cut -c1-16)-${extras:-base}"
   if [ ! -f "$stamp" ]; then
     say "Installing voxpop and its Python dependencies"
-    .venv/bin/python -m pip install --quiet --upgrade pip >/dev/null || true
-    .venv/bin/python -m pip install --quiet -e "$spec" \
+    # Any pip from 21.3 (PEP 660 editable installs) will do, such as Debian 12's 23.0:
+    # upgrading it first costs a download and an install on every fresh machine.
+    if ! .venv/bin/python -c 'import sys, pip
+sys.exit(tuple(int(p) for p in pip.__version__.split(".")[:2]) < (21, 3))' 2>/dev/null; then
+      .venv/bin/python -m pip install --quiet --upgrade pip >/dev/null || true
+    fi
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e "$spec" \
       || die "Installing the Python dependencies failed (see above). Is the package index reachable?"
     rm -f .venv/.voxpop-installed-*
     touch "$stamp"

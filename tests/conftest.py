@@ -42,6 +42,30 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["VOXPOP_SPEECH_AFTER_PROCESSING"] = "0"
 
 
+# The test files that take longest, longest first (measured one file at a time, serially).
+# ./test.sh gives whole files to two workers in collection order (--dist loadfile
+# --no-loadscope-reorder), so these start first: a long file started early runs beside many
+# short ones, where started last it would leave the other worker idle at the end. Order only:
+# a file missing here runs after these, in pytest's usual order.
+LONGEST_FIRST = (
+    "tests/test_pipeline.py",
+    "tests/webkit/test_webkit_kiosk.py",
+    "tests/browser/test_kiosk_outbox.py",
+    "tests/browser/test_kiosk_journey.py",
+    "tests/test_jobs.py",
+    "tests/test_reel_pieces.py",
+    "tests/test_media_children.py",
+    "tests/browser/test_roving.py",
+    "tests/test_publish.py",
+    "tests/test_media_door.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {path: index for index, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
+
+
 def _app_config(root: Path) -> dict[str, Any]:
     return {
         "INSTANCE": str(root / "instance"),
