@@ -110,7 +110,7 @@ def test_kiosk_upload_queues_processing(app, kiosk) -> None:
 
 
 def test_cli_lists_reflections_and_jobs_and_rebuilds(app, tmp_path) -> None:
-    video = add_reflection(app, "video", mediafiles.ipad_mp4(tmp_path / "i.mp4"))
+    video = add_reflection(app, "video", mediafiles.ipad_mp4(tmp_path / "i.mp4", size="640x360"))
     text = add_reflection(app, "text", text="Rebuild me.")
     bad = add_reflection(app, "video", mediafiles.random_bytes(tmp_path / "r.webm"))
     for reflection_id in (video, text, bad):

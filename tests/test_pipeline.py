@@ -225,7 +225,9 @@ def test_text_becomes_a_quote_card_and_a_short_clip(app) -> None:
 
 
 def test_processing_twice_gives_the_same_files_and_no_duplicate_assets(app, clips) -> None:
-    reflection_id = add_reflection(app, "video", mediafiles.ipad_mp4(clips / "twice.mp4"))
+    reflection_id = add_reflection(
+        app, "video", mediafiles.ipad_mp4(clips / "twice.mp4", size="640x360")
+    )
     process(app, reflection_id)
     first = rows(app, "SELECT kind, sha256 FROM asset WHERE reflection_id = ? ORDER BY kind",
                  reflection_id)  # fmt: skip
@@ -312,7 +314,9 @@ def test_retrying_a_deleted_junk_upload_keeps_its_reason(app, clips) -> None:
 
 
 def test_organisers_see_the_ready_clip_and_can_seek(app, auth, client, clips) -> None:
-    reflection_id = add_reflection(app, "video", mediafiles.ipad_mp4(clips / "seek.mp4"))
+    reflection_id = add_reflection(
+        app, "video", mediafiles.ipad_mp4(clips / "seek.mp4", size="640x360")
+    )
     process(app, reflection_id)
     with app.app_context():
         from voxpop.db import get_db
