@@ -42,21 +42,24 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["VOXPOP_SPEECH_AFTER_PROCESSING"] = "0"
 
 
-# The test files that take longest, longest first (measured one file at a time, serially).
+# The test files that take longest, roughly longest first (measured one file at a time).
 # ./test.sh gives whole files to two workers in collection order (--dist loadfile
 # --no-loadscope-reorder), so these start first: a long file started early runs beside many
-# short ones, where started last it would leave the other worker idle at the end. Order only:
-# a file missing here runs after these, in pytest's usual order.
+# short ones, where started last it would leave the other worker idle at the end. Files that
+# mostly compute (ffmpeg) alternate with browser files that mostly wait on real time, so the
+# two workers tend to share the cores rather than fight over them. Order only: a file missing
+# here runs after these, in pytest's usual order.
 LONGEST_FIRST = (
-    "tests/test_pipeline.py",
+    "tests/test_reels.py",
     "tests/webkit/test_webkit_kiosk.py",
-    "tests/browser/test_kiosk_outbox.py",
+    "tests/test_pipeline.py",
     "tests/browser/test_kiosk_journey.py",
-    "tests/test_jobs.py",
-    "tests/test_reel_pieces.py",
-    "tests/test_media_children.py",
-    "tests/browser/test_roving.py",
+    "tests/browser/test_kiosk_outbox.py",
     "tests/test_publish.py",
+    "tests/test_jobs.py",
+    "tests/browser/test_roving.py",
+    "tests/test_media_children.py",
+    "tests/test_reel_pieces.py",
     "tests/test_media_door.py",
 )
 
