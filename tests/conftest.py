@@ -268,51 +268,52 @@ def media_dir() -> Path:
     return folder
 
 
+def shared_media(media_dir: Path, name: str, *ffmpeg_args: str) -> Path:
+    """``media_dir/name``, made by ``ffmpeg *ffmpeg_args <file>`` in whichever test process
+    needs it first, and then kept for the rest of the run (and later runs)."""
+    path = media_dir / name
+    if not path.exists():
+        with made_in_place(path) as partial:
+            ffmpeg(*ffmpeg_args, str(partial))
+    return path
+
+
 @pytest.fixture(scope="session")
 def webm_clip(media_dir: Path) -> Path:
     """A 2 s camera-like WebM (VP8 + Opus), as Chromium records."""
-    path = media_dir / "clip.webm"
-    if not path.exists():
-        with made_in_place(path) as partial:
-            ffmpeg(
-                "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30",
-                "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-                "-t", "2", "-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8",
-                "-c:a", "libopus", str(partial),
-            )  # fmt: skip
-    return path
+    return shared_media(
+        media_dir, "clip.webm",
+        "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30",
+        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+        "-t", "2", "-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-c:a", "libopus",
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="session")
 def m4a_clip(media_dir: Path) -> Path:
     """A 2 s AAC audio clip in MP4 (M4A), as an iPad records audio only."""
-    path = media_dir / "clip.m4a"
-    if not path.exists():
-        with made_in_place(path) as partial:
-            ffmpeg("-f", "lavfi", "-i", "sine=frequency=330:sample_rate=48000", "-t", "2",
-                   "-c:a", "aac", str(partial))  # fmt: skip
-    return path
+    return shared_media(
+        media_dir, "clip.m4a",
+        "-f", "lavfi", "-i", "sine=frequency=330:sample_rate=48000", "-t", "2", "-c:a", "aac",
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="session")
 def long_video(media_dir: Path) -> Path:
     """A 30 s 960×540 H.264 + AAC MP4: a transcode long enough to be killed half-way.
 
-    Made once per run and shared by the tests that kill a worker or server mid-transcode
-    (tests/test_jobs.py, tests/test_media_children.py). Its transcode still takes seconds
-    after the first progress report (the moment those tests kill), at a quarter of the
-    cost of a 1080p clip, which is not what those tests are about.
+    Shared by the tests that kill a worker or server mid-transcode (tests/test_jobs.py,
+    tests/test_media_children.py). Its transcode still takes seconds after the first progress
+    report (the moment those tests kill), at a quarter of the cost of a 1080p clip, which is
+    not what those tests are about.
     """
-    path = media_dir / "long-540p.mp4"
-    if not path.exists():
-        with made_in_place(path) as partial:
-            ffmpeg(
-                "-f", "lavfi", "-i", "testsrc2=size=960x540:rate=30",
-                "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-                "-t", "30", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-                "-c:a", "aac", str(partial),
-            )  # fmt: skip
-    return path
+    return shared_media(
+        media_dir, "long-540p.mp4",
+        "-f", "lavfi", "-i", "testsrc2=size=960x540:rate=30",
+        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+        "-t", "30", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+        "-c:a", "aac",
+    )  # fmt: skip
 
 
 # -- reflections straight into the pipeline ----------------------------------------------------
