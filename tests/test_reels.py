@@ -89,6 +89,33 @@ def day(processed_day: dict[str, Any], tmp_path: Path) -> Iterator[tuple[Flask, 
     yield make_app(tmp_path), processed_day["ids"]
 
 
+@pytest.fixture(scope="module")
+def prepared_day(
+    processed_day: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    """The same day with every clip's reel pieces prepared in the background, as the worker
+    does after approval; built once, copied for each test that starts from a rendered reel.
+    (The tests of a first render and of the preparation itself start from ``day``.)"""
+    folder = tmp_path_factory.mktemp("reel-day-prepared")
+    for name in ("instance", "uploads"):
+        shutil.copytree(processed_day["folder"] / name, folder / name)
+    app = make_app(folder)
+    with app.app_context():
+        assert reels.prepare_clips(get_db(), app.extensions["voxpop"].queue,
+                                   processed_day["ids"].values()) == 3  # fmt: skip
+    assert {outcome for _kind, _id, outcome in run_queued(app)} == {"done"}
+    return {"folder": folder, "ids": processed_day["ids"]}
+
+
+@pytest.fixture
+def prepared(
+    prepared_day: dict[str, Any], tmp_path: Path
+) -> Iterator[tuple[Flask, dict[str, int]]]:
+    for name in ("instance", "uploads"):
+        shutil.copytree(prepared_day["folder"] / name, tmp_path / name)
+    yield make_app(tmp_path), prepared_day["ids"]
+
+
 def new_reel(app: Flask, title: str = "Closing plenary") -> int:
     with app.app_context():
         db = get_db()
@@ -215,8 +242,8 @@ def test_render_joins_cards_and_clips_in_order_with_captions_at_reel_time(day, t
     assert decode.returncode == 0 and decode.stderr.strip() == ""
 
 
-def test_a_trimmed_clip_is_cut_at_keyframes_and_only_its_head_is_encoded_again(day) -> None:
-    app, ids = day
+def test_a_trimmed_clip_is_cut_at_keyframes_and_only_its_head_is_encoded_again(prepared) -> None:
+    app, ids = prepared
     reel_id = new_reel(app)
     render_now(app, reel_id)
     store = app.extensions["voxpop"].store
@@ -233,8 +260,8 @@ def test_a_trimmed_clip_is_cut_at_keyframes_and_only_its_head_is_encoded_again(d
     assert sum(piece.duration for piece in clip) == pytest.approx(4.0)  # 2.0 → 6.0, snapped
 
 
-def test_unapproving_a_clip_re_renders_every_reel_without_it(day, client_for) -> None:
-    app, ids = day
+def test_unapproving_a_clip_re_renders_every_reel_without_it(prepared, client_for) -> None:
+    app, ids = prepared
     short, full = new_reel(app, "Three minutes"), new_reel(app, "Everything")
     render_now(app, short)
     render_now(app, full)
@@ -309,8 +336,8 @@ def test_pieces_prepared_in_the_background_leave_only_the_join_to_the_render(day
     assert missing == ["section"]  # only the text reflection's perspective card is left
 
 
-def test_captions_can_be_burned_into_a_copy(day, tmp_path) -> None:
-    app, ids = day
+def test_captions_can_be_burned_into_a_copy(prepared, tmp_path) -> None:
+    app, ids = prepared
     with app.app_context():
         db = get_db()
         event = models.current_event(db)
