@@ -78,6 +78,9 @@ def kiosk_config(app: Flask) -> dict[str, Any]:
 def event_form(**changes: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
         "name": "Whose Shoes? test day",
+        "name_cy": "Whose Shoes? test day",
+        "thanks_en": models.DEFAULT_THANKS["en"],
+        "thanks_cy": models.DEFAULT_THANKS["cy"],
         "date": "2026-11-23",
         "venue": "Parc Eirias, Colwyn Bay",
         "languages": ["en", "cy"],
@@ -431,7 +434,12 @@ def test_organiser_starts_a_new_event_with_the_defaults(app: Flask, organiser: F
     response = post(
         organiser,
         "/studio/settings/new-event",
-        {"name": "Whose Shoes? Wrexham", "date": "2027-03-02", "venue": "Glyndŵr"},
+        {
+            "name": "Whose Shoes? Wrexham",
+            "name_cy": "Whose Shoes? Wrecsam",
+            "date": "2027-03-02",
+            "venue": "Glyndŵr",
+        },
     )
     assert response.status_code == 302
     with app.app_context():
@@ -449,7 +457,8 @@ def test_organiser_starts_a_new_event_with_the_defaults(app: Flask, organiser: F
         assert consent.version == 1 and consent.sha256 == old_consent.sha256
     assert kiosk_config(app)["event"]["name"] == "Whose Shoes? Wrexham"
     (entry,) = audit_rows(app, "event.create")
-    assert entry["target_id"] == new.id and entry["after"]["name"] == "Whose Shoes? Wrexham"
+    assert entry["target_id"] == new.id
+    assert entry["after"]["names"] == {"en": "Whose Shoes? Wrexham", "cy": "Whose Shoes? Wrecsam"}
 
 
 @pytest.mark.parametrize(
@@ -755,12 +764,18 @@ def test_organiser_adds_edits_and_reorders_prompts(app: Flask, organiser: FlaskC
     )
     (row,) = rows(app, "SELECT texts FROM prompt WHERE id = ?", new)
     assert json.loads(row["texts"]) == {"en": "Who was not in the room?"}
+    post(
+        organiser,
+        f"/studio/settings/prompts/{new}",
+        {"text_en": "Who was not in the room?", "text_cy": "Pwy nad oedd yn yr ystafell?"},
+    )
     config = kiosk_config(app)
     assert [p["text"] for p in config["prompts"]] == prompt_texts(app)
     assert [e["action"] for e in audit_rows(app)] == [
         "prompt.create",
         "prompt.move",
         "prompt.move",
+        "prompt.update",
         "prompt.update",
     ]
     assert (
@@ -820,7 +835,7 @@ def test_bad_prompts_are_refused(
 
 def consent_form(**changes: str) -> dict[str, str]:
     data = {f"{key}_en": value for key, value in models.DEFAULT_CONSENT["en"].items()}
-    data |= {f"{key}_cy": "" for key in models.DEFAULT_CONSENT["en"]}
+    data |= {f"{key}_cy": value for key, value in models.DEFAULT_CONSENT["cy"].items()}
     data.update(changes)
     return data
 
@@ -877,7 +892,8 @@ def test_every_english_consent_part_is_required(
 
 
 def test_welsh_consent_is_all_or_nothing(app: Flask, organiser: FlaskClient) -> None:
-    partial = consent_form(intro_cy="Chi sy'n penderfynu.")
+    no_welsh = {f"{key}_cy": "" for key in models.DEFAULT_CONSENT["cy"]}
+    partial = consent_form(**(no_welsh | {"intro_cy": "Chi sy'n penderfynu."}))
     response = post(organiser, "/studio/settings/consent", partial)
     assert response.status_code == 400 and "The Welsh text for" in response.text
     welsh = {

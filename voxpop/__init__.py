@@ -181,6 +181,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.teardown_appcontext(close_db)
 
     app.jinja_env.filters["ago"] = _ago
+    app.jinja_env.globals["localised"] = web.localised
 
     @app.context_processor
     def inject_helpers() -> dict[str, Any]:

@@ -50,13 +50,15 @@ def ensure_first_organiser(app: Flask) -> str | None:
 
 
 def create_demo_event() -> models.Event:
-    """The demo event: today, default perspectives, prompts and consent, English and Welsh."""
+    """The demo event: today, default perspectives, prompts, consent and thank-you texts, all
+    complete in English and Welsh (so it opens to kiosks in both)."""
     return models.create_event(
         get_db(),
         "Whose Shoes? — demo day",
         date=dt.date.today().isoformat(),
         venue="Cardiff City Hall",
         languages=["en", "cy"],
+        names={"en": "Whose Shoes? — demo day", "cy": "Whose Shoes? — diwrnod arddangos"},
     )
 
 

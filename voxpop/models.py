@@ -7,7 +7,7 @@ import hashlib
 import json
 import secrets
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -51,8 +51,8 @@ DEFAULT_PROMPTS = [
     },
 ]
 
-# The Welsh consent wording must come from the organisers (it is a legal text); until they
-# add it, Welsh-language kiosks show the English consent text, and record that version.
+# The standard consent wording, in English and Welsh. Organisers adapt it (each change is a new
+# version); an event offering Welsh does not open to kiosks while any part lacks its Welsh.
 DEFAULT_CONSENT = {
     "en": {
         "intro": "You decide how your reflection is used. Tick each use you agree to. "
@@ -63,6 +63,21 @@ DEFAULT_CONSENT = {
         "online": "It may be published online, on the public archive of the day.",
         "name": "Show my first name with it.",
     },
+    "cy": {
+        "intro": "Chi sy'n penderfynu sut y defnyddir eich myfyrdod. Ticiwch bob defnydd "
+        "rydych chi'n cytuno iddo. Gallwch dynnu'n ôl yn nes ymlaen gyda'ch cod derbynneb.",
+        "archive": "Cadw fy myfyrdod yn archif y diwrnod, a'i rannu â'r bobl a'r "
+        "sefydliadau a gymerodd ran.",
+        "reel": "Gall ymddangos yn y rîl uchafbwyntiau a ddangosir yn y digwyddiad hwn ac wedyn.",
+        "online": "Gellir ei gyhoeddi ar-lein, ar archif gyhoeddus y diwrnod.",
+        "name": "Dangos fy enw cyntaf gydag ef.",
+    },
+}
+
+# What the kiosk's last screen says, under "Thank you" and the receipt code.
+DEFAULT_THANKS = {
+    "en": "Thank you for sharing your reflection. It will help shape what happens next.",
+    "cy": "Diolch am rannu eich myfyrdod. Bydd yn helpu i lunio beth sy'n digwydd nesaf.",
 }
 
 
@@ -106,6 +121,17 @@ class Event:
     branding: dict[str, Any]
     # Recordings go online only with captions a person checked (issue 16); False relaxes it.
     captions_required: bool = True
+    # Per language ({lang: text}): the event's name and the kiosk's thank-you text.
+    names: dict[str, str] = field(default_factory=dict)
+    thanks: dict[str, str] = field(default_factory=dict)
+
+    def name_in(self, lang: str) -> str:
+        """The event's name in ``lang`` (falling back to English, then ``name``)."""
+        return str(localised(self.names, lang) or self.name)
+
+    def thanks_in(self, lang: str) -> str:
+        """The kiosk's thank-you text in ``lang`` (falling back to English)."""
+        return str(localised(self.thanks, lang))
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Event:
@@ -120,6 +146,8 @@ class Event:
             text_max_chars=row["text_max_chars"],
             branding=json.loads(row["branding"]),
             captions_required=bool(row["captions_required"]),
+            names=json.loads(row["names"]),
+            thanks=json.loads(row["thanks"]),
         )
 
 
@@ -172,21 +200,32 @@ def create_event(
     max_clip_seconds: int = 90,
     idle_timeout_seconds: int = 60,
     text_max_chars: int = 1000,
+    names: dict[str, str] | None = None,
 ) -> Event:
-    """Create an event with the default perspectives, prompts and consent text."""
+    """Create an event with the default perspectives, prompts, consent and thank-you texts.
+
+    ``names`` is the name per language; without it, ``name`` is the name in every language
+    of the event (as for "Whose Shoes?", the same in English and Welsh).
+    """
+    languages = languages or ["en", "cy"]
+    names = dict(names) if names else {lang: name for lang in languages}
+    names.setdefault("en", name)
     with transaction(db):
         cursor = db.execute(
             "INSERT INTO event (name, date, venue, languages, max_clip_seconds,"
-            " idle_timeout_seconds, text_max_chars, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " idle_timeout_seconds, text_max_chars, created_at, names, thanks)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                name,
+                names["en"],
                 date,
                 venue,
-                _json(languages or ["en", "cy"]),
+                _json(languages),
                 max_clip_seconds,
                 idle_timeout_seconds,
                 text_max_chars,
                 utcnow(),
+                _json(names),
+                _json(DEFAULT_THANKS),
             ),
         )
         event_id = int(cursor.lastrowid or 0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, has_request_context, redirect, request, session
+from markupsafe import Markup, escape
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
@@ -29,6 +30,22 @@ def require_event() -> models.Event:
 def current_language() -> str:
     """The language this page is shown in (a code such as ``en`` or ``cy``)."""
     return str(get_locale() or "en")
+
+
+def localised(texts: dict[str, str], lang: str | None = None) -> Markup:
+    """Organisers' words ({lang: text}) for a page in ``lang`` (default: this page's).
+
+    When the text falls back to another language, it is wrapped in ``<span lang="…">`` so a
+    screen reader reads it with the right voice.
+    """
+    lang = lang or current_language()
+    for candidate in (lang, "en", *sorted(texts)):
+        text = texts.get(candidate)
+        if text:
+            if candidate == lang:
+                return escape(text)
+            return Markup('<span lang="{}">{}</span>').format(candidate, text)
+    return Markup("")
 
 
 def select_locale() -> str:

@@ -45,6 +45,7 @@ from voxpop.reflection.records import (
     receive_reflection,
     upload_limit_bytes,
 )
+from voxpop.studio.languages import open_to_kiosks
 from voxpop.web import (
     current_language,
     https_url_for_this_request,
@@ -179,7 +180,8 @@ def kiosk_config(event: models.Event, lang: str) -> dict[str, Any]:
         "lang": lang,
         "languages": event.languages,
         "event": {
-            "name": event.name,
+            "name": event.name_in(lang),
+            "thanks": event.thanks_in(lang),
             "max_seconds": event.max_clip_seconds,
             "idle_seconds": event.idle_timeout_seconds,
             "text_max_chars": event.text_max_chars,
@@ -261,6 +263,10 @@ def page() -> Any:
     g.kiosk = kiosk
     event = require_event()
     lang = kiosk_language(event)
+    if not open_to_kiosks(get_db(), event):
+        # Content missing in one of its languages: nobody is asked to consent in another.
+        with force_locale(lang):
+            return render_template("kiosk/closed.html"), 503
     with force_locale(lang):  # as GET /kiosk/api/session computes its config_version
         config = kiosk_config(event, lang)
     return render_template(
@@ -384,7 +390,9 @@ def api_session() -> Any:
     db = get_db()
     event = models.current_event(db)
     version = None
-    if event is not None:
+    if event is not None and not open_to_kiosks(db, event):
+        version = "closed"  # differs from any page's: an open kiosk reloads to the notice
+    elif event is not None:
         lang = kiosk_language(event, request.args.get("lang"))
         with force_locale(lang):
             version = kiosk_config(event, lang)["config_version"]

@@ -69,9 +69,12 @@ _NUMBER = _l("Enter a whole number.")
 class EventForm(FlaskForm):
     """The event's name, place, languages, limits and branding."""
 
-    name = StringField(_l("Event name"))
+    name = StringField(_l("Event name (English)"))
+    name_cy = StringField(_l("Event name (Welsh)"))
     date = StringField(_l("Date"))
     venue = StringField(_l("Venue"))
+    thanks_en = TextAreaField(_l("Thank-you text (English)"))
+    thanks_cy = TextAreaField(_l("Thank-you text (Welsh)"))
     languages = CheckboxesField(_l("Languages offered on the kiosk"))
     max_clip_seconds = IntegerField(
         _l("Longest clip (seconds)"), validators=[InputRequired(message=_NUMBER)]
@@ -107,7 +110,8 @@ class LogoForm(FlaskForm):
 class NewEventForm(FlaskForm):
     """A new event: it starts with the default perspectives, prompts and consent text."""
 
-    name = StringField(_l("Event name"))
+    name = StringField(_l("Event name (English)"))
+    name_cy = StringField(_l("Event name (Welsh)"))
     date = StringField(_l("Date"))
     venue = StringField(_l("Venue"))
 

@@ -16,7 +16,7 @@ import hashlib
 import json
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ LOGO_FOLDER = "derived/branding"
 CONSENT_FIELDS = ("intro", *models.PURPOSES)  # intro, archive, reel, online, name
 
 NAME_MAX = 200
+THANKS_MAX = 500
 LABEL_MAX = 80
 PROMPT_MAX = 300
 CONSENT_FIELD_MAX = 2000
@@ -86,7 +87,8 @@ def _text(value: str | None, *, field: str, maximum: int, required: str | None =
 def _per_language(
     values: dict[str, str | None], *, field: str, maximum: int, required_en: str
 ) -> dict[str, str]:
-    """English is required; other languages are optional (the kiosk falls back to English)."""
+    """English is required; other languages may be saved empty (but an event offering one does
+    not open to kiosks until it is filled in: see ``voxpop.studio.languages``)."""
     texts = {
         "en": _text(values.get("en"), field=f"{field}_en", maximum=maximum, required=required_en)
     }
@@ -122,6 +124,10 @@ class EventSettings:
     accent_colour: str
     missing_voices_target: float | None  # a share, 0–0.5
     missing_voices_banner: bool
+    # The name in the other languages ({"cy": …}; ``name`` is the English) and the kiosk's
+    # thank-you text in every language ({"en": …, "cy": …}).
+    names: dict[str, str] = field(default_factory=dict)
+    thanks: dict[str, str] = field(default_factory=dict)
 
 
 def event_settings(event: models.Event) -> EventSettings:
@@ -140,6 +146,8 @@ def event_settings(event: models.Event) -> EventSettings:
             branding.get("missing_voices_target", DEFAULT_MISSING_VOICES_TARGET)
         ),
         missing_voices_banner=bool(branding.get("missing_voices_banner", False)),
+        names={lang: text for lang, text in event.names.items() if lang != "en"},
+        thanks=dict(event.thanks),
     )
 
 
@@ -190,6 +198,16 @@ def _validated(settings: EventSettings, offered: Sequence[str]) -> EventSettings
         accent_colour=clean_colour(settings.accent_colour, "accent_colour"),
         missing_voices_target=round(float(target), 4),
         missing_voices_banner=bool(settings.missing_voices_banner),
+        names={
+            lang: text
+            for lang, value in settings.names.items()
+            if lang != "en" and (text := _text(value, field=f"name_{lang}", maximum=NAME_MAX))
+        },
+        thanks={
+            lang: text
+            for lang, value in settings.thanks.items()
+            if (text := _text(value, field=f"thanks_{lang}", maximum=THANKS_MAX))
+        },
     )
 
 
@@ -205,6 +223,8 @@ def _snapshot(settings: EventSettings) -> dict[str, Any]:
         "accent_colour": settings.accent_colour,
         "missing_voices_target": settings.missing_voices_target,
         "missing_voices_banner": settings.missing_voices_banner,
+        "names": settings.names,
+        "thanks": settings.thanks,
     }
 
 
@@ -229,7 +249,8 @@ def update_event(
         }
         db.execute(
             "UPDATE event SET name = ?, date = ?, venue = ?, languages = ?, max_clip_seconds = ?,"
-            " idle_timeout_seconds = ?, text_max_chars = ?, branding = ? WHERE id = ?",
+            " idle_timeout_seconds = ?, text_max_chars = ?, branding = ?, names = ?, thanks = ?"
+            " WHERE id = ?",
             (
                 clean.name,
                 clean.date,
@@ -239,6 +260,8 @@ def update_event(
                 clean.idle_timeout_seconds,
                 clean.text_max_chars,
                 json.dumps(branding, ensure_ascii=False, sort_keys=True),
+                _labels_json({"en": clean.name} | clean.names),
+                _labels_json(clean.thanks),
                 event_id,
             ),
         )
@@ -247,21 +270,30 @@ def update_event(
     return bool(new)
 
 
-def create_event(db: sqlite3.Connection, name: str, date: str | None, venue: str | None) -> int:
-    """Start a new event (it becomes the current one) with the default perspectives, prompts and
-    consent text, as ``models.create_event`` makes them."""
+def create_event(
+    db: sqlite3.Connection,
+    name: str,
+    date: str | None,
+    venue: str | None,
+    name_cy: str | None = None,
+) -> int:
+    """Start a new event (it becomes the current one) with the default perspectives, prompts,
+    consent and thank-you texts, as ``models.create_event`` makes them. ``name`` is the
+    English name; without ``name_cy`` it does not open to kiosks until it has a Welsh one."""
     name = _text(name, field="name", maximum=NAME_MAX, required=_("Give the event a name."))
+    welsh = _text(name_cy, field="name_cy", maximum=NAME_MAX)
+    names = {"en": name} | ({"cy": welsh} if welsh else {})
     clean_date = _clean_date(date)
     venue = _text(venue, field="venue", maximum=NAME_MAX) or None
     with transaction(db):  # models.create_event's own transaction nests as a savepoint
-        event_id = models.create_event(db, name, date=clean_date, venue=venue).id
+        event_id = models.create_event(db, name, date=clean_date, venue=venue, names=names).id
         audit.record(
             db,
             "event.create",
             "event",
             event_id,
             None,
-            {"name": name, "date": clean_date, "venue": venue},
+            {"names": names, "date": clean_date, "venue": venue},
         )
     return event_id
 
@@ -719,7 +751,7 @@ def _consent_texts(texts: dict[str, dict[str, str | None]]) -> dict[str, dict[st
                     if lang == "en"
                     else _(
                         "The Welsh text for “%(part)s” is missing: fill in every Welsh part, "
-                        "or leave them all empty to show the English.",
+                        "or leave them all empty while the event does not offer Welsh.",
                         part=names[key],
                     )
                 )

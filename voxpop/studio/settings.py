@@ -100,6 +100,9 @@ def _no_store(response: Any) -> Any:
 def _event_form_data(settings: service.EventSettings) -> dict[str, Any]:
     return {
         "name": settings.name,
+        "name_cy": settings.names.get("cy", ""),
+        "thanks_en": settings.thanks.get("en", ""),
+        "thanks_cy": settings.thanks.get("cy", ""),
         "date": settings.date or "",
         "venue": settings.venue or "",
         "languages": settings.languages,
@@ -162,6 +165,8 @@ def settings_event(event: models.Event) -> Any:
         accent_colour=form.accent_colour.data or "",
         missing_voices_target=None if percent is None else percent / 100,
         missing_voices_banner=bool(form.missing_voices_banner.data),
+        names={"cy": form.name_cy.data or ""},
+        thanks={"en": form.thanks_en.data or "", "cy": form.thanks_cy.data or ""},
     )
     try:
         changed = service.update_event(get_db(), event.id, settings, _offered_languages())
@@ -247,7 +252,9 @@ def settings_new_event() -> Any:
     error = None
     if form.validate_on_submit():
         try:
-            service.create_event(get_db(), form.name.data or "", form.date.data, form.venue.data)
+            service.create_event(
+                get_db(), form.name.data or "", form.date.data, form.venue.data, form.name_cy.data
+            )
         except SettingsError as refused:
             error = show_error(form, refused)
         else:

@@ -26,10 +26,24 @@ from voxpop import models, tls
 from voxpop.auth import login_required
 from voxpop.db import get_db
 from voxpop.reflection.records import processing_status, reflections_by_perspective
-from voxpop.studio import service
+from voxpop.studio import languages, service
 from voxpop.web import current_language, require_event
 
 bp = Blueprint("studio", __name__)
+
+
+@bp.context_processor
+def kiosk_gate_helpers() -> dict[str, Any]:
+    """``missing_translations()``: what keeps the current event from kiosks (none: open)."""
+
+    def missing_translations() -> list[languages.MissingText]:
+        event = models.current_event(get_db())
+        return languages.missing_translations(get_db(), event) if event else []
+
+    def language_name(lang: str) -> str:
+        return languages.language_name(lang, current_language())
+
+    return {"missing_translations": missing_translations, "language_name": language_name}
 
 
 class PairKioskForm(FlaskForm):
