@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, has_request_context, redirect, request, session
-from markupsafe import Markup, escape
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from markupsafe import Markup, escape
 
 from voxpop import models
 from voxpop.db import get_db
