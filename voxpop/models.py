@@ -64,12 +64,13 @@ DEFAULT_CONSENT = {
         "name": "Show my first name with it.",
     },
     "cy": {
-        "intro": "Chi sy'n penderfynu sut y defnyddir eich myfyrdod. Ticiwch bob defnydd "
-        "rydych chi'n cytuno iddo. Gallwch dynnu'n ôl yn nes ymlaen gyda'ch cod derbynneb.",
-        "archive": "Cadw fy myfyrdod yn archif y diwrnod, a'i rannu â'r bobl a'r "
+        "intro": "Chi sy'n penderfynu sut y defnyddir eich adlewyrchiad. Ticiwch bob defnydd "
+        "rydych chi'n cytuno iddo. Gallwch ei dynnu'n ôl yn nes ymlaen gyda'ch cod derbynneb.",
+        "archive": "Cadw fy adlewyrchiad yn archif y diwrnod, wedi'i rannu â'r bobl a'r "
         "sefydliadau a gymerodd ran.",
-        "reel": "Gall ymddangos yn y rîl uchafbwyntiau a ddangosir yn y digwyddiad hwn ac wedyn.",
-        "online": "Gellir ei gyhoeddi ar-lein, ar archif gyhoeddus y diwrnod.",
+        "reel": "Gall ymddangos yn y rîl uchafbwyntiau a ddangosir yn y digwyddiad hwn ac "
+        "wedyn.",
+        "online": "Gellir ei gyhoeddi ar-lein, yn archif gyhoeddus y diwrnod.",
         "name": "Dangos fy enw cyntaf gydag ef.",
     },
 }
@@ -77,7 +78,7 @@ DEFAULT_CONSENT = {
 # What the kiosk's last screen says, under "Thank you" and the receipt code.
 DEFAULT_THANKS = {
     "en": "Thank you for sharing your reflection. It will help shape what happens next.",
-    "cy": "Diolch am rannu eich myfyrdod. Bydd yn helpu i lunio beth sy'n digwydd nesaf.",
+    "cy": "Diolch am rannu eich adlewyrchiad. Bydd yn helpu i lunio'r hyn sy'n digwydd nesaf.",
 }
 
 

@@ -8,7 +8,7 @@ ALTER TABLE event ADD COLUMN thanks TEXT NOT NULL DEFAULT '{}';
 UPDATE event SET names = json_object('en', name);
 UPDATE event SET thanks = json_object(
     'en', 'Thank you for sharing your reflection. It will help shape what happens next.',
-    'cy', 'Diolch am rannu eich myfyrdod. Bydd yn helpu i lunio beth sy''n digwydd nesaf.'
+    'cy', 'Diolch am rannu eich adlewyrchiad. Bydd yn helpu i lunio''r hyn sy''n digwydd nesaf.'
 );
 -- The interface language each person chose; the login keeps the choice made before it.
 ALTER TABLE user ADD COLUMN language TEXT;
