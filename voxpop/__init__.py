@@ -146,7 +146,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         default_translation_directories=str(Path(__file__).parent / "translations"),
     )
 
-    from voxpop import auth, errors, logsafe
+    from voxpop import auth, errors, formatting, logsafe
     from voxpop.archive.views import bp as archive_bp
     from voxpop.kiosk.views import bp as kiosk_bp
     from voxpop.public.views import bp as public_bp
@@ -182,6 +182,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     app.jinja_env.filters["ago"] = _ago
     app.jinja_env.globals["localised"] = web.localised
+    app.jinja_env.filters.update(formatting.FILTERS)  # |day |when |time_of_day |number |size
 
     @app.context_processor
     def inject_helpers() -> dict[str, Any]:

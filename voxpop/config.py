@@ -39,6 +39,8 @@ DEFAULTS: dict[str, Any] = {
     # so one job at a time is fastest per clip on a 2-core laptop.
     "WORKERS": 1,
     "BABEL_DEFAULT_LOCALE": "en",
+    # Where the event happens: stored times (UTC) are shown in this zone (voxpop/formatting.py).
+    "TIMEZONE": "Europe/London",
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     # A paired kiosk stays paired for the length of an event and then some.

@@ -68,8 +68,7 @@ DEFAULT_CONSENT = {
         "rydych chi'n cytuno iddo. Gallwch ei dynnu'n ôl yn nes ymlaen gyda'ch cod derbynneb.",
         "archive": "Cadw fy adlewyrchiad yn archif y diwrnod, wedi'i rannu â'r bobl a'r "
         "sefydliadau a gymerodd ran.",
-        "reel": "Gall ymddangos yn y rîl uchafbwyntiau a ddangosir yn y digwyddiad hwn ac "
-        "wedyn.",
+        "reel": "Gall ymddangos yn y rîl uchafbwyntiau a ddangosir yn y digwyddiad hwn ac wedyn.",
         "online": "Gellir ei gyhoeddi ar-lein, yn archif gyhoeddus y diwrnod.",
         "name": "Dangos fy enw cyntaf gydag ef.",
     },

@@ -101,13 +101,14 @@ class ReelEntry:
     showable: bool
     left_out_because: str | None
     online: bool = False  # the delegate agreed to publishing online too
+    lang: str = "en"  # the language the delegate chose: the excerpt's language
 
     def as_json(self) -> dict[str, Any]:
         return {
             "id": self.reflection_id, "kind": self.kind, "perspective": self.perspective_label,
             "colour": self.colour, "excerpt": self.excerpt, "name": self.name,
             "duration": self.duration, "starred": self.starred, "showable": self.showable,
-            "left_out_because": self.left_out_because,
+            "left_out_because": self.left_out_because, "lang": self.lang,
         }  # fmt: skip
 
 
@@ -186,7 +187,7 @@ def _entries(db: sqlite3.Connection, event: models.Event, where: str, params: Se
             name=row["display_name"] if row["show_name"] else None,
             duration=row["duration_seconds"], trim_in=row["trim_in"], trim_out=row["trim_out"],
             starred=bool(row["starred"]), showable=reason is None, left_out_because=reason,
-                online=bool(row["online"]),
+                online=bool(row["online"]), lang=row["lang"],
         ))  # fmt: skip
     return entries
 

@@ -293,7 +293,7 @@ def reflections_by_perspective(
     rows = db.execute(
         # Named columns, not r.*: the receipt code is the delegate's and never reaches a page.
         "SELECT r.id, r.kind, r.status, r.failure_reason, r.perspective_id, r.text_body,"
-        " r.display_name, r.duration_seconds, r.created_at,"
+        " r.lang, r.display_name, r.duration_seconds, r.created_at,"
         " c.reel, c.online, c.show_name, ct.version AS consent_version,"
         " (SELECT progress FROM job WHERE job.target_id = r.id"
         "  AND job.kind = 'process_reflection' ORDER BY job.id DESC LIMIT 1) AS progress,"

@@ -26,9 +26,9 @@ from wtforms import (  # type: ignore[attr-defined]  # SelectChoice: WTForms 3.3
 from wtforms.validators import InputRequired, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from voxpop.studio.languages import language_name
 from voxpop.studio.service import CONSENT_FIELDS
-
-LANGUAGE_NAMES = {"en": "English", "cy": "Cymraeg"}
+from voxpop.web import current_language
 
 
 class ActionForm(FlaskForm):
@@ -97,7 +97,9 @@ class EventForm(FlaskForm):
     def __init__(self, *args: Any, languages: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.languages.choices = [
-            SelectChoice(lang, LANGUAGE_NAMES.get(lang, lang)) for lang in languages
+            # Named in the organiser's language ("Welsh", "Cymraeg"), not the language's own.
+            SelectChoice(lang, language_name(lang, current_language()))
+            for lang in languages
         ]
 
 

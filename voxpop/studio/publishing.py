@@ -17,6 +17,7 @@ from wtforms import StringField
 from voxpop import audit, models
 from voxpop.auth import login_required
 from voxpop.db import get_db, transaction
+from voxpop.formatting import format_size
 from voxpop.publishing import publish
 from voxpop.studio.captions import captions_gate
 from voxpop.studio.forms import ActionForm
@@ -141,7 +142,7 @@ def publish_status(event_id: int) -> dict[str, Any]:
         text = _(
             "Sending: %(sent)d file(s) sent (%(size)s), %(queued)d to go.",
             sent=state["files_sent"],
-            size=publish.human_bytes(state["bytes_sent"]),
+            size=format_size(state["bytes_sent"]),
             queued=state["files_queued"],
         )
     elif job is not None and job_status == "failed":
@@ -150,7 +151,7 @@ def publish_status(event_id: int) -> dict[str, Any]:
         text = _(
             "Published: %(sent)d file(s) sent (%(size)s), %(same)d unchanged, %(deleted)d deleted.",
             sent=state["files_sent"],
-            size=publish.human_bytes(state["bytes_sent"]),
+            size=format_size(state["bytes_sent"]),
             same=state["files_unchanged"],
             deleted=state["files_deleted"],
         )
@@ -176,7 +177,7 @@ def publish_status(event_id: int) -> dict[str, Any]:
         "files_queued": state["files_queued"],
         "files_sent": state["files_sent"],
         "bytes_sent": state["bytes_sent"],
-        "bytes_sent_text": publish.human_bytes(state["bytes_sent"]),
+        "bytes_sent_text": format_size(state["bytes_sent"]),
         "files_unchanged": state["files_unchanged"],
         "files_deleted": state["files_deleted"],
         "last_published_at": state["last_published_at"],
