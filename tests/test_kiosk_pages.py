@@ -111,6 +111,7 @@ def test_kiosk_page_carries_the_event_setup(kiosk: KioskDevice) -> None:
     assert [p["required"] for p in config["consent"]["purposes"]] == [True, False, False, False]
     assert config["event"] == {
         "name": "Whose Shoes? test day",
+        "thanks": models.DEFAULT_THANKS["en"],
         "max_seconds": 10,
         "idle_seconds": 60,
         "text_max_chars": 1000,

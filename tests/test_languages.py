@@ -191,3 +191,61 @@ def test_event_form_saves_the_welsh_name_and_thanks(app: Flask, organiser: Flask
     # Saving it without a Welsh name closes the kiosks, and says why.
     assert post(organiser, "/studio/settings/", form | {"name_cy": ""}).status_code == 302
     assert "#event-name-cy" in organiser.get("/studio/settings/").text
+
+
+# -- the language choice survives login and is remembered per user -------------------------------
+
+
+def log_in(client: FlaskClient, name: str, path: str = "/login") -> Any:
+    page = client.get(path)
+    return client.post(
+        "/login",
+        data={"name": name, "password": "correct horse", "csrf_token": csrf_from(page.text)},
+    )
+
+
+def stored_language(app: Flask, name: str) -> str | None:
+    with app.app_context():
+        row = get_db().execute("SELECT language FROM user WHERE name = ?", (name,)).fetchone()
+    return row["language"]
+
+
+def test_the_language_chosen_before_login_survives_it_and_is_remembered(
+    app: Flask, auth: Auth
+) -> None:
+    auth.make_user("siân", "organiser")
+    first = app.test_client()
+    assert log_in(first, "siân", "/login?lang=cy").status_code == 302
+    assert '<html lang="cy">' in first.get("/studio/").text  # kept through the new session
+    assert stored_language(app, "siân") == "cy"
+
+    # Another browser, no choice made there: the user's language comes back at login.
+    second = app.test_client()
+    assert '<html lang="en">' in second.get("/login").text
+    log_in(second, "siân")
+    assert '<html lang="cy">' in second.get("/studio/").text
+
+    # Choosing English while logged in is remembered too, and logging out keeps the choice.
+    assert '<html lang="en">' in second.get("/studio/?lang=en").text
+    assert stored_language(app, "siân") == "en"
+    page = second.get("/studio/").text
+    second.post("/logout", data={"csrf_token": csrf_from(page)})
+    assert '<html lang="en">' in second.get("/login").text
+    third = app.test_client()
+    log_in(third, "siân")
+    assert '<html lang="en">' in third.get("/studio/").text
+
+
+def test_dates_and_numbers_are_written_for_the_language(app: Flask, organiser: FlaskClient) -> None:
+    with app.app_context():
+        get_db().execute("UPDATE event SET date = '2026-12-02'")
+    assert "2 Rhagfyr 2026" in organiser.get("/studio/?lang=cy").text
+    assert "2 December 2026" in organiser.get("/studio/?lang=en").text
+    from voxpop import formatting
+
+    with app.app_context():
+        assert formatting.format_when("2026-07-02T13:05:00+00:00", "cy") == "2 Gorff 2026 14:05"
+        assert formatting.format_when("2026-12-02T13:05:00+00:00", "en") == "2 Dec 2026, 13:05"
+        assert formatting.format_size(0, "cy") == "0 beit"
+        assert formatting.format_size(1_500_000, "en") == "1.5 MB"
+        assert formatting.format_number(12345, "cy") == "12,345"

@@ -103,6 +103,35 @@ def load_user() -> None:
         for key in _LOGIN_KEYS:
             session.pop(key, None)
     g.user = user
+    if user is not None:
+        _remember_language(user)
+
+
+def _remember_language(user: models.User) -> None:
+    """A language chosen with ``?lang=`` while logged in is kept for the user's next login."""
+    asked = request.args.get("lang")
+    if asked in current_app.config["LANGUAGES"] and asked != user.language:
+        models.set_user_language(get_db(), user.id, asked)
+    elif session.get("lang") not in current_app.config["LANGUAGES"] and user.language:
+        session["lang"] = user.language
+
+
+def _start_session(user: models.User) -> None:
+    """A fresh session for a new login (no fixation), keeping the language chosen before it.
+
+    The choice made on the login page wins and becomes the user's; without one, the
+    language they chose last time comes back.
+    """
+    chosen = session.get("lang")
+    session.clear()
+    remember_login(user)
+    languages = current_app.config["LANGUAGES"]
+    if chosen in languages:
+        session["lang"] = chosen
+        if chosen != user.language:
+            models.set_user_language(get_db(), user.id, chosen)
+    elif user.language in languages:
+        session["lang"] = user.language
 
 
 class LoginForm(FlaskForm):
@@ -176,8 +205,7 @@ def login() -> Any:
     if form.validate_on_submit():
         user = models.authenticate(get_db(), form.name.data or "", form.password.data or "")
         if user is not None:
-            session.clear()  # a new session for a new identity (no fixation)
-            remember_login(user)
+            _start_session(user)
             return redirect(_safe_next(request.args.get("next")))
         error = _("That name and password do not match.")
     elif request.method == "POST":
@@ -195,7 +223,10 @@ def logout() -> Any:
     open, a cookie taken from this browser) is refused from now on.
     """
     models.end_sessions(get_db(), g.user.id)
+    language = session.get("lang")
     session.clear()
+    if language:
+        session["lang"] = language  # the browser's choice of language is not part of a login
     flash(_("You have logged out."))
     return redirect(url_for("auth.login"))
 

@@ -617,6 +617,8 @@ class User:
     role: str
     # Moves on at logout and password change; a session cookie from before is refused.
     session_version: int = 0
+    # The interface language they last chose (None: not chosen yet).
+    language: str | None = None
 
 
 def create_user(db: sqlite3.Connection, name: str, role: str, password: str) -> User:
@@ -643,9 +645,17 @@ def create_user(db: sqlite3.Connection, name: str, role: str, password: str) -> 
 def get_user(db: sqlite3.Connection, user_id: int) -> User | None:
     """Return the user with this id, if any."""
     row = db.execute(
-        "SELECT id, name, role, session_version FROM user WHERE id = ?", (user_id,)
+        "SELECT id, name, role, session_version, language FROM user WHERE id = ?", (user_id,)
     ).fetchone()
-    return User(row["id"], row["name"], row["role"], row["session_version"]) if row else None
+    if row is None:
+        return None
+    return User(row["id"], row["name"], row["role"], row["session_version"], row["language"])
+
+
+def set_user_language(db: sqlite3.Connection, user_id: int, language: str) -> None:
+    """Remember the interface language a user chose, for their next login anywhere."""
+    with transaction(db):
+        db.execute("UPDATE user SET language = ? WHERE id = ?", (language, user_id))
 
 
 def end_sessions(db: sqlite3.Connection, user_id: int) -> None:
@@ -680,7 +690,7 @@ def authenticate(db: sqlite3.Connection, name: str, password: str) -> User | Non
         return None
     if not passwords.check_password(row["password_hash"], password):
         return None
-    return User(row["id"], row["name"], row["role"], row["session_version"])
+    return User(row["id"], row["name"], row["role"], row["session_version"], row["language"])
 
 
 def user_count(db: sqlite3.Connection) -> int:
