@@ -110,7 +110,7 @@ def load_user() -> None:
 def _remember_language(user: models.User) -> None:
     """A language chosen with ``?lang=`` while logged in is kept for the user's next login."""
     asked = request.args.get("lang")
-    if asked in current_app.config["LANGUAGES"] and asked != user.language:
+    if asked and asked in current_app.config["LANGUAGES"] and asked != user.language:
         models.set_user_language(get_db(), user.id, asked)
     elif session.get("lang") not in current_app.config["LANGUAGES"] and user.language:
         session["lang"] = user.language
@@ -126,7 +126,7 @@ def _start_session(user: models.User) -> None:
     session.clear()
     remember_login(user)
     languages = current_app.config["LANGUAGES"]
-    if chosen in languages:
+    if isinstance(chosen, str) and chosen in languages:
         session["lang"] = chosen
         if chosen != user.language:
             models.set_user_language(get_db(), user.id, chosen)

@@ -34,8 +34,15 @@ def venue_timezone() -> ZoneInfo:
     return ZoneInfo(name or DEFAULT_TIMEZONE)
 
 
+class _Unreadable(ValueError):
+    """A stored time that is not ISO 8601: shown as it is stored."""
+
+
 def _moment(value: str | dt.datetime) -> dt.datetime:
-    moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+    try:
+        moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+    except ValueError as error:
+        raise _Unreadable(str(value)) from error
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)  # stored times are UTC
     return moment.astimezone(venue_timezone())
@@ -45,12 +52,15 @@ def format_day(value: str | dt.date | None, lang: str | None = None) -> str:
     """A day: "2 December 2026", "2 Rhagfyr 2026". Accepts ``YYYY-MM-DD`` or a timestamp."""
     if not value:
         return ""
-    if isinstance(value, str):
-        day = _moment(value).date() if "T" in value else dt.date.fromisoformat(value)
-    elif isinstance(value, dt.datetime):
-        day = _moment(value).date()
-    else:
-        day = value
+    try:
+        if isinstance(value, str):
+            day = _moment(value).date() if "T" in value else dt.date.fromisoformat(value)
+        elif isinstance(value, dt.datetime):
+            day = _moment(value).date()
+        else:
+            day = value
+    except ValueError:
+        return str(value)  # not a date voxpop wrote: shown as stored, never an error page
     return str(dates.format_date(day, "long", locale=babel_locale(lang)))
 
 
@@ -58,7 +68,10 @@ def format_when(value: str | dt.datetime | None, lang: str | None = None) -> str
     """A moment, to the minute, in the venue's time: "2 Dec 2026, 14:05", "2 Rhag 2026 14:05"."""
     if not value:
         return ""
-    return _date_and_time(_moment(value), babel_locale(lang))
+    try:
+        return _date_and_time(_moment(value), babel_locale(lang))
+    except _Unreadable:
+        return str(value)
 
 
 def _date_and_time(moment: dt.datetime, locale: Locale) -> str:
@@ -72,7 +85,10 @@ def format_time_of_day(value: str | dt.datetime | None, lang: str | None = None)
     """The time of day in the venue: "14:05"."""
     if not value:
         return ""
-    moment = _moment(value)
+    try:
+        moment = _moment(value)
+    except _Unreadable:
+        return str(value)
     return str(
         dates.format_time(moment.timetz(), "short", tzinfo=moment.tzinfo, locale=babel_locale(lang))
     )
