@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from markupsafe import escape
 
 from tests.conftest import Auth, KioskDevice, csrf_from
+from tests.test_settings import event_form
 from voxpop import models
 from voxpop.db import get_db
 from voxpop.studio import languages
@@ -165,22 +166,12 @@ def test_a_retired_perspective_or_hidden_prompt_needs_no_welsh(app: Flask) -> No
 def test_event_form_saves_the_welsh_name_and_thanks(app: Flask, organiser: FlaskClient) -> None:
     page = organiser.get("/studio/settings/").text
     assert 'id="event-name-cy"' in page and 'id="event-thanks-cy"' in page
-    with app.app_context():
-        event = models.current_event(get_db())
-    form = {
-        "name": "Whose Shoes? Conwy",
-        "name_cy": "Whose Shoes? Conwy (Cymraeg)",
-        "thanks_en": "Thanks for coming.",
-        "thanks_cy": "Diolch am ddod.",
-        "date": "2026-11-23",
-        "venue": "Venue Cymru",
-        "languages": ["en", "cy"],
-        "max_clip_seconds": "10",
-        "idle_timeout_seconds": "60",
-        "text_max_chars": "1000",
-        "accent_colour": "#1b6ca8",
-        "missing_voices_percent": "5",
-    }
+    form = event_form(
+        name="Whose Shoes? Conwy",
+        name_cy="Whose Shoes? Conwy (Cymraeg)",
+        thanks_en="Thanks for coming.",
+        thanks_cy="Diolch am ddod.",
+    )
     assert post(organiser, "/studio/settings/", form).status_code == 302
     with app.app_context():
         event = models.current_event(get_db())

@@ -47,80 +47,54 @@ def _sample(texts: dict[str, str]) -> tuple[str, str]:
     return "", "en"
 
 
+def _delegate_texts(
+    db: sqlite3.Connection, event: models.Event
+) -> list[tuple[dict[str, str], str, str, str]]:
+    """Each text a delegate reads on the kiosk: ({lang: text}, what it is, the settings
+    endpoint that edits it, the id of its field there with ``{lang}`` to fill in)."""
+    consent = models.current_consent_text(db, event.id)
+    texts = [({"en": event.name} | event.names, _("Event name"), "studio.settings_event",
+              "event-name-{lang}")]  # fmt: skip
+    texts += [
+        (p.labels, _("Perspective"), "studio.settings_perspectives", f"p{p.id}-label-{{lang}}")
+        for p in models.perspectives(db, event.id)
+    ]
+    texts += [
+        (q.texts, _("Prompt"), "studio.settings_prompts", f"q{q.id}-text-{{lang}}")
+        for q in models.prompts(db, event.id)
+    ]
+    texts += [
+        (
+            {lang: wording.get(key, "") for lang, wording in consent.texts.items()},
+            _("Consent text: %(part)s", part=part),
+            "studio.settings_consent",
+            f"consent-{key}-{{lang}}",
+        )
+        for key, part in consent_field_names().items()
+    ]
+    texts.append(
+        (event.thanks, _("Thank-you text"), "studio.settings_event", "event-thanks-{lang}")
+    )
+    return texts
+
+
 def missing_translations(db: sqlite3.Connection, event: models.Event) -> list[MissingText]:
     """Every piece of event content a delegate sees that lacks one of the event's languages.
 
     Descriptions are in the current (the viewer's) language; an empty list means the event
     may open to kiosks.
     """
+    texts = _delegate_texts(db, event)
     missing: list[MissingText] = []
-    consent = models.current_consent_text(db, event.id)
-    parts = consent_field_names()
     for lang in event.languages:
-        if not _has(event.names, lang):
-            content, content_lang = _sample(event.names)
-            missing.append(
-                MissingText(
-                    lang,
-                    _("Event name"),
-                    content or event.name,
-                    content_lang,
-                    "studio.settings_event",
-                    f"event-name-{lang}",
-                )
-            )
-        for perspective in models.perspectives(db, event.id):
-            if not _has(perspective.labels, lang):
-                content, content_lang = _sample(perspective.labels)
+        for by_lang, what, endpoint, anchor in texts:
+            if not _has(by_lang, lang):
+                content, content_lang = _sample(by_lang)
                 missing.append(
                     MissingText(
-                        lang,
-                        _("Perspective"),
-                        content,
-                        content_lang,
-                        "studio.settings_perspectives",
-                        f"p{perspective.id}-label-{lang}",
+                        lang, what, content, content_lang, endpoint, anchor.format(lang=lang)
                     )
                 )
-        for prompt in models.prompts(db, event.id):
-            if not _has(prompt.texts, lang):
-                content, content_lang = _sample(prompt.texts)
-                missing.append(
-                    MissingText(
-                        lang,
-                        _("Prompt"),
-                        content,
-                        content_lang,
-                        "studio.settings_prompts",
-                        f"q{prompt.id}-text-{lang}",
-                    )
-                )
-        wording = consent.texts.get(lang, {})
-        for key, part in parts.items():
-            if not _has(wording, key):
-                english = consent.texts.get("en", {})
-                missing.append(
-                    MissingText(
-                        lang,
-                        _("Consent text: %(part)s", part=part),
-                        english.get(key, ""),
-                        "en",
-                        "studio.settings_consent",
-                        f"consent-{key}-{lang}",
-                    )
-                )
-        if not _has(event.thanks, lang):
-            content, content_lang = _sample(event.thanks)
-            missing.append(
-                MissingText(
-                    lang,
-                    _("Thank-you text"),
-                    content,
-                    content_lang,
-                    "studio.settings_event",
-                    f"event-thanks-{lang}",
-                )
-            )
     return missing
 
 
