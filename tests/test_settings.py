@@ -19,10 +19,10 @@ from PIL import ExifTags, Image
 
 from tests import mediafiles
 from tests.conftest import Auth, KioskDevice, csrf_from, rows
-from voxpop import models
+from voxpop import audit, models
 from voxpop.db import get_db
 from voxpop.slugs import slugify
-from voxpop.studio import service
+from voxpop.studio import users, validation
 
 # -- helpers -------------------------------------------------------------------------------------
 
@@ -1098,10 +1098,10 @@ def test_the_last_organiser_cannot_be_removed(app: Flask, auth: Auth) -> None:
         from flask import g
 
         g.user = None
-        with pytest.raises(service.SettingsError, match="the only organiser"):
-            service.remove_user(get_db(), only, acting_user_id=None)
-        with pytest.raises(service.SettingsError, match="the only organiser"):
-            service.change_role(get_db(), only, "facilitator")
+        with pytest.raises(validation.SettingsError, match="the only organiser"):
+            users.remove_user(get_db(), only, acting_user_id=None)
+        with pytest.raises(validation.SettingsError, match="the only organiser"):
+            users.change_role(get_db(), only, "facilitator")
     assert user_row(app, "Only")["role"] == "organiser"
 
 
@@ -1143,7 +1143,7 @@ def test_a_change_and_its_audit_row_are_one_transaction(
     def broken_record(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(service.audit, "record", broken_record)
+    monkeypatch.setattr(audit, "record", broken_record)
     app.config["PROPAGATE_EXCEPTIONS"] = True
     with pytest.raises(RuntimeError):
         post(organiser, "/studio/settings/perspectives", {"label_en": "Carer", "colour": "#123456"})

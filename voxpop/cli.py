@@ -488,7 +488,7 @@ def export_command(directory: Path, consent_log: Path | None) -> None:
 def publish_command() -> None:
     """Build the public archive and sync it to its S3 bucket now (progress on stderr)."""
     from voxpop.errors import VoxpopError
-    from voxpop.publishing import publish  # boto3 is only needed here
+    from voxpop.publishing import publish, s3sync  # boto3 is only needed here
 
     app = _app()
     state = app.extensions["voxpop"]
@@ -508,15 +508,15 @@ def publish_command() -> None:
         click.echo(f"Publishing “{event.name}” to {settings.describe()}", err=True)
         shown = {"files": -1, "phase": ""}
 
-        def show(progress: publish.SyncProgress) -> None:
+        def show(progress: s3sync.SyncProgress) -> None:
             if progress.phase == shown["phase"] and progress.files_sent == shown["files"]:
                 return
             shown.update(files=progress.files_sent, phase=progress.phase)
             if progress.phase == "uploading":
                 click.echo(
                     f"  sent {progress.files_sent} of {progress.files_to_send} changed file(s)"
-                    f" ({publish.human_bytes(progress.bytes_sent)} of"
-                    f" {publish.human_bytes(progress.bytes_to_send)};"
+                    f" ({s3sync.human_bytes(progress.bytes_sent)} of"
+                    f" {s3sync.human_bytes(progress.bytes_to_send)};"
                     f" {progress.files_total - progress.files_to_send} unchanged)",
                     err=True,
                 )
@@ -539,4 +539,4 @@ def publish_command() -> None:
             raise click.ClickException(error.message) from error
     finally:
         db.close()
-    click.echo(result.summary())
+    click.echo(publish.summary(result))

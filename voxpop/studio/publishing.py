@@ -17,7 +17,7 @@ from wtforms import StringField
 from voxpop import audit, models
 from voxpop.auth import login_required
 from voxpop.db import get_db, transaction
-from voxpop.publishing import publish
+from voxpop.publishing import publish, s3sync
 from voxpop.studio.captions import captions_gate
 from voxpop.studio.forms import ActionForm
 from voxpop.studio.settings import with_event
@@ -141,7 +141,7 @@ def publish_status(event_id: int) -> dict[str, Any]:
         text = _(
             "Sending: %(sent)d file(s) sent (%(size)s), %(queued)d to go.",
             sent=state["files_sent"],
-            size=publish.human_bytes(state["bytes_sent"]),
+            size=s3sync.human_bytes(state["bytes_sent"]),
             queued=state["files_queued"],
         )
     elif job is not None and job_status == "failed":
@@ -150,7 +150,7 @@ def publish_status(event_id: int) -> dict[str, Any]:
         text = _(
             "Published: %(sent)d file(s) sent (%(size)s), %(same)d unchanged, %(deleted)d deleted.",
             sent=state["files_sent"],
-            size=publish.human_bytes(state["bytes_sent"]),
+            size=s3sync.human_bytes(state["bytes_sent"]),
             same=state["files_unchanged"],
             deleted=state["files_deleted"],
         )
@@ -176,7 +176,7 @@ def publish_status(event_id: int) -> dict[str, Any]:
         "files_queued": state["files_queued"],
         "files_sent": state["files_sent"],
         "bytes_sent": state["bytes_sent"],
-        "bytes_sent_text": publish.human_bytes(state["bytes_sent"]),
+        "bytes_sent_text": s3sync.human_bytes(state["bytes_sent"]),
         "files_unchanged": state["files_unchanged"],
         "files_deleted": state["files_deleted"],
         "last_published_at": state["last_published_at"],
