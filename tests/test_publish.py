@@ -323,6 +323,7 @@ def test_environment_overrides_the_studio_settings(app: Flask) -> None:
                 "region": "eu-west-2",
                 "endpoint_url": "",
             },
+            actor=None,
         )
         saved = publish.resolve_settings(db, event.id, environ={})
         assert (saved.bucket, saved.prefix, saved.region, saved.from_environment) == (
@@ -420,7 +421,10 @@ def configure(app: Flask, settings: S3Settings) -> int:
         db = get_db()
         event = models.current_event(db)
         publish.save_settings(
-            db, event.id, {name: getattr(settings, name) for name in publish.SETTING_FIELDS}
+            db,
+            event.id,
+            {name: getattr(settings, name) for name in publish.SETTING_FIELDS},
+            actor=None,
         )
         return event.id
 

@@ -16,6 +16,7 @@ from voxpop.db import close_db, connect, database_path, get_db, migrate, schema_
 from voxpop.extensions import babel, csrf, limiter
 from voxpop.jobs import JobQueue, build_queue
 from voxpop.media.tools import ffmpeg_version
+from voxpop.reels import service as reel_service
 from voxpop.storage import IncomingFile, MediaStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,10 +107,9 @@ def open_database(instance: str | Path) -> Any:
 
 def _reels_follow_up(response: Response) -> Response:
     """After a change that touched reels: prepare clips and render stale reels again."""
-    if "reel_follow_up" in g and response.status_code < 400:
-        from voxpop.reels import service as reel_service
-
-        reel_service.follow_up(get_db(), current_app.extensions["voxpop"].queue)
+    noted = web.take_reel_follow_up()
+    if noted is not None and response.status_code < 400:
+        reel_service.follow_up(get_db(), current_app.extensions["voxpop"].queue, noted)
     return response
 
 
@@ -171,6 +171,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(archive_bp, url_prefix="/archive")
     errors.register_error_handlers(app)
     register_job_handlers()
+    reel_service.listen_for_follow_up(web.note_reel_follow_up)  # see _reels_follow_up
     logsafe.install(app)  # no pairing link or token in what the app logs
 
     app.before_request(web.redirect_lan_http_to_https)

@@ -58,7 +58,7 @@ def reword_first_prompt(tab: KioskTab) -> int:
         db = get_db()
         event = models.current_event(db)
         prompt = models.prompts(db, event.id)[0]
-        perspectives.edit_prompt(db, event.id, prompt.id, NEW_PROMPT)
+        perspectives.edit_prompt(db, event.id, prompt.id, NEW_PROMPT, actor=None)
         return prompt.id
 
 

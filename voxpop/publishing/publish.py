@@ -34,7 +34,7 @@ from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoC
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from flask_babel import gettext as _
 
-from voxpop import jobs
+from voxpop import audit, jobs
 from voxpop.db import transaction, utcnow
 from voxpop.errors import VoxpopError
 from voxpop.publishing import s3sync
@@ -208,7 +208,9 @@ def is_configured(
     return resolve_settings(db, event_id, environ).configured
 
 
-def save_settings(db: sqlite3.Connection, event_id: int, values: Mapping[str, str]) -> bool:
+def save_settings(
+    db: sqlite3.Connection, event_id: int, values: Mapping[str, str], *, actor: audit.Actor | None
+) -> bool:
     """Save the studio's settings (audited); return whether anything changed.
 
     Raises:
@@ -227,8 +229,6 @@ def save_settings(db: sqlite3.Connection, event_id: int, values: Mapping[str, st
     )
     if before == after:
         return False
-    from voxpop import audit  # audit needs Flask's g, only here
-
     old = {name: getattr(before, name) for name in SETTING_FIELDS}
     new = {name: getattr(after, name) for name in SETTING_FIELDS}
     with transaction(db):
@@ -239,7 +239,9 @@ def save_settings(db: sqlite3.Connection, event_id: int, values: Mapping[str, st
             " endpoint_url = excluded.endpoint_url, updated_at = excluded.updated_at",
             (event_id, *new.values(), utcnow()),
         )
-        audit.record(db, "publish.settings", "event", event_id, *audit.changed(old, new))
+        audit.record(
+            db, "publish.settings", "event", event_id, *audit.changed(old, new), actor=actor
+        )
     return True
 
 

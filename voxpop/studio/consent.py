@@ -89,7 +89,11 @@ def _consent_texts(texts: dict[str, dict[str, str | None]]) -> dict[str, dict[st
 
 
 def add_consent_version(
-    db: sqlite3.Connection, event_id: int, texts: dict[str, dict[str, str | None]]
+    db: sqlite3.Connection,
+    event_id: int,
+    texts: dict[str, dict[str, str | None]],
+    *,
+    actor: audit.Actor | None,
 ) -> int | None:
     """Make new consent wording current as a new version; old versions stay as they were.
 
@@ -120,5 +124,6 @@ def add_consent_version(
             consent_id,
             before,
             {"version": version, "texts": clean},
+            actor=actor,
         )
     return int(version)

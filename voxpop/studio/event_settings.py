@@ -141,7 +141,12 @@ def _branding(db: sqlite3.Connection, event_id: int) -> dict[str, Any]:
 
 
 def update_event(
-    db: sqlite3.Connection, event_id: int, settings: EventSettings, offered: Sequence[str]
+    db: sqlite3.Connection,
+    event_id: int,
+    settings: EventSettings,
+    offered: Sequence[str],
+    *,
+    actor: audit.Actor | None,
 ) -> bool:
     """Save the event form; ``offered`` is the languages voxpop has. True if anything changed."""
     clean = _validated(settings, offered)
@@ -168,11 +173,18 @@ def update_event(
             ),
         )
         old, new = audit.changed(before, _snapshot(clean))
-        audit.record(db, "event.update", "event", event_id, old, new)
+        audit.record(db, "event.update", "event", event_id, old, new, actor=actor)
     return bool(new)
 
 
-def create_event(db: sqlite3.Connection, name: str, date: str | None, venue: str | None) -> int:
+def create_event(
+    db: sqlite3.Connection,
+    name: str,
+    date: str | None,
+    venue: str | None,
+    *,
+    actor: audit.Actor | None,
+) -> int:
     """Start a new event (it becomes the current one) with the default perspectives, prompts and
     consent text, as ``models.create_event`` makes them."""
     name = clean_text(name, field="name", maximum=NAME_MAX, required=_("Give the event a name."))
@@ -187,6 +199,7 @@ def create_event(db: sqlite3.Connection, name: str, date: str | None, venue: str
             event_id,
             None,
             {"name": name, "date": clean_date, "venue": venue},
+            actor=actor,
         )
     return event_id
 
@@ -200,7 +213,14 @@ def _logo_message(error: UnsafeImage) -> str:
     return _("The logo must be a PNG, JPEG or WebP image.")
 
 
-def set_logo(db: sqlite3.Connection, event_id: int, store: MediaStore, upload: Path) -> str:
+def set_logo(
+    db: sqlite3.Connection,
+    event_id: int,
+    store: MediaStore,
+    upload: Path,
+    *,
+    actor: audit.Actor | None,
+) -> str:
     """Make an uploaded image the event's logo: opened safely, shrunk to 1024 px, saved as a
     metadata-free PNG under ``derived/branding/``. Returns its path in the store."""
     try:
@@ -221,12 +241,18 @@ def set_logo(db: sqlite3.Connection, event_id: int, store: MediaStore, upload: P
             (json.dumps(branding, ensure_ascii=False, sort_keys=True), event_id),
         )
         audit.record(
-            db, "event.logo", "event", event_id, {"logo_path": before}, {"logo_path": relative}
+            db,
+            "event.logo",
+            "event",
+            event_id,
+            {"logo_path": before},
+            {"logo_path": relative},
+            actor=actor,
         )
     return relative
 
 
-def remove_logo(db: sqlite3.Connection, event_id: int) -> None:
+def remove_logo(db: sqlite3.Connection, event_id: int, *, actor: audit.Actor | None) -> None:
     """Stop showing a logo (the file stays, as the audit log refers to it)."""
     with transaction(db):
         branding = _branding(db, event_id)
@@ -236,5 +262,11 @@ def remove_logo(db: sqlite3.Connection, event_id: int) -> None:
             (json.dumps(branding, ensure_ascii=False, sort_keys=True), event_id),
         )
         audit.record(
-            db, "event.logo", "event", event_id, {"logo_path": before}, {"logo_path": None}
+            db,
+            "event.logo",
+            "event",
+            event_id,
+            {"logo_path": before},
+            {"logo_path": None},
+            actor=actor,
         )

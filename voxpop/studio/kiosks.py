@@ -23,16 +23,28 @@ def _kiosk(db: sqlite3.Connection, kiosk_id: int) -> sqlite3.Row:
     return row
 
 
-def create_kiosk(db: sqlite3.Connection, name: str, mode: str = "kiosk") -> models.NewKiosk:
+def create_kiosk(
+    db: sqlite3.Connection, name: str, mode: str = "kiosk", *, actor: audit.Actor | None
+) -> models.NewKiosk:
     """Create a kiosk and its one-time pairing token (shown once, stored only as a hash)."""
     name = clean_text(name, field="name", maximum=KIOSK_NAME_MAX) or models.next_kiosk_name(db)
     with transaction(db):  # models.create_kiosk's transaction nests: kiosk and audit together
         new = models.create_kiosk(db, name, mode=mode)
-        audit.record(db, "kiosk.create", "kiosk", new.kiosk.id, None, {"name": name, "mode": mode})
+        audit.record(
+            db,
+            "kiosk.create",
+            "kiosk",
+            new.kiosk.id,
+            None,
+            {"name": name, "mode": mode},
+            actor=actor,
+        )
     return new
 
 
-def rename_kiosk(db: sqlite3.Connection, kiosk_id: int, name: str) -> None:
+def rename_kiosk(
+    db: sqlite3.Connection, kiosk_id: int, name: str, *, actor: audit.Actor | None
+) -> None:
     """Give a kiosk a new name."""
     name = clean_text(
         name, field="name", maximum=KIOSK_NAME_MAX, required=_("Give the kiosk a name.")
@@ -40,10 +52,18 @@ def rename_kiosk(db: sqlite3.Connection, kiosk_id: int, name: str) -> None:
     with transaction(db):
         row = _kiosk(db, kiosk_id)
         db.execute("UPDATE kiosk SET name = ? WHERE id = ?", (name, kiosk_id))
-        audit.record(db, "kiosk.rename", "kiosk", kiosk_id, {"name": row["name"]}, {"name": name})
+        audit.record(
+            db,
+            "kiosk.rename",
+            "kiosk",
+            kiosk_id,
+            {"name": row["name"]},
+            {"name": name},
+            actor=actor,
+        )
 
 
-def revoke_kiosk(db: sqlite3.Connection, kiosk_id: int) -> None:
+def revoke_kiosk(db: sqlite3.Connection, kiosk_id: int, *, actor: audit.Actor | None) -> None:
     """Unpair a kiosk for good: its next request is refused (pair it again to use it)."""
     with transaction(db):
         row = _kiosk(db, kiosk_id)
@@ -54,5 +74,11 @@ def revoke_kiosk(db: sqlite3.Connection, kiosk_id: int) -> None:
             "UPDATE kiosk SET revoked_at = ?, pairing_hash = NULL WHERE id = ?", (now, kiosk_id)
         )
         audit.record(
-            db, "kiosk.revoke", "kiosk", kiosk_id, {"revoked_at": None}, {"revoked_at": now}
+            db,
+            "kiosk.revoke",
+            "kiosk",
+            kiosk_id,
+            {"revoked_at": None},
+            {"revoked_at": now},
+            actor=actor,
         )

@@ -125,7 +125,12 @@ def _perspective_labels(labels: dict[str, str | None]) -> dict[str, str]:
 
 
 def add_perspective(
-    db: sqlite3.Connection, event_id: int, labels: dict[str, str | None], colour: str
+    db: sqlite3.Connection,
+    event_id: int,
+    labels: dict[str, str | None],
+    colour: str,
+    *,
+    actor: audit.Actor | None,
 ) -> int:
     """Add a perspective at the end; its slug is made once, from the English label."""
     clean = _perspective_labels(labels)
@@ -171,6 +176,7 @@ def add_perspective(
             perspective_id,
             None,
             {"slug": slug, "labels": clean, "colour": colour},
+            actor=actor,
         )
     return perspective_id
 
@@ -181,6 +187,8 @@ def edit_perspective(
     perspective_id: int,
     labels: dict[str, str | None],
     colour: str,
+    *,
+    actor: audit.Actor | None,
 ) -> None:
     """Rename or recolour a perspective; its slug never changes."""
     clean = _perspective_labels(labels)
@@ -195,10 +203,20 @@ def edit_perspective(
             {"labels": json.loads(row["labels"]), "colour": row["colour"]},
             {"labels": clean, "colour": colour},
         )
-        audit.record(db, "perspective.update", "perspective", perspective_id, before, after)
+        audit.record(
+            db, "perspective.update", "perspective", perspective_id, before, after, actor=actor
+        )
 
 
-def _move(db: sqlite3.Connection, table: str, event_id: int, item_id: int, direction: str) -> None:
+def _move(
+    db: sqlite3.Connection,
+    table: str,
+    event_id: int,
+    item_id: int,
+    direction: str,
+    *,
+    actor: audit.Actor | None,
+) -> None:
     """Swap an item with its neighbour and renumber the list 0..n-1, auditing each move."""
     if direction not in ("up", "down"):
         raise SettingsError(_("Move up or down."))
@@ -233,19 +251,27 @@ def _move(db: sqlite3.Connection, table: str, event_id: int, item_id: int, direc
                 row_id,
                 {"position": old_positions[row_id]},
                 {"position": position},
+                actor=actor,
             )
 
 
 def move_perspective(
-    db: sqlite3.Connection, event_id: int, perspective_id: int, direction: str
+    db: sqlite3.Connection,
+    event_id: int,
+    perspective_id: int,
+    direction: str,
+    *,
+    actor: audit.Actor | None,
 ) -> None:
     """Move a perspective one place up or down (at either end, nothing moves)."""
     with transaction(db):
         _perspective(db, event_id, perspective_id)
-        _move(db, "perspective", event_id, perspective_id, direction)
+        _move(db, "perspective", event_id, perspective_id, direction, actor=actor)
 
 
-def retire_perspective(db: sqlite3.Connection, event_id: int, perspective_id: int) -> None:
+def retire_perspective(
+    db: sqlite3.Connection, event_id: int, perspective_id: int, *, actor: audit.Actor | None
+) -> None:
     """Take a perspective off the kiosk; its reflections keep it."""
     with transaction(db):
         row = _perspective(db, event_id, perspective_id)
@@ -268,10 +294,13 @@ def retire_perspective(db: sqlite3.Connection, event_id: int, perspective_id: in
             perspective_id,
             {"retired_at": None},
             {"retired_at": now},
+            actor=actor,
         )
 
 
-def restore_perspective(db: sqlite3.Connection, event_id: int, perspective_id: int) -> None:
+def restore_perspective(
+    db: sqlite3.Connection, event_id: int, perspective_id: int, *, actor: audit.Actor | None
+) -> None:
     """Put a retired perspective back on the kiosk."""
     with transaction(db):
         row = _perspective(db, event_id, perspective_id)
@@ -285,6 +314,7 @@ def restore_perspective(db: sqlite3.Connection, event_id: int, perspective_id: i
             perspective_id,
             {"retired_at": row["retired_at"]},
             {"retired_at": None},
+            actor=actor,
         )
 
 
@@ -294,7 +324,13 @@ def _prompt_texts(texts: dict[str, str | None]) -> dict[str, str]:
     )
 
 
-def add_prompt(db: sqlite3.Connection, event_id: int, texts: dict[str, str | None]) -> int:
+def add_prompt(
+    db: sqlite3.Connection,
+    event_id: int,
+    texts: dict[str, str | None],
+    *,
+    actor: audit.Actor | None,
+) -> int:
     """Add an active prompt at the end of the list."""
     clean = _prompt_texts(texts)
     with transaction(db):
@@ -306,12 +342,17 @@ def add_prompt(db: sqlite3.Connection, event_id: int, texts: dict[str, str | Non
             (event_id, _labels_json(clean), position),
         )
         prompt_id = int(cursor.lastrowid or 0)
-        audit.record(db, "prompt.create", "prompt", prompt_id, None, {"texts": clean})
+        audit.record(db, "prompt.create", "prompt", prompt_id, None, {"texts": clean}, actor=actor)
     return prompt_id
 
 
 def edit_prompt(
-    db: sqlite3.Connection, event_id: int, prompt_id: int, texts: dict[str, str | None]
+    db: sqlite3.Connection,
+    event_id: int,
+    prompt_id: int,
+    texts: dict[str, str | None],
+    *,
+    actor: audit.Actor | None,
 ) -> None:
     """Change a prompt's wording."""
     clean = _prompt_texts(texts)
@@ -325,17 +366,32 @@ def edit_prompt(
             prompt_id,
             {"texts": json.loads(row["texts"])},
             {"texts": clean},
+            actor=actor,
         )
 
 
-def move_prompt(db: sqlite3.Connection, event_id: int, prompt_id: int, direction: str) -> None:
+def move_prompt(
+    db: sqlite3.Connection,
+    event_id: int,
+    prompt_id: int,
+    direction: str,
+    *,
+    actor: audit.Actor | None,
+) -> None:
     """Move a prompt one place up or down (at either end, nothing moves)."""
     with transaction(db):
         _prompt(db, event_id, prompt_id)
-        _move(db, "prompt", event_id, prompt_id, direction)
+        _move(db, "prompt", event_id, prompt_id, direction, actor=actor)
 
 
-def set_prompt_active(db: sqlite3.Connection, event_id: int, prompt_id: int, active: bool) -> None:
+def set_prompt_active(
+    db: sqlite3.Connection,
+    event_id: int,
+    prompt_id: int,
+    active: bool,
+    *,
+    actor: audit.Actor | None,
+) -> None:
     """Show or hide a prompt on the kiosk; at least one stays active."""
     with transaction(db):
         row = _prompt(db, event_id, prompt_id)
@@ -357,4 +413,5 @@ def set_prompt_active(db: sqlite3.Connection, event_id: int, prompt_id: int, act
             prompt_id,
             {"active": not active},
             {"active": active},
+            actor=actor,
         )

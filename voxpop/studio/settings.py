@@ -165,7 +165,9 @@ def settings_event(event: models.Event) -> Any:
         missing_voices_banner=bool(form.missing_voices_banner.data),
     )
     try:
-        changed = event_settings.update_event(get_db(), event.id, settings, _offered_languages())
+        changed = event_settings.update_event(
+            get_db(), event.id, settings, _offered_languages(), actor=g.user
+        )
     except SettingsError as error:
         return _event_page(event, form, error=show_error(form, error))
     flash(_("Event settings saved.") if changed else _("Nothing was changed."))
@@ -206,7 +208,7 @@ def settings_logo(event: models.Event) -> Any:
     upload.sync()
     store = current_app.extensions["voxpop"].store
     try:
-        event_settings.set_logo(get_db(), event.id, store, upload.path)
+        event_settings.set_logo(get_db(), event.id, store, upload.path, actor=g.user)
     except SettingsError as error:
         return _event_page(event, form_page, logo_form, error=show_error(logo_form, error))
     flash(_("Logo saved."))
@@ -218,7 +220,7 @@ def settings_logo(event: models.Event) -> Any:
 @with_event
 def settings_logo_remove(event: models.Event) -> Any:
     """Stop showing the logo."""
-    event_settings.remove_logo(get_db(), event.id)
+    event_settings.remove_logo(get_db(), event.id, actor=g.user)
     flash(_("Logo removed."))
     return redirect(url_for("studio.settings_event") + "#branding")
 
@@ -249,7 +251,7 @@ def settings_new_event() -> Any:
     if form.validate_on_submit():
         try:
             event_settings.create_event(
-                get_db(), form.name.data or "", form.date.data, form.venue.data
+                get_db(), form.name.data or "", form.date.data, form.venue.data, actor=g.user
             )
         except SettingsError as refused:
             error = show_error(form, refused)
@@ -326,7 +328,7 @@ def settings_perspective_add(event: models.Event) -> Any:
     form = PerspectiveForm()
     try:
         new_id = perspectives.add_perspective(
-            get_db(), event.id, _labels(form), form.colour.data or ""
+            get_db(), event.id, _labels(form), form.colour.data or "", actor=g.user
         )
     except SettingsError as error:
         return _perspectives_page(event, (None, form), show_error(form, error))
@@ -342,7 +344,7 @@ def settings_perspective_edit(event: models.Event, perspective_id: int) -> Any:
     form = PerspectiveForm()
     try:
         perspectives.edit_perspective(
-            get_db(), event.id, perspective_id, _labels(form), form.colour.data or ""
+            get_db(), event.id, perspective_id, _labels(form), form.colour.data or "", actor=g.user
         )
     except SettingsError as error:
         return _perspectives_page(event, (perspective_id, form), show_error(form, error))
@@ -357,7 +359,7 @@ def settings_perspective_move(event: models.Event, perspective_id: int) -> Any:
     """Move a perspective up or down the kiosk's list."""
     direction = MoveForm().direction.data or ""
     try:
-        perspectives.move_perspective(get_db(), event.id, perspective_id, direction)
+        perspectives.move_perspective(get_db(), event.id, perspective_id, direction, actor=g.user)
     except SettingsError as error:
         return _perspectives_page(event, error=show_error(None, error))
     return _to_perspectives(perspective_id)
@@ -369,7 +371,7 @@ def settings_perspective_move(event: models.Event, perspective_id: int) -> Any:
 def settings_perspective_retire(event: models.Event, perspective_id: int) -> Any:
     """Take a perspective off the kiosk; its reflections keep it."""
     try:
-        perspectives.retire_perspective(get_db(), event.id, perspective_id)
+        perspectives.retire_perspective(get_db(), event.id, perspective_id, actor=g.user)
     except SettingsError as error:
         return _perspectives_page(event, error=show_error(None, error))
     flash(_("Perspective retired: the kiosk no longer offers it. Its reflections are kept."))
@@ -381,7 +383,7 @@ def settings_perspective_retire(event: models.Event, perspective_id: int) -> Any
 @with_event
 def settings_perspective_restore(event: models.Event, perspective_id: int) -> Any:
     """Put a retired perspective back on the kiosk."""
-    perspectives.restore_perspective(get_db(), event.id, perspective_id)
+    perspectives.restore_perspective(get_db(), event.id, perspective_id, actor=g.user)
     flash(_("Perspective restored: the kiosk offers it again."))
     return _to_perspectives(perspective_id)
 
@@ -442,7 +444,7 @@ def settings_prompt_add(event: models.Event) -> Any:
     """Add a prompt (shown on the kiosk straight away)."""
     form = PromptForm()
     try:
-        new_id = perspectives.add_prompt(get_db(), event.id, _texts(form))
+        new_id = perspectives.add_prompt(get_db(), event.id, _texts(form), actor=g.user)
     except SettingsError as error:
         return _prompts_page(event, (None, form), show_error(form, error))
     flash(_("Prompt added."))
@@ -456,7 +458,7 @@ def settings_prompt_edit(event: models.Event, prompt_id: int) -> Any:
     """Change a prompt's wording."""
     form = PromptForm()
     try:
-        perspectives.edit_prompt(get_db(), event.id, prompt_id, _texts(form))
+        perspectives.edit_prompt(get_db(), event.id, prompt_id, _texts(form), actor=g.user)
     except SettingsError as error:
         return _prompts_page(event, (prompt_id, form), show_error(form, error))
     flash(_("Prompt saved."))
@@ -470,7 +472,7 @@ def settings_prompt_move(event: models.Event, prompt_id: int) -> Any:
     """Move a prompt up or down the kiosk's list."""
     direction = MoveForm().direction.data or ""
     try:
-        perspectives.move_prompt(get_db(), event.id, prompt_id, direction)
+        perspectives.move_prompt(get_db(), event.id, prompt_id, direction, actor=g.user)
     except SettingsError as error:
         return _prompts_page(event, error=show_error(None, error))
     return _to_prompts(prompt_id)
@@ -483,7 +485,7 @@ def settings_prompt_active(event: models.Event, prompt_id: int) -> Any:
     """Show a prompt on the kiosk, or hide it."""
     active = ActiveForm().active.data == "1"
     try:
-        perspectives.set_prompt_active(get_db(), event.id, prompt_id, active)
+        perspectives.set_prompt_active(get_db(), event.id, prompt_id, active, actor=g.user)
     except SettingsError as error:
         return _prompts_page(event, error=show_error(None, error))
     flash(_("Prompt shown on the kiosk.") if active else _("Prompt hidden from the kiosk."))
@@ -504,7 +506,7 @@ def settings_consent(event: models.Event) -> Any:
     if request.method == "POST":
         form = ConsentForm()
         try:
-            version = consent.add_consent_version(db, event.id, form.texts())
+            version = consent.add_consent_version(db, event.id, form.texts(), actor=g.user)
         except SettingsError as refused:
             error = show_error(form, refused)
         else:
@@ -572,7 +574,10 @@ def settings_kiosk_add() -> Any:
     form = KioskForm()
     try:
         new = kiosks.create_kiosk(
-            get_db(), form.name.data or "", mode="roving" if form.roving.data else "kiosk"
+            get_db(),
+            form.name.data or "",
+            mode="roving" if form.roving.data else "kiosk",
+            actor=g.user,
         )
     except SettingsError as error:
         return _kiosks_page((None, form), show_error(form, error))
@@ -585,7 +590,7 @@ def settings_kiosk_rename(kiosk_id: int) -> Any:
     """Rename a kiosk."""
     form = KioskForm()
     try:
-        kiosks.rename_kiosk(get_db(), kiosk_id, form.name.data or "")
+        kiosks.rename_kiosk(get_db(), kiosk_id, form.name.data or "", actor=g.user)
     except SettingsError as error:
         return _kiosks_page((kiosk_id, form), show_error(form, error))
     flash(_("Kiosk renamed."))
@@ -596,7 +601,7 @@ def settings_kiosk_rename(kiosk_id: int) -> Any:
 @organiser_only
 def settings_kiosk_revoke(kiosk_id: int) -> Any:
     """Unpair a kiosk: its next request is refused, with a message on its screen."""
-    kiosks.revoke_kiosk(get_db(), kiosk_id)
+    kiosks.revoke_kiosk(get_db(), kiosk_id, actor=g.user)
     flash(_("Kiosk revoked: it can no longer send reflections."))
     return redirect(url_for("studio.settings_kiosks") + f"#kiosk-{kiosk_id}")
 
@@ -650,7 +655,11 @@ def settings_user_add() -> Any:
     form = UserForm()
     try:
         users.add_user(
-            get_db(), form.name.data or "", form.role.data or "", form.password.data or ""
+            get_db(),
+            form.name.data or "",
+            form.role.data or "",
+            form.password.data or "",
+            actor=g.user,
         )
     except SettingsError as error:
         return _users_page(("add", None, form), show_error(form, error))
@@ -664,7 +673,7 @@ def settings_user_role(user_id: int) -> Any:
     """Make a user an organiser or a facilitator."""
     form = RoleForm()
     try:
-        users.change_role(get_db(), user_id, form.role.data or "")
+        users.change_role(get_db(), user_id, form.role.data or "", actor=g.user)
     except SettingsError as error:
         return _users_page(("role", user_id, form), show_error(form, error))
     flash(_("Role changed."))
@@ -679,7 +688,7 @@ def settings_user_password(user_id: int) -> Any:
     """Set a new password for a user."""
     form = PasswordForm()
     try:
-        users.reset_password(get_db(), user_id, form.password.data or "")
+        users.reset_password(get_db(), user_id, form.password.data or "", actor=g.user)
     except SettingsError as error:
         return _users_page(("password", user_id, form), show_error(form, error))
     if user_id == g.user.id:  # this browser stays logged in; every other session of theirs ends
@@ -693,7 +702,7 @@ def settings_user_password(user_id: int) -> Any:
 def settings_user_remove(user_id: int) -> Any:
     """Remove a user who has not changed anything yet."""
     try:
-        name = users.remove_user(get_db(), user_id, g.user.id)
+        name = users.remove_user(get_db(), user_id, actor=g.user)
     except SettingsError as error:
         return _users_page(error=show_error(None, error))
     flash(_("%(name)s was removed.", name=name))

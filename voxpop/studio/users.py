@@ -65,7 +65,9 @@ def _other_organisers(db: sqlite3.Connection, user_id: int) -> int:
     )
 
 
-def add_user(db: sqlite3.Connection, name: str, role: str, password: str) -> int:
+def add_user(
+    db: sqlite3.Connection, name: str, role: str, password: str, *, actor: audit.Actor | None
+) -> int:
     """Add a user with a salted password hash."""
     name = clean_text(
         name, field="name", maximum=USER_NAME_MAX, required=_("Give the user a name.")
@@ -80,11 +82,15 @@ def add_user(db: sqlite3.Connection, name: str, role: str, password: str) -> int
             (name, role, password_hash, utcnow()),
         )
         user_id = int(cursor.lastrowid or 0)
-        audit.record(db, "user.create", "user", user_id, None, {"name": name, "role": role})
+        audit.record(
+            db, "user.create", "user", user_id, None, {"name": name, "role": role}, actor=actor
+        )
     return user_id
 
 
-def change_role(db: sqlite3.Connection, user_id: int, role: str) -> None:
+def change_role(
+    db: sqlite3.Connection, user_id: int, role: str, *, actor: audit.Actor | None
+) -> None:
     """Make a user an organiser or a facilitator; there is always at least one organiser."""
     role = _role(role)
     with transaction(db):
@@ -100,10 +106,14 @@ def change_role(db: sqlite3.Connection, user_id: int, role: str) -> None:
                 "role",
             )
         db.execute("UPDATE user SET role = ? WHERE id = ?", (role, user_id))
-        audit.record(db, "user.role", "user", user_id, {"role": row["role"]}, {"role": role})
+        audit.record(
+            db, "user.role", "user", user_id, {"role": row["role"]}, {"role": role}, actor=actor
+        )
 
 
-def reset_password(db: sqlite3.Connection, user_id: int, password: str) -> None:
+def reset_password(
+    db: sqlite3.Connection, user_id: int, password: str, *, actor: audit.Actor | None
+) -> None:
     """Give a user a new password (the hash is stored; the log only says it changed)."""
     password_hash = passwords.hash_password(_password(password))
     with transaction(db):
@@ -113,18 +123,19 @@ def reset_password(db: sqlite3.Connection, user_id: int, password: str) -> None:
             "UPDATE user SET password_hash = ?, session_version = session_version + 1 WHERE id = ?",
             (password_hash, user_id),
         )
-        audit.record(db, "user.password", "user", user_id, None, {"password": "reset"})
+        audit.record(db, "user.password", "user", user_id, None, {"password": "reset"}, actor=actor)
 
 
-def remove_user(db: sqlite3.Connection, user_id: int, acting_user_id: int | None) -> str:
-    """Remove a user who has never changed anything; returns their name.
+def remove_user(db: sqlite3.Connection, user_id: int, *, actor: audit.Actor | None) -> str:
+    """Remove a user who has never changed anything (``actor`` cannot remove themselves);
+    returns their name.
 
     Someone with entries in the audit log cannot be deleted (the log keeps who did what):
     the message says so, and suggests resetting their password instead.
     """
     with transaction(db):
         row = _user(db, user_id)
-        if user_id == acting_user_id:
+        if actor is not None and user_id == actor.id:
             raise SettingsError(_("You cannot remove yourself."))
         if row["role"] == "organiser" and not _other_organisers(db, user_id):
             raise SettingsError(
@@ -146,5 +157,6 @@ def remove_user(db: sqlite3.Connection, user_id: int, acting_user_id: int | None
             user_id,
             {"name": row["name"], "role": row["role"]},
             {"removed": True},
+            actor=actor,
         )
     return str(row["name"])

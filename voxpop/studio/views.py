@@ -11,6 +11,7 @@ from flask import (
     Response,
     abort,
     current_app,
+    g,
     jsonify,
     make_response,
     render_template,
@@ -90,7 +91,7 @@ def add_kiosk() -> Any:
         return overview()
     mode = "roving" if form.roving.data else "kiosk"
     try:
-        new = kiosks.create_kiosk(get_db(), form.name.data or "", mode=mode)
+        new = kiosks.create_kiosk(get_db(), form.name.data or "", mode=mode, actor=g.user)
     except validation.SettingsError:
         return overview(), 400
     return pairing_page(new)
