@@ -41,7 +41,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -905,7 +904,7 @@ def print_report(machine: dict[str, Any], variants: Sequence[str], results: list
     print()
     print("JSON:")
     document = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "date": utcnow(),
         "machine": machine,
         "variants": list(variants),
         "targets": {

@@ -12,7 +12,15 @@ from flask.sessions import SecureCookieSessionInterface
 
 from voxpop import ratelimit, security, web
 from voxpop.config import load_config
-from voxpop.db import close_db, connect, database_path, get_db, migrate, schema_version
+from voxpop.db import (
+    close_db,
+    connect,
+    database_path,
+    get_db,
+    migrate,
+    now_utc,
+    schema_version,
+)
 from voxpop.extensions import babel, csrf, limiter
 from voxpop.jobs import JobQueue, build_queue
 from voxpop.media.tools import ffmpeg_version
@@ -61,9 +69,9 @@ class PerRequestSecureSession(SecureCookieSessionInterface):
         """A staff login's cookie lasts a working day; a paired kiosk's keeps the full lifetime."""
         expires = super().get_expiration_time(app, session)
         if expires is not None and session.get("user_id") and not session.get("kiosk_id"):
-            from datetime import UTC, datetime, timedelta
+            from datetime import timedelta
 
-            return datetime.now(UTC) + timedelta(seconds=app.config["STAFF_SESSION_SECONDS"])
+            return now_utc() + timedelta(seconds=app.config["STAFF_SESSION_SECONDS"])
         return expires
 
 
@@ -217,12 +225,12 @@ def _disk_low() -> bool:
 
 def _ago(timestamp: str) -> str:
     """How long ago an ISO timestamp was, in the page's language ("4 minutes ago")."""
-    from datetime import UTC, datetime
+    from datetime import datetime
 
     from flask_babel import format_timedelta
 
     moment = datetime.fromisoformat(timestamp)
-    return str(format_timedelta(moment - datetime.now(UTC), add_direction=True))
+    return str(format_timedelta(moment - now_utc(), add_direction=True))
 
 
 def _discard_unkept_uploads(_error: BaseException | None = None) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import secrets
 import sys
@@ -15,7 +14,7 @@ import segno
 from flask import Flask
 
 from voxpop import create_app, jobs, models, tls
-from voxpop.db import get_db
+from voxpop.db import get_db, now_utc
 from voxpop.media import children, ffmpeg
 from voxpop.reflection import search, transcripts
 from voxpop.reflection.intake.uploads import schedule_expiry_sweep
@@ -54,7 +53,7 @@ def create_demo_event() -> models.Event:
     return models.create_event(
         get_db(),
         "Whose Shoes? — demo day",
-        date=dt.date.today().isoformat(),
+        date=now_utc().astimezone().date().isoformat(),  # today, where voxpop runs
         venue="Cardiff City Hall",
         languages=["en", "cy"],
     )

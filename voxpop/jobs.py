@@ -17,7 +17,6 @@ import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ from huey import MemoryHuey, SqliteHuey
 from huey.api import Huey
 from huey.consumer import Consumer
 
-from voxpop.db import connect, database_path, transaction, utcnow
+from voxpop.db import connect, database_path, transaction, utc_in, utcnow
 from voxpop.media.ffmpeg import DiskFull
 from voxpop.storage import MediaStore, is_disk_full
 
@@ -198,7 +197,7 @@ def requeue(
     db: sqlite3.Connection, queue: JobQueue, job: sqlite3.Row, message: str, delay: float
 ) -> str:
     """Put a running job back in the queue to run again after ``delay`` seconds."""
-    run_after = (datetime.now(UTC) + timedelta(seconds=delay)).isoformat(timespec="seconds")
+    run_after = utc_in(delay)
     db.execute(
         "UPDATE job SET status = 'queued', error = ?, run_after = ? WHERE id = ?",
         (message, run_after, job["id"]),

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from voxpop import passwords
-from voxpop.db import transaction, utcnow
+from voxpop.db import now_utc, transaction, utcnow
 
 ROLES = ("organiser", "facilitator")
 KINDS = ("video", "audio", "text")
@@ -375,7 +375,7 @@ PAIRING_LIFETIME = timedelta(hours=24)
 def _new_pairing_token() -> str:
     """``<issued, unix seconds in hex>.<random>``: the time is inside what is hashed, so it
     cannot be changed, and the expiry needs no column of its own."""
-    return f"{int(datetime.now(UTC).timestamp()):x}.{secrets.token_urlsafe(24)}"
+    return f"{int(now_utc().timestamp()):x}.{secrets.token_urlsafe(24)}"
 
 
 def _pairing_current(token: str, row: sqlite3.Row) -> bool:
@@ -390,7 +390,7 @@ def _pairing_current(token: str, row: sqlite3.Row) -> bool:
         return False
     if issued is None:
         issued = datetime.fromisoformat(row["created_at"])
-    return datetime.now(UTC) - issued < PAIRING_LIFETIME
+    return now_utc() - issued < PAIRING_LIFETIME
 
 
 def create_kiosk(

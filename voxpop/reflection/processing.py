@@ -14,13 +14,12 @@ import shutil
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from flask_babel import gettext as _
 
 from voxpop import jobs, models
-from voxpop.db import transaction, utcnow
+from voxpop.db import transaction, utc_in, utcnow
 from voxpop.jobs import JobQueue
 from voxpop.media import cards, fmp4, posters
 from voxpop.media.ffmpeg import MediaError, MediaRejected, NotARecording
@@ -315,7 +314,7 @@ def process_reflection_job(db: sqlite3.Connection, queue: JobQueue, job: sqlite3
                   f"{message} (gave up after {jobs.MAX_ATTEMPTS} attempts)")  # fmt: skip
             return "failed"
         delay = jobs.BACKOFF_SECONDS * 2 ** (job["attempts"] - 1)
-        run_after = (datetime.now(UTC) + timedelta(seconds=delay)).isoformat(timespec="seconds")
+        run_after = utc_in(delay)
         with transaction(db):
             db.execute(
                 "UPDATE job SET status = 'queued', error = ?, run_after = ? WHERE id = ?",
