@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from voxpop.db import utcnow
@@ -19,10 +20,18 @@ class Actor(Protocol):
     """Who makes a change: a logged-in user (``models.User``); ``None`` stands for voxpop."""
 
     @property
-    def id(self) -> int: ...
+    def id(self) -> int | None: ...
 
     @property
     def name(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Someone:
+    """An actor who is not a user, logged by name: e.g. a delegate with their receipt code."""
+
+    name: str
+    id: None = None
 
 
 def _json(value: Any) -> str | None:
@@ -40,11 +49,13 @@ def record(
     after: Any = None,
     *,
     actor: Actor | None,
+    at: str | None = None,
 ) -> None:
     """Write one audit row for ``actor`` (call inside the change's transaction).
 
     Only the fields that changed need to be passed; ``before`` and ``after`` are stored as
     JSON. Nothing is written when ``before == after`` (an edit that changed nothing).
+    ``at`` is when it happened, when the change stored that time itself (default: now).
     """
     if before is not None and before == after:
         return
@@ -52,7 +63,7 @@ def record(
         "INSERT INTO audit_log (at, user_id, user_name, action, target_kind, target_id,"
         " before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (
-            utcnow(),
+            at or utcnow(),
             actor.id if actor else None,
             actor.name if actor else "system",
             action,

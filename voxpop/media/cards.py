@@ -8,6 +8,7 @@ failure. Colours and text layout come from ``typesetting``; images are opened an
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 from PIL import Image, ImageDraw
 
@@ -57,6 +58,37 @@ def _check_size(size: tuple[int, int]) -> tuple[int, int]:
     return width, height
 
 
+class _Canvas(NamedTuple):
+    """A blank card in its background colour, and what every card measures and draws with."""
+
+    width: int
+    height: int
+    background: RGB
+    ink: RGB  # white or near-black, whichever reads better on the background
+    s: float  # the card's scale against 1280x720
+    margin: int
+    card: Image.Image
+    draw: ImageDraw.ImageDraw
+
+
+def _blank_card(size: tuple[int, int], colour: str) -> _Canvas:
+    """A card of ``size`` filled with ``colour`` (refused when either cannot be drawn)."""
+    width, height = _check_size(size)
+    background = parse_colour(colour)
+    s = _scale((width, height))
+    card = Image.new("RGB", (width, height), background)
+    return _Canvas(
+        width,
+        height,
+        background,
+        text_colour_for(background),
+        s,
+        round(72 * s),
+        card,
+        ImageDraw.Draw(card),
+    )
+
+
 def render_quote_card(
     out_path: StrPath,
     *,
@@ -67,15 +99,9 @@ def render_quote_card(
     size: tuple[int, int] = CARD_SIZE,
 ) -> Path:
     """Draw a typed reflection as a quote card in the perspective's colour and save it as PNG."""
-    width, height = _check_size(size)
-    background = parse_colour(colour)
+    width, height, background, ink, s, margin, card, draw = _blank_card(size, colour)
     if not clean_text(text, bold=False):
         raise CardError("A quote card needs some text to show.")
-    ink = text_colour_for(background)
-    s = _scale((width, height))
-    margin = round(72 * s)
-    card = Image.new("RGB", (width, height), background)
-    draw = ImageDraw.Draw(card)
 
     name = (name or "").strip()
     footer_text = f"— {name}, {perspective_label}" if name else f"— {perspective_label}"
@@ -153,13 +179,7 @@ def render_audio_card(
     size: tuple[int, int] = CARD_SIZE,
 ) -> Path:
     """Draw the still shown under an audio-only reflection: microphone, perspective and prompt."""
-    width, height = _check_size(size)
-    background = parse_colour(colour)
-    ink = text_colour_for(background)
-    s = _scale((width, height))
-    margin = round(72 * s)
-    card = Image.new("RGB", (width, height), background)
-    draw = ImageDraw.Draw(card)
+    width, height, background, ink, s, margin, card, draw = _blank_card(size, colour)
 
     side = min(round(340 * s), height - 2 * margin)
     card.paste(ink, (margin, (height - side) // 2), _microphone_mask(side))
@@ -205,13 +225,7 @@ def render_title_card(
     Optional: a ``subtitle`` under a rule, a small ``kicker`` line above the title ("In the
     shoes of…"), and a ``logo`` (an image already opened safely) at the top, at most 18% high.
     """
-    width, height = _check_size(size)
-    background = parse_colour(colour)
-    ink = text_colour_for(background)
-    s = _scale((width, height))
-    margin = round(72 * s)
-    card = Image.new("RGB", (width, height), background)
-    draw = ImageDraw.Draw(card)
+    width, height, background, ink, s, margin, card, draw = _blank_card(size, colour)
 
     if logo is not None:
         mark = logo.convert("RGBA")

@@ -232,31 +232,24 @@ def set_logo(
     digest = hashlib.sha256(f"{image.mode}{image.size}".encode() + image.tobytes()).hexdigest()[:16]
     relative = f"{LOGO_FOLDER}/logo-{digest}.png"
     save_stripped(image, store.path(relative), format="PNG")
-    with transaction(db):
-        branding = _branding(db, event_id)
-        before = branding.get("logo_path")
-        branding["logo_path"] = relative
-        db.execute(
-            "UPDATE event SET branding = ? WHERE id = ?",
-            (json.dumps(branding, ensure_ascii=False, sort_keys=True), event_id),
-        )
-        audit.record(
-            db,
-            "event.logo",
-            "event",
-            event_id,
-            {"logo_path": before},
-            {"logo_path": relative},
-            actor=actor,
-        )
+    _set_logo_path(db, event_id, relative, actor=actor)
     return relative
 
 
 def remove_logo(db: sqlite3.Connection, event_id: int, *, actor: audit.Actor | None) -> None:
     """Stop showing a logo (the file stays, as the audit log refers to it)."""
+    _set_logo_path(db, event_id, None, actor=actor)
+
+
+def _set_logo_path(
+    db: sqlite3.Connection, event_id: int, path: str | None, *, actor: audit.Actor | None
+) -> None:
+    """Point the event's branding at a logo in the store (None: no logo), audited."""
     with transaction(db):
         branding = _branding(db, event_id)
         before = branding.pop("logo_path", None)
+        if path is not None:
+            branding["logo_path"] = path
         db.execute(
             "UPDATE event SET branding = ? WHERE id = ?",
             (json.dumps(branding, ensure_ascii=False, sort_keys=True), event_id),
@@ -267,6 +260,6 @@ def remove_logo(db: sqlite3.Connection, event_id: int, *, actor: audit.Actor | N
             "event",
             event_id,
             {"logo_path": before},
-            {"logo_path": None},
+            {"logo_path": path},
             actor=actor,
         )

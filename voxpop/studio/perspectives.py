@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from flask_babel import gettext as _
 
-from voxpop import audit
+from voxpop import audit, models
 from voxpop.db import transaction, utcnow
 from voxpop.slugs import slugify
 from voxpop.studio.validation import (
@@ -20,10 +20,6 @@ from voxpop.studio.validation import (
 
 LABEL_MAX = 80
 PROMPT_MAX = 300
-
-
-def _labels_json(labels: dict[str, str]) -> str:
-    return json.dumps(labels, ensure_ascii=False, sort_keys=True)
 
 
 @dataclass(frozen=True)
@@ -159,16 +155,7 @@ def add_perspective(
                 else _("There is already a perspective called “%(slug)s”.", slug=slug)
             )
             raise SettingsError(message, "label_en")
-        position = db.execute(
-            "SELECT COALESCE(MAX(position), -1) + 1 FROM perspective WHERE event_id = ?",
-            (event_id,),
-        ).fetchone()[0]
-        cursor = db.execute(
-            "INSERT INTO perspective (event_id, slug, labels, colour, position)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (event_id, slug, _labels_json(clean), colour, position),
-        )
-        perspective_id = int(cursor.lastrowid or 0)
+        perspective_id = models.insert_perspective(db, event_id, slug, clean, colour)
         audit.record(
             db,
             "perspective.create",
@@ -197,7 +184,7 @@ def edit_perspective(
         row = _perspective(db, event_id, perspective_id)
         db.execute(
             "UPDATE perspective SET labels = ?, colour = ? WHERE id = ?",
-            (_labels_json(clean), colour, perspective_id),
+            (models.json_column(clean), colour, perspective_id),
         )
         before, after = audit.changed(
             {"labels": json.loads(row["labels"]), "colour": row["colour"]},
@@ -334,14 +321,7 @@ def add_prompt(
     """Add an active prompt at the end of the list."""
     clean = _prompt_texts(texts)
     with transaction(db):
-        position = db.execute(
-            "SELECT COALESCE(MAX(position), -1) + 1 FROM prompt WHERE event_id = ?", (event_id,)
-        ).fetchone()[0]
-        cursor = db.execute(
-            "INSERT INTO prompt (event_id, texts, position, active) VALUES (?, ?, ?, 1)",
-            (event_id, _labels_json(clean), position),
-        )
-        prompt_id = int(cursor.lastrowid or 0)
+        prompt_id = models.insert_prompt(db, event_id, clean)
         audit.record(db, "prompt.create", "prompt", prompt_id, None, {"texts": clean}, actor=actor)
     return prompt_id
 
@@ -358,7 +338,9 @@ def edit_prompt(
     clean = _prompt_texts(texts)
     with transaction(db):
         row = _prompt(db, event_id, prompt_id)
-        db.execute("UPDATE prompt SET texts = ? WHERE id = ?", (_labels_json(clean), prompt_id))
+        db.execute(
+            "UPDATE prompt SET texts = ? WHERE id = ?", (models.json_column(clean), prompt_id)
+        )
         audit.record(
             db,
             "prompt.update",

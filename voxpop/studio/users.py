@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from flask_babel import gettext as _
 
 from voxpop import audit, models, passwords
-from voxpop.db import transaction, utcnow
+from voxpop.db import transaction
 from voxpop.studio.validation import (
     SettingNotFound,
     SettingsError,
@@ -77,11 +77,7 @@ def add_user(
     with transaction(db):
         if db.execute("SELECT 1 FROM user WHERE name = ?", (name,)).fetchone():
             raise SettingsError(_("There is already a user called “%(name)s”.", name=name), "name")
-        cursor = db.execute(
-            "INSERT INTO user (name, role, password_hash, created_at) VALUES (?, ?, ?, ?)",
-            (name, role, password_hash, utcnow()),
-        )
-        user_id = int(cursor.lastrowid or 0)
+        user_id = models.insert_user(db, name, role, password_hash)
         audit.record(
             db, "user.create", "user", user_id, None, {"name": name, "role": role}, actor=actor
         )
