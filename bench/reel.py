@@ -147,7 +147,7 @@ def build_day(folder: Path, clips: int, seconds: int) -> tuple[Any, list[int], i
         print(f"  clip {index + 1}/{clips} ready", file=sys.stderr)
     with app.app_context():
         db = get_db()
-        reel_id = reels.create_reel(db, models.current_event(db), "Highlights")
+        reel_id = reels.create_reel(db, models.current_event(db), "Highlights", actor=None)
     return app, ids, reel_id
 
 

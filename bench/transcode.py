@@ -41,7 +41,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 
 from voxpop import create_app, jobs, models  # noqa: E402
 from voxpop.db import get_db, transaction, utcnow  # noqa: E402
-from voxpop.media import cards, transcode  # noqa: E402
+from voxpop.media import cards, posters, transcode  # noqa: E402
 from voxpop.media import ffmpeg as media_ffmpeg  # noqa: E402
 
 TARGET_REALTIME = 0.3  # our wall time / clip duration
@@ -314,8 +313,8 @@ def stage_of(argv: Sequence[str]) -> str:
 def timed_stages(stages: Stages) -> Iterator[None]:
     """Time every ffmpeg/ffprobe the pipeline runs, and its Pillow work, by step."""
     real_run = media_ffmpeg.run
-    real_poster = cards.poster_and_thumbnail
-    real_score = cards.frame_score
+    real_poster = posters.poster_and_thumbnail
+    real_score = posters.frame_score
 
     def run(argv: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
         started, cpu = time.perf_counter(), children_cpu()
@@ -335,14 +334,14 @@ def timed_stages(stages: Stages) -> Iterator[None]:
         return timed
 
     media_ffmpeg.run = run  # type: ignore[assignment]
-    cards.poster_and_thumbnail = in_python("Pillow", real_poster)  # type: ignore[assignment]
-    cards.frame_score = in_python("Pillow", real_score)  # type: ignore[assignment]
+    posters.poster_and_thumbnail = in_python("Pillow", real_poster)  # type: ignore[assignment]
+    posters.frame_score = in_python("Pillow", real_score)  # type: ignore[assignment]
     try:
         yield
     finally:
         media_ffmpeg.run = real_run  # type: ignore[assignment]
-        cards.poster_and_thumbnail = real_poster  # type: ignore[assignment]
-        cards.frame_score = real_score  # type: ignore[assignment]
+        posters.poster_and_thumbnail = real_poster  # type: ignore[assignment]
+        posters.frame_score = real_score  # type: ignore[assignment]
 
 
 # --- variants: other settings, patched in for measurement only -------------------------------
@@ -905,7 +904,7 @@ def print_report(machine: dict[str, Any], variants: Sequence[str], results: list
     print()
     print("JSON:")
     document = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "date": utcnow(),
         "machine": machine,
         "variants": list(variants),
         "targets": {

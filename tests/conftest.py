@@ -381,7 +381,7 @@ def check_captions(app: Flask, reflection_id: int, vtt: str | None = None) -> No
                     "UPDATE reflection SET transcript_vtt = ? WHERE id = ?",
                     (vtt or CHECKED_CAPTIONS, reflection_id),
                 )
-        review.mark_captions_checked(db, event, reflection_id, None)
+        review.mark_captions_checked(db, event, reflection_id, actor=None)
 
 
 def process(app: Flask, reflection_id: int) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -75,6 +76,23 @@ def test_tool_failures_are_retried_with_backoff_then_fail_with_a_reason(
     assert job_of(app, reflection_id)["status"] == "queued"
     assert jobs.run_job(queue, job_id) == "done"
     assert rows(app, "SELECT status FROM reflection")[0]["status"] == "ready"
+
+
+def test_one_clock_sets_stored_times_and_retry_times(app, monkeypatch) -> None:
+    """Freezing ``voxpop.db.clock`` freezes what a job stores: when it was made, when it retries."""
+    frozen = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    monkeypatch.setattr("voxpop.db.clock", lambda: frozen)
+    queue = app.extensions["voxpop"].queue
+    with app.app_context():
+        conn = get_db()
+        job_id = jobs.enqueue(conn, queue, "clock_test", 1)
+        job = conn.execute("SELECT * FROM job WHERE id = ?", (job_id,)).fetchone()
+        assert jobs.requeue(conn, queue, job, "waiting", 90) == "retrying"
+    (row,) = rows(app, "SELECT created_at, run_after FROM job WHERE id = ?", job_id)
+    assert row == {
+        "created_at": "2026-11-23T10:00:00+00:00",
+        "run_after": "2026-11-23T10:01:30+00:00",
+    }
 
 
 def test_duplicate_delivery_runs_the_job_once(app, tmp_path) -> None:

@@ -11,7 +11,7 @@ from tests.conftest import KioskDevice, rows
 from voxpop import models
 from voxpop.db import get_db
 from voxpop.reflection.intake import receipts
-from voxpop.studio import service
+from voxpop.studio import perspectives
 
 
 def heartbeat(kiosk: KioskDevice, report: object, *, csrf: bool = True) -> object:
@@ -181,7 +181,9 @@ def test_session_answers_the_config_version_the_page_carries(app, kiosk) -> None
         db = get_db()
         event = models.current_event(db)
         prompt = models.prompts(db, event.id)[0]
-        service.edit_prompt(db, event.id, prompt.id, {"en": "What changed for you today?"})
+        perspectives.edit_prompt(
+            db, event.id, prompt.id, {"en": "What changed for you today?"}, actor=None
+        )
     changed = kiosk.client.get("/kiosk/api/session?lang=en").json["config_version"]
     assert changed not in (version, welsh)
     assert page_config(kiosk, "?lang=en")["config_version"] == changed

@@ -27,7 +27,7 @@ from voxpop import jobs, models
 from voxpop.cli import main
 from voxpop.db import get_db, transaction, utcnow
 from voxpop.formatting import format_size
-from voxpop.publishing import publish
+from voxpop.publishing import publish, s3sync
 from voxpop.publishing.publish import EndpointUnreachable, PublishFailed, S3Settings
 
 MB = 1024 * 1024
@@ -112,23 +112,29 @@ def assert_bucket_is_exactly(server: SeaweedS3, settings: S3Settings, root: Path
 @pytest.mark.parametrize(
     ("name", "content_type", "cache_control"),
     [
-        ("index.html", "text/html; charset=utf-8", publish.CACHE_PAGES),
-        ("cy/perspective-volunteer-2.html", "text/html; charset=utf-8", publish.CACHE_PAGES),
-        ("manifest.json", "application/json", publish.CACHE_PAGES),
-        ("archive.css", "text/css; charset=utf-8", publish.CACHE_TEXT),
-        ("a/captions.vtt", "text/vtt; charset=utf-8", publish.CACHE_TEXT),
-        ("a/video.mp4", "video/mp4", publish.CACHE_MEDIA),
-        ("a/VIDEO.MP4", "video/mp4", publish.CACHE_MEDIA),
-        ("a/poster.jpg", "image/jpeg", publish.CACHE_MEDIA),
-        ("a/card.png", "image/png", publish.CACHE_MEDIA),
-        ("a/thumb.webp", "image/webp", publish.CACHE_MEDIA),
-        ("script.js", "text/javascript; charset=utf-8", publish.CACHE_TEXT),
-        ("odd.unknown-kind", "application/octet-stream", publish.CACHE_MEDIA),
+        ("index.html", "text/html; charset=utf-8", s3sync.CACHE_PAGES),
+        ("cy/perspective-volunteer-2.html", "text/html; charset=utf-8", s3sync.CACHE_PAGES),
+        ("manifest.json", "application/json", s3sync.CACHE_PAGES),
+        ("archive.css", "text/css; charset=utf-8", s3sync.CACHE_TEXT),
+        ("a/captions.vtt", "text/vtt; charset=utf-8", s3sync.CACHE_TEXT),
+        ("a/video.mp4", "video/mp4", s3sync.CACHE_MEDIA),
+        ("a/VIDEO.MP4", "video/mp4", s3sync.CACHE_MEDIA),
+        ("a/poster.jpg", "image/jpeg", s3sync.CACHE_MEDIA),
+        ("a/card.png", "image/png", s3sync.CACHE_MEDIA),
+        ("a/thumb.webp", "image/webp", s3sync.CACHE_MEDIA),
+        ("script.js", "text/javascript; charset=utf-8", s3sync.CACHE_TEXT),
+        ("odd.unknown-kind", "application/octet-stream", s3sync.CACHE_MEDIA),
     ],
 )
 def test_content_type_and_cache_control_by_name(name, content_type, cache_control) -> None:
-    assert publish.content_type_for(name) == content_type
-    assert publish.cache_control_for(name) == cache_control
+    assert s3sync.content_type_for(name) == content_type
+    assert s3sync.cache_control_for(name) == cache_control
+
+
+def sync(site: Path, target: S3Settings, **options: Any) -> s3sync.SyncResult:
+    """The generic sync on its own: a client, a folder, a bucket and a prefix."""
+    client = publish.make_client(target)
+    return s3sync.sync_directory(client, site, target.bucket, target.prefix, **options)
 
 
 # -- the sync -------------------------------------------------------------------------------------
@@ -138,14 +144,14 @@ def test_first_publish_uploads_everything_with_sha256_type_and_cache(
     server: SeaweedS3, target: S3Settings, tmp_path: Path
 ) -> None:
     site = write_site(tmp_path / "site", SITE)
-    result = publish.sync_directory(site, target)
+    result = sync(site, target)
     assert (result.files_total, result.files_uploaded, result.files_unchanged) == (9, 9, 0)
     assert result.bytes_sent == sum(len(data) for data in SITE.values())
     assert_bucket_is_exactly(server, target, site)
     remote = bucket_files(server, target)
     for path in SITE:
-        assert remote[path]["content_type"] == publish.content_type_for(path)
-        assert remote[path]["cache_control"] == publish.cache_control_for(path)
+        assert remote[path]["content_type"] == s3sync.content_type_for(path)
+        assert remote[path]["cache_control"] == s3sync.cache_control_for(path)
     # Everything went under the prefix, nothing beside it.
     assert set(server.objects(target.bucket, target.prefix)) == {
         f"{target.prefix}/{path}" for path in SITE
@@ -156,10 +162,10 @@ def test_second_publish_sends_zero_bytes(
     server: SeaweedS3, target: S3Settings, tmp_path: Path
 ) -> None:
     site = write_site(tmp_path / "site", SITE)
-    publish.sync_directory(site, target)
+    sync(site, target)
     before = {key: value["etag"] for key, value in bucket_files(server, target).items()}
     sent: list[str] = []
-    result = publish.sync_directory(site, target, on_object=lambda path, _f: sent.append(path))
+    result = sync(site, target, on_object=lambda path, _f: sent.append(path))
     assert (result.files_uploaded, result.bytes_sent, result.files_deleted) == (0, 0, 0)
     assert result.files_unchanged == len(SITE)
     assert sent == []
@@ -170,11 +176,11 @@ def test_changed_caption_resends_only_that_file(
     server: SeaweedS3, target: S3Settings, tmp_path: Path
 ) -> None:
     site = write_site(tmp_path / "site", SITE)
-    publish.sync_directory(site, target)
+    sync(site, target)
     caption = b"WEBVTT\n\n00:00.000 --> 00:02.000\nHello, corrected\n"
     (site / "media/reflections/1/captions.vtt").write_bytes(caption)
     sent: list[str] = []
-    result = publish.sync_directory(site, target, on_object=lambda path, _f: sent.append(path))
+    result = sync(site, target, on_object=lambda path, _f: sent.append(path))
     assert sent == ["media/reflections/1/captions.vtt"]
     assert (result.files_uploaded, result.bytes_sent) == (1, len(caption))
     assert result.files_unchanged == len(SITE) - 1
@@ -185,10 +191,10 @@ def test_same_size_change_is_found_by_sha256(
     server: SeaweedS3, target: S3Settings, tmp_path: Path
 ) -> None:
     site = write_site(tmp_path / "site", SITE)
-    publish.sync_directory(site, target)
+    sync(site, target)
     poster = site / "media/reflections/1/poster.jpg"
     poster.write_bytes(b"\xff\xd8\xff" + os.urandom(2048))  # same size, other bytes
-    result = publish.sync_directory(site, target)
+    result = sync(site, target)
     assert result.files_uploaded == 1
     assert_bucket_is_exactly(server, target, site)
 
@@ -197,7 +203,7 @@ def test_files_no_longer_in_the_export_are_deleted_only_under_the_prefix(
     server: SeaweedS3, target: S3Settings, tmp_path: Path
 ) -> None:
     site = write_site(tmp_path / "site", SITE)
-    publish.sync_directory(site, target)
+    sync(site, target)
     client = server.client()
     beside = [f"elsewhere-{target.prefix}/keep.txt", f"{target.prefix}-other/keep.txt"]
     for key in beside:
@@ -205,7 +211,7 @@ def test_files_no_longer_in_the_export_are_deleted_only_under_the_prefix(
     # A withdrawn reflection's files leave the export.
     for name in ("video.mp4", "poster.jpg", "captions.vtt"):
         (site / "media/reflections/1" / name).unlink()
-    result = publish.sync_directory(site, target)
+    result = sync(site, target)
     assert (result.files_deleted, result.files_uploaded) == (3, 0)
     assert_bucket_is_exactly(server, target, site)
     assert set(beside) <= set(server.objects(target.bucket))
@@ -216,7 +222,7 @@ def test_pages_are_sent_after_the_media_they_link_to(
 ) -> None:
     site = write_site(tmp_path / "site", SITE)
     sent: list[str] = []
-    publish.sync_directory(site, target, on_object=lambda path, _f: sent.append(path))
+    sync(site, target, on_object=lambda path, _f: sent.append(path))
     pages = [sent.index(p) for p in ("index.html", "cy/index.html", "manifest.json")]
     media = [sent.index(p) for p in SITE if p.startswith("media/") and not p.endswith(".vtt")]
     assert max(media) < min(pages)
@@ -225,15 +231,13 @@ def test_pages_are_sent_after_the_media_they_link_to(
 def test_large_file_goes_multipart(server: SeaweedS3, target: S3Settings, tmp_path: Path) -> None:
     big = os.urandom(12 * MB)
     site = write_site(tmp_path / "site", {"media/reels/1/reel.mp4": big, "index.html": b"x"})
-    result = publish.sync_directory(
-        site, target, multipart_threshold=5 * MB, multipart_chunksize=5 * MB
-    )
+    result = sync(site, target, multipart_threshold=5 * MB, multipart_chunksize=5 * MB)
     assert result.bytes_sent == len(big) + 1
     remote = bucket_files(server, target)
     assert remote["media/reels/1/reel.mp4"]["etag"].endswith("-3")  # three parts
     assert remote["index.html"]["etag"].count("-") == 0
     assert_bucket_is_exactly(server, target, site)
-    again = publish.sync_directory(site, target, multipart_threshold=5 * MB)
+    again = sync(site, target, multipart_threshold=5 * MB)
     assert again.bytes_sent == 0  # the multipart ETag is no hash: sha256 metadata decides
 
 
@@ -244,13 +248,13 @@ def test_store_stopped_mid_multipart_upload_leaves_nothing_partial(
     site = write_site(tmp_path / "site", {"media/reels/1/reel.mp4": big, "index.html": b"<p>"})
     stopped: list[int] = []
 
-    def stop_halfway(progress: publish.SyncProgress) -> None:
+    def stop_halfway(progress: s3sync.SyncProgress) -> None:
         if not stopped and progress.current and 0 < progress.bytes_sent < len(big):
             stopped.append(progress.bytes_sent)
             server.stop()
 
     with pytest.raises(EndpointUnreachable) as raised:
-        publish.sync_directory(
+        publish.sync_site(
             site,
             target,
             on_progress=stop_halfway,
@@ -261,9 +265,7 @@ def test_store_stopped_mid_multipart_upload_leaves_nothing_partial(
     assert raised.value.files_queued == 2
     server.start()
     assert "media/reels/1/reel.mp4" not in bucket_files(server, target)
-    result = publish.sync_directory(
-        site, target, multipart_threshold=5 * MB, multipart_chunksize=5 * MB
-    )
+    result = publish.sync_site(site, target, multipart_threshold=5 * MB, multipart_chunksize=5 * MB)
     assert result.files_uploaded == 2
     assert_bucket_is_exactly(server, target, site)
 
@@ -274,10 +276,10 @@ def test_refused_credentials_fail_clearly(
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
     site = write_site(tmp_path / "site", SITE)
     with pytest.raises(PublishFailed, match="credentials were refused"):
-        publish.sync_directory(site, target)
+        publish.sync_site(site, target)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "nobody")
     with pytest.raises(PublishFailed, match="credentials were refused"):
-        publish.sync_directory(site, target)
+        publish.sync_site(site, target)
 
 
 def test_missing_bucket_fails_clearly(server: SeaweedS3, tmp_path: Path) -> None:
@@ -285,14 +287,14 @@ def test_missing_bucket_fails_clearly(server: SeaweedS3, tmp_path: Path) -> None
         bucket=f"missing-{uuid.uuid4().hex[:8]}", endpoint_url=server.endpoint_url
     )
     with pytest.raises(PublishFailed, match="does not exist"):
-        publish.sync_directory(write_site(tmp_path / "site", SITE), settings)
+        publish.sync_site(write_site(tmp_path / "site", SITE), settings)
 
 
 def test_unreachable_endpoint_is_waited_for_not_failed(tmp_path: Path) -> None:
     (port,) = free_ports(1)  # nothing listens there
     settings = S3Settings(bucket="archive", endpoint_url=f"http://127.0.0.1:{port}")
     with pytest.raises(EndpointUnreachable, match="Waiting for connection"):
-        publish.sync_directory(write_site(tmp_path / "site", SITE), settings)
+        publish.sync_site(write_site(tmp_path / "site", SITE), settings)
 
 
 def test_no_credentials_at_all_fail_clearly(
@@ -302,7 +304,7 @@ def test_no_credentials_at_all_fail_clearly(
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     assert not publish.credentials_found(target)
     with pytest.raises(PublishFailed, match="No S3 credentials"):
-        publish.sync_directory(write_site(tmp_path / "site", SITE), target)
+        publish.sync_site(write_site(tmp_path / "site", SITE), target)
 
 
 # -- settings ---------------------------------------------------------------------------------
@@ -322,6 +324,7 @@ def test_environment_overrides_the_studio_settings(app: Flask) -> None:
                 "region": "eu-west-2",
                 "endpoint_url": "",
             },
+            actor=None,
         )
         saved = publish.resolve_settings(db, event.id, environ={})
         assert (saved.bucket, saved.prefix, saved.region, saved.from_environment) == (
@@ -419,7 +422,10 @@ def configure(app: Flask, settings: S3Settings) -> int:
         db = get_db()
         event = models.current_event(db)
         publish.save_settings(
-            db, event.id, {name: getattr(settings, name) for name in publish.SETTING_FIELDS}
+            db,
+            event.id,
+            {name: getattr(settings, name) for name in publish.SETTING_FIELDS},
+            actor=None,
         )
         return event.id
 
@@ -523,7 +529,7 @@ def test_store_stopped_mid_publish_then_restarted_completes_without_leftovers(
     def progress_that_pulls_the_plug(db: Any, job_id: int) -> Any:
         write = real_progress(db, job_id)
 
-        def on_progress(progress: publish.SyncProgress) -> None:
+        def on_progress(progress: s3sync.SyncProgress) -> None:
             write(progress)
             if progress.files_sent == 1 and not pulled:
                 pulled.append(True)

@@ -119,7 +119,7 @@ def prepared(
 def new_reel(app: Flask, title: str = "Closing plenary") -> int:
     with app.app_context():
         db = get_db()
-        return reels.create_reel(db, models.current_event(db), title)
+        return reels.create_reel(db, models.current_event(db), title, actor=None)
 
 
 def render_now(app: Flask, reel_id: int) -> None:
@@ -188,7 +188,7 @@ def test_a_reflection_without_reel_consent_is_refused_by_the_service_and_the_dat
     with app.app_context():
         db = get_db()
         with pytest.raises(reels.ReelError, match="did not agree to the highlights reel"):
-            reels.add_item(db, models.current_event(db), reel_id, ids["no_reel"])
+            reels.add_item(db, models.current_event(db), reel_id, ids["no_reel"], actor=None)
         with pytest.raises(sqlite3.IntegrityError, match="reel consent required"):
             db.execute("INSERT INTO reel_item (reel_id, reflection_id, position) VALUES (?, ?, 9)",
                        (reel_id, ids["no_reel"]))  # fmt: skip
@@ -291,8 +291,10 @@ def test_a_reel_left_with_nothing_to_show_keeps_no_file(day) -> None:
     app, ids = day
     with app.app_context():
         db = get_db()
-        reel_id = reels.create_reel(db, models.current_event(db), "Just one", propose=False)
-        reels.add_item(db, models.current_event(db), reel_id, ids["text"])
+        reel_id = reels.create_reel(
+            db, models.current_event(db), "Just one", propose=False, actor=None
+        )
+        reels.add_item(db, models.current_event(db), reel_id, ids["text"], actor=None)
     render_now(app, reel_id)
     mp4 = reel_files(app, reel_id)["mp4"]
     assert mp4.exists()
@@ -341,10 +343,10 @@ def test_captions_can_be_burned_into_a_copy(prepared, tmp_path) -> None:
     with app.app_context():
         db = get_db()
         event = models.current_event(db)
-        reel_id = reels.create_reel(db, event, "Captioned", propose=False)
-        reels.add_item(db, event, reel_id, ids["landscape"])
+        reel_id = reels.create_reel(db, event, "Captioned", propose=False, actor=None)
+        reels.add_item(db, event, reel_id, ids["landscape"], actor=None)
         reels.update_settings(db, event, reel_id, title="Captioned", burn_captions=True,
-                              archived=False)  # fmt: skip
+                              archived=False, actor=None)  # fmt: skip
     render_now(app, reel_id)
     files = reel_files(app, reel_id)
     assert set(files) == {"mp4", "vtt", "captioned_mp4"}

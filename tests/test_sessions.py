@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 from click.testing import CliRunner
@@ -120,10 +121,10 @@ def test_the_cli_refuses_an_unknown_user_or_a_short_password(app, auth, monkeypa
 def test_a_staff_login_lasts_a_working_day(app, client, auth, monkeypatch) -> None:
     auth.login("organiser")
     cookie = client.get("/studio/").headers.get("Set-Cookie") or ""
-    started = time.time()
-    monkeypatch.setattr("voxpop.auth.time.time", lambda: started + 11 * 3600)
+    started = datetime.now(UTC)
+    monkeypatch.setattr("voxpop.db.clock", lambda: started + timedelta(hours=11))
     assert client.get("/studio/").status_code == 200
-    monkeypatch.setattr("voxpop.auth.time.time", lambda: started + 12 * 3600 + 5)
+    monkeypatch.setattr("voxpop.db.clock", lambda: started + timedelta(hours=12, seconds=5))
     assert is_sent_to_login(client.get("/studio/"))
     del cookie
 
@@ -144,7 +145,7 @@ def test_the_staff_cookie_expires_after_a_day_and_a_kiosks_after_two_weeks(app, 
 
 def test_a_paired_kiosk_is_not_logged_out_by_time(app, monkeypatch) -> None:
     kiosk = KioskDevice(app)
-    later = time.time() + 13 * 24 * 3600
-    monkeypatch.setattr("voxpop.auth.time.time", lambda: later)
+    later = datetime.now(UTC) + timedelta(days=13)
+    monkeypatch.setattr("voxpop.db.clock", lambda: later)
     assert kiosk.client.get("/kiosk/").status_code == 200
     assert kiosk.post(kiosk.form()).status_code == 201

@@ -19,10 +19,10 @@ from PIL import ExifTags, Image
 
 from tests import mediafiles
 from tests.conftest import Auth, KioskDevice, csrf_from, rows
-from voxpop import models
+from voxpop import audit, models
 from voxpop.db import get_db
 from voxpop.slugs import slugify
-from voxpop.studio import service
+from voxpop.studio import perspectives, users, validation
 
 # -- helpers -------------------------------------------------------------------------------------
 
@@ -1114,10 +1114,10 @@ def test_the_last_organiser_cannot_be_removed(app: Flask, auth: Auth) -> None:
         from flask import g
 
         g.user = None
-        with pytest.raises(service.SettingsError, match="the only organiser"):
-            service.remove_user(get_db(), only, acting_user_id=None)
-        with pytest.raises(service.SettingsError, match="the only organiser"):
-            service.change_role(get_db(), only, "facilitator")
+        with pytest.raises(validation.SettingsError, match="the only organiser"):
+            users.remove_user(get_db(), only, actor=None)
+        with pytest.raises(validation.SettingsError, match="the only organiser"):
+            users.change_role(get_db(), only, "facilitator", actor=None)
     assert user_row(app, "Only")["role"] == "organiser"
 
 
@@ -1159,7 +1159,7 @@ def test_a_change_and_its_audit_row_are_one_transaction(
     def broken_record(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(service.audit, "record", broken_record)
+    monkeypatch.setattr(audit, "record", broken_record)
     app.config["PROPAGATE_EXCEPTIONS"] = True
     with pytest.raises(RuntimeError):
         post(organiser, "/studio/settings/perspectives", {"label_en": "Carer", "colour": "#123456"})
@@ -1167,6 +1167,24 @@ def test_a_change_and_its_audit_row_are_one_transaction(
         post(organiser, "/studio/settings/new-event", {"name": "Half made"})
     assert rows(app, "SELECT id FROM perspective WHERE slug = 'carer'") == []
     assert len(rows(app, "SELECT id FROM event")) == 1
+
+
+def test_services_record_the_actor_they_are_given_outside_a_request(app: Flask) -> None:
+    """The CLI and tests call a service as a view does: the acting user is an argument."""
+    with app.app_context():
+        db = get_db()
+        event = models.current_event(db)
+        ceri = models.create_user(db, "Ceri", "organiser", "a long enough password")
+        perspectives.add_prompt(db, event.id, {"en": "Who asked this?"}, actor=ceri)
+        perspectives.add_prompt(db, event.id, {"en": "And who asked this?"}, actor=None)
+    logged = rows(
+        app, "SELECT user_id, user_name, after FROM audit_log WHERE action = ?", "prompt.create"
+    )
+    assert [(row["user_id"], row["user_name"]) for row in logged[-2:]] == [
+        (ceri.id, "Ceri"),
+        (None, "system"),
+    ]
+    assert "Who asked this?" in logged[-2]["after"]
 
 
 # -- done when: a new event set up entirely from the browser --------------------------------------

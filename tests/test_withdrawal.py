@@ -335,7 +335,10 @@ def test_offline_the_publish_waits_but_the_staged_copy_goes_now(
         db = get_db()
         event = models.current_event(db)
         publish.save_settings(
-            db, event.id, {"bucket": "archive", "endpoint_url": f"http://127.0.0.1:{port}"}
+            db,
+            event.id,
+            {"bucket": "archive", "endpoint_url": f"http://127.0.0.1:{port}"},
+            actor=None,
         )
         staged = publish.staging_folder(Path(app.config["INSTANCE"]), event.id)
         staged.mkdir(parents=True)
@@ -578,11 +581,11 @@ def test_audit_after_withdrawal_finds_no_trace(
     with app.app_context():
         db = get_db()
         event = models.current_event(db)
-        reel_id = reels.create_reel(db, event, "Closing plenary")
+        reel_id = reels.create_reel(db, event, "Closing plenary", actor=None)
         reels.update_settings(db, event, reel_id, title="Closing plenary", burn_captions=False,
-                              archived=True)  # fmt: skip
+                              archived=True, actor=None)  # fmt: skip
         reels.request_render(db, queue, event, reel_id)
-        publish.save_settings(db, event.id, settings)
+        publish.save_settings(db, event.id, settings, actor=None)
     run_queued(app)
     with app.app_context():
         assert [c.reflection_id for c in render.load_clips(get_db(), store, reel_id)] == [

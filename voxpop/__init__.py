@@ -12,10 +12,19 @@ from flask.sessions import SecureCookieSessionInterface
 
 from voxpop import ratelimit, security, web
 from voxpop.config import load_config
-from voxpop.db import close_db, connect, database_path, get_db, migrate, schema_version
+from voxpop.db import (
+    close_db,
+    connect,
+    database_path,
+    get_db,
+    migrate,
+    now_utc,
+    schema_version,
+)
 from voxpop.extensions import babel, csrf, limiter
 from voxpop.jobs import JobQueue, build_queue
 from voxpop.media.tools import ffmpeg_version
+from voxpop.reels import service as reel_service
 from voxpop.storage import IncomingFile, MediaStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,9 +69,9 @@ class PerRequestSecureSession(SecureCookieSessionInterface):
         """A staff login's cookie lasts a working day; a paired kiosk's keeps the full lifetime."""
         expires = super().get_expiration_time(app, session)
         if expires is not None and session.get("user_id") and not session.get("kiosk_id"):
-            from datetime import UTC, datetime, timedelta
+            from datetime import timedelta
 
-            return datetime.now(UTC) + timedelta(seconds=app.config["STAFF_SESSION_SECONDS"])
+            return now_utc() + timedelta(seconds=app.config["STAFF_SESSION_SECONDS"])
         return expires
 
 
@@ -106,10 +115,9 @@ def open_database(instance: str | Path) -> Any:
 
 def _reels_follow_up(response: Response) -> Response:
     """After a change that touched reels: prepare clips and render stale reels again."""
-    if "reel_follow_up" in g and response.status_code < 400:
-        from voxpop.reels import service as reel_service
-
-        reel_service.follow_up(get_db(), current_app.extensions["voxpop"].queue)
+    noted = web.take_reel_follow_up()
+    if noted is not None and response.status_code < 400:
+        reel_service.follow_up(get_db(), current_app.extensions["voxpop"].queue, noted)
     return response
 
 
@@ -171,6 +179,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(archive_bp, url_prefix="/archive")
     errors.register_error_handlers(app)
     register_job_handlers()
+    reel_service.listen_for_follow_up(web.note_reel_follow_up)  # see _reels_follow_up
     logsafe.install(app)  # no pairing link or token in what the app logs
 
     app.before_request(web.redirect_lan_http_to_https)
@@ -218,12 +227,12 @@ def _disk_low() -> bool:
 
 def _ago(timestamp: str) -> str:
     """How long ago an ISO timestamp was, in the page's language ("4 minutes ago")."""
-    from datetime import UTC, datetime
+    from datetime import datetime
 
     from flask_babel import format_timedelta
 
     moment = datetime.fromisoformat(timestamp)
-    return str(format_timedelta(moment - datetime.now(UTC), add_direction=True))
+    return str(format_timedelta(moment - now_utc(), add_direction=True))
 
 
 def _discard_unkept_uploads(_error: BaseException | None = None) -> None:

@@ -2,17 +2,36 @@
 
 Every change a person makes through the review or studio pages is recorded with ``record``
 inside the same transaction as the change itself, so the log and the data never disagree.
+Service functions take the acting user as an argument (``actor``) and pass it on: views give
+``g.user``, the CLI and tests give a user or ``None`` (voxpop itself, logged as "system").
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Any
-
-from flask import g
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from voxpop.db import utcnow
+
+
+class Actor(Protocol):
+    """Who makes a change: a logged-in user (``models.User``); ``None`` stands for voxpop."""
+
+    @property
+    def id(self) -> int | None: ...
+
+    @property
+    def name(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Someone:
+    """An actor who is not a user, logged by name: e.g. a delegate with their receipt code."""
+
+    name: str
+    id: None = None
 
 
 def _json(value: Any) -> str | None:
@@ -28,22 +47,25 @@ def record(
     target_id: int | None,
     before: Any = None,
     after: Any = None,
+    *,
+    actor: Actor | None,
+    at: str | None = None,
 ) -> None:
-    """Write one audit row for the logged-in user (call inside the change's transaction).
+    """Write one audit row for ``actor`` (call inside the change's transaction).
 
     Only the fields that changed need to be passed; ``before`` and ``after`` are stored as
     JSON. Nothing is written when ``before == after`` (an edit that changed nothing).
+    ``at`` is when it happened, when the change stored that time itself (default: now).
     """
     if before is not None and before == after:
         return
-    user = g.get("user")
     db.execute(
         "INSERT INTO audit_log (at, user_id, user_name, action, target_kind, target_id,"
         " before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (
-            utcnow(),
-            user.id if user else None,
-            user.name if user else "system",
+            at or utcnow(),
+            actor.id if actor else None,
+            actor.name if actor else "system",
             action,
             target_kind,
             target_id,

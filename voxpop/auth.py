@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import math
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -33,7 +32,7 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from voxpop import models, ratelimit
-from voxpop.db import get_db
+from voxpop.db import get_db, now_utc
 from voxpop.errors import KioskNotAuthorised
 from voxpop.extensions import client_address, config_value, limiter
 
@@ -75,7 +74,7 @@ def remember_login(user: models.User | None) -> None:
         return
     session["user_id"] = user.id
     session["session_version"] = user.session_version
-    session["login_at"] = int(time.time())
+    session["login_at"] = int(now_utc().timestamp())
     session.permanent = True
 
 
@@ -84,7 +83,7 @@ def _session_is_current(user: models.User) -> bool:
     login_at = session.get("login_at")
     if session.get("session_version") != user.session_version or not isinstance(login_at, int):
         return False
-    return 0 <= time.time() - login_at < current_app.config["STAFF_SESSION_SECONDS"]
+    return 0 <= now_utc().timestamp() - login_at < current_app.config["STAFF_SESSION_SECONDS"]
 
 
 def load_user() -> None:

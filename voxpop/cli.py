@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import secrets
 import sys
@@ -15,7 +14,7 @@ import segno
 from flask import Flask
 
 from voxpop import create_app, jobs, models, tls
-from voxpop.db import get_db
+from voxpop.db import get_db, now_utc
 from voxpop.media import children, ffmpeg
 from voxpop.reflection import search, transcripts
 from voxpop.reflection.intake.uploads import schedule_expiry_sweep
@@ -55,7 +54,7 @@ def create_demo_event() -> models.Event:
     return models.create_event(
         get_db(),
         "Whose Shoes? — demo day",
-        date=dt.date.today().isoformat(),
+        date=now_utc().astimezone().date().isoformat(),  # today, where voxpop runs
         venue="Cardiff City Hall",
         languages=["en", "cy"],
         names={"en": "Whose Shoes? — demo day", "cy": "Whose Shoes? — diwrnod arddangos"},
@@ -490,7 +489,7 @@ def export_command(directory: Path, consent_log: Path | None) -> None:
 def publish_command() -> None:
     """Build the public archive and sync it to its S3 bucket now (progress on stderr)."""
     from voxpop.errors import VoxpopError
-    from voxpop.publishing import publish  # boto3 is only needed here
+    from voxpop.publishing import publish, s3sync  # boto3 is only needed here
 
     app = _app()
     state = app.extensions["voxpop"]
@@ -510,15 +509,15 @@ def publish_command() -> None:
         click.echo(f"Publishing “{event.name}” to {settings.describe()}", err=True)
         shown = {"files": -1, "phase": ""}
 
-        def show(progress: publish.SyncProgress) -> None:
+        def show(progress: s3sync.SyncProgress) -> None:
             if progress.phase == shown["phase"] and progress.files_sent == shown["files"]:
                 return
             shown.update(files=progress.files_sent, phase=progress.phase)
             if progress.phase == "uploading":
                 click.echo(
                     f"  sent {progress.files_sent} of {progress.files_to_send} changed file(s)"
-                    f" ({publish.human_bytes(progress.bytes_sent)} of"
-                    f" {publish.human_bytes(progress.bytes_to_send)};"
+                    f" ({s3sync.human_bytes(progress.bytes_sent)} of"
+                    f" {s3sync.human_bytes(progress.bytes_to_send)};"
                     f" {progress.files_total - progress.files_to_send} unchanged)",
                     err=True,
                 )
@@ -541,4 +540,4 @@ def publish_command() -> None:
             raise click.ClickException(error.message) from error
     finally:
         db.close()
-    click.echo(result.summary())
+    click.echo(publish.summary(result))

@@ -29,6 +29,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from voxpop import models
+from voxpop.db import now_utc
 
 DEFAULT_TARGET_SHARE = 0.05
 MAX_TARGET_SHARE = 0.5
@@ -159,7 +160,7 @@ def dashboard_stats(
         kinds[row["kind"]] += 1
         review[row["review_state"]] += 1
 
-    now = (now or datetime.now(UTC)).astimezone(tz)
+    now = (now or now_utc()).astimezone(tz)
     local_times = [_local_time(row["created_at"], tz) for row in rows]
     day = _event_day(event, local_times, now)
     on_the_day = [moment.hour for moment in local_times if moment.date() == day]

@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 import secrets
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
@@ -124,6 +124,34 @@ def close_db(_error: BaseException | None = None) -> None:
         conn.close()
 
 
+# -- the one clock ---------------------------------------------------------------------------
+# Every "now" voxpop reads or stores comes from ``now_utc``, which asks ``clock``. A test freezes
+# them all with ``monkeypatch.setattr(voxpop.db, "clock", lambda: moment)``.
+
+
+def system_clock() -> datetime:
+    """The computer's time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+clock: Callable[[], datetime] = system_clock
+
+
+def now_utc() -> datetime:
+    """The current time, timezone-aware UTC, from the one clock."""
+    return clock()
+
+
+def iso_seconds(moment: datetime) -> str:
+    """A moment as ISO 8601 to the second: what every timestamp column holds."""
+    return moment.isoformat(timespec="seconds")
+
+
 def utcnow() -> str:
     """Return the current UTC time as an ISO 8601 string (what every timestamp column holds)."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return iso_seconds(now_utc())
+
+
+def utc_in(seconds: float) -> str:
+    """The UTC time ``seconds`` from now, as ISO 8601 (e.g. a job's ``run_after``)."""
+    return iso_seconds(now_utc() + timedelta(seconds=seconds))

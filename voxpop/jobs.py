@@ -17,7 +17,6 @@ import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ from huey import MemoryHuey, SqliteHuey
 from huey.api import Huey
 from huey.consumer import Consumer
 
-from voxpop.db import connect, database_path, transaction, utcnow
+from voxpop.db import connect, database_path, transaction, utc_in, utcnow
 from voxpop.media.ffmpeg import DiskFull
 from voxpop.storage import MediaStore, is_disk_full
 
@@ -82,8 +81,14 @@ def build_queue(config: dict[str, Any], store: MediaStore) -> JobQueue:
     return queue
 
 
-def enqueue(db: sqlite3.Connection, queue: JobQueue, kind: str, target_id: int) -> int:
-    """Create (or find the open) job of ``kind`` for ``target_id`` and deliver it."""
+def open_job(
+    db: sqlite3.Connection, kind: str, target_id: int, *, created_at: str | None = None
+) -> tuple[int, bool]:
+    """Find the open job of ``kind`` for ``target_id``, or make its row (not delivered yet).
+
+    Returns ``(job id, whether it was made now)``. Inside a change's transaction it becomes
+    part of it: deliver the job once that has committed.
+    """
     with transaction(db):
         row = db.execute(
             "SELECT id FROM job WHERE kind = ? AND target_id = ?"
@@ -91,15 +96,19 @@ def enqueue(db: sqlite3.Connection, queue: JobQueue, kind: str, target_id: int) 
             (kind, target_id),
         ).fetchone()
         if row:
-            return int(row["id"])
-        job_id = int(
-            db.execute(
-                "INSERT INTO job (kind, target_id, created_at) VALUES (?, ?, ?)",
-                (kind, target_id, utcnow()),
-            ).lastrowid
-            or 0
+            return int(row["id"]), False
+        cursor = db.execute(
+            "INSERT INTO job (kind, target_id, created_at) VALUES (?, ?, ?)",
+            (kind, target_id, created_at or utcnow()),
         )
-    queue.deliver(job_id)
+        return int(cursor.lastrowid or 0), True
+
+
+def enqueue(db: sqlite3.Connection, queue: JobQueue, kind: str, target_id: int) -> int:
+    """Create (or find the open) job of ``kind`` for ``target_id`` and deliver it."""
+    job_id, made = open_job(db, kind, target_id)
+    if made:
+        queue.deliver(job_id)
     return job_id
 
 
@@ -198,7 +207,7 @@ def requeue(
     db: sqlite3.Connection, queue: JobQueue, job: sqlite3.Row, message: str, delay: float
 ) -> str:
     """Put a running job back in the queue to run again after ``delay`` seconds."""
-    run_after = (datetime.now(UTC) + timedelta(seconds=delay)).isoformat(timespec="seconds")
+    run_after = utc_in(delay)
     db.execute(
         "UPDATE job SET status = 'queued', error = ?, run_after = ? WHERE id = ?",
         (message, run_after, job["id"]),

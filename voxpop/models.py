@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from voxpop import passwords
-from voxpop.db import transaction, utcnow
+from voxpop.db import now_utc, transaction, utcnow
 
 ROLES = ("organiser", "facilitator")
 KINDS = ("video", "audio", "text")
@@ -85,7 +85,8 @@ class NotFound(LookupError):
     """Raised when a row asked for by id or token does not exist."""
 
 
-def _json(value: Any) -> str:
+def json_column(value: Any) -> str:
+    """A value as the JSON text voxpop stores in a column (compact, keys sorted)."""
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
@@ -219,29 +220,51 @@ def create_event(
                 names["en"],
                 date,
                 venue,
-                _json(languages),
+                json_column(languages),
                 max_clip_seconds,
                 idle_timeout_seconds,
                 text_max_chars,
                 utcnow(),
-                _json(names),
-                _json(DEFAULT_THANKS),
+                json_column(names),
+                json_column(DEFAULT_THANKS),
             ),
         )
         event_id = int(cursor.lastrowid or 0)
-        for position, (slug, label_en, label_cy, colour) in enumerate(DEFAULT_PERSPECTIVES):
-            db.execute(
-                "INSERT INTO perspective (event_id, slug, labels, colour, position)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (event_id, slug, _json({"en": label_en, "cy": label_cy}), colour, position),
-            )
-        for position, texts in enumerate(DEFAULT_PROMPTS):
-            db.execute(
-                "INSERT INTO prompt (event_id, texts, position) VALUES (?, ?, ?)",
-                (event_id, _json(texts), position),
-            )
+        for slug, label_en, label_cy, colour in DEFAULT_PERSPECTIVES:
+            insert_perspective(db, event_id, slug, {"en": label_en, "cy": label_cy}, colour)
+        for texts in DEFAULT_PROMPTS:
+            insert_prompt(db, event_id, texts)
         _insert_consent_text(db, event_id, DEFAULT_CONSENT)
     return get_event(db, event_id)
+
+
+def _next_position(db: sqlite3.Connection, table: str, event_id: int) -> int:
+    return int(
+        db.execute(
+            f"SELECT COALESCE(MAX(position), -1) + 1 FROM {table} WHERE event_id = ?",  # noqa: S608
+            (event_id,),
+        ).fetchone()[0]
+    )
+
+
+def insert_perspective(
+    db: sqlite3.Connection, event_id: int, slug: str, labels: dict[str, str], colour: str
+) -> int:
+    """Add a perspective at the end of the event's list (call inside a transaction); its id."""
+    cursor = db.execute(
+        "INSERT INTO perspective (event_id, slug, labels, colour, position) VALUES (?, ?, ?, ?, ?)",
+        (event_id, slug, json_column(labels), colour, _next_position(db, "perspective", event_id)),
+    )
+    return int(cursor.lastrowid or 0)
+
+
+def insert_prompt(db: sqlite3.Connection, event_id: int, texts: dict[str, str]) -> int:
+    """Add an active prompt at the end of the event's list (call inside a transaction); its id."""
+    cursor = db.execute(
+        "INSERT INTO prompt (event_id, texts, position, active) VALUES (?, ?, ?, 1)",
+        (event_id, json_column(texts), _next_position(db, "prompt", event_id)),
+    )
+    return int(cursor.lastrowid or 0)
 
 
 def get_event(db: sqlite3.Connection, event_id: int) -> Event:
@@ -298,7 +321,7 @@ def prompts(db: sqlite3.Connection, event_id: int) -> list[Prompt]:
 def _insert_consent_text(
     db: sqlite3.Connection, event_id: int, texts: dict[str, dict[str, str]]
 ) -> int:
-    canonical = _json(texts)
+    canonical = json_column(texts)
     version = db.execute(
         "SELECT COALESCE(MAX(version), 0) + 1 FROM consent_text WHERE event_id = ?", (event_id,)
     ).fetchone()[0]
@@ -414,7 +437,7 @@ PAIRING_LIFETIME = timedelta(hours=24)
 def _new_pairing_token() -> str:
     """``<issued, unix seconds in hex>.<random>``: the time is inside what is hashed, so it
     cannot be changed, and the expiry needs no column of its own."""
-    return f"{int(datetime.now(UTC).timestamp()):x}.{secrets.token_urlsafe(24)}"
+    return f"{int(now_utc().timestamp()):x}.{secrets.token_urlsafe(24)}"
 
 
 def _pairing_current(token: str, row: sqlite3.Row) -> bool:
@@ -429,7 +452,7 @@ def _pairing_current(token: str, row: sqlite3.Row) -> bool:
         return False
     if issued is None:
         issued = datetime.fromisoformat(row["created_at"])
-    return datetime.now(UTC) - issued < PAIRING_LIFETIME
+    return now_utc() - issued < PAIRING_LIFETIME
 
 
 def create_kiosk(
@@ -631,15 +654,22 @@ def create_user(db: sqlite3.Connection, name: str, role: str, password: str) -> 
     problem = passwords.password_problem(password)
     if problem:
         raise ValueError(problem)
+    password_hash = passwords.hash_password(password)  # slow: before the write lock
     try:
         with transaction(db):
-            cursor = db.execute(
-                "INSERT INTO user (name, role, password_hash, created_at) VALUES (?, ?, ?, ?)",
-                (name, role, passwords.hash_password(password), utcnow()),
-            )
+            user_id = insert_user(db, name, role, password_hash)
     except sqlite3.IntegrityError as error:
         raise ValueError(f"There is already a user called {name!r}") from error
-    return User(int(cursor.lastrowid or 0), name, role)
+    return User(user_id, name, role)
+
+
+def insert_user(db: sqlite3.Connection, name: str, role: str, password_hash: str) -> int:
+    """Add a user row with an already made password hash (call inside a transaction); its id."""
+    cursor = db.execute(
+        "INSERT INTO user (name, role, password_hash, created_at) VALUES (?, ?, ?, ?)",
+        (name, role, password_hash, utcnow()),
+    )
+    return int(cursor.lastrowid or 0)
 
 
 def get_user(db: sqlite3.Connection, user_id: int) -> User | None:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from limits.storage import Storage
+
+from voxpop.db import now_utc
 
 SCHEME = "sqlite"
 _PRUNE_EVERY = 500  # writes between sweeps of expired counters
@@ -23,7 +24,7 @@ _PRUNE_EVERY = 500  # writes between sweeps of expired counters
 
 def now() -> float:
     """The clock the counters use (tests move it on to let a window pass)."""
-    return time.time()
+    return now_utc().timestamp()
 
 
 def storage_uri_for(instance: str | Path) -> str:

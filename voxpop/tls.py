@@ -24,6 +24,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from voxpop.db import now_utc
+
 CA_CERT = "ca.pem"
 CA_KEY = "ca-key.pem"
 SERVER_CERT = "server.pem"
@@ -42,10 +44,6 @@ class TLSFiles:
     ca_cert: Path
     server_cert: Path
     server_key: Path
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -84,7 +82,7 @@ def ensure_ca(folder: Path) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
             ),
         ]
     )
-    now = _now()
+    now = now_utc()
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -139,12 +137,12 @@ def ensure_server_certificate(folder: Path, names: list[str], addresses: list[st
         cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
         if (
             cert.issuer == ca_cert.subject
-            and cert.not_valid_after_utc - RENEW_BEFORE > _now()
+            and cert.not_valid_after_utc - RENEW_BEFORE > now_utc()
             and _covers(cert, names, addresses)
         ):
             return files
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    now = _now()
+    now = now_utc()
     alt_names: list[x509.GeneralName] = [x509.DNSName(name) for name in names]
     alt_names += [x509.IPAddress(ipaddress.ip_address(address)) for address in addresses]
     cert = (

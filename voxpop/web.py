@@ -7,9 +7,18 @@ and the language as arguments). The unbound extensions (CSRF, Babel, the rate li
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from flask import current_app, has_request_context, redirect, request, session
+from flask import (
+    current_app,
+    g,
+    has_app_context,
+    has_request_context,
+    redirect,
+    request,
+    session,
+)
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
@@ -18,6 +27,8 @@ from voxpop import models
 from voxpop.db import get_db
 from voxpop.errors import NoEvent
 
+_REEL_FOLLOW_UP = "reel_follow_up"
+
 
 def require_event() -> models.Event:
     """Return the running event, or refuse clearly when none is set up."""
@@ -25,6 +36,18 @@ def require_event() -> models.Event:
     if event is None:
         raise NoEvent(_("No event is set up yet. Run “voxpop init --demo” or create one."))
     return event
+
+
+def note_reel_follow_up(reflection_ids: Iterable[int]) -> None:
+    """Remember, for this request, reflections whose reel pieces may need preparing."""
+    if has_app_context():
+        g.setdefault(_REEL_FOLLOW_UP, set()).update(reflection_ids)
+
+
+def take_reel_follow_up() -> set[int] | None:
+    """The reflections noted in this request, forgotten now (None when none were noted)."""
+    noted: set[int] | None = g.pop(_REEL_FOLLOW_UP, None)
+    return noted
 
 
 def current_language() -> str:

@@ -27,7 +27,7 @@ from tests.browser.test_kiosk_journey import (
 from tests.browser.test_kiosk_outbox import rows, wait_for_service_worker
 from voxpop import models
 from voxpop.db import get_db
-from voxpop.studio import service
+from voxpop.studio import perspectives
 
 pytestmark = [pytest.mark.browser, pytest.mark.media]
 
@@ -58,7 +58,7 @@ def reword_first_prompt(tab: KioskTab) -> int:
         db = get_db()
         event = models.current_event(db)
         prompt = models.prompts(db, event.id)[0]
-        service.edit_prompt(db, event.id, prompt.id, NEW_PROMPT)
+        perspectives.edit_prompt(db, event.id, prompt.id, NEW_PROMPT, actor=None)
         return prompt.id
 
 

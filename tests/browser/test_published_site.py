@@ -64,9 +64,9 @@ def test_the_published_archive_plays_from_the_bucket(
     with app.app_context():
         db = get_db()
         event = models.current_event(db)
-        reel_id = reels.create_reel(db, event, "Highlights")
+        reel_id = reels.create_reel(db, event, "Highlights", actor=None)
         reels.update_settings(db, event, reel_id, title="Highlights", burn_captions=False,
-                              archived=True)  # fmt: skip
+                              archived=True, actor=None)  # fmt: skip
         reels.request_render(db, app.extensions["voxpop"].queue, event, reel_id)
     run_queued(app)
 

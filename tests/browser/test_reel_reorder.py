@@ -42,7 +42,7 @@ def test_reorder_by_keyboard_and_drag(
         models.create_user(db, NAME, "organiser", PASSWORD)
         with transaction(db):
             db.execute("UPDATE reflection SET review_state = 'approved', starred = 1")
-        reel_id = reels.create_reel(db, models.current_event(db), "Closing plenary")
+        reel_id = reels.create_reel(db, models.current_event(db), "Closing plenary", actor=None)
     start = stored_order(live, reel_id)
     assert sorted(start) == sorted(ids)
 

@@ -150,7 +150,7 @@ def _branding(event: models.Event) -> dict[str, Any]:
     """The event's logo and accent colour (from Settings) for the attract screen."""
     from pathlib import PurePosixPath
 
-    from voxpop.media.cards import CardError, parse_colour, text_colour_for
+    from voxpop.media.typesetting import CardError, parse_colour, text_colour_for
 
     logo_path = event.branding.get("logo_path")
     accent = event.branding.get("accent_colour")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from voxpop.media import cards, ffmpeg
+from voxpop.media import ffmpeg, images, typesetting
 from voxpop.media.ffmpeg import Input
 from voxpop.media.transcode import (
     DELIVERY,
@@ -67,10 +67,10 @@ def render_lower_third(
     width, height = size
     image = Image.new("RGBA", size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(image)
-    rgb = cards.parse_colour(colour)
-    ink = cards.text_colour_for(rgb)
-    title_font = cards.load_font(int(height * 0.05), bold=True)
-    name_font = cards.load_font(int(height * 0.04))
+    rgb = typesetting.parse_colour(colour)
+    ink = typesetting.text_colour_for(rgb)
+    title_font = typesetting.load_font(int(height * 0.05), bold=True)
+    name_font = typesetting.load_font(int(height * 0.04))
     left, bottom = int(width * 0.05), int(height * 0.9)
     lines = [(label, title_font)] + ([(name, name_font)] if name else [])
     text_width = max(draw.textlength(text, font=font) for text, font in lines)
@@ -85,7 +85,7 @@ def render_lower_third(
     for (text, font), line_h in zip(lines, line_height, strict=True):
         draw.text((left + int(width * 0.028), y), text, font=font, fill=(*ink, 255))
         y += line_h + int(height * 0.01)
-    return cards.save_stripped(image, out_png, format="PNG")
+    return images.save_stripped(image, out_png, format="PNG")
 
 
 def make_head(
@@ -219,7 +219,7 @@ def burn_captions(
     """A copy of the reel with its captions burned into the picture (a full re-encode)."""
     escaped = str(vtt).replace("\\", "\\\\").replace(":", "\\:").replace("'", "\\'")
     style = "FontName=DejaVu Sans,FontSize=22,Outline=2,MarginV=40"
-    graph = f"[0:v:0]subtitles=filename='{escaped}':fontsdir='{cards.FONT_DIR}'" \
+    graph = f"[0:v:0]subtitles=filename='{escaped}':fontsdir='{typesetting.FONT_DIR}'" \
             f":force_style='{style}',format=yuv420p[v]"  # fmt: skip
     output_args = ["-filter_complex", graph, "-map", "[v]", "-map", "0:a:0",
                    *_video_codec_args(profile), "-c:a", "copy", *_container_args()]  # fmt: skip

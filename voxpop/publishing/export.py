@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import functools
 import hashlib
 import io
 import json
@@ -44,7 +45,7 @@ from flask_babel import gettext
 
 from voxpop import copies, models
 from voxpop.archive import service
-from voxpop.archive.service import PublicReel, PublicReflection
+from voxpop.archive.service import PublicFile, PublicReel, PublicReflection
 from voxpop.errors import VoxpopError
 from voxpop.media import vtt
 from voxpop.security import EXPORT_CONTENT_SECURITY_POLICY, EXPORT_REFERRER_POLICY
@@ -133,6 +134,18 @@ class _Site:
 
     def add(self, file: _File) -> None:
         self.files.append(file)
+
+    def add_stored(
+        self, store: MediaStore, assets: dict[str, PublicFile], path_for: Callable[[str], str]
+    ) -> list[dict[str, Any]]:
+        """Copy stored files (by kind) into the site at ``path_for(kind)``; their records."""
+        records = []
+        for kind, asset in sorted(assets.items()):
+            file = _File(path_for(kind), source=store.path(asset.path),
+                         sha256=asset.sha256, size=asset.bytes)  # fmt: skip
+            self.add(file)
+            records.append(_file_record(file, kind))
+        return records
 
 
 # -- where things go ---------------------------------------------------------------------------
@@ -340,12 +353,9 @@ def _plan(db: sqlite3.Connection, store: MediaStore, event_id: int | None) -> _S
 
     records = []
     for reflection in reflections:
-        files = []
-        for kind, asset in sorted(reflection.files.items()):
-            file = _File(reflection_file_path(reflection, kind), source=store.path(asset.path),
-                         sha256=asset.sha256, size=asset.bytes)  # fmt: skip
-            site.add(file)
-            files.append(_file_record(file, kind))
+        files = site.add_stored(
+            store, reflection.files, functools.partial(reflection_file_path, reflection)
+        )
         if reflection.captions:
             file = _File.generated(
                 reflection_file_path(reflection, "captions"), reflection.captions.encode("utf-8")
@@ -355,12 +365,7 @@ def _plan(db: sqlite3.Connection, store: MediaStore, event_id: int | None) -> _S
         records.append(_reflection_record(reflection, files))
     reel_records = []
     for reel in reels:
-        files = []
-        for kind, asset in sorted(reel.files.items()):
-            file = _File(reel_file_path(reel, kind), source=store.path(asset.path),
-                         sha256=asset.sha256, size=asset.bytes)  # fmt: skip
-            site.add(file)
-            files.append(_file_record(file, kind))
+        files = site.add_stored(store, reel.files, functools.partial(reel_file_path, reel))
         reel_records.append(
             {"id": reel.id, "title": reel.title, "duration": reel.duration, "files": files}
         )

@@ -6,12 +6,9 @@ the environment (``VOXPOP_S3_BUCKET``, ``VOXPOP_S3_PREFIX``, and boto3's own
 Credentials only ever come from boto3's standard chain (environment, profile, role): they are
 never stored by voxpop.
 
-The sync compares each file's sha256 with the ``sha256`` metadata of the object already there
-(multipart ETags are not content hashes), sends only what changed, media first and pages last
-(so a page never links to a file not yet there), then deletes objects under the prefix that are
-no longer in the export. A PUT or a completed multipart upload is atomic in S3, and multipart
-uploads left incomplete by a lost connection are aborted at the start of the next sync, so the
-bucket never holds a partial object.
+The sync itself is ``voxpop.publishing.s3sync`` (generic: client, folder, bucket, prefix); this
+module holds the event's side: its settings, turning boto3 failures into words an organiser can
+act on, the record of what is in the bucket, and the job.
 
 Publishing is a job (``publish_archive``, target = event id). When the endpoint cannot be
 reached (the venue is offline), it waits and tries again with backoff, without limit; refused
@@ -21,13 +18,10 @@ credentials, a missing bucket or denied access fail at once with the reason.
 from __future__ import annotations
 
 import logging
-import mimetypes
 import os
 import re
 import sqlite3
-import threading
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -35,70 +29,31 @@ from urllib.parse import urlsplit
 
 import boto3
 from boto3.exceptions import S3UploadFailedError
-from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoCredentialsError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from flask_babel import gettext as _
 
-from voxpop import jobs
+from voxpop import audit, jobs
 from voxpop.db import transaction, utcnow
 from voxpop.errors import VoxpopError
-from voxpop.storage import MediaStore, file_sha256
+from voxpop.publishing import s3sync
+from voxpop.publishing.s3sync import LocalFile, SyncProgress, SyncResult, human_bytes
+from voxpop.storage import MediaStore
 
 log = logging.getLogger(__name__)
 
 PUBLISH_ARCHIVE = "publish_archive"
-MB = 1024 * 1024
-# Files from this size go multipart, in parts of MULTIPART_CHUNKSIZE (S3's minimum is 5 MiB).
-MULTIPART_THRESHOLD = 16 * MB
-MULTIPART_CHUNKSIZE = 8 * MB
-# Venue Wi-Fi: give up on a silent connection fairly soon and let the retry mode try again.
 CONNECT_TIMEOUT = 5
 READ_TIMEOUT = 60
 MAX_ATTEMPTS = 5  # per request, botocore's standard retry mode
 WAIT_CAP_SECONDS = 300.0  # longest wait between two tries while offline
-UPLOAD_THREADS = 4
 
 ENV_BUCKET = "VOXPOP_S3_BUCKET"
 ENV_PREFIX = "VOXPOP_S3_PREFIX"
 ENV_ENDPOINT = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
 ENV_REGION = ("AWS_REGION", "AWS_DEFAULT_REGION")
 SETTING_FIELDS = ("bucket", "prefix", "region", "endpoint_url")
-
-_TEXT = "; charset=utf-8"
-CONTENT_TYPES: dict[str, str] = {
-    ".html": "text/html" + _TEXT,
-    ".htm": "text/html" + _TEXT,
-    ".css": "text/css" + _TEXT,
-    ".js": "text/javascript" + _TEXT,
-    ".mjs": "text/javascript" + _TEXT,
-    ".json": "application/json",
-    ".vtt": "text/vtt" + _TEXT,
-    ".txt": "text/plain" + _TEXT,
-    ".xml": "application/xml",
-    ".svg": "image/svg+xml",
-    ".mp4": "video/mp4",
-    ".m4a": "audio/mp4",
-    ".webm": "video/webm",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".png": "image/png",
-    ".webp": "image/webp",
-    ".gif": "image/gif",
-    ".ico": "image/x-icon",
-    ".woff2": "font/woff2",
-    ".woff": "font/woff",
-    ".ttf": "font/ttf",
-    ".zip": "application/zip",
-}
-# Pages and the manifest change with every review or withdrawal: short. Captions, styles and
-# scripts: a few minutes. Media: an hour, not days, so that a withdrawal also leaves caches soon.
-CACHE_PAGES = "public, max-age=60, must-revalidate"
-CACHE_TEXT = "public, max-age=300"
-CACHE_MEDIA = "public, max-age=3600"
-_PAGE_SUFFIXES = {".html", ".htm", ".json", ".xml", ".txt"}
-_TEXT_SUFFIXES = {".vtt", ".css", ".js", ".mjs", ".svg"}
 
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _REGION_NAME = re.compile(r"^[a-z0-9-]{1,40}$")
@@ -253,7 +208,9 @@ def is_configured(
     return resolve_settings(db, event_id, environ).configured
 
 
-def save_settings(db: sqlite3.Connection, event_id: int, values: Mapping[str, str]) -> bool:
+def save_settings(
+    db: sqlite3.Connection, event_id: int, values: Mapping[str, str], *, actor: audit.Actor | None
+) -> bool:
     """Save the studio's settings (audited); return whether anything changed.
 
     Raises:
@@ -272,8 +229,6 @@ def save_settings(db: sqlite3.Connection, event_id: int, values: Mapping[str, st
     )
     if before == after:
         return False
-    from voxpop import audit  # audit needs Flask's g, only here
-
     old = {name: getattr(before, name) for name in SETTING_FIELDS}
     new = {name: getattr(after, name) for name in SETTING_FIELDS}
     with transaction(db):
@@ -284,7 +239,9 @@ def save_settings(db: sqlite3.Connection, event_id: int, values: Mapping[str, st
             " endpoint_url = excluded.endpoint_url, updated_at = excluded.updated_at",
             (event_id, *new.values(), utcnow()),
         )
-        audit.record(db, "publish.settings", "event", event_id, *audit.changed(old, new))
+        audit.record(
+            db, "publish.settings", "event", event_id, *audit.changed(old, new), actor=actor
+        )
     return True
 
 
@@ -336,132 +293,6 @@ def make_client(settings: S3Settings, *, max_attempts: int | None = None) -> Any
         ) from error
 
 
-# -- what a sync does ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LocalFile:
-    """One file of the export, as it should be in the bucket."""
-
-    path: str  # inside the export, with forward slashes
-    file: Path
-    size: int
-    sha256: str
-    content_type: str
-    cache_control: str
-
-
-@dataclass
-class SyncProgress:
-    """Where a sync is: passed to ``on_progress`` as it goes."""
-
-    phase: str  # "checking", "uploading", "deleting", "done"
-    files_total: int = 0
-    files_to_send: int = 0
-    files_sent: int = 0
-    bytes_to_send: int = 0
-    bytes_sent: int = 0  # including the part of the file being sent
-    files_to_delete: int = 0
-    files_deleted: int = 0
-    current: str | None = None
-
-    @property
-    def files_queued(self) -> int:
-        """Files still to send or delete."""
-        return (self.files_to_send - self.files_sent) + (self.files_to_delete - self.files_deleted)
-
-    @property
-    def fraction(self) -> float:
-        """0–1 for a progress bar: mostly bytes, a little for checking and deleting."""
-        if self.phase == "done":
-            return 1.0
-        if self.phase == "checking":
-            return 0.0
-        sent = self.bytes_sent / self.bytes_to_send if self.bytes_to_send else 1.0
-        deleted = self.files_deleted / self.files_to_delete if self.files_to_delete else 1.0
-        return round(0.05 + 0.9 * min(sent, 1.0) + 0.05 * deleted * (self.phase == "deleting"), 4)
-
-
-@dataclass
-class SyncResult:
-    """What a sync did."""
-
-    files_total: int = 0
-    files_uploaded: int = 0
-    bytes_sent: int = 0
-    files_unchanged: int = 0
-    files_deleted: int = 0
-
-    def summary(self) -> str:
-        """One line for a person (the CLI prints it)."""
-        return _(
-            "%(files)d file(s) in the archive: %(sent)d sent (%(size)s), %(same)d unchanged,"
-            " %(deleted)d deleted.",
-            files=self.files_total,
-            sent=self.files_uploaded,
-            size=human_bytes(self.bytes_sent),
-            same=self.files_unchanged,
-            deleted=self.files_deleted,
-        )
-
-
-def human_bytes(count: int) -> str:
-    """1536 -> "1.5 KB" (decimal units are what people expect from upload sizes)."""
-    size = float(count)
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{int(size)} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{size:.1f} GB"  # pragma: no cover - the loop always returns
-
-
-def content_type_for(name: str) -> str:
-    """The Content-Type to store a file with, from its name."""
-    suffix = Path(name).suffix.lower()
-    if suffix in CONTENT_TYPES:
-        return CONTENT_TYPES[suffix]
-    guessed, _encoding = mimetypes.guess_type(name)
-    return guessed or "application/octet-stream"
-
-
-def cache_control_for(name: str) -> str:
-    """The Cache-Control to store a file with: pages short, media longer."""
-    suffix = Path(name).suffix.lower()
-    if suffix in _PAGE_SUFFIXES:
-        return CACHE_PAGES
-    if suffix in _TEXT_SUFFIXES:
-        return CACHE_TEXT
-    return CACHE_MEDIA
-
-
-def scan_directory(local_dir: Path) -> list[LocalFile]:
-    """Every regular file under ``local_dir`` (symbolic links are not followed), sorted by path."""
-    root = Path(local_dir)
-    files = []
-    for path in sorted(root.rglob("*")):
-        if path.is_symlink() or not path.is_file():
-            continue
-        relative = path.relative_to(root).as_posix()
-        files.append(
-            LocalFile(
-                relative,
-                path,
-                path.stat().st_size,
-                file_sha256(path),
-                content_type_for(relative),
-                cache_control_for(relative),
-            )
-        )
-    return files
-
-
-def _send_order(local: LocalFile) -> tuple[int, str]:
-    # Media first, then captions/styles, then pages and the manifest that point to them.
-    suffix = Path(local.path).suffix.lower()
-    rank = 2 if suffix in _PAGE_SUFFIXES else 1 if suffix in _TEXT_SUFFIXES else 0
-    return rank, local.path
-
-
 def _is_offline(error: BaseException) -> bool:
     return isinstance(error, BotoConnectionError | HTTPClientError)
 
@@ -482,6 +313,10 @@ _BUSY_CODES = {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeou
 
 def explain(error: BaseException, settings: S3Settings) -> PublishError:
     """Turn a boto3 failure into the error an organiser reads (offline ones are retried)."""
+    if isinstance(error, s3sync.DeleteRefused):
+        return PublishFailed(
+            _("The store refused to delete %(key)s: %(reason)s", key=error.key, reason=error.reason)
+        )
     if _is_offline(error):
         return EndpointUnreachable(
             _("Waiting for connection: %(where)s does not answer.", where=settings.describe())
@@ -542,53 +377,16 @@ def explain(error: BaseException, settings: S3Settings) -> PublishError:
     return PublishFailed(_("The store refused the publish: %(reason)s", reason=message))
 
 
-def _abort_incomplete_uploads(client: Any, settings: S3Settings) -> int:
-    """Abort multipart uploads under our prefix that a lost connection left behind."""
-    aborted = 0
-    try:
-        pages = client.get_paginator("list_multipart_uploads").paginate(
-            Bucket=settings.bucket, Prefix=settings.key_prefix
-        )
-        for page in pages:
-            for upload in page.get("Uploads", []) or []:
-                client.abort_multipart_upload(
-                    Bucket=settings.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
-                )
-                aborted += 1
-    except ClientError as error:
-        if _client_error(error) and error.response.get("Error", {}).get("Code") in {
-            "NotImplemented",
-            "501",
-        }:
-            return aborted  # a store without multipart listing; nothing to clean then
-        raise
-    if aborted:
-        log.info("Aborted %d incomplete multipart upload(s) in %s", aborted, settings.describe())
-    return aborted
-
-
-def _remote_sizes(client: Any, settings: S3Settings) -> dict[str, int]:
-    sizes: dict[str, int] = {}
-    pages = client.get_paginator("list_objects_v2").paginate(
-        Bucket=settings.bucket, Prefix=settings.key_prefix
-    )
-    for page in pages:
-        for item in page.get("Contents", []) or []:
-            sizes[item["Key"]] = int(item["Size"])
-    return sizes
-
-
-def _is_current(client: Any, settings: S3Settings, local: LocalFile) -> bool:
-    try:
-        head = client.head_object(Bucket=settings.bucket, Key=settings.key(local.path))
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
-            return False
-        raise
-    return (
-        head.get("Metadata", {}).get("sha256") == local.sha256
-        and head.get("ContentType") == local.content_type
-        and head.get("CacheControl") == local.cache_control
+def summary(result: SyncResult) -> str:
+    """One line for a person about what a sync did (the CLI prints it)."""
+    return _(
+        "%(files)d file(s) in the archive: %(sent)d sent (%(size)s), %(same)d unchanged,"
+        " %(deleted)d deleted.",
+        files=result.files_total,
+        sent=result.files_uploaded,
+        size=human_bytes(result.bytes_sent),
+        same=result.files_unchanged,
+        deleted=result.files_deleted,
     )
 
 
@@ -604,7 +402,7 @@ def check_endpoint(client: Any, settings: S3Settings) -> None:
         raise explain(error, settings) from error
 
 
-def sync_directory(
+def sync_site(
     local_dir: Path,
     settings: S3Settings,
     *,
@@ -612,14 +410,10 @@ def sync_directory(
     on_progress: Callable[[SyncProgress], None] | None = None,
     on_object: Callable[[str, LocalFile | None], None] | None = None,
     delete: bool = True,
-    multipart_threshold: int = MULTIPART_THRESHOLD,
-    multipart_chunksize: int = MULTIPART_CHUNKSIZE,
+    multipart_threshold: int = s3sync.MULTIPART_THRESHOLD,
+    multipart_chunksize: int = s3sync.MULTIPART_CHUNKSIZE,
 ) -> SyncResult:
-    """Make ``bucket/prefix/`` hold exactly the files of ``local_dir``; send only what changed.
-
-    ``on_progress`` gets a ``SyncProgress`` as files are checked, sent and deleted (from the
-    upload threads too, one call at a time). ``on_object(path, local)`` is called after each
-    upload (``local``) or delete (``None``) has succeeded.
+    """``s3sync.sync_directory`` to the place ``settings`` names, its failures explained.
 
     Raises:
         EndpointUnreachable: the store stopped answering; ``files_queued`` says how many files
@@ -629,104 +423,31 @@ def sync_directory(
     if not settings.configured:
         raise PublishFailed(_("No S3 bucket is set: choose one on the Publishing page first."))
     client = client or make_client(settings)
-    local_files = scan_directory(Path(local_dir))
-    progress = SyncProgress(phase="checking", files_total=len(local_files))
-    lock = threading.Lock()
+    last: list[SyncProgress] = []
 
-    def report() -> None:
+    def track(progress: SyncProgress) -> None:
+        if not last:
+            last.append(progress)
         if on_progress is not None:
             on_progress(progress)
 
     try:
-        report()
-        _abort_incomplete_uploads(client, settings)
-        remote = _remote_sizes(client, settings)
-        same_size = [f for f in local_files if remote.get(settings.key(f.path)) == f.size]
-        with ThreadPoolExecutor(max_workers=UPLOAD_THREADS) as pool:
-            current = dict(
-                zip(
-                    (f.path for f in same_size),
-                    pool.map(lambda f: _is_current(client, settings, f), same_size),
-                    strict=True,
-                )
-            )
-        to_send = sorted((f for f in local_files if not current.get(f.path)), key=_send_order)
-        wanted = {settings.key(f.path) for f in local_files}
-        stale = sorted(key for key in remote if key not in wanted) if delete else []
-        progress.phase = "uploading"
-        progress.files_to_send = len(to_send)
-        progress.bytes_to_send = sum(f.size for f in to_send)
-        progress.files_to_delete = len(stale)
-        report()
-        transfer = TransferConfig(
+        return s3sync.sync_directory(
+            client,
+            local_dir,
+            settings.bucket,
+            settings.prefix,
+            on_progress=track,
+            on_object=on_object,
+            delete=delete,
             multipart_threshold=multipart_threshold,
             multipart_chunksize=multipart_chunksize,
-            max_concurrency=UPLOAD_THREADS,
         )
-        sent_before = 0
-        for local in to_send:
-            progress.current = local.path
-
-            def on_bytes(count: int, limit: int = sent_before + local.size) -> None:
-                with lock:
-                    progress.bytes_sent = min(progress.bytes_sent + count, limit)
-                    report()
-
-            client.upload_file(
-                str(local.file),
-                settings.bucket,
-                settings.key(local.path),
-                ExtraArgs={
-                    "ContentType": local.content_type,
-                    "CacheControl": local.cache_control,
-                    "Metadata": {"sha256": local.sha256},
-                },
-                Callback=on_bytes,
-                Config=transfer,
-            )
-            sent_before += local.size
-            with lock:
-                progress.files_sent += 1
-                progress.bytes_sent = sent_before
-                if on_object is not None:
-                    on_object(local.path, local)
-                report()
-        progress.phase = "deleting"
-        progress.current = None
-        for start in range(0, len(stale), 1000):
-            batch = stale[start : start + 1000]
-            answer = client.delete_objects(
-                Bucket=settings.bucket,
-                Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True},
-            )
-            if answer.get("Errors"):
-                first = answer["Errors"][0]
-                raise PublishFailed(
-                    _(
-                        "The store refused to delete %(key)s: %(reason)s",
-                        key=first.get("Key"),
-                        reason=first.get("Message") or first.get("Code"),
-                    )
-                )
-            progress.files_deleted += len(batch)
-            if on_object is not None:
-                for key in batch:
-                    on_object(key[len(settings.key_prefix) :], None)
-            report()
-    except (BotoCoreError, ClientError, S3UploadFailedError) as error:
+    except (BotoCoreError, ClientError, S3UploadFailedError, s3sync.DeleteRefused) as error:
         explained = explain(error, settings)
-        if isinstance(explained, EndpointUnreachable) and progress.phase != "checking":
-            explained.files_queued = progress.files_queued
+        if isinstance(explained, EndpointUnreachable) and last and last[0].phase != "checking":
+            explained.files_queued = last[0].files_queued
         raise explained from error
-    progress.phase = "done"
-    report()
-    return SyncResult(
-        files_total=len(local_files),
-        files_uploaded=progress.files_sent,
-        bytes_sent=progress.bytes_sent,
-        files_unchanged=len(local_files) - len(to_send),
-        files_deleted=progress.files_deleted,
-    )
 
 
 # -- publishing an event: export, then sync --------------------------------------------------------
@@ -815,7 +536,7 @@ def publish_event(
     export_site: ExportSite | None = None,
     client: Any | None = None,
     on_progress: Callable[[SyncProgress], None] | None = None,
-    multipart_threshold: int = MULTIPART_THRESHOLD,
+    multipart_threshold: int = s3sync.MULTIPART_THRESHOLD,
     environ: Mapping[str, str] | None = None,
 ) -> SyncResult:
     """Build the event's static export and sync it to its bucket; record how it went.
@@ -843,7 +564,7 @@ def publish_event(
             _set_state(db, event_id, phase="exporting", message=None)
             _build_export(db, store, destination, export_site)
             queued = count_queued(
-                scan_directory(destination), _published(db, event_id, settings.target)
+                s3sync.scan_directory(destination), _published(db, event_id, settings.target)
             )
         error.files_queued = queued
         _set_state(
@@ -903,7 +624,7 @@ def publish_event(
         )
 
     try:
-        result = sync_directory(
+        result = sync_site(
             destination,
             settings,
             client=client,
@@ -914,7 +635,7 @@ def publish_event(
     except EndpointUnreachable as error:
         if error.files_queued is None:
             error.files_queued = count_queued(
-                scan_directory(destination), _published(db, event_id, settings.target)
+                s3sync.scan_directory(destination), _published(db, event_id, settings.target)
             )
         _set_state(
             db,
@@ -932,7 +653,7 @@ def publish_event(
         db.execute("DELETE FROM published_object WHERE event_id = ?", (event_id,))
         db.executemany(
             "INSERT INTO published_object (event_id, path, sha256, bytes) VALUES (?, ?, ?, ?)",
-            [(event_id, f.path, f.sha256, f.size) for f in scan_directory(destination)],
+            [(event_id, f.path, f.sha256, f.size) for f in s3sync.scan_directory(destination)],
         )
         _set_state(
             db,
@@ -992,7 +713,7 @@ def _publish_archive_job(db: sqlite3.Connection, queue: jobs.JobQueue, job: sqli
         _set_state(db, event_id, phase="failed", message=message)
         jobs.finish(db, job["id"], "failed", message)
         return "failed"
-    log.info("Published event %s: %s", event_id, result.summary())
+    log.info("Published event %s: %s", event_id, summary(result))
     jobs.finish(db, job["id"], "done")
     return "done"
 

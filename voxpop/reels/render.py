@@ -28,11 +28,12 @@ from babel.dates import format_date
 
 from voxpop import jobs, models
 from voxpop.db import transaction, utcnow
-from voxpop.media import cards, reel, vtt
-from voxpop.media.cards import CardError, UnsafeImage
+from voxpop.media import cards, images, reel, vtt
 from voxpop.media.ffmpeg import MediaError
+from voxpop.media.images import UnsafeImage
 from voxpop.media.probe import video_duration
 from voxpop.media.transcode import delivery_size
+from voxpop.media.typesetting import CardError
 from voxpop.reels.service import (
     _SHOWABLE,
     PREPARE_REEL_CLIP,
@@ -187,7 +188,7 @@ def _card(store: MediaStore, what: str, seconds: float, **card: object) -> Plann
         png = path.with_suffix(".png")
         logo = None
         if logo_sha:
-            logo = cards.open_image_safely(store.path(str(logo_path)), allowed_formats=("PNG",))
+            logo = images.open_image_safely(store.path(str(logo_path)), allowed_formats=("PNG",))
         cards.render_title_card(png, logo=logo, **card)  # type: ignore[arg-type]
         try:
             reel.make_still_clip(png, path, seconds)

@@ -15,12 +15,11 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flask import g, has_app_context
 from flask_babel import gettext as _
 
 from voxpop import audit, jobs, models
@@ -268,7 +267,12 @@ def _check_can_place(db: sqlite3.Connection, event: models.Event, reflection_id:
 
 
 def create_reel(
-    db: sqlite3.Connection, event: models.Event, title: str, *, propose: bool = True
+    db: sqlite3.Connection,
+    event: models.Event,
+    title: str,
+    *,
+    propose: bool = True,
+    actor: audit.Actor | None,
 ) -> int:
     """A new reel; with ``propose``, it starts with the starred reflections (see proposals)."""
     cleaned = _clean_title(title)
@@ -284,11 +288,18 @@ def create_reel(
             [(reel_id, reflection_id, index) for index, reflection_id in enumerate(items)],
         )
         audit.record(db, "reel.create", "reel", reel_id, None,
-                     {"title": cleaned, "items": items})  # fmt: skip
+                     {"title": cleaned, "items": items}, actor=actor)  # fmt: skip
     return reel_id
 
 
-def add_item(db: sqlite3.Connection, event: models.Event, reel_id: int, reflection_id: int) -> None:
+def add_item(
+    db: sqlite3.Connection,
+    event: models.Event,
+    reel_id: int,
+    reflection_id: int,
+    *,
+    actor: audit.Actor | None,
+) -> None:
     """Put a reflection at the end of a reel (refused without reel consent or approval)."""
     with transaction(db):
         get_reel(db, event, reel_id)
@@ -312,11 +323,18 @@ def add_item(db: sqlite3.Connection, event: models.Event, reel_id: int, reflecti
                 _("This person did not agree to the highlights reel, so it cannot be added.")
             ) from error
         _touch(db, reel_id)
-        audit.record(db, "reel.add", "reel", reel_id, None, {"reflection": reflection_id})
+        audit.record(
+            db, "reel.add", "reel", reel_id, None, {"reflection": reflection_id}, actor=actor
+        )
 
 
 def remove_item(
-    db: sqlite3.Connection, event: models.Event, reel_id: int, reflection_id: int
+    db: sqlite3.Connection,
+    event: models.Event,
+    reel_id: int,
+    reflection_id: int,
+    *,
+    actor: audit.Actor | None,
 ) -> None:
     with transaction(db):
         get_reel(db, event, reel_id)
@@ -327,7 +345,9 @@ def remove_item(
         if cursor.rowcount:
             _renumber(db, reel_id)
             _touch(db, reel_id)
-            audit.record(db, "reel.remove", "reel", reel_id, {"reflection": reflection_id}, None)
+            audit.record(
+                db, "reel.remove", "reel", reel_id, {"reflection": reflection_id}, None, actor=actor
+            )
 
 
 def _renumber(db: sqlite3.Connection, reel_id: int, order: Sequence[int] | None = None) -> None:
@@ -349,7 +369,12 @@ def current_order(db: sqlite3.Connection, reel_id: int) -> list[int]:
 
 
 def set_order(
-    db: sqlite3.Connection, event: models.Event, reel_id: int, reflection_ids: Sequence[int]
+    db: sqlite3.Connection,
+    event: models.Event,
+    reel_id: int,
+    reflection_ids: Sequence[int],
+    *,
+    actor: audit.Actor | None,
 ) -> None:
     """Reorder a reel: ``reflection_ids`` must be exactly its reflections, in the new order."""
     with transaction(db):
@@ -364,11 +389,17 @@ def set_order(
         _renumber(db, reel_id, reflection_ids)
         _touch(db, reel_id)
         audit.record(db, "reel.order", "reel", reel_id, {"items": before},
-                     {"items": list(reflection_ids)})  # fmt: skip
+                     {"items": list(reflection_ids)}, actor=actor)  # fmt: skip
 
 
 def move_item(
-    db: sqlite3.Connection, event: models.Event, reel_id: int, reflection_id: int, offset: int
+    db: sqlite3.Connection,
+    event: models.Event,
+    reel_id: int,
+    reflection_id: int,
+    offset: int,
+    *,
+    actor: audit.Actor | None,
 ) -> None:
     """Move one reflection ``offset`` places (−1 up, +1 down), for forms without scripts."""
     order = current_order(db, reel_id)
@@ -377,7 +408,7 @@ def move_item(
     index = order.index(reflection_id)
     target = min(max(index + offset, 0), len(order) - 1)
     order.insert(target, order.pop(index))
-    set_order(db, event, reel_id, order)
+    set_order(db, event, reel_id, order, actor=actor)
 
 
 def update_settings(
@@ -388,6 +419,7 @@ def update_settings(
     title: str,
     burn_captions: bool,
     archived: bool,
+    actor: audit.Actor | None,
 ) -> None:
     cleaned = _clean_title(title)
     with transaction(db):
@@ -404,7 +436,9 @@ def update_settings(
         )
         if before["burn_captions"] != burn_captions:
             _touch(db, reel_id)  # the files change; the title is not in the film
-        audit.record(db, "reel.settings", "reel", reel_id, *audit.changed(before, after))
+        audit.record(
+            db, "reel.settings", "reel", reel_id, *audit.changed(before, after), actor=actor
+        )
 
 
 def reel_folder(store: MediaStore, reel_id: int) -> Path:
@@ -418,7 +452,12 @@ def remove_reel_files(store: MediaStore, reel_id: int) -> None:
 
 
 def delete_reel(
-    db: sqlite3.Connection, store: MediaStore, event: models.Event, reel_id: int
+    db: sqlite3.Connection,
+    store: MediaStore,
+    event: models.Event,
+    reel_id: int,
+    *,
+    actor: audit.Actor | None,
 ) -> None:
     """Delete a reel and its files (the reflections and their cached pieces stay)."""
     with transaction(db):
@@ -426,7 +465,7 @@ def delete_reel(
         db.execute("DELETE FROM reel_asset WHERE reel_id = ?", (reel_id,))
         db.execute("DELETE FROM reel_item WHERE reel_id = ?", (reel_id,))
         db.execute("DELETE FROM reel WHERE id = ?", (reel_id,))
-        audit.record(db, "reel.delete", "reel", reel_id, {"title": reel.title}, None)
+        audit.record(db, "reel.delete", "reel", reel_id, {"title": reel.title}, None, actor=actor)
     remove_reel_files(store, reel_id)
 
 
@@ -455,8 +494,8 @@ def request_render(
 def reflections_changed(db: sqlite3.Connection, reflection_ids: Iterable[int]) -> list[int]:
     """Mark every reel showing these reflections as changed; return those reels' ids.
 
-    Database only (call it inside the change's transaction). Inside a request, the ids are
-    also noted so the request can queue the follow-up work (``follow_up``) once committed.
+    Database only (call it inside the change's transaction). The ids are also noted
+    (``note_for_follow_up``), so a request queues the follow-up work once committed.
     """
     ids = list(dict.fromkeys(reflection_ids))
     if not ids:
@@ -471,10 +510,23 @@ def reflections_changed(db: sqlite3.Connection, reflection_ids: Iterable[int]) -
     return reel_ids
 
 
+# Told of reflections whose reel pieces may need preparing once the change commits. The app
+# adds one (``voxpop.web.note_reel_follow_up``) so that a request runs ``follow_up`` after its
+# response; jobs and the CLI call ``follow_up`` with the ids themselves.
+_FOLLOW_UP_LISTENERS: list[Callable[[list[int]], None]] = []
+
+
+def listen_for_follow_up(listener: Callable[[list[int]], None]) -> None:
+    """Have ``listener`` told of every reflection noted for follow-up (once per listener)."""
+    if listener not in _FOLLOW_UP_LISTENERS:
+        _FOLLOW_UP_LISTENERS.append(listener)
+
+
 def note_for_follow_up(reflection_ids: Iterable[int]) -> None:
-    """Remember (for this request) reflections whose reel pieces may need preparing."""
-    if has_app_context():
-        g.setdefault("reel_follow_up", set()).update(reflection_ids)
+    """Say that these reflections' reel pieces may need preparing once the change commits."""
+    ids = list(reflection_ids)
+    for listener in _FOLLOW_UP_LISTENERS:
+        listener(ids)
 
 
 def rerender_stale(db: sqlite3.Connection, queue: jobs.JobQueue) -> list[int]:
@@ -514,10 +566,7 @@ def follow_up(
 ) -> None:
     """After changes are committed: prepare pieces for the changed reflections, and render
     again every reel that is now stale. Safe to call any time."""
-    ids = set(reflection_ids)
-    if has_app_context():
-        ids |= g.pop("reel_follow_up", set())
-    prepare_clips(db, queue, sorted(ids))
+    prepare_clips(db, queue, sorted(set(reflection_ids)))
     rerender_stale(db, queue)
 
 

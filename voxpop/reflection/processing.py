@@ -14,17 +14,16 @@ import shutil
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from flask_babel import gettext as _
 
 from voxpop import jobs, models
-from voxpop.db import transaction, utcnow
+from voxpop.db import transaction, utc_in, utcnow
 from voxpop.jobs import JobQueue
-from voxpop.media import cards, fmp4
-from voxpop.media.cards import CardError, UnsafeImage
+from voxpop.media import cards, fmp4, posters
 from voxpop.media.ffmpeg import MediaError, MediaRejected, NotARecording
+from voxpop.media.images import UnsafeImage
 from voxpop.media.probe import MediaInfo, probe_media
 from voxpop.media.transcode import (
     audio_to_delivery_mp4,
@@ -32,6 +31,7 @@ from voxpop.media.transcode import (
     still_to_delivery_mp4,
     transcode_to_delivery_mp4,
 )
+from voxpop.media.typesetting import CardError
 from voxpop.reels import service as reels_service
 from voxpop.reflection import transcripts
 from voxpop.storage import MediaStore, file_sha256, fsync_folder
@@ -122,7 +122,7 @@ def _best_poster_frame(mp4: Path, duration: float, folder: Path) -> Path:
     for index, fraction in enumerate((0.2, 0.4, 0.6, 0.8)):
         at = max(0.0, min(duration - 0.1, duration * fraction))
         frame = extract_frame(mp4, at, folder / f".frame-{index}.png")
-        candidates.append((cards.frame_score(frame), -index, frame))
+        candidates.append((posters.frame_score(frame), -index, frame))
     best = max(candidates)[2]
     chosen = folder / ".poster-frame.png"
     best.replace(chosen)
@@ -155,7 +155,7 @@ def derive_files(
         still_to_delivery_mp4(
             files["card"], files["mp4"], seconds, on_progress=lambda f: on_progress(0.2 + 0.7 * f)
         )
-        cards.poster_and_thumbnail(files["card"], files["poster"], files["thumb"])
+        posters.poster_and_thumbnail(files["card"], files["poster"], files["thumb"])
         on_progress(1.0)
         return files, None
 
@@ -189,7 +189,7 @@ def _make_media_files(
         )
         frame = _best_poster_frame(files["mp4"], info.duration, folder)
         try:
-            cards.poster_and_thumbnail(frame, files["poster"], files["thumb"])
+            posters.poster_and_thumbnail(frame, files["poster"], files["thumb"])
         finally:
             frame.unlink(missing_ok=True)
     else:
@@ -204,7 +204,7 @@ def _make_media_files(
             on_progress=lambda f: on_progress(0.05 + 0.85 * f),
             gop_cache=folder.parent / AUDIO_CARD_GOPS,
         )  # fmt: skip
-        cards.poster_and_thumbnail(files["card"], files["poster"], files["thumb"])
+        posters.poster_and_thumbnail(files["card"], files["poster"], files["thumb"])
     on_progress(1.0)
     return files, info
 
@@ -314,7 +314,7 @@ def process_reflection_job(db: sqlite3.Connection, queue: JobQueue, job: sqlite3
                   f"{message} (gave up after {jobs.MAX_ATTEMPTS} attempts)")  # fmt: skip
             return "failed"
         delay = jobs.BACKOFF_SECONDS * 2 ** (job["attempts"] - 1)
-        run_after = (datetime.now(UTC) + timedelta(seconds=delay)).isoformat(timespec="seconds")
+        run_after = utc_in(delay)
         with transaction(db):
             db.execute(
                 "UPDATE job SET status = 'queued', error = ?, run_after = ? WHERE id = ?",

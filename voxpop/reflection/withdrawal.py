@@ -36,7 +36,7 @@ from flask_babel import gettext as _
 from limits import RateLimitItemPerSecond
 from limits.strategies import RateLimiter
 
-from voxpop import copies, jobs, models, ratelimit
+from voxpop import audit, copies, jobs, models, ratelimit
 from voxpop.archive.service import is_publishable
 from voxpop.db import transaction, utcnow
 from voxpop.errors import VoxpopError
@@ -295,17 +295,15 @@ def withdraw(
             (now, reflection_id, *_WRITES_ITS_FILES),
         )
         if organiser is not None:
-            user_id, user_name = organiser.id, organiser.name
+            actor: audit.Actor = organiser
             how = {"by": "organiser", "confirmed_with": confirmed_with}
         else:
-            user_id, user_name = None, "delegate (receipt code)"
+            actor = audit.Someone("delegate (receipt code)")
             how = {"by": "delegate"}
-        db.execute(
-            "INSERT INTO audit_log (at, user_id, user_name, action, target_kind, target_id,"
-            " before, after) VALUES (?, ?, ?, 'reflection.withdraw', 'reflection', ?, NULL, ?)",
-            (now, user_id, user_name, reflection_id, json.dumps(how)),
+        audit.record(
+            db, "reflection.withdraw", "reflection", reflection_id, None, how, actor=actor, at=now
         )
-        job_id = _open_job(db, reflection_id, now)
+        job_id, _made = jobs.open_job(db, WITHDRAW_REFLECTION, reflection_id, created_at=now)
     for reel_id in reel_ids:
         reels.remove_reel_files(store, reel_id)
     queue.deliver(job_id)
@@ -383,24 +381,6 @@ def _scrub_backup(db: sqlite3.Connection, reflection_id: int) -> None:
             (f"media/reflections/{reflection_id}/%",),
         )
     scrub_rows(db, reflection_id, withdrawn_at or utcnow())
-
-
-def _open_job(db: sqlite3.Connection, reflection_id: int, now: str) -> int:
-    """The withdrawal job's row, made inside the caller's transaction (jobs.enqueue opens its
-    own, and SQLite transactions do not nest)."""
-    row = db.execute(
-        "SELECT id FROM job WHERE kind = ? AND target_id = ? AND status IN ('queued', 'running')",
-        (WITHDRAW_REFLECTION, reflection_id),
-    ).fetchone()
-    if row:
-        return int(row["id"])
-    return int(
-        db.execute(
-            "INSERT INTO job (kind, target_id, created_at) VALUES (?, ?, ?)",
-            (WITHDRAW_REFLECTION, reflection_id, now),
-        ).lastrowid
-        or 0
-    )
 
 
 # -- the job ------------------------------------------------------------------------------------

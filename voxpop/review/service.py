@@ -578,26 +578,39 @@ def _check_state(state: str) -> None:
         raise ReviewError(_("Choose approve, hide or back to waiting."))
 
 
-def _apply_state(db: sqlite3.Connection, row: sqlite3.Row, state: str) -> bool:
+def _apply_state(
+    db: sqlite3.Connection, row: sqlite3.Row, state: str, *, actor: audit.Actor | None
+) -> bool:
     if row["review_state"] == state:
         return False
     _update(db, row["id"], review_state=state)
     audit.record(db, "reflection.review", "reflection", row["id"],
-                 {"review_state": row["review_state"]}, {"review_state": state})  # fmt: skip
+                 {"review_state": row["review_state"]}, {"review_state": state},
+                 actor=actor)  # fmt: skip
     return True
 
 
 def set_review_state(
-    db: sqlite3.Connection, event: models.Event, reflection_id: int, state: str
+    db: sqlite3.Connection,
+    event: models.Event,
+    reflection_id: int,
+    state: str,
+    *,
+    actor: audit.Actor | None,
 ) -> None:
     """Approve, hide, or put back to waiting."""
     _check_state(state)
     with transaction(db):
-        _apply_state(db, _row_for_change(db, event, reflection_id), state)
+        _apply_state(db, _row_for_change(db, event, reflection_id), state, actor=actor)
 
 
 def bulk_set_review_state(
-    db: sqlite3.Connection, event: models.Event, reflection_ids: Sequence[int], state: str
+    db: sqlite3.Connection,
+    event: models.Event,
+    reflection_ids: Sequence[int],
+    state: str,
+    *,
+    actor: audit.Actor | None,
 ) -> int:
     """Approve or hide many at once (all or none); return how many changed."""
     _check_state(state)
@@ -609,12 +622,19 @@ def bulk_set_review_state(
     changed = 0
     with transaction(db):
         for reflection_id in unique:
-            changed += _apply_state(db, _row_for_change(db, event, reflection_id), state)
+            changed += _apply_state(
+                db, _row_for_change(db, event, reflection_id), state, actor=actor
+            )
     return changed
 
 
 def set_starred(
-    db: sqlite3.Connection, event: models.Event, reflection_id: int, starred: bool
+    db: sqlite3.Connection,
+    event: models.Event,
+    reflection_id: int,
+    starred: bool,
+    *,
+    actor: audit.Actor | None,
 ) -> None:
     """Star for the highlights reel (only if the delegate agreed to the reel), or unstar."""
     with transaction(db):
@@ -626,7 +646,8 @@ def set_starred(
         if bool(row["starred"]) != starred:
             _update(db, reflection_id, starred=int(starred))
             audit.record(db, "reflection.star", "reflection", reflection_id,
-                         {"starred": bool(row["starred"])}, {"starred": starred})  # fmt: skip
+                         {"starred": bool(row["starred"])}, {"starred": starred},
+                         actor=actor)  # fmt: skip
             reel_service.note_for_follow_up([reflection_id])  # prepare its reel pieces early
 
 
@@ -636,6 +657,8 @@ def set_perspective(
     event: models.Event,
     reflection_id: int,
     perspective_id: int,
+    *,
+    actor: audit.Actor | None,
 ) -> None:
     """Move a reflection to another of the event's current (not retired) perspectives.
 
@@ -655,7 +678,7 @@ def set_perspective(
         _update(db, reflection_id, perspective_id=perspective_id)
         audit.record(db, "reflection.perspective", "reflection", reflection_id,
                      {"perspective": old["slug"]},
-                     {"perspective": current[perspective_id].slug})  # fmt: skip
+                     {"perspective": current[perspective_id].slug}, actor=actor)  # fmt: skip
     _rebuild_cards(db, queue, row)
 
 
@@ -685,7 +708,12 @@ def clean_tags(names: Iterable[str]) -> list[str]:
 
 
 def set_tags(
-    db: sqlite3.Connection, event: models.Event, reflection_id: int, names: Iterable[str]
+    db: sqlite3.Connection,
+    event: models.Event,
+    reflection_id: int,
+    names: Iterable[str],
+    *,
+    actor: audit.Actor | None,
 ) -> None:
     """Replace a reflection's tags; new tags join the event's list of suggestions."""
     wanted = clean_tags(names)
@@ -708,7 +736,7 @@ def set_tags(
         if before != after:
             _update(db, reflection_id)
             audit.record(db, "reflection.tags", "reflection", reflection_id,
-                         {"tags": before}, {"tags": after})  # fmt: skip
+                         {"tags": before}, {"tags": after}, actor=actor)  # fmt: skip
 
 
 def set_display_name(
@@ -717,6 +745,8 @@ def set_display_name(
     event: models.Event,
     reflection_id: int,
     name: str,
+    *,
+    actor: audit.Actor | None,
 ) -> None:
     """Correct the first name shown (only when the delegate agreed to show it); blank removes it."""
     cleaned = " ".join(name.split()) or None
@@ -730,7 +760,8 @@ def set_display_name(
             return
         _update(db, reflection_id, display_name=cleaned)
         audit.record(db, "reflection.name", "reflection", reflection_id,
-                     {"display_name": row["display_name"]}, {"display_name": cleaned})  # fmt: skip
+                     {"display_name": row["display_name"]}, {"display_name": cleaned},
+                     actor=actor)  # fmt: skip
     if row["kind"] == "text":  # the quote card carries the name
         _rebuild_cards(db, queue, row)
 
@@ -749,6 +780,8 @@ def set_trim(
     reflection_id: int,
     trim_in: float | None,
     trim_out: float | None,
+    *,
+    actor: audit.Actor | None,
 ) -> None:
     """Set where the clip starts and ends in the reel (None: the very start or end)."""
     with transaction(db):
@@ -773,7 +806,7 @@ def set_trim(
         if old == new:
             return
         _update(db, reflection_id, **new)
-        audit.record(db, "reflection.trim", "reflection", reflection_id, old, new)
+        audit.record(db, "reflection.trim", "reflection", reflection_id, old, new, actor=actor)
 
 
 _VTT_MESSAGES = {
@@ -800,7 +833,12 @@ def caption_problem(error: vtt.VttError) -> ReviewError:
 
 
 def set_transcript(
-    db: sqlite3.Connection, event: models.Event, reflection_id: int, cues: Sequence[vtt.Cue]
+    db: sqlite3.Connection,
+    event: models.Event,
+    reflection_id: int,
+    cues: Sequence[vtt.Cue],
+    *,
+    actor: audit.Actor | None,
 ) -> None:
     """Replace the captions (WebVTT, text escaped); no cues removes them."""
     with transaction(db):
@@ -816,16 +854,17 @@ def set_transcript(
         _update(db, reflection_id, transcript_vtt=new)
         audit.record(
             db, "reflection.transcript", "reflection", reflection_id,
-            {"transcript_vtt": row["transcript_vtt"]}, {"transcript_vtt": new},
+            {"transcript_vtt": row["transcript_vtt"]}, {"transcript_vtt": new}, actor=actor
         )  # fmt: skip
         # Changed captions are no longer the ones a person checked: they go back to the list.
         if transcripts.unmark_checked(db, reflection_id):
             audit.record(db, "reflection.captions_unchecked", "reflection", reflection_id,
-                         {"captions": "checked"}, {"captions": "changed"})  # fmt: skip
+                         {"captions": "checked"}, {"captions": "changed"},
+                         actor=actor)  # fmt: skip
 
 
 def mark_captions_checked(
-    db: sqlite3.Connection, event: models.Event, reflection_id: int, user_id: int | None
+    db: sqlite3.Connection, event: models.Event, reflection_id: int, *, actor: audit.Actor | None
 ) -> None:
     """A person has watched the clip with its captions and says they are right (issue 16):
     the captions gate opens for it. A clip needs captions first, unless the speech step heard
@@ -842,13 +881,18 @@ def mark_captions_checked(
         if not cues and status != "no-speech":
             raise ReviewError(_("Write the captions first, then mark them checked."))
         words = " ".join(cue.text.replace("\n", " ") for cue in cues) or None
-        transcripts.mark_checked(db, reflection_id, user_id, words)
+        transcripts.mark_checked(db, reflection_id, actor.id if actor else None, words)
         audit.record(db, "reflection.captions_checked", "reflection", reflection_id,
-                     {"captions": status}, {"captions": "checked"})  # fmt: skip
+                     {"captions": status}, {"captions": "checked"}, actor=actor)  # fmt: skip
 
 
 def draft_transcript(
-    db: sqlite3.Connection, event: models.Event, reflection_id: int, text: str
+    db: sqlite3.Connection,
+    event: models.Event,
+    reflection_id: int,
+    text: str,
+    *,
+    actor: audit.Actor | None,
 ) -> None:
     """Replace the captions with ``text`` split into sentences across the clip's length."""
     if not text.strip():
@@ -859,11 +903,16 @@ def draft_transcript(
         )
     row = _row_for_change(db, event, reflection_id)
     cues = vtt.default_cues(text, _duration_for_edit(row))
-    set_transcript(db, event, reflection_id, cues)
+    set_transcript(db, event, reflection_id, cues, actor=actor)
 
 
 def retry_processing(
-    db: sqlite3.Connection, queue: jobs.JobQueue, event: models.Event, reflection_id: int
+    db: sqlite3.Connection,
+    queue: jobs.JobQueue,
+    event: models.Event,
+    reflection_id: int,
+    *,
+    actor: audit.Actor | None,
 ) -> None:
     """Queue a failed reflection to be processed again, with fresh attempts."""
     row = _row_for_change(db, event, reflection_id)
@@ -879,4 +928,4 @@ def retry_processing(
     with transaction(db):
         audit.record(db, "reflection.retry", "reflection", reflection_id,
                      {"status": "failed", "failure_reason": row["failure_reason"]},
-                     {"status": "received", "job": job["id"]})  # fmt: skip
+                     {"status": "received", "job": job["id"]}, actor=actor)  # fmt: skip

@@ -293,7 +293,7 @@ def _done(reflection_id: int, message: str) -> Any:
 def set_state(reflection_id: int) -> Any:
     """Approve, hide, or put back to waiting."""
     state = request.form.get("state", "")
-    service.set_review_state(get_db(), require_event(), reflection_id, state)
+    service.set_review_state(get_db(), require_event(), reflection_id, state, actor=g.user)
     return _done(reflection_id, _messages().get(state, ""))
 
 
@@ -302,7 +302,7 @@ def set_state(reflection_id: int) -> Any:
 def set_star(reflection_id: int) -> Any:
     """Star for the highlights reel, or unstar."""
     starred = forms.flag_from(request.form.get("starred"))
-    service.set_starred(get_db(), require_event(), reflection_id, starred)
+    service.set_starred(get_db(), require_event(), reflection_id, starred, actor=g.user)
     return _done(reflection_id, _("Starred") if starred else _("Star removed"))
 
 
@@ -312,7 +312,7 @@ def set_perspective(reflection_id: int) -> Any:
     """Move to another perspective of the event."""
     perspective_id = forms.id_from(request.form.get("perspective"))
     db, event = get_db(), require_event()
-    service.set_perspective(db, _job_queue(), event, reflection_id, perspective_id)
+    service.set_perspective(db, _job_queue(), event, reflection_id, perspective_id, actor=g.user)
     label = service.get_reflection(db, event, reflection_id, _lang()).perspective.label
     return _done(reflection_id, _("Perspective: %(label)s", label=label))
 
@@ -322,7 +322,7 @@ def set_perspective(reflection_id: int) -> Any:
 def set_tags(reflection_id: int) -> Any:
     """Replace the topic tags."""
     names = forms.tags_from(request.form.get("tags"))
-    service.set_tags(get_db(), require_event(), reflection_id, names)
+    service.set_tags(get_db(), require_event(), reflection_id, names, actor=g.user)
     return _done(reflection_id, _("Tags saved."))
 
 
@@ -331,7 +331,9 @@ def set_tags(reflection_id: int) -> Any:
 def set_name(reflection_id: int) -> Any:
     """Correct the first name shown (only when the delegate agreed to show it)."""
     name = request.form.get("display_name", "")
-    service.set_display_name(get_db(), _job_queue(), require_event(), reflection_id, name)
+    service.set_display_name(
+        get_db(), _job_queue(), require_event(), reflection_id, name, actor=g.user
+    )
     return _done(reflection_id, _("First name saved."))
 
 
@@ -344,7 +346,7 @@ def set_trim(reflection_id: int) -> Any:
     else:
         trim_in = forms.optional_time(request.form.get("trim_in"))
         trim_out = forms.optional_time(request.form.get("trim_out"))
-    service.set_trim(get_db(), require_event(), reflection_id, trim_in, trim_out)
+    service.set_trim(get_db(), require_event(), reflection_id, trim_in, trim_out, actor=g.user)
     return _done(reflection_id, _("Trim saved."))
 
 
@@ -357,7 +359,7 @@ def save_transcript(reflection_id: int) -> Any:
         request.form.getlist("cue_end"),
         request.form.getlist("cue_text"),
     )
-    service.set_transcript(get_db(), require_event(), reflection_id, cues)
+    service.set_transcript(get_db(), require_event(), reflection_id, cues, actor=g.user)
     return _done(reflection_id, _("Captions saved."))
 
 
@@ -366,7 +368,7 @@ def save_transcript(reflection_id: int) -> Any:
 def draft_transcript(reflection_id: int) -> Any:
     """Replace the captions with a transcript split into sentences across the clip."""
     service.draft_transcript(
-        get_db(), require_event(), reflection_id, request.form.get("plain", "")
+        get_db(), require_event(), reflection_id, request.form.get("plain", ""), actor=g.user
     )
     return _done(reflection_id, _("Captions made from the transcript: check their timings."))
 
@@ -375,10 +377,7 @@ def draft_transcript(reflection_id: int) -> Any:
 @login_required(*REVIEWERS)
 def captions_checked(reflection_id: int) -> Any:
     """A person checked the captions against the clip: it may now go online (issue 16)."""
-    user = g.get("user")
-    service.mark_captions_checked(
-        get_db(), require_event(), reflection_id, user.id if user else None
-    )
+    service.mark_captions_checked(get_db(), require_event(), reflection_id, actor=g.user)
     return _done(reflection_id, _("Captions marked as checked."))
 
 
@@ -386,7 +385,7 @@ def captions_checked(reflection_id: int) -> Any:
 @login_required(*REVIEWERS)
 def retry(reflection_id: int) -> Any:
     """Process a failed reflection again."""
-    service.retry_processing(get_db(), _job_queue(), require_event(), reflection_id)
+    service.retry_processing(get_db(), _job_queue(), require_event(), reflection_id, actor=g.user)
     return _done(reflection_id, _("Queued to be processed again."))
 
 
@@ -418,7 +417,7 @@ def bulk() -> Any:
     state = request.form.get("state", "")
     ids = forms.ids_from(request.form.getlist("ids"))
     db, event = get_db(), require_event()
-    changed = service.bulk_set_review_state(db, event, ids, state)
+    changed = service.bulk_set_review_state(db, event, ids, state, actor=g.user)
     if state == "approved":
         message = ngettext("%(num)d reflection approved.", "%(num)d reflections approved.", changed)
     elif state == "hidden":

@@ -12,7 +12,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from flask import flash, redirect, request, url_for
+from flask import flash, g, redirect, request, url_for
 from flask_babel import gettext as _
 
 from voxpop import audit, models
@@ -50,7 +50,9 @@ def captions_gate(db: sqlite3.Connection, event: models.Event) -> CaptionsGate:
     return CaptionsGate(required=event.captions_required, waiting=int(row[0]))
 
 
-def set_captions_required(db: sqlite3.Connection, event_id: int, required: bool) -> bool:
+def set_captions_required(
+    db: sqlite3.Connection, event_id: int, required: bool, *, actor: audit.Actor | None
+) -> bool:
     """Turn the gate on or off for an event (audited). Returns whether it changed."""
     with transaction(db):
         row = db.execute("SELECT captions_required FROM event WHERE id = ?", (event_id,)).fetchone()
@@ -58,7 +60,7 @@ def set_captions_required(db: sqlite3.Connection, event_id: int, required: bool)
             return False
         db.execute("UPDATE event SET captions_required = ? WHERE id = ?", (int(required), event_id))
         before, after = {"captions_required": bool(row[0])}, {"captions_required": required}
-        audit.record(db, "event.captions_gate", "event", event_id, before, after)
+        audit.record(db, "event.captions_gate", "event", event_id, before, after, actor=actor)
     return True
 
 
@@ -74,7 +76,7 @@ def captions_gate_setting(event: models.Event) -> Any:
         flash(_("The form has expired: please try again."))
         return redirect(target)
     required = request.form.get("required") == "1"
-    if set_captions_required(get_db(), event.id, required):
+    if set_captions_required(get_db(), event.id, required, actor=g.user):
         flash(
             _("Recordings now go online only once their captions are checked.")
             if required

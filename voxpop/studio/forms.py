@@ -1,8 +1,9 @@
 """Forms for the organiser settings pages.
 
 The forms only parse what the browser sent (and carry the CSRF token); the rules (ranges,
-duplicates, the last organiser…) live in ``voxpop.studio.service`` so they hold for every
-caller, and its errors are shown next to the field they name.
+duplicates, the last organiser…) live in the settings services (``studio/event_settings.py``,
+``perspectives.py``, ``consent.py``, ``kiosks.py``, ``users.py``) so they hold for every caller,
+and their errors are shown next to the field they name.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from wtforms import (  # type: ignore[attr-defined]  # SelectChoice: WTForms 3.3
 from wtforms.validators import InputRequired, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from voxpop.studio.consent import CONSENT_FIELDS
 from voxpop.studio.languages import language_name
-from voxpop.studio.service import CONSENT_FIELDS
 from voxpop.web import current_language
 
 

@@ -16,7 +16,7 @@ from babel import Locale, UnknownLocaleError
 from flask_babel import gettext as _
 
 from voxpop import models
-from voxpop.studio.service import consent_field_names
+from voxpop.studio.consent import consent_field_names
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, flash, jsonify, redirect, render_template, url_for
+from flask import current_app, flash, g, jsonify, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -86,7 +86,7 @@ def publish_settings(event: models.Event) -> Any:
         for name in publish.SETTING_FIELDS
     }
     try:
-        changed = publish.save_settings(db, event.id, values)
+        changed = publish.save_settings(db, event.id, values, actor=g.user)
     except publish.PublishFailed as error:
         if error.field in form:
             form[error.field].errors = [error.message]
@@ -110,7 +110,7 @@ def publish_now(event: models.Event) -> Any:
         return redirect(url_for("studio.publish_page"))
     job_id = publish.request_publish(db, current_app.extensions["voxpop"].queue, event.id)
     with transaction(db):
-        audit.record(db, "publish.request", "event", event.id, None, {"job": job_id})
+        audit.record(db, "publish.request", "event", event.id, None, {"job": job_id}, actor=g.user)
     flash(_("Publishing has started; it goes on in the background."))
     return redirect(url_for("studio.publish_page"))
 

@@ -14,6 +14,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     jsonify,
     redirect,
     render_template,
@@ -125,7 +126,7 @@ def reel_create() -> Response:
     try:
         reel_id = service.create_reel(
             db, require_event(), request.form.get("title", ""),
-            propose=request.form.get("propose") == "1",
+            propose=request.form.get("propose") == "1", actor=g.user
         )  # fmt: skip
     except service.ReelError as error:
         flash(error.message)
@@ -165,7 +166,7 @@ def reel_builder(reel_id: int) -> str:
 @login_required("organiser")
 def reel_add(reel_id: int) -> Response:
     try:
-        service.add_item(get_db(), require_event(), reel_id, _reflection_id())
+        service.add_item(get_db(), require_event(), reel_id, _reflection_id(), actor=g.user)
     except service.ReelError as error:
         return _refused(reel_id, error)
     return _back(reel_id, _("Added to the reel."))
@@ -174,7 +175,7 @@ def reel_add(reel_id: int) -> Response:
 @bp.post("/reels/<int:reel_id>/remove")
 @login_required("organiser")
 def reel_remove(reel_id: int) -> Response:
-    service.remove_item(get_db(), require_event(), reel_id, _reflection_id())
+    service.remove_item(get_db(), require_event(), reel_id, _reflection_id(), actor=g.user)
     return _back(reel_id, _("Removed from the reel."))
 
 
@@ -185,7 +186,9 @@ def reel_move(reel_id: int) -> Response:
         request.form.get("direction", ""), 0
     )
     try:
-        service.move_item(get_db(), require_event(), reel_id, _reflection_id(), offset)
+        service.move_item(
+            get_db(), require_event(), reel_id, _reflection_id(), offset, actor=g.user
+        )
     except service.ReelError as error:
         return _refused(reel_id, error)
     return _back(reel_id)
@@ -204,7 +207,7 @@ def reel_order(reel_id: int) -> Response:
     except (TypeError, ValueError):
         abort(400)
     try:
-        service.set_order(get_db(), require_event(), reel_id, order)
+        service.set_order(get_db(), require_event(), reel_id, order, actor=g.user)
     except service.ReelError as error:
         return _refused(reel_id, error)
     return _back(reel_id, _("New order saved."))
@@ -217,7 +220,7 @@ def reel_settings(reel_id: int) -> Response:
         service.update_settings(
             get_db(), require_event(), reel_id, title=request.form.get("title", ""),
             burn_captions=request.form.get("burn_captions") == "1",
-            archived=request.form.get("archived") == "1",
+            archived=request.form.get("archived") == "1", actor=g.user
         )  # fmt: skip
     except service.ReelError as error:
         return _refused(reel_id, error)
@@ -238,7 +241,9 @@ def reel_render(reel_id: int) -> Response:
 @login_required("organiser")
 def reel_delete(reel_id: int) -> Response:
     reel = service.get_reel(get_db(), require_event(), reel_id)
-    service.delete_reel(get_db(), current_app.extensions["voxpop"].store, require_event(), reel_id)
+    service.delete_reel(
+        get_db(), current_app.extensions["voxpop"].store, require_event(), reel_id, actor=g.user
+    )
     flash(_("Reel “%(title)s” deleted.", title=reel.title))
     return redirect(url_for("studio.reels_page"))
 

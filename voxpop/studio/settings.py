@@ -1,7 +1,8 @@
 """Organiser settings: the event, perspectives, prompts, consent text, kiosks and users.
 
 Routes live on the studio blueprint (``voxpop.studio.views.bp``). Each view parses a form,
-calls one function of ``voxpop.studio.service`` (which validates, changes and audits in one
+calls one service function (``studio/event_settings.py``, ``perspectives.py``, ``consent.py``,
+``kiosks.py``, ``users.py``; each validates, changes and audits in one
 transaction), then redirects, or shows the page again with the reason next to the field.
 """
 
@@ -34,7 +35,7 @@ from voxpop.auth import login_required, public
 from voxpop.db import get_db
 from voxpop.extensions import csrf
 from voxpop.storage import IncomingFile
-from voxpop.studio import service
+from voxpop.studio import audit_names, consent, event_settings, kiosks, perspectives, users
 from voxpop.studio.forms import (
     ActionForm,
     ActiveForm,
@@ -51,7 +52,7 @@ from voxpop.studio.forms import (
     RoleForm,
     UserForm,
 )
-from voxpop.studio.service import SettingNotFound, SettingsError
+from voxpop.studio.validation import SettingNotFound, SettingsError
 from voxpop.studio.views import bp, pairing_page
 
 LOGO_MAX_BYTES = 10 * 1024 * 1024
@@ -97,7 +98,7 @@ def _no_store(response: Any) -> Any:
 # -- the event -----------------------------------------------------------------------------------
 
 
-def _event_form_data(settings: service.EventSettings) -> dict[str, Any]:
+def _event_form_data(settings: event_settings.EventSettings) -> dict[str, Any]:
     return {
         "name": settings.name,
         "name_cy": settings.names.get("cy", ""),
@@ -147,14 +148,14 @@ def settings_event(event: models.Event) -> Any:
         form = EventForm(
             formdata=None,
             languages=_offered_languages(),
-            data=_event_form_data(service.event_settings(event)),
+            data=_event_form_data(event_settings.event_settings(event)),
         )
         return _event_page(event, form)
     form = EventForm(languages=_offered_languages())
     if not form.validate():
         return _event_page(event, form, error=_("Please correct the settings marked below."))
     percent = form.missing_voices_percent.data
-    settings = service.EventSettings(
+    settings = event_settings.EventSettings(
         name=form.name.data or "",
         date=form.date.data,
         venue=form.venue.data,
@@ -169,7 +170,9 @@ def settings_event(event: models.Event) -> Any:
         thanks={"en": form.thanks_en.data or "", "cy": form.thanks_cy.data or ""},
     )
     try:
-        changed = service.update_event(get_db(), event.id, settings, _offered_languages())
+        changed = event_settings.update_event(
+            get_db(), event.id, settings, _offered_languages(), actor=g.user
+        )
     except SettingsError as error:
         return _event_page(event, form, error=show_error(form, error))
     flash(_("Event settings saved.") if changed else _("Nothing was changed."))
@@ -186,7 +189,7 @@ def settings_logo(event: models.Event) -> Any:
     form_page = EventForm(
         formdata=None,
         languages=_offered_languages(),
-        data=_event_form_data(service.event_settings(event)),
+        data=_event_form_data(event_settings.event_settings(event)),
     )
     try:
         csrf.protect()
@@ -210,7 +213,7 @@ def settings_logo(event: models.Event) -> Any:
     upload.sync()
     store = current_app.extensions["voxpop"].store
     try:
-        service.set_logo(get_db(), event.id, store, upload.path)
+        event_settings.set_logo(get_db(), event.id, store, upload.path, actor=g.user)
     except SettingsError as error:
         return _event_page(event, form_page, logo_form, error=show_error(logo_form, error))
     flash(_("Logo saved."))
@@ -222,7 +225,7 @@ def settings_logo(event: models.Event) -> Any:
 @with_event
 def settings_logo_remove(event: models.Event) -> Any:
     """Stop showing the logo."""
-    service.remove_logo(get_db(), event.id)
+    event_settings.remove_logo(get_db(), event.id, actor=g.user)
     flash(_("Logo removed."))
     return redirect(url_for("studio.settings_event") + "#branding")
 
@@ -252,8 +255,13 @@ def settings_new_event() -> Any:
     error = None
     if form.validate_on_submit():
         try:
-            service.create_event(
-                get_db(), form.name.data or "", form.date.data, form.venue.data, form.name_cy.data
+            event_settings.create_event(
+                get_db(),
+                form.name.data or "",
+                form.date.data,
+                form.venue.data,
+                form.name_cy.data,
+                actor=g.user,
             )
         except SettingsError as refused:
             error = show_error(form, refused)
@@ -277,7 +285,7 @@ def _perspectives_page(
     failed: tuple[int | None, PerspectiveForm] | None = None,
     error: str | None = None,
 ) -> Any:
-    rows = service.all_perspectives(get_db(), event.id)
+    rows = perspectives.all_perspectives(get_db(), event.id)
     forms: dict[int | None, PerspectiveForm] = {
         row.id: PerspectiveForm(
             formdata=None,
@@ -289,7 +297,7 @@ def _perspectives_page(
         )
         for row in rows
     }
-    forms[None] = PerspectiveForm(formdata=None, data={"colour": service.DEFAULT_ACCENT})
+    forms[None] = PerspectiveForm(formdata=None, data={"colour": event_settings.DEFAULT_ACCENT})
     if failed is not None:
         forms[failed[0]] = failed[1]
     return render_template(
@@ -329,7 +337,9 @@ def settings_perspective_add(event: models.Event) -> Any:
     """Add a perspective at the end of the list."""
     form = PerspectiveForm()
     try:
-        new_id = service.add_perspective(get_db(), event.id, _labels(form), form.colour.data or "")
+        new_id = perspectives.add_perspective(
+            get_db(), event.id, _labels(form), form.colour.data or "", actor=g.user
+        )
     except SettingsError as error:
         return _perspectives_page(event, (None, form), show_error(form, error))
     flash(_("Perspective added."))
@@ -343,8 +353,8 @@ def settings_perspective_edit(event: models.Event, perspective_id: int) -> Any:
     """Rename or recolour a perspective (its slug stays)."""
     form = PerspectiveForm()
     try:
-        service.edit_perspective(
-            get_db(), event.id, perspective_id, _labels(form), form.colour.data or ""
+        perspectives.edit_perspective(
+            get_db(), event.id, perspective_id, _labels(form), form.colour.data or "", actor=g.user
         )
     except SettingsError as error:
         return _perspectives_page(event, (perspective_id, form), show_error(form, error))
@@ -359,7 +369,7 @@ def settings_perspective_move(event: models.Event, perspective_id: int) -> Any:
     """Move a perspective up or down the kiosk's list."""
     direction = MoveForm().direction.data or ""
     try:
-        service.move_perspective(get_db(), event.id, perspective_id, direction)
+        perspectives.move_perspective(get_db(), event.id, perspective_id, direction, actor=g.user)
     except SettingsError as error:
         return _perspectives_page(event, error=show_error(None, error))
     return _to_perspectives(perspective_id)
@@ -371,7 +381,7 @@ def settings_perspective_move(event: models.Event, perspective_id: int) -> Any:
 def settings_perspective_retire(event: models.Event, perspective_id: int) -> Any:
     """Take a perspective off the kiosk; its reflections keep it."""
     try:
-        service.retire_perspective(get_db(), event.id, perspective_id)
+        perspectives.retire_perspective(get_db(), event.id, perspective_id, actor=g.user)
     except SettingsError as error:
         return _perspectives_page(event, error=show_error(None, error))
     flash(_("Perspective retired: the kiosk no longer offers it. Its reflections are kept."))
@@ -383,7 +393,7 @@ def settings_perspective_retire(event: models.Event, perspective_id: int) -> Any
 @with_event
 def settings_perspective_restore(event: models.Event, perspective_id: int) -> Any:
     """Put a retired perspective back on the kiosk."""
-    service.restore_perspective(get_db(), event.id, perspective_id)
+    perspectives.restore_perspective(get_db(), event.id, perspective_id, actor=g.user)
     flash(_("Perspective restored: the kiosk offers it again."))
     return _to_perspectives(perspective_id)
 
@@ -396,7 +406,7 @@ def _prompts_page(
     failed: tuple[int | None, PromptForm] | None = None,
     error: str | None = None,
 ) -> Any:
-    rows = service.all_prompts(get_db(), event.id)
+    rows = perspectives.all_prompts(get_db(), event.id)
     forms: dict[int | None, PromptForm] = {
         row.id: PromptForm(
             formdata=None,
@@ -444,7 +454,7 @@ def settings_prompt_add(event: models.Event) -> Any:
     """Add a prompt (shown on the kiosk straight away)."""
     form = PromptForm()
     try:
-        new_id = service.add_prompt(get_db(), event.id, _texts(form))
+        new_id = perspectives.add_prompt(get_db(), event.id, _texts(form), actor=g.user)
     except SettingsError as error:
         return _prompts_page(event, (None, form), show_error(form, error))
     flash(_("Prompt added."))
@@ -458,7 +468,7 @@ def settings_prompt_edit(event: models.Event, prompt_id: int) -> Any:
     """Change a prompt's wording."""
     form = PromptForm()
     try:
-        service.edit_prompt(get_db(), event.id, prompt_id, _texts(form))
+        perspectives.edit_prompt(get_db(), event.id, prompt_id, _texts(form), actor=g.user)
     except SettingsError as error:
         return _prompts_page(event, (prompt_id, form), show_error(form, error))
     flash(_("Prompt saved."))
@@ -472,7 +482,7 @@ def settings_prompt_move(event: models.Event, prompt_id: int) -> Any:
     """Move a prompt up or down the kiosk's list."""
     direction = MoveForm().direction.data or ""
     try:
-        service.move_prompt(get_db(), event.id, prompt_id, direction)
+        perspectives.move_prompt(get_db(), event.id, prompt_id, direction, actor=g.user)
     except SettingsError as error:
         return _prompts_page(event, error=show_error(None, error))
     return _to_prompts(prompt_id)
@@ -485,7 +495,7 @@ def settings_prompt_active(event: models.Event, prompt_id: int) -> Any:
     """Show a prompt on the kiosk, or hide it."""
     active = ActiveForm().active.data == "1"
     try:
-        service.set_prompt_active(get_db(), event.id, prompt_id, active)
+        perspectives.set_prompt_active(get_db(), event.id, prompt_id, active, actor=g.user)
     except SettingsError as error:
         return _prompts_page(event, error=show_error(None, error))
     flash(_("Prompt shown on the kiosk.") if active else _("Prompt hidden from the kiosk."))
@@ -501,12 +511,12 @@ def settings_prompt_active(event: models.Event, prompt_id: int) -> Any:
 def settings_consent(event: models.Event) -> Any:
     """The consent wording: editing makes a new version; every old one stays readable."""
     db = get_db()
-    versions = service.consent_versions(db, event.id)
+    versions = consent.consent_versions(db, event.id)
     error = None
     if request.method == "POST":
         form = ConsentForm()
         try:
-            version = service.add_consent_version(db, event.id, form.texts())
+            version = consent.add_consent_version(db, event.id, form.texts(), actor=g.user)
         except SettingsError as refused:
             error = show_error(form, refused)
         else:
@@ -522,7 +532,7 @@ def settings_consent(event: models.Event) -> Any:
             data={
                 f"{key}_{lang}": current.get(lang, {}).get(key, "")
                 for lang in ("en", "cy")
-                for key in service.CONSENT_FIELDS
+                for key in consent.CONSENT_FIELDS
             },
         )
     return render_template(
@@ -531,7 +541,7 @@ def settings_consent(event: models.Event) -> Any:
         event=event,
         form=form,
         versions=versions,
-        parts=service.consent_field_names(),
+        parts=consent.consent_field_names(),
         error=error,
     ), (400 if error else 200)
 
@@ -573,8 +583,11 @@ def settings_kiosk_add() -> Any:
     """Create a kiosk and show its one-time pairing link and QR code (shown only now)."""
     form = KioskForm()
     try:
-        new = service.create_kiosk(
-            get_db(), form.name.data or "", mode="roving" if form.roving.data else "kiosk"
+        new = kiosks.create_kiosk(
+            get_db(),
+            form.name.data or "",
+            mode="roving" if form.roving.data else "kiosk",
+            actor=g.user,
         )
     except SettingsError as error:
         return _kiosks_page((None, form), show_error(form, error))
@@ -587,7 +600,7 @@ def settings_kiosk_rename(kiosk_id: int) -> Any:
     """Rename a kiosk."""
     form = KioskForm()
     try:
-        service.rename_kiosk(get_db(), kiosk_id, form.name.data or "")
+        kiosks.rename_kiosk(get_db(), kiosk_id, form.name.data or "", actor=g.user)
     except SettingsError as error:
         return _kiosks_page((kiosk_id, form), show_error(form, error))
     flash(_("Kiosk renamed."))
@@ -598,7 +611,7 @@ def settings_kiosk_rename(kiosk_id: int) -> Any:
 @organiser_only
 def settings_kiosk_revoke(kiosk_id: int) -> Any:
     """Unpair a kiosk: its next request is refused, with a message on its screen."""
-    service.revoke_kiosk(get_db(), kiosk_id)
+    kiosks.revoke_kiosk(get_db(), kiosk_id, actor=g.user)
     flash(_("Kiosk revoked: it can no longer send reflections."))
     return redirect(url_for("studio.settings_kiosks") + f"#kiosk-{kiosk_id}")
 
@@ -609,11 +622,13 @@ def settings_kiosk_revoke(kiosk_id: int) -> Any:
 def _users_page(
     failed: tuple[str, int | None, FlaskForm] | None = None, error: str | None = None
 ) -> Any:
-    users = service.all_users(get_db())
+    everyone = users.all_users(get_db())
     role_forms: dict[int, FlaskForm] = {
-        user.id: RoleForm(formdata=None, data={"role": user.role}) for user in users
+        user.id: RoleForm(formdata=None, data={"role": user.role}) for user in everyone
     }
-    password_forms: dict[int, FlaskForm] = {user.id: PasswordForm(formdata=None) for user in users}
+    password_forms: dict[int, FlaskForm] = {
+        user.id: PasswordForm(formdata=None) for user in everyone
+    }
     add_form: FlaskForm = UserForm(formdata=None)
     if failed is not None:
         kind, user_id, form = failed
@@ -626,7 +641,7 @@ def _users_page(
     return render_template(
         "studio/settings/users.html",
         section="users",
-        users=users,
+        users=everyone,
         role_forms=role_forms,
         password_forms=password_forms,
         add_form=add_form,
@@ -649,8 +664,12 @@ def settings_user_add() -> Any:
     """Add a facilitator or organiser."""
     form = UserForm()
     try:
-        service.add_user(
-            get_db(), form.name.data or "", form.role.data or "", form.password.data or ""
+        users.add_user(
+            get_db(),
+            form.name.data or "",
+            form.role.data or "",
+            form.password.data or "",
+            actor=g.user,
         )
     except SettingsError as error:
         return _users_page(("add", None, form), show_error(form, error))
@@ -664,7 +683,7 @@ def settings_user_role(user_id: int) -> Any:
     """Make a user an organiser or a facilitator."""
     form = RoleForm()
     try:
-        service.change_role(get_db(), user_id, form.role.data or "")
+        users.change_role(get_db(), user_id, form.role.data or "", actor=g.user)
     except SettingsError as error:
         return _users_page(("role", user_id, form), show_error(form, error))
     flash(_("Role changed."))
@@ -679,7 +698,7 @@ def settings_user_password(user_id: int) -> Any:
     """Set a new password for a user."""
     form = PasswordForm()
     try:
-        service.reset_password(get_db(), user_id, form.password.data or "")
+        users.reset_password(get_db(), user_id, form.password.data or "", actor=g.user)
     except SettingsError as error:
         return _users_page(("password", user_id, form), show_error(form, error))
     if user_id == g.user.id:  # this browser stays logged in; every other session of theirs ends
@@ -693,7 +712,7 @@ def settings_user_password(user_id: int) -> Any:
 def settings_user_remove(user_id: int) -> Any:
     """Remove a user who has not changed anything yet."""
     try:
-        name = service.remove_user(get_db(), user_id, g.user.id)
+        name = users.remove_user(get_db(), user_id, actor=g.user)
     except SettingsError as error:
         return _users_page(error=show_error(None, error))
     flash(_("%(name)s was removed.", name=name))
@@ -709,7 +728,7 @@ def audit_log() -> Any:
     """Who changed what, when, from what to what; filtered by the kind of thing, or one thing."""
     db = get_db()
     form = AuditFilterForm(request.args)
-    kinds = service.audit_target_kinds(db)
+    kinds = audit_names.audit_target_kinds(db)
     form.kind.choices = [SelectChoice("", _("Everything"))] + [SelectChoice(k) for k in kinds]
     kind = form.kind.data or None
     target = form.target.data if kind else None  # None when empty or not a number
@@ -721,5 +740,5 @@ def audit_log() -> Any:
         rows=rows,
         kind=kind,
         target=target,
-        actions=service.audit_action_names(),
+        actions=audit_names.audit_action_names(),
     )

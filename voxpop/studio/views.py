@@ -11,6 +11,7 @@ from flask import (
     Response,
     abort,
     current_app,
+    g,
     jsonify,
     make_response,
     render_template,
@@ -26,7 +27,7 @@ from voxpop import models, tls
 from voxpop.auth import login_required
 from voxpop.db import get_db
 from voxpop.reflection.records import processing_status, reflections_by_perspective
-from voxpop.studio import languages, service
+from voxpop.studio import kiosks, languages, validation
 from voxpop.web import current_language, require_event
 
 bp = Blueprint("studio", __name__)
@@ -104,8 +105,8 @@ def add_kiosk() -> Any:
         return overview()
     mode = "roving" if form.roving.data else "kiosk"
     try:
-        new = service.create_kiosk(get_db(), form.name.data or "", mode=mode)
-    except service.SettingsError:
+        new = kiosks.create_kiosk(get_db(), form.name.data or "", mode=mode, actor=g.user)
+    except validation.SettingsError:
         return overview(), 400
     return pairing_page(new)
 

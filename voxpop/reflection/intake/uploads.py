@@ -20,13 +20,13 @@ import logging
 import secrets
 import sqlite3
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from flask_babel import gettext as _
 
 from voxpop import jobs, models
-from voxpop.db import transaction, utcnow
+from voxpop.db import iso_seconds, now_utc, transaction, utc_in, utcnow
 from voxpop.errors import InsufficientStorage, InvalidSubmission, VoxpopError, disk_full_message
 from voxpop.reflection.intake.staging import DiskFull, StagingArea, ensure_room
 from voxpop.reflection.records import (
@@ -89,7 +89,7 @@ class Upload:
 
     def expired(self, now: datetime | None = None) -> bool:
         """Past its expiry time without being finished."""
-        moment = now or datetime.now(UTC)
+        moment = now or now_utc()
         return not self.finished and datetime.fromisoformat(self.expires_at) < moment
 
 
@@ -166,7 +166,7 @@ def submission_from_metadata(metadata: dict[str, str], media: Any = None) -> Sub
 
 
 def _expiry(seconds: int) -> str:
-    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat(timespec="seconds")
+    return utc_in(seconds)
 
 
 def get_upload(db: sqlite3.Connection, upload_id: str, kiosk: models.Kiosk) -> Upload:
@@ -402,7 +402,7 @@ def sweep_expired(db: sqlite3.Connection, store: MediaStore, now: datetime | Non
 
     An upload a live request is writing is skipped: its expiry moves on when the write ends.
     """
-    moment = (now or datetime.now(UTC)).isoformat(timespec="seconds")
+    moment = iso_seconds(now or now_utc())
     staging = StagingArea(store.staging)
     removed = 0
     for row in db.execute(

@@ -1,0 +1,84 @@
+"""Kiosk devices from the studio: create (with a pairing token), rename, revoke."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from flask_babel import gettext as _
+
+from voxpop import audit, models
+from voxpop.db import transaction, utcnow
+from voxpop.studio.validation import (
+    SettingNotFound,
+    clean_text,
+)
+
+KIOSK_NAME_MAX = 60
+
+
+def _kiosk(db: sqlite3.Connection, kiosk_id: int) -> sqlite3.Row:
+    row = db.execute("SELECT * FROM kiosk WHERE id = ?", (kiosk_id,)).fetchone()
+    if row is None:
+        raise SettingNotFound(_("There is no such kiosk."))
+    return row
+
+
+def create_kiosk(
+    db: sqlite3.Connection, name: str, mode: str = "kiosk", *, actor: audit.Actor | None
+) -> models.NewKiosk:
+    """Create a kiosk and its one-time pairing token (shown once, stored only as a hash)."""
+    name = clean_text(name, field="name", maximum=KIOSK_NAME_MAX) or models.next_kiosk_name(db)
+    with transaction(db):  # models.create_kiosk's transaction nests: kiosk and audit together
+        new = models.create_kiosk(db, name, mode=mode)
+        audit.record(
+            db,
+            "kiosk.create",
+            "kiosk",
+            new.kiosk.id,
+            None,
+            {"name": name, "mode": mode},
+            actor=actor,
+        )
+    return new
+
+
+def rename_kiosk(
+    db: sqlite3.Connection, kiosk_id: int, name: str, *, actor: audit.Actor | None
+) -> None:
+    """Give a kiosk a new name."""
+    name = clean_text(
+        name, field="name", maximum=KIOSK_NAME_MAX, required=_("Give the kiosk a name.")
+    )
+    with transaction(db):
+        row = _kiosk(db, kiosk_id)
+        db.execute("UPDATE kiosk SET name = ? WHERE id = ?", (name, kiosk_id))
+        audit.record(
+            db,
+            "kiosk.rename",
+            "kiosk",
+            kiosk_id,
+            {"name": row["name"]},
+            {"name": name},
+            actor=actor,
+        )
+
+
+def revoke_kiosk(db: sqlite3.Connection, kiosk_id: int, *, actor: audit.Actor | None) -> None:
+    """Unpair a kiosk for good: its next request is refused (pair it again to use it)."""
+    with transaction(db):
+        row = _kiosk(db, kiosk_id)
+        if row["revoked_at"]:
+            return
+        now = utcnow()
+        db.execute(
+            "UPDATE kiosk SET revoked_at = ?, pairing_hash = NULL WHERE id = ?", (now, kiosk_id)
+        )
+        audit.record(
+            db,
+            "kiosk.revoke",
+            "kiosk",
+            kiosk_id,
+            {"revoked_at": None},
+            {"revoked_at": now},
+            actor=actor,
+        )
