@@ -76,6 +76,7 @@ ROLES_TABLE: dict[str, set[str]] = {
     "studio.settings_user_password": {"organiser"},
     "studio.settings_user_remove": {"organiser"},
     "studio.audit_log": {"organiser"},
+    "studio.audit_log_csv": {"organiser"},  # the same entries as CSV
     # -- public archive (voxpop/archive) and its downloads (voxpop/studio/exporting.py) --
     "archive.landing": {"anonymous"},
     "archive.search_page": {"anonymous"},  # search over the public archive only

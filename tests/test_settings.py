@@ -1141,15 +1141,15 @@ def test_audit_log_page_lists_and_filters(app: Flask, organiser: FlaskClient) ->
     )
     post(organiser, "/studio/settings/prompts", {"text_en": "Anything else?"})
     page = organiser.get("/studio/audit").text
-    assert page.index("Prompt added") < page.index("Perspective renamed or recoloured")
-    assert "organiser-user" in page
-    assert "Volunteer" in page and "Helper" in page  # before → after
+    added = "organiser-user added the prompt “Anything else?”."
+    renamed = "organiser-user renamed the perspective “Volunteer” to “Helper”."
+    assert page.index(added) < page.index(renamed)  # newest first
     only_perspectives = organiser.get("/studio/audit?kind=perspective").text
-    assert "Perspective renamed" in only_perspectives and "Prompt added" not in only_perspectives
+    assert renamed in only_perspectives and added not in only_perspectives
     one = organiser.get(f"/studio/audit?kind=perspective&target={volunteer}").text
-    assert "Perspective renamed" in one
+    assert renamed in one
     none = organiser.get(f"/studio/audit?kind=perspective&target={volunteer + 1}").text
-    assert "Nothing recorded yet." in none
+    assert "Nothing matches these filters." in none
     assert organiser.get("/studio/audit?kind=perspective&target=abc").status_code == 200
 
 

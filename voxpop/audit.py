@@ -86,17 +86,22 @@ def entries(
     *,
     target_kind: str | None = None,
     target_id: int | None = None,
+    user_name: str | None = None,
     limit: int = 500,
 ) -> list[dict[str, Any]]:
-    """The newest audit rows, optionally for one target, with before/after decoded."""
-    sql = "SELECT * FROM audit_log"
+    """The newest audit rows, optionally about one kind of thing (or one of them) and by one
+    person, with before/after decoded."""
+    sql = "SELECT * FROM audit_log WHERE 1 = 1"
     params: list[Any] = []
     if target_kind is not None:
-        sql += " WHERE target_kind = ?"
+        sql += " AND target_kind = ?"
         params.append(target_kind)
         if target_id is not None:
             sql += " AND target_id = ?"
             params.append(target_id)
+    if user_name is not None:
+        sql += " AND user_name = ?"
+        params.append(user_name)
     sql += " ORDER BY id DESC LIMIT ?"
     params.append(limit)
     rows = db.execute(sql, params).fetchall()

@@ -21,10 +21,8 @@ writes it wherever the caller says, which must be outside the site.
 from __future__ import annotations
 
 import base64
-import csv
 import functools
 import hashlib
-import io
 import json
 import logging
 import math
@@ -49,6 +47,7 @@ from voxpop.archive.service import PublicFile, PublicReel, PublicReflection
 from voxpop.errors import VoxpopError
 from voxpop.media import vtt
 from voxpop.security import EXPORT_CONTENT_SECURITY_POLICY, EXPORT_REFERRER_POLICY
+from voxpop.spreadsheet import csv_bytes, safe_cell
 from voxpop.storage import MediaStore, file_sha256
 
 log = logging.getLogger(__name__)
@@ -585,12 +584,6 @@ def write_site_zip(
 # -- the consent log ---------------------------------------------------------------------------
 
 
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    # A spreadsheet would run a cell starting like a formula (a kiosk name is typed by a person).
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def consent_log_rows(db: sqlite3.Connection, event_id: int | None = None) -> list[list[str]]:
     """The consent log of an event (default: the current one), one row per reflection.
 
@@ -616,7 +609,7 @@ def consent_log_rows(db: sqlite3.Connection, event_id: int | None = None) -> lis
         purposes = " ".join(purpose for purpose in models.PURPOSES if granted[purpose])
         table.append(
             [
-                _cell(value)
+                safe_cell(value)
                 for value in (
                     row["id"],
                     row["version"],
@@ -631,17 +624,9 @@ def consent_log_rows(db: sqlite3.Connection, event_id: int | None = None) -> lis
     return table
 
 
-def _csv(rows: list[list[str]]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CONSENT_LOG_COLUMNS)
-    writer.writerows(rows)
-    return buffer.getvalue().encode("utf-8")
-
-
 def consent_log_csv(db: sqlite3.Connection, event_id: int | None = None) -> bytes:
     """The consent log as CSV bytes (UTF-8, header row first)."""
-    return _csv(consent_log_rows(db, event_id))
+    return csv_bytes(CONSENT_LOG_COLUMNS, consent_log_rows(db, event_id))
 
 
 def write_consent_log(db: sqlite3.Connection, path: Path, event_id: int | None = None) -> int:
@@ -650,7 +635,7 @@ def write_consent_log(db: sqlite3.Connection, path: Path, event_id: int | None =
     Keep it out of the published site: it says who consented to what, when, on which kiosk.
     """
     rows = consent_log_rows(db, event_id)
-    data = _csv(rows)
+    data = csv_bytes(CONSENT_LOG_COLUMNS, rows)
     _write_atomically(Path(path), lambda handle: handle.write(data))
     return len(rows)
 

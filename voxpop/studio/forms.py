@@ -191,5 +191,6 @@ class AuditFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    kind = SelectField(_l("About"), validators=[Optional()], validate_choice=False)
+    kind = SelectField(_l("Kind of change"), validators=[Optional()], validate_choice=False)
     target = IntegerField(_l("Number"), validators=[Optional()])
+    who = SelectField(_l("Who"), validators=[Optional()], validate_choice=False)

@@ -14,6 +14,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from flask import (
+    Response,
     abort,
     current_app,
     flash,
@@ -35,7 +36,15 @@ from voxpop.auth import login_required, public
 from voxpop.db import get_db
 from voxpop.extensions import csrf
 from voxpop.storage import IncomingFile
-from voxpop.studio import audit_names, consent, event_settings, kiosks, perspectives, users
+from voxpop.studio import (
+    audit_log,
+    audit_names,
+    consent,
+    event_settings,
+    kiosks,
+    perspectives,
+    users,
+)
 from voxpop.studio.forms import (
     ActionForm,
     ActiveForm,
@@ -54,6 +63,7 @@ from voxpop.studio.forms import (
 )
 from voxpop.studio.validation import SettingNotFound, SettingsError
 from voxpop.studio.views import bp, pairing_page
+from voxpop.web import current_language
 
 LOGO_MAX_BYTES = 10 * 1024 * 1024
 organiser_only = login_required("organiser")
@@ -722,23 +732,48 @@ def settings_user_remove(user_id: int) -> Any:
 # -- audit log -----------------------------------------------------------------------------------
 
 
-@bp.get("/audit")
-@organiser_only
-def audit_log() -> Any:
-    """Who changed what, when, from what to what; filtered by the kind of thing, or one thing."""
+def _audit_entries() -> tuple[AuditFilterForm, list[audit_log.Entry], dict[str, Any]]:
+    """The audit filter form and the entries it chooses, worded in the reader's language."""
     db = get_db()
     form = AuditFilterForm(request.args)
-    kinds = audit_names.audit_target_kinds(db)
-    form.kind.choices = [SelectChoice("", _("Everything"))] + [SelectChoice(k) for k in kinds]
+    names = audit_log.kind_names()
+    kinds = [k for k in audit_names.audit_target_kinds(db) if k in names]
+    form.kind.choices = [SelectChoice("", _("Everything"))] + [
+        SelectChoice(k, names[k]) for k in kinds
+    ]
+    form.who.choices = [SelectChoice("", _("Everyone"))] + [
+        SelectChoice(name) for name in audit_log.people(db)
+    ]
     kind = form.kind.data or None
     target = form.target.data if kind else None  # None when empty or not a number
-    rows = audit.entries(db, target_kind=kind, target_id=target)
+    who = form.who.data or None
+    rows = audit.entries(db, target_kind=kind, target_id=target, user_name=who)
+    args = {k: v for k, v in {"kind": kind, "target": target, "who": who}.items() if v}
+    return form, audit_log.worded(db, rows, current_language()), args
+
+
+@bp.get("/audit", endpoint="audit_log")
+@organiser_only
+def audit_log_page() -> Any:
+    """Who changed what, and when, as sentences; filtered by kind of change, one item, or
+    person; downloadable as CSV."""
+    form, entries, args = _audit_entries()
     return render_template(
         "studio/settings/audit.html",
         section="audit",
         form=form,
-        rows=rows,
-        kind=kind,
-        target=target,
-        actions=audit_names.audit_action_names(),
+        entries=entries,
+        args=args,
+        kind_names=audit_log.kind_names(),
     )
+
+
+@bp.get("/audit.csv")
+@organiser_only
+def audit_log_csv() -> Any:
+    """The same entries as the page shows, as a spreadsheet."""
+    _form, entries, _args = _audit_entries()
+    response = Response(audit_log.as_csv(entries), mimetype="text/csv")
+    response.headers["Content-Disposition"] = 'attachment; filename="voxpop-audit-log.csv"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
