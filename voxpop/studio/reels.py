@@ -29,9 +29,9 @@ from voxpop import models
 from voxpop.auth import login_required
 from voxpop.db import get_db
 from voxpop.media import reel as reel_media
-from voxpop.reels import service
-from voxpop.reels.render import INTRO_SECONDS, OUTRO_SECONDS, SECTION_SECONDS
+from voxpop.reels import preview, service
 from voxpop.slugs import slugify
+from voxpop.studio.dashboard import kind_names
 from voxpop.studio.views import bp
 from voxpop.web import current_language, require_event
 
@@ -134,6 +134,12 @@ def reel_create() -> Response:
     return redirect(url_for("studio.reel_builder", reel_id=reel_id))
 
 
+def _sequence(
+    db: Any, event: models.Event, items: list[service.ReelEntry]
+) -> list[preview.PreviewPiece]:
+    return preview.sequence(db, event, items, kind_names())
+
+
 @bp.get("/reels/<int:reel_id>")
 @login_required("organiser")
 def reel_builder(reel_id: int) -> str:
@@ -141,9 +147,7 @@ def reel_builder(reel_id: int) -> str:
     event = require_event()
     reel = service.get_reel(db, event, reel_id)
     items = service.entries(db, event, reel_id, _lang())
-    shown = [item for item in items if item.showable]
-    sections = len({item.perspective_id for item in shown})
-    cards = INTRO_SECONDS + OUTRO_SECONDS + sections * SECTION_SECONDS if shown else 0.0
+    pieces = _sequence(db, event, items)
     files = {
         row["kind"]: row
         for row in db.execute("SELECT * FROM reel_asset WHERE reel_id = ?", (reel_id,)).fetchall()
@@ -153,13 +157,33 @@ def reel_builder(reel_id: int) -> str:
         reel=reel,
         items=items,
         candidates=service.candidates(db, event, reel_id, _lang()),
-        planned=service.planned_duration(items) + cards,
+        pieces=pieces,
+        planned=preview.total_seconds(pieces),
         state=service.render_state(db, reel),
         files=files,
         perspectives=models.perspectives(db, event.id),
         clock=clock,
         keyframe_cut=keyframe_cut,
     )
+
+
+@bp.get("/reels/<int:reel_id>/preview.json")
+@login_required("organiser")
+def reel_preview(reel_id: int) -> Response:
+    """The sequence's timeline (HTML, for the preview player) and length, after a change."""
+    db = get_db()
+    event = require_event()
+    reel = service.get_reel(db, event, reel_id)
+    pieces = _sequence(db, event, service.entries(db, event, reel_id, _lang()))
+    planned = preview.total_seconds(pieces)
+    response = jsonify(
+        ok=True,
+        html=render_template("studio/_reel_timeline.html", reel=reel, pieces=pieces, clock=clock),
+        length=_("about %(length)s with cards", length=clock(planned)),
+        seconds=planned,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.post("/reels/<int:reel_id>/add")
