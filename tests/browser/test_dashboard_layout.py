@@ -111,6 +111,7 @@ def overlaps(a: dict[str, float], b: dict[str, float]) -> bool:
         (1366, 768, "", "dashboard-laptop.png"),
         (1920, 1080, "?big=1", "dashboard-big-screen.png"),
         (1366, 768, "?big=1", None),  # the projector mode also fits a laptop driving it
+        (1366, 768, "?lang=cy", None),  # Welsh: longer words, the same one screen
     ],
 )
 def test_dashboard_fits_one_screen(
@@ -138,7 +139,8 @@ def test_dashboard_fits_one_screen(
     expect(page.locator("svg.chart")).to_have_count(4)
     missing = page.locator(".missing-voice").evaluate_all("els => els.map(e => e.dataset.slug)")
     assert sorted(missing) == ["government", "service-user"]
-    assert ("is-big" in (page.locator("body").get_attribute("class") or "")) == bool(query)
+    assert ("is-big" in (page.locator("body").get_attribute("class") or "")) == ("big" in query)
+    assert page.locator("html").get_attribute("lang") == ("cy" if "cy" in query else "en")
 
     scroll_height, inner_height, scroll_width, inner_width = page_fits(page)
     assert scroll_height <= inner_height, f"{scroll_height} px tall in a {inner_height} px window"
