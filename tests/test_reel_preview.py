@@ -1,5 +1,5 @@
 """The reel's sequence before a render (issue 17): the same cards, order and lengths a render
-would make, the trims cut at keyframes, and the builder's timeline and its JSON refresh."""
+would make, the trims cut at keyframes, and the builder's timeline and its refreshed fragment."""
 
 from __future__ import annotations
 
@@ -87,7 +87,9 @@ def test_an_empty_or_unshowable_reel_has_no_sequence(app, organiser, tmp_path) -
     assert "Nothing to preview yet" in page and 'id="reel-timeline"' not in page
 
 
-def test_builder_shows_the_timeline_and_refreshes_it_as_json(app, organiser, tmp_path) -> None:
+def test_builder_shows_the_timeline_and_its_fragment_follows_the_order(
+    app, organiser, tmp_path
+) -> None:
     a = ready(app, tmp_path, duration=4.0)
     b = written(app)
     reel_id = create(organiser)
@@ -104,18 +106,21 @@ def test_builder_shows_the_timeline_and_refreshes_it_as_json(app, organiser, tmp
     csrf = token(organiser, f"/studio/reels/{reel_id}")
     organiser.post(f"/studio/reels/{reel_id}/order", json={"order": [b, a]},
                    headers={"X-CSRFToken": csrf, "Accept": "application/json"})  # fmt: skip
-    answer = organiser.get(f"/studio/reels/{reel_id}/preview.json")
+    answer = organiser.get(f"/studio/reels/{reel_id}/timeline")
     assert answer.status_code == 200 and "no-store" in answer.headers["Cache-Control"]
-    data = answer.json
-    assert data["html"].index(f"/studio/media/{b}/card") < data["html"].index(
-        f"/studio/media/{a}/mp4"
-    )
-    expected = INTRO_SECONDS + SECTION_SECONDS + cards.words_to_seconds(WORDS) + 4.0 + OUTRO_SECONDS
-    assert data["seconds"] == pytest.approx(expected)
-    assert data["length"].startswith("about ") and data["length"].endswith("with cards")
-    welsh = organiser.get(f"/studio/reels/{reel_id}/preview.json?lang=cy").json
-    assert "Chwarae o fan hyn" in welsh["html"]
+    assert answer.headers["X-Voxpop-Fragment"] == "reel-timeline"
+    html = answer.text
+    assert "<html" not in html
+    assert html.index(f"/studio/media/{b}/card") < html.index(f"/studio/media/{a}/mp4")
+    seconds = INTRO_SECONDS + SECTION_SECONDS + cards.words_to_seconds(WORDS) + 4.0 + OUTRO_SECONDS
+    assert f'data-seconds="{seconds}"' in html
+    whole = round(seconds)
+    assert f'data-length-text="about {whole // 60}:{whole % 60:02d} with cards"' in html
+    # The cards' words are the reel's (English first at this event), marked as such.
+    assert '<span class="piece-label" lang="en">Thank you · Diolch</span>' in html
+    welsh = organiser.get(f"/studio/reels/{reel_id}/timeline?lang=cy").text
+    assert "Chwarae o fan hyn:" in welsh
 
 
 def test_preview_of_another_events_or_a_missing_reel_is_not_found(app, organiser) -> None:
-    assert organiser.get("/studio/reels/999/preview.json").status_code == 404
+    assert organiser.get("/studio/reels/999/timeline").status_code == 404

@@ -3,14 +3,13 @@
 // plays them in turn without rendering: a clip's delivery MP4 from its trim in to its trim out,
 // a written reflection's quote card and the title cards for as long as the reel will show them.
 // Selecting an item plays from there. After a reorder (reel.js says "voxpop:reel-changed") the
-// timeline is fetched again through net.js. No library, no CDN.
+// timeline is fetched again as an HTML fragment. No library, no CDN.
 (function () {
   "use strict";
   var box = document.getElementById("reel-sequence");
   var messagesElement = document.getElementById("reel-messages");
   if (!box || !messagesElement) { return; }
   var messages = JSON.parse(messagesElement.textContent);
-  var net = window.voxpopNet;
   var player = document.getElementById("preview-player");
   var timelineBox = document.getElementById("reel-timeline-box");
   var video = document.getElementById("preview-video");
@@ -238,19 +237,27 @@
     if (playing) { window.setTimeout(next, 1500); }
   });
 
+  // The new timeline is an HTML fragment (like the dashboard's): only an answer carrying our
+  // header will do, not a login page after the session ended.
   document.addEventListener("voxpop:reel-changed", function () {
-    net.getJSON(box.getAttribute("data-preview-url"), { failed: messages.previewFailed, cache: "no-store" })
-      .then(function (data) {
-        pause();
-        current = -1;
-        video.hidden = true;
-        image.hidden = true;
-        card.hidden = true;
-        timelineBox.innerHTML = data.html;
-        if (lengthText && data.length) { lengthText.textContent = data.length; }
-        readTimeline();
-      })
-      .catch(function (error) { now.textContent = error.message; });
+    fetch(box.getAttribute("data-timeline-url"), {
+      credentials: "same-origin", cache: "no-store", headers: { Accept: "text/html" }
+    }).then(function (response) {
+      if (!response.ok || response.headers.get("X-Voxpop-Fragment") !== "reel-timeline") {
+        throw new Error(messages.previewFailed);
+      }
+      return response.text();
+    }).then(function (html) {
+      pause();
+      current = -1;
+      video.hidden = true;
+      image.hidden = true;
+      card.hidden = true;
+      timelineBox.innerHTML = html;
+      var fragment = timelineBox.querySelector("[data-length-text]");
+      if (lengthText && fragment) { lengthText.textContent = fragment.getAttribute("data-length-text"); }
+      readTimeline();
+    }).catch(function () { now.textContent = messages.previewFailed; });
   });
 
   readTimeline();

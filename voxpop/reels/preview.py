@@ -22,6 +22,7 @@ from voxpop.reels.render import (
     SECTION_SECONDS,
     intro_look,
     outro_look,
+    reel_language,
     section_look,
 )
 from voxpop.reels.service import ReelEntry
@@ -40,9 +41,10 @@ class PreviewPiece:
     reflection_id: int | None = None
     start: float = 0.0  # clips: where the delivery MP4 is played from …
     end: float = 0.0  # … and to (keyframe-snapped, as the render cuts)
+    lang: str | None = None  # title cards: the language of their words (the reel's)
 
 
-def _title(look: dict[str, str | None], seconds: float) -> PreviewPiece:
+def _title(look: dict[str, str | None], seconds: float, lang: str) -> PreviewPiece:
     return PreviewPiece(
         kind="title",
         seconds=seconds,
@@ -50,6 +52,7 @@ def _title(look: dict[str, str | None], seconds: float) -> PreviewPiece:
         colour=look["colour"] or "",
         kicker=look.get("kicker"),
         subtitle=look.get("subtitle"),
+        lang=lang,
     )
 
 
@@ -91,12 +94,13 @@ def sequence(
         return []
     reading = _reading_seconds(db, [item.reflection_id for item in shown if item.kind == "text"])
     labels = _labels(db, sorted({item.perspective_id for item in shown}))
-    pieces = [_title(intro_look(event), INTRO_SECONDS)]
+    lang = reel_language(event)
+    pieces = [_title(intro_look(event), INTRO_SECONDS, lang)]
     previous = None
     for item in shown:
         if item.perspective_id != previous:
             look = section_look(event, labels.get(item.perspective_id, {}), item.colour)
-            pieces.append(_title(look, SECTION_SECONDS))
+            pieces.append(_title(look, SECTION_SECONDS, lang))
             previous = item.perspective_id
         about = " · ".join(
             part for part in (kind_names.get(item.kind, item.kind), item.name) if part
@@ -114,7 +118,7 @@ def sequence(
                                    title=item.perspective_label, colour=item.colour,
                                    subtitle=about, reflection_id=item.reflection_id,
                                    start=start, end=end))  # fmt: skip
-    pieces.append(_title(outro_look(event), OUTRO_SECONDS))
+    pieces.append(_title(outro_look(event), OUTRO_SECONDS, lang))
     return pieces
 
 

@@ -293,6 +293,11 @@ def _languages(event: models.Event) -> tuple[str, str | None]:
     return lang, next((code for code in event.languages[1:] if code != lang), None)
 
 
+def reel_language(event: models.Event) -> str:
+    """The language a reel's cards are written in (first; a second may stand beside it)."""
+    return _languages(event)[0]
+
+
 def _both(lang: str, second: str | None, word: str) -> str:
     text = _words(lang)[word]
     return f"{text} · {_words(second)[word]}" if second else text

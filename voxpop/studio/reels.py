@@ -167,22 +167,20 @@ def reel_builder(reel_id: int) -> str:
     )
 
 
-@bp.get("/reels/<int:reel_id>/preview.json")
+@bp.get("/reels/<int:reel_id>/timeline")
 @login_required("organiser")
-def reel_preview(reel_id: int) -> Response:
-    """The sequence's timeline (HTML, for the preview player) and length, after a change."""
+def reel_timeline(reel_id: int) -> Response:
+    """The sequence's timeline (an HTML fragment for the preview player), after a change."""
     db = get_db()
     event = require_event()
     reel = service.get_reel(db, event, reel_id)
     pieces = _sequence(db, event, service.entries(db, event, reel_id, _lang()))
-    planned = preview.total_seconds(pieces)
-    response = jsonify(
-        ok=True,
-        html=render_template("studio/_reel_timeline.html", reel=reel, pieces=pieces, clock=clock),
-        length=_("about %(length)s with cards", length=clock(planned)),
-        seconds=planned,
-    )
+    html = render_template("studio/_reel_timeline.html", reel=reel, pieces=pieces, clock=clock,
+                           planned=preview.total_seconds(pieces))  # fmt: skip
+    response = Response(html, mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
+    # The script swaps in only answers carrying this header (not, say, a login page).
+    response.headers["X-Voxpop-Fragment"] = "reel-timeline"
     return response
 
 
