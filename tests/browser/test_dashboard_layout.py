@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from tests.browser.conftest import log_in
 from voxpop import models
 from voxpop.db import get_db
 
@@ -71,14 +72,6 @@ def seed_day(live: Any) -> int:
     return number
 
 
-def log_in(page: Page, live: Any, path: str) -> None:
-    page.goto(f"{live.url}{path}")
-    page.fill("#name", NAME)
-    page.fill("#password", PASSWORD)
-    page.keyboard.press("Enter")
-    page.wait_for_url(f"{live.url}{path}", timeout=TIMEOUT_MS)
-
-
 def page_fits(page: Page) -> tuple[int, int, int, int]:
     """The page's scroll size and the viewport's, after layout has settled."""
     return page.evaluate(
@@ -133,7 +126,7 @@ def test_dashboard_fits_one_screen(
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    log_in(page, live, f"/studio/dashboard{query}")
+    log_in(page, f"{live.url}/studio/dashboard{query}", NAME, PASSWORD)
     expect(page.locator("[data-total]")).to_have_text(str(total))
     # Every chart is drawn, and the two thin perspectives are named as missing voices.
     expect(page.locator("svg.chart")).to_have_count(4)
@@ -190,7 +183,7 @@ def test_big_screen_toggle_keeps_the_language_and_has_larger_type(
     context = browser.new_context(**{**browser_context_args,
                                      "viewport": {"width": 1920, "height": 1080}})  # fmt: skip
     page = context.new_page()
-    log_in(page, live, "/studio/dashboard")
+    log_in(page, f"{live.url}/studio/dashboard", NAME, PASSWORD)
     normal_size = page.locator("[data-total]").evaluate(FONT_SIZE)
     page.click("#big-screen-toggle")
     page.wait_for_url(f"{live.url}/studio/dashboard?big=1", timeout=TIMEOUT_MS)

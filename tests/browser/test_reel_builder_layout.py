@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from tests.browser.conftest import log_in
 from tests.browser.test_review_keyboard import seed_text_reflections
 from tests.conftest import add_reflection, ffmpeg, give_consent, made_in_place, process
 from voxpop import models
@@ -84,14 +85,6 @@ FIND_OVERLAPS = """
 """
 
 
-def log_in(page: Page, url: str) -> None:
-    page.goto(url)
-    page.fill("#name", NAME)
-    page.fill("#password", PASSWORD)
-    page.keyboard.press("Enter")
-    page.wait_for_url(url, timeout=TIMEOUT_MS)
-
-
 def box(page: Page, selector: str) -> dict[str, float]:
     found = page.locator(selector).bounding_box()
     assert found is not None, selector
@@ -129,7 +122,7 @@ def test_builder_layout_holds_from_1024_to_1920(
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    log_in(page, url)
+    log_in(page, url, NAME, PASSWORD)
     for width in (1024, 1366, 1920):
         page.set_viewport_size({"width": width, "height": 800})
         page.reload()
@@ -231,7 +224,7 @@ def test_preview_plays_the_sequence_in_order(
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    log_in(page, f"{live.url}/studio/reels/{reel_id}")
+    log_in(page, f"{live.url}/studio/reels/{reel_id}", NAME, PASSWORD)
 
     # The timeline lists the sequence in order with each piece's length.
     pieces = page.locator("#reel-timeline > li")

@@ -56,27 +56,12 @@ def _title(look: dict[str, str | None], seconds: float, lang: str) -> PreviewPie
     )
 
 
-def _reading_seconds(db: sqlite3.Connection, ids: Sequence[int]) -> dict[int, float]:
-    """How long each written reflection's quote card stays on screen (as processing made it)."""
+def _rows_with_ids(db: sqlite3.Connection, select: str, ids: Sequence[int]) -> list[sqlite3.Row]:
+    """``select`` (``SELECT … FROM table``) for the rows whose id is one of ``ids``."""
     if not ids:
-        return {}
+        return []
     marks = ",".join("?" * len(ids))
-    rows = db.execute(
-        f"SELECT id, text_body FROM reflection WHERE id IN ({marks})",  # noqa: S608
-        list(ids),
-    ).fetchall()
-    return {row["id"]: cards.words_to_seconds(row["text_body"] or "") for row in rows}
-
-
-def _labels(db: sqlite3.Connection, ids: Sequence[int]) -> dict[int, dict[str, str]]:
-    if not ids:
-        return {}
-    marks = ",".join("?" * len(ids))
-    rows = db.execute(
-        f"SELECT id, labels FROM perspective WHERE id IN ({marks})",  # noqa: S608
-        list(ids),
-    ).fetchall()
-    return {row["id"]: json.loads(row["labels"]) for row in rows}
+    return db.execute(f"{select} WHERE id IN ({marks})", list(ids)).fetchall()
 
 
 def sequence(
@@ -92,8 +77,16 @@ def sequence(
     shown = [item for item in items if item.showable]
     if not shown:
         return []
-    reading = _reading_seconds(db, [item.reflection_id for item in shown if item.kind == "text"])
-    labels = _labels(db, sorted({item.perspective_id for item in shown}))
+    written = [item.reflection_id for item in shown if item.kind == "text"]
+    reading = {  # how long each quote card stays on screen (as processing made it)
+        row["id"]: cards.words_to_seconds(row["text_body"] or "")
+        for row in _rows_with_ids(db, "SELECT id, text_body FROM reflection", written)
+    }
+    labels = {
+        row["id"]: json.loads(row["labels"])
+        for row in _rows_with_ids(db, "SELECT id, labels FROM perspective",
+                                  sorted({item.perspective_id for item in shown}))
+    }  # fmt: skip
     lang = reel_language(event)
     pieces = [_title(intro_look(event), INTRO_SECONDS, lang)]
     previous = None

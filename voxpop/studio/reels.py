@@ -134,10 +134,15 @@ def reel_create() -> Response:
     return redirect(url_for("studio.reel_builder", reel_id=reel_id))
 
 
-def _sequence(
-    db: Any, event: models.Event, items: list[service.ReelEntry]
-) -> list[preview.PreviewPiece]:
-    return preview.sequence(db, event, items, kind_names())
+def _reel_and_sequence(
+    reel_id: int,
+) -> tuple[service.Reel, list[service.ReelEntry], list[preview.PreviewPiece]]:
+    """The reel, its entries and the sequence a render would make of them now."""
+    db = get_db()
+    event = require_event()
+    reel = service.get_reel(db, event, reel_id)
+    items = service.entries(db, event, reel_id, _lang())
+    return reel, items, preview.sequence(db, event, items, kind_names())
 
 
 @bp.get("/reels/<int:reel_id>")
@@ -145,9 +150,7 @@ def _sequence(
 def reel_builder(reel_id: int) -> str:
     db = get_db()
     event = require_event()
-    reel = service.get_reel(db, event, reel_id)
-    items = service.entries(db, event, reel_id, _lang())
-    pieces = _sequence(db, event, items)
+    reel, items, pieces = _reel_and_sequence(reel_id)
     files = {
         row["kind"]: row
         for row in db.execute("SELECT * FROM reel_asset WHERE reel_id = ?", (reel_id,)).fetchall()
@@ -171,10 +174,7 @@ def reel_builder(reel_id: int) -> str:
 @login_required("organiser")
 def reel_timeline(reel_id: int) -> Response:
     """The sequence's timeline (an HTML fragment for the preview player), after a change."""
-    db = get_db()
-    event = require_event()
-    reel = service.get_reel(db, event, reel_id)
-    pieces = _sequence(db, event, service.entries(db, event, reel_id, _lang()))
+    reel, _items, pieces = _reel_and_sequence(reel_id)
     html = render_template("studio/_reel_timeline.html", reel=reel, pieces=pieces, clock=clock,
                            planned=preview.total_seconds(pieces))  # fmt: skip
     response = Response(html, mimetype="text/html")
