@@ -109,6 +109,7 @@ ROLES_TABLE: dict[str, set[str]] = {
     "studio.reel_render": {"organiser"},
     "studio.reel_delete": {"organiser"},
     "studio.reel_status": {"organiser"},
+    "studio.reel_timeline": {"organiser"},
     "studio.reel_file": {"organiser"},
 }
 

@@ -1,5 +1,6 @@
 // Reel builder: drag-and-drop and keyboard (Alt+Up / Alt+Down) reordering, saved as one JSON
-// order; and a live render progress bar that swaps in the new preview when the render is done.
+// order (then tells reel-preview.js, which plays the sequence before a render); and a live render
+// progress bar that swaps in the new preview when the render is done.
 // Every control also works as a plain form without this script. No library, no CDN.
 (function () {
   "use strict";
@@ -53,6 +54,8 @@
         announce(data.message || messages.saved);
       }
       if (data.state) { showState(data.state); }
+      // The preview (reel-preview.js) fetches the new sequence.
+      document.dispatchEvent(new CustomEvent("voxpop:reel-changed"));
     }).catch(function (error) {
       announce(error.message, true);
       window.setTimeout(function () { window.location.reload(); }, 1500);

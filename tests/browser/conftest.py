@@ -252,6 +252,15 @@ def pair(page: Page, live: LiveKiosk) -> None:
     wait_for_screen(page, "interviewer" if live.kiosk_mode == "roving" else "attract")
 
 
+def log_in(page: Page, url: str, name: str, password: str) -> None:
+    """Open a staff page (which asks for a login), log in, and wait to be back on it."""
+    page.goto(url)
+    page.fill("#name", name)
+    page.fill("#password", password)
+    page.keyboard.press("Enter")
+    page.wait_for_url(url, timeout=SCREEN_TIMEOUT_MS)
+
+
 def wait_for_screen(page: Page, name: str, timeout: int = SCREEN_TIMEOUT_MS) -> None:
     """Wait until the kiosk's state machine shows screen ``name``."""
     page.wait_for_function(

@@ -293,35 +293,50 @@ def _languages(event: models.Event) -> tuple[str, str | None]:
     return lang, next((code for code in event.languages[1:] if code != lang), None)
 
 
+def reel_language(event: models.Event) -> str:
+    """The language a reel's cards are written in (first; a second may stand beside it)."""
+    return _languages(event)[0]
+
+
 def _both(lang: str, second: str | None, word: str) -> str:
     text = _words(lang)[word]
     return f"{text} · {_words(second)[word]}" if second else text
 
 
-def intro_card(store: MediaStore, event: models.Event) -> PlannedPiece:
+def intro_look(event: models.Event) -> dict[str, str | None]:
+    """What the intro card shows: the event's name, its date and venue, in its accent colour."""
     lang, _second = _languages(event)
-    return _card(store, "intro", INTRO_SECONDS, title=event.name,
-                 subtitle=_event_subtitle(event, lang),
-                 colour=event.branding.get("accent_colour") or DEFAULT_CARD_COLOUR,
+    return {"title": event.name, "subtitle": _event_subtitle(event, lang),
+            "colour": event.branding.get("accent_colour") or DEFAULT_CARD_COLOUR}  # fmt: skip
+
+
+def outro_look(event: models.Event) -> dict[str, str | None]:
+    """What the outro card shows: thanks (in both languages at a bilingual event)."""
+    lang, second = _languages(event)
+    return {"title": _both(lang, second, "thanks"), "subtitle": event.name,
+            "colour": event.branding.get("accent_colour") or DEFAULT_CARD_COLOUR}  # fmt: skip
+
+
+def section_look(event: models.Event, labels: dict[str, str], colour: str) -> dict[str, str | None]:
+    """ "In the shoes of…" and the perspective (in both languages at a bilingual event)."""
+    lang, second = _languages(event)
+    label = str(models.localised(labels, lang))
+    other = str(models.localised(labels, second)) if second else None
+    return {"title": label, "kicker": _both(lang, second, "kicker"),
+            "subtitle": other if other and other != label else None, "colour": colour}  # fmt: skip
+
+
+def intro_card(store: MediaStore, event: models.Event) -> PlannedPiece:
+    return _card(store, "intro", INTRO_SECONDS, **intro_look(event),
                  logo_path=event.branding.get("logo_path"))  # fmt: skip
 
 
 def outro_card(store: MediaStore, event: models.Event) -> PlannedPiece:
-    lang, second = _languages(event)
-    return _card(store, "outro", OUTRO_SECONDS, title=_both(lang, second, "thanks"),
-                 subtitle=event.name,
-                 colour=event.branding.get("accent_colour") or DEFAULT_CARD_COLOUR)  # fmt: skip
+    return _card(store, "outro", OUTRO_SECONDS, **outro_look(event))
 
 
 def section_card(store: MediaStore, event: models.Event, clip: Clip) -> PlannedPiece:
-    """ "In the shoes of…" and the perspective (in both languages at a bilingual event)."""
-    lang, second = _languages(event)
-    label = str(models.localised(clip.labels, lang))
-    other = str(models.localised(clip.labels, second)) if second else None
-    return _card(store, "section", SECTION_SECONDS, title=label,
-                 kicker=_both(lang, second, "kicker"),
-                 subtitle=other if other and other != label else None,
-                 colour=clip.colour)  # fmt: skip
+    return _card(store, "section", SECTION_SECONDS, **section_look(event, clip.labels, clip.colour))
 
 
 def plan_reel(db: sqlite3.Connection, store: MediaStore, reel_id: int) -> ReelPlan:

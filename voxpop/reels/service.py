@@ -220,18 +220,6 @@ def candidates(
     )  # fmt: skip
 
 
-def planned_duration(items: Iterable[ReelEntry]) -> float:
-    """Roughly how long the clips that will show last (before cards), for the builder."""
-    total = 0.0
-    for item in items:
-        if not item.showable or item.duration is None:
-            continue
-        start = item.trim_in or 0.0
-        end = item.trim_out if item.trim_out is not None else item.duration
-        total += max(0.0, end - start)
-    return total
-
-
 # -- changes -----------------------------------------------------------------------------------
 
 

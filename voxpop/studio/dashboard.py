@@ -1,7 +1,8 @@
 """The live dashboard: counts, reflections per hour, approvals, and missing voices.
 
-Routes live on the studio blueprint (``voxpop.studio.views.bp``). The page shows four
-server-drawn SVG charts; ``static/js/dashboard.js`` fetches the live fragment every few
+Routes live on the studio blueprint (``voxpop.studio.views.bp``). The page shows the totals,
+the missing voices and four server-drawn SVG charts side by side on one screen (``?big=1``:
+larger type for a projector); ``static/js/dashboard.js`` fetches the live fragment every few
 seconds and swaps it in, so a projected dashboard keeps itself up to date with no library.
 
 What counts, the missing-voices settings and the kiosk banner are ``voxpop.counts``: the kiosk
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, abort, render_template
+from flask import Response, abort, render_template, request
 from flask_babel import gettext as _
 
 from voxpop import models
@@ -164,8 +165,9 @@ def _live_context() -> dict[str, Any]:
 @bp.get("/dashboard")
 @login_required("organiser", "facilitator")
 def dashboard() -> Any:
-    """The live dashboard page (refreshes itself; made to be projected)."""
-    return render_template("studio/dashboard.html", **_live_context())
+    """The live dashboard page (refreshes itself; ``?big=1`` is the projector's big screen)."""
+    big = request.args.get("big") == "1"
+    return render_template("studio/dashboard.html", big=big, **_live_context())
 
 
 @bp.get("/dashboard/live")

@@ -29,9 +29,9 @@ from voxpop import models
 from voxpop.auth import login_required
 from voxpop.db import get_db
 from voxpop.media import reel as reel_media
-from voxpop.reels import service
-from voxpop.reels.render import INTRO_SECONDS, OUTRO_SECONDS, SECTION_SECONDS
+from voxpop.reels import preview, service
 from voxpop.slugs import slugify
+from voxpop.studio.dashboard import kind_names
 from voxpop.studio.views import bp
 from voxpop.web import current_language, require_event
 
@@ -134,16 +134,23 @@ def reel_create() -> Response:
     return redirect(url_for("studio.reel_builder", reel_id=reel_id))
 
 
+def _reel_and_sequence(
+    reel_id: int,
+) -> tuple[service.Reel, list[service.ReelEntry], list[preview.PreviewPiece]]:
+    """The reel, its entries and the sequence a render would make of them now."""
+    db = get_db()
+    event = require_event()
+    reel = service.get_reel(db, event, reel_id)
+    items = service.entries(db, event, reel_id, _lang())
+    return reel, items, preview.sequence(db, event, items, kind_names())
+
+
 @bp.get("/reels/<int:reel_id>")
 @login_required("organiser")
 def reel_builder(reel_id: int) -> str:
     db = get_db()
     event = require_event()
-    reel = service.get_reel(db, event, reel_id)
-    items = service.entries(db, event, reel_id, _lang())
-    shown = [item for item in items if item.showable]
-    sections = len({item.perspective_id for item in shown})
-    cards = INTRO_SECONDS + OUTRO_SECONDS + sections * SECTION_SECONDS if shown else 0.0
+    reel, items, pieces = _reel_and_sequence(reel_id)
     files = {
         row["kind"]: row
         for row in db.execute("SELECT * FROM reel_asset WHERE reel_id = ?", (reel_id,)).fetchall()
@@ -153,13 +160,28 @@ def reel_builder(reel_id: int) -> str:
         reel=reel,
         items=items,
         candidates=service.candidates(db, event, reel_id, _lang()),
-        planned=service.planned_duration(items) + cards,
+        pieces=pieces,
+        planned=preview.total_seconds(pieces),
         state=service.render_state(db, reel),
         files=files,
         perspectives=models.perspectives(db, event.id),
         clock=clock,
         keyframe_cut=keyframe_cut,
     )
+
+
+@bp.get("/reels/<int:reel_id>/timeline")
+@login_required("organiser")
+def reel_timeline(reel_id: int) -> Response:
+    """The sequence's timeline (an HTML fragment for the preview player), after a change."""
+    reel, _items, pieces = _reel_and_sequence(reel_id)
+    html = render_template("studio/_reel_timeline.html", reel=reel, pieces=pieces, clock=clock,
+                           planned=preview.total_seconds(pieces))  # fmt: skip
+    response = Response(html, mimetype="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    # The script swaps in only answers carrying this header (not, say, a login page).
+    response.headers["X-Voxpop-Fragment"] = "reel-timeline"
+    return response
 
 
 @bp.post("/reels/<int:reel_id>/add")
