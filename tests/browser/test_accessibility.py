@@ -22,6 +22,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.browser.conftest import SCREEN_SIZES, pair
 from tests.browser.test_kiosk_journey import begin, tick, wait_for_screen
+from tests.browser.test_kiosk_journey import give_consent as consent_on_kiosk
 from tests.conftest import add_reflection, check_captions, give_consent, process
 from voxpop import models
 from voxpop.db import get_db
@@ -281,9 +282,7 @@ def scan_kiosk(context: BrowserContext, site: Site, scan: Scan) -> None:
     page.click("[data-action=done]")
     wait_for_screen(page, "attract")
     begin(page, "volunteer")
-    tick(page, "archive")
-    page.click("#consent-next")
-    wait_for_screen(page, "mode")
+    consent_on_kiosk(page, ["archive"])
     page.click("[data-mode=text]")
     wait_for_screen(page, "text")
     page.fill("#reflection-text", "A good day.")

@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import SCREEN_SIZES
-from tests.browser.test_kiosk_journey import begin, tick, wait_for_screen
+from tests.browser.test_kiosk_journey import begin, give_consent, tick, wait_for_screen
 
 pytestmark = [pytest.mark.browser, pytest.mark.media]
 
@@ -202,9 +202,7 @@ def test_the_record_screen_shows_the_whole_frame_and_start_in_reach(
 ) -> None:
     page = open_at(kiosk_page, size)
     begin(page, "volunteer")
-    tick(page, "archive")
-    page.click("#consent-next")
-    wait_for_screen(page, "mode")
+    give_consent(page, ["archive"])
     page.screenshot(path=str(screenshot_dir / f"kiosk-mode-{size}.png"))
     page.click("[data-mode=video]")
     wait_for_screen(page, "record")
@@ -236,9 +234,7 @@ def test_the_text_screen_hides_nothing_behind_its_bar(
 ) -> None:
     page = open_at(kiosk_page, size)
     begin(page, "volunteer")
-    tick(page, "archive")
-    page.click("#consent-next")
-    wait_for_screen(page, "mode")
+    give_consent(page, ["archive"])
     page.click("[data-mode=text]")
     wait_for_screen(page, "text")
     page.fill("#reflection-text", "A long day, and a good one. " * 20)
