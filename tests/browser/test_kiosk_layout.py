@@ -184,14 +184,14 @@ def assert_whole_frame_shows(page: Page) -> dict[str, Any]:
     return drawn
 
 
-def assert_in_reach(page: Page, selector: str, size: str) -> dict[str, Any]:
+def assert_in_reach(page: Page, selector: str, size: str, thumb: bool = True) -> dict[str, Any]:
     """Wholly on screen without scrolling, off the bottom edge, and (phone) in thumb reach."""
     assert page.evaluate("document.scrollingElement.scrollTop") == 0
     seen = visible(page, selector)
     assert seen is not None and seen["whole"] and seen["on_top"], (selector, seen)
     height = SCREEN_SIZES[size]["viewport"]["height"]
     assert seen["bottom"] <= height - EDGE_PX, f"{selector} sits on the bottom edge: {seen}"
-    if size == "phone":
+    if thumb and size == "phone":
         assert seen["top"] >= height / 2, f"{selector} is out of thumb reach: {seen}"
     return seen
 
@@ -247,3 +247,15 @@ def test_the_text_screen_hides_nothing_behind_its_bar(
     submit = visible(page, "#text-submit")
     assert submit is not None and submit["whole"] and submit["on_top"], submit
     page.screenshot(path=str(screenshot_dir / f"kiosk-text-{size}.png"))
+
+    # The thank-you screen: the receipt code, its QR code and "Done" all on screen at once.
+    page.click("#text-submit")
+    wait_for_screen(page, "thanks")
+    page.wait_for_function(
+        "() => { const img = document.getElementById('receipt-qr');"
+        " return !img.hidden && img.complete && img.naturalWidth > 0; }"
+    )
+    page.screenshot(path=str(screenshot_dir / f"kiosk-thanks-{size}.png"))
+    assert_in_reach(page, "#receipt-code", size, thumb=False)
+    assert_in_reach(page, "#receipt-qr", size, thumb=False)
+    assert_in_reach(page, "section[data-screen=thanks] [data-action=done]", size)
