@@ -138,7 +138,7 @@ def site(live_kiosk_factory: Callable[..., LiveKiosk], webm_clip: Path, tmp_path
         db = get_db()
         event = models.current_event(db)
         assert event is not None
-        reel = reels.create_reel(db, event, "Highlights")
+        reel = reels.create_reel(db, event, "Highlights", actor=None)
         export_site(db, app.extensions["voxpop"].store, tmp_path / "site")
     return Site(live, video, text, reel, receipt, tmp_path / "site")
 
