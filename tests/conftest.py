@@ -32,6 +32,15 @@ TMP = TESTS / ".tmp"
 CHEAP_PASSWORD_HASH = "pbkdf2:sha256:1"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--screenshots",
+        default=os.environ.get("VOXPOP_SCREENSHOTS", str(TMP / "screenshots")),
+        help="folder for the browser tests' screenshots of the main screens at tablet, phone"
+        " and laptop sizes (default: $VOXPOP_SCREENSHOTS, else tests/.tmp/screenshots)",
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # Browser profiles and temp media stay inside the tree (and are git-ignored).
     TMP.mkdir(exist_ok=True)

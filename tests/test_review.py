@@ -23,6 +23,7 @@ from tests.conftest import (
     requires_ffmpeg,
     rows,
 )
+from voxpop import models
 from voxpop.db import get_db, transaction, utcnow
 
 REVIEWERS = ("facilitator", "organiser")
@@ -918,3 +919,45 @@ def test_player_media_is_served_with_range_requests(app, client, webm_clip) -> N
     queue = reviewer.get("/review/").text
     assert f"/studio/media/{reflection_id}/thumb" in queue
     assert "0:02" in card(queue, reflection_id)
+
+
+# -- single-key shortcuts (issue 17, WCAG 2.1.4) ------------------------------------------------
+
+
+def review_shortcuts(app: Flask, name: str) -> int:
+    with app.app_context():
+        row = get_db().execute("SELECT review_shortcuts FROM user WHERE name = ?", (name,))
+        return int(row.fetchone()[0])
+
+
+def test_each_reviewer_can_turn_single_key_shortcuts_off_and_on(app, reviewer) -> None:
+    name = f"{reviewer.role}-reviewer"
+    with app.app_context():
+        models.create_user(get_db(), "Another Reviewer", "facilitator", "correct horse battery")
+    assert review_shortcuts(app, name) == 1  # on unless turned off
+    page = reviewer.get("/review/").text
+    assert '"singleKeys": true' in page and "Turn off single-key shortcuts" in page
+
+    # Without the token nothing changes.
+    refused = reviewer.client.post("/review/shortcuts", data={"shortcuts": "off"})
+    assert refused.status_code == 400 and review_shortcuts(app, name) == 1
+
+    # The plain form goes back to the page it was sent from, with a note.
+    off = reviewer.post("/review/shortcuts", {"shortcuts": "off", "next": "/review/?kind=text"},
+                        as_json=False)  # fmt: skip
+    assert off.status_code == 303 and off.headers["Location"] == "/review/?kind=text"
+    assert review_shortcuts(app, name) == 0
+    page = reviewer.get("/review/?kind=text").text
+    assert '"singleKeys": false' in page
+    assert "Single-key shortcuts are off" in page and "Turn on single-key shortcuts" in page
+
+    # Only back to a review page: anywhere else means the queue.
+    on = reviewer.post("/review/shortcuts", {"shortcuts": "on", "next": "https://evil.example/"},
+                       as_json=False)  # fmt: skip
+    assert on.status_code == 303 and on.headers["Location"] == "/review/"
+    assert review_shortcuts(app, name) == 1
+    answer = reviewer.post("/review/shortcuts", {"shortcuts": "off"})
+    assert answer.status_code == 200 and answer.json["singleKeys"] is False
+    assert reviewer.post("/review/shortcuts", {"shortcuts": "maybe"}).status_code == 400
+    assert review_shortcuts(app, name) == 0
+    assert review_shortcuts(app, "Another Reviewer") == 1  # each person's own choice

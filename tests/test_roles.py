@@ -46,6 +46,7 @@ ROLES_TABLE: dict[str, set[str]] = {
     "studio.captions_gate_setting": {"organiser"},
     "review.retry": {"organiser", "facilitator"},
     "review.bulk": {"organiser", "facilitator"},
+    "review.shortcuts": {"organiser", "facilitator"},  # their own single-key shortcuts
     "review.withdraw": {"organiser"},  # on someone's behalf (voxpop/reflection/withdrawal.py)
     "public.withdraw_confirm": {"anonymous"},  # the receipt code is the credential
     # -- studio settings (voxpop/studio/settings.py) --

@@ -93,10 +93,11 @@ def test_kiosk_page_and_its_script_strings_are_welsh(kiosk) -> None:
     strings = config["strings"]
     assert strings["recording"] == "Yn recordio"
     assert strings["nothing_recorded"] == "Ni recordiwyd dim. Rhowch gynnig arall arni."
-    assert strings["not_paired"].startswith("Nid yw’r ciosg hwn wedi’i baru mwyach.")
+    assert strings["not_paired"].startswith("Nid yw’r ciosg hwn wedi’i baru â’r digwyddiad")
     # The scripts fill these in: the names must survive translation.
     assert placeholders(strings["too_long"]) == ["{count}", "{max}"]
-    assert strings["saved_on_kiosk"].startswith("Mae eich recordiad wedi’i gadw")
+    assert strings["saved_on_kiosk"].startswith("Mae eich adlewyrchiad wedi’i gadw")
+    assert strings["kept_refused"].startswith("Mae eich adlewyrchiad yn cael ei gadw")
     # One form per CLDR category (Welsh has six); kiosk.js picks one with Intl.PluralRules.
     plurals = config["plurals"]
     assert set(plurals["waiting"]) == {"zero", "one", "two", "few", "many", "other"}

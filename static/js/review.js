@@ -140,6 +140,65 @@
     }
   }
 
+  // -- playing in the card (queue) -----------------------------------------------------------
+
+  // The card's "Play here" button puts the delivery MP4 (and its captions) where the thumbnail
+  // was, and plays or pauses it; one card plays at a time. The video has its own controls.
+  function showPlaying(button, playing) {
+    var label = button.querySelector(".play-label");
+    if (label) { label.textContent = playing ? messages.pause : messages.playHere; }
+    button.classList.toggle("is-playing", playing);
+  }
+
+  function inlinePlayer(item, button) {
+    var video = item.querySelector("video.inline-player");
+    if (video) { return video; }
+    video = document.createElement("video");
+    video.className = "inline-player";
+    video.controls = true;
+    video.playsInline = true;
+    video.preload = "auto";
+    video.setAttribute("aria-label", button.textContent.replace(/\s+/g, " ").trim());
+    video.src = button.getAttribute("data-play");
+    var captions = button.getAttribute("data-captions");
+    if (captions) {
+      var track = document.createElement("track");
+      track.kind = "captions";
+      track.default = true;
+      track.src = captions;
+      track.srclang = button.getAttribute("data-captions-lang") || "";
+      track.label = messages.captions || "";
+      video.appendChild(track);
+    }
+    ["play", "pause", "ended"].forEach(function (name) {
+      video.addEventListener(name, function () { showPlaying(button, !video.paused && !video.ended); });
+    });
+    var thumb = item.querySelector(".thumb");
+    if (thumb) { thumb.hidden = true; }
+    item.insertBefore(video, item.querySelector("a.open"));
+    return video;
+  }
+
+  function playInline(button) {
+    var item = button.closest(".review-item");
+    var video = inlinePlayer(item, button);
+    Array.prototype.forEach.call(document.querySelectorAll("video.inline-player"), function (other) {
+      if (other !== video && !other.paused) { other.pause(); }
+    });
+    if (video.paused || video.ended) {
+      var playing = video.play();
+      if (playing && playing.catch) {
+        playing.catch(function () { announce(messages.failedAction, true); });
+      }
+    } else {
+      video.pause();
+    }
+  }
+
+  Array.prototype.forEach.call(document.querySelectorAll("button.play-inline"), function (button) {
+    button.hidden = false;
+  });
+
   // -- the detail page -------------------------------------------------------------------------
 
   function go(url, fallbackMessage) {
@@ -345,6 +404,10 @@
         move(1);
         return true;
       case "s": toggleStar(current).catch(ignore); setCurrent(current, true); return true;
+      case "p":
+        var play = current.querySelector("button.play-inline");
+        if (play) { playInline(play); }
+        return Boolean(play);
       case "x":
         var box = current.querySelector('input[name="ids"]');
         if (box) { box.checked = !box.checked; }
@@ -403,6 +466,9 @@
 
   document.addEventListener("keydown", function (event) {
     if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) { return; }
+    // Turned off by the user (WCAG 2.1.4): no one-character key (a letter, digit or ?) does
+    // anything; arrows, Enter and Esc still move, open and go back.
+    if (config.singleKeys === false && event.key.length === 1) { return; }
     if (event.key === "?") {
       if (typingIn(event.target)) { return; }
       toggleHelp();
@@ -455,6 +521,7 @@
     if (target.hasAttribute("data-add-cue")) { addCue(); return; }
     if (target.hasAttribute("data-remove-cue")) { removeCue(target); return; }
     if (target.hasAttribute("data-tag")) { addTag(target.getAttribute("data-tag")); return; }
+    if (target.hasAttribute("data-play")) { playInline(target); return; }
     if (isQueue && target.classList.contains("review-item")) { setCurrent(target, false); }
   });
 
@@ -476,6 +543,17 @@
   if (trimForm) { trimForm.addEventListener("input", updateSnapped); }
   var addCueButton = document.querySelector("[data-add-cue]");
   if (addCueButton) { addCueButton.hidden = false; }
+
+  // The skip link lands on the first reflection itself, ready for the keyboard.
+  var skip = document.getElementById("skip-to-reflections");
+  if (skip) {
+    skip.addEventListener("click", function (event) {
+      var first = items()[0];
+      if (!first) { return; }
+      event.preventDefault();
+      setCurrent(first, true);
+    });
+  }
 
   // -- start ---------------------------------------------------------------------------------
 

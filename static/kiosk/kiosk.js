@@ -85,6 +85,7 @@
     outbox.on("change", screens.outboxChanged);
     outbox.on("paired", screens.refreshOutboxStatus);
     outbox.on("delivered", screens.delivered);
+    outbox.on("refused", screens.refused);
     var api = config.api || {};
     outbox.start({
       api: {

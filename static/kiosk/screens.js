@@ -720,6 +720,14 @@
       }
     }
 
+    /** The server refused a reflection for good: if it is the one on the thank-you screen,
+     * say plainly that it is kept here and an organiser is needed (not "sent by itself"). */
+    function refused(detail) {
+      if (thanks.clientId !== detail.client_id) return;
+      clearTimeout(thanks.timer);
+      el.thanksSaved.textContent = text.get("kept_refused");
+    }
+
     function outboxChanged(summary) {
       renderOutboxStatus(summary);
       checkStorage();
@@ -845,6 +853,7 @@
       refreshOutboxStatus: refreshOutboxStatus,
       checkStorage: checkStorage,
       delivered: delivered,
+      refused: refused,
       configChanged: configChanged,
     };
   }

@@ -119,6 +119,30 @@ def browser_type_launch_args(
     }
 
 
+# The screen sizes the layout and accessibility tests look at: tablets both ways up, a
+# laptop, and a phone held upright.
+SCREEN_SIZES: dict[str, dict[str, Any]] = {
+    "tablet-landscape": {"viewport": {"width": 1024, "height": 768}},
+    "tablet-portrait": {"viewport": {"width": 768, "height": 1024}},
+    "laptop": {"viewport": {"width": 1366, "height": 768}},
+    "phone": {
+        "viewport": {"width": 390, "height": 844},
+        "device_scale_factor": 2,
+        "is_mobile": True,
+        "has_touch": True,
+    },
+}
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir(pytestconfig: pytest.Config) -> Path:
+    """Where screenshots of the main screens go for a reviewer to look at (``--screenshots``
+    or ``VOXPOP_SCREENSHOTS``; tests/.tmp/screenshots by default)."""
+    folder = Path(pytestconfig.getoption("screenshots")).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
     """A landscape tablet-sized window (the size of the README screenshots)."""

@@ -469,8 +469,10 @@ def test_a_refused_reflection_is_kept_and_reported(kiosk_page: Callable[..., Kio
     page.route("**/kiosk/api/reflections", refuse)
     write_reflection(page, "Too long, says the server")
     code = submit(page)
+    # Refused for good: no promise that it will be sent by itself.
     expect(page.locator("#thanks-saved")).to_have_text(
-        "Your recording is saved on this kiosk and will be sent automatically.",
+        "Your reflection is kept on this kiosk, but it could not be sent."
+        " Please tell an organiser.",
         timeout=SCREEN_TIMEOUT_MS,
     )
     page.click("[data-action=done]")
@@ -478,7 +480,8 @@ def test_a_refused_reflection_is_kept_and_reported(kiosk_page: Callable[..., Kio
     status = page.locator("#outbox-status")
     expect(status).to_have_attribute("role", "status")
     expect(status).to_contain_text(
-        "1 recording could not be sent — please tell an organiser", timeout=SCREEN_TIMEOUT_MS
+        "1 reflection could not be sent. It is kept on this kiosk: please tell an organiser.",
+        timeout=SCREEN_TIMEOUT_MS,
     )
     held = outbox(page)
     assert (held["waiting"], held["refused"]) == (0, 1)
@@ -509,13 +512,16 @@ def test_a_kiosk_that_lost_its_pairing_keeps_the_reflection(
         db.close()
     code = submit(page)
     expect(page.locator("#thanks-saved")).to_have_text(
-        "Your recording is saved on this kiosk and will be sent automatically.",
+        "Your reflection is saved on this kiosk. It will be sent by itself when the connection"
+        " allows: you don't need to wait.",
         timeout=SCREEN_TIMEOUT_MS,
     )
     page.click("[data-action=done]")
     wait_for_screen(page, "attract")
     expect(page.locator("#outbox-not-paired")).to_have_text(
-        "This kiosk is no longer paired. Please ask an organiser.", timeout=SCREEN_TIMEOUT_MS
+        "This kiosk is no longer paired with the event, so it cannot send anything."
+        " Reflections stay on it: please ask an organiser to pair it again.",
+        timeout=SCREEN_TIMEOUT_MS,
     )
     expect(page.locator("#outbox-waiting")).to_have_text("1 recording waiting to send")
     held = outbox(page)

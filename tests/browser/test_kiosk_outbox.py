@@ -33,7 +33,13 @@ from tests.browser.test_kiosk_journey import (
 pytestmark = [pytest.mark.browser, pytest.mark.media]
 
 KioskTab = Any
-SAVED = "Your recording is saved on this kiosk and will be sent automatically."
+SAVED = (
+    "Your reflection is saved on this kiosk. It will be sent by itself when the connection"
+    " allows: you don't need to wait."
+)
+KEPT_REFUSED = (
+    "Your reflection is kept on this kiosk, but it could not be sent. Please tell an organiser."
+)
 
 SHA256_OF_ENTRY = """async clientId => {
   const entry = await voxpopOutbox.entry(clientId);
@@ -213,11 +219,13 @@ def test_a_refused_upload_is_kept_and_shown(kiosk_page: Callable[..., KioskTab])
     page.route("**/kiosk/api/uploads/", refuse_creation)
     record_video(page)
     code = submit(page)
-    expect(page.locator("#thanks-saved")).to_have_text(SAVED, timeout=SCREEN_TIMEOUT_MS)
+    # Refused for good: the thank-you screen does not promise it will be sent by itself.
+    expect(page.locator("#thanks-saved")).to_have_text(KEPT_REFUSED, timeout=SCREEN_TIMEOUT_MS)
     page.click("[data-action=done]")
     wait_for_screen(page, "attract")
     expect(page.locator("#outbox-refused")).to_have_text(
-        "1 recording could not be sent — please tell an organiser", timeout=SCREEN_TIMEOUT_MS
+        "1 reflection could not be sent. It is kept on this kiosk: please tell an organiser.",
+        timeout=SCREEN_TIMEOUT_MS,
     )
     held = wait_for_outbox(page, lambda summary: summary["refused"] == 1)
     (entry,) = held["entries"]

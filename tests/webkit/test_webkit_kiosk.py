@@ -29,7 +29,10 @@ pytestmark = [pytest.mark.webkit, pytest.mark.media]
 Driver = Any
 TIMEOUT = 45
 RECEIPT_CODE = re.compile(r"^[A-HJKMNP-Z2-9]{3}-[A-HJKMNP-Z2-9]{3}$")
-SAVED = "Your recording is saved on this kiosk and will be sent automatically."
+SAVED = (
+    "Your reflection is saved on this kiosk. It will be sent by itself when the connection"
+    " allows: you don't need to wait."
+)
 
 
 # -- driving the page -------------------------------------------------------------------------

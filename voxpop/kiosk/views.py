@@ -65,14 +65,22 @@ def kiosk_strings() -> dict[str, str]:
     """
     return {
         "saved_on_kiosk": _(
-            "Your recording is saved on this kiosk and will be sent automatically."
+            "Your reflection is saved on this kiosk. It will be sent by itself when the"
+            " connection allows: you don't need to wait."
+        ),
+        "kept_refused": _(
+            "Your reflection is kept on this kiosk, but it could not be sent. Please tell an"
+            " organiser."
         ),
         "storage_low": _("This kiosk is running out of storage space — please tell an organiser."),
         "camera_denied": _(
             "We can't use the camera. You can record audio only or write your thoughts instead."
         ),
         "mic_denied": _("We can't use the microphone. You can write your thoughts instead."),
-        "not_paired": _("This kiosk is no longer paired. Please ask an organiser."),
+        "not_paired": _(
+            "This kiosk is no longer paired with the event, so it cannot send anything."
+            " Reflections stay on it: please ask an organiser to pair it again."
+        ),
         "too_long": _("{count} of {max} characters"),
         "recording": _("Recording"),
         "starting_camera": _("Starting the camera…"),
@@ -109,8 +117,10 @@ def kiosk_plurals(lang: str) -> dict[str, dict[str, str]]:
         },
         "refused": {
             category: ngettext(
-                "{count} recording could not be sent — please tell an organiser",
-                "{count} recordings could not be sent — please tell an organiser",
+                "{count} reflection could not be sent. It is kept on this kiosk:"
+                " please tell an organiser.",
+                "{count} reflections could not be sent. They are kept on this kiosk:"
+                " please tell an organiser.",
                 n,
             )
             for category, n in examples.items()

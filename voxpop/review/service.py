@@ -929,3 +929,22 @@ def retry_processing(
         audit.record(db, "reflection.retry", "reflection", reflection_id,
                      {"status": "failed", "failure_reason": row["failure_reason"]},
                      {"status": "received", "job": job["id"]}, actor=actor)  # fmt: skip
+
+
+# -- the reviewer's own choices ---------------------------------------------------------------
+
+
+def single_key_shortcuts(db: sqlite3.Connection, user_id: int) -> bool:
+    """Whether this user's review pages answer one-letter keys (a, h, s, 1-8, ...).
+
+    On unless they turned them off (WCAG 2.1.4: speech input types letters, and a slip of the
+    hand should not approve a reflection).
+    """
+    row = db.execute("SELECT review_shortcuts FROM user WHERE id = ?", (user_id,)).fetchone()
+    return bool(row["review_shortcuts"]) if row else True
+
+
+def set_single_key_shortcuts(db: sqlite3.Connection, user_id: int, on: bool) -> None:
+    """Turn this user's single-key shortcuts on or off."""
+    with transaction(db):
+        db.execute("UPDATE user SET review_shortcuts = ? WHERE id = ?", (int(on), user_id))

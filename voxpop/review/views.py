@@ -133,6 +133,9 @@ def _messages() -> dict[str, str]:
         "trimFromPlayer": _("Set from the player; press Save trim to keep it."),
         # The same sentence as under the trim form, with the numbers left for the script.
         "snapped": snapped_note(start="%(start)s", end="%(end)s"),
+        "playHere": _("Play here"),
+        "pause": _("Pause"),
+        "captions": _("Captions"),
         "first": _("This is the first reflection."),
         "last": _("This is the last reflection."),
     }
@@ -149,6 +152,8 @@ def _config(mode: str, **urls: str | None) -> dict[str, Any]:
             if p.key
         ],
         "keyframeSeconds": service.KEYFRAME_SECONDS,
+        # One-letter keys (a, h, s, 1-8, ?) only when the user has not turned them off.
+        "singleKeys": service.single_key_shortcuts(db, g.user.id),
         "messages": _messages(),
         "urls": {key: value for key, value in urls.items() if value},
     }
@@ -271,6 +276,27 @@ def captions(reflection_id: int) -> Any:
     response.headers["Cache-Control"] = "private, no-cache"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+@bp.post("/shortcuts")
+@login_required(*REVIEWERS)
+def shortcuts() -> Any:
+    """Turn the user's single-key shortcuts on or off (WCAG 2.1.4), then back to the page."""
+    choice = request.form.get("shortcuts", "")
+    if choice not in ("on", "off"):
+        abort(400)
+    service.set_single_key_shortcuts(get_db(), g.user.id, choice == "on")
+    if choice == "on":
+        message = _("Single-key shortcuts are on.")
+    else:
+        message = _("Single-key shortcuts are off: letters you type do nothing on these pages.")
+    if wants_json():
+        return jsonify(singleKeys=choice == "on", message=message)
+    flash(message)
+    back = request.form.get("next", "")
+    if not back.startswith("/review/"):  # only back to a review page of this site
+        back = url_for("review.queue")
+    return redirect(back, code=303)
 
 
 # -- changes ----------------------------------------------------------------------------------
