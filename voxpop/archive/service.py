@@ -4,7 +4,8 @@ A reflection is *publishable* when it is ready, approved by a facilitator, its d
 to online publication and has not withdrawn, and it sits under one of the event's current
 perspectives (a retired perspective has no tile, so its reflections are not listed). The
 archive pages, the archive's media routes and the static export (``publishing.export``) all read
-through this module, so they can never disagree about what is public.
+through this module, so they can never disagree about what is public. The live wall in the room
+reads a documented variant of the same rule (``ROOM_WHERE``).
 
 Queries are paginated and fetch a page's files in one further query (no query per item); they
 use the ``reflection (event_id, perspective_id)`` index and the unique indexes on
@@ -55,6 +56,27 @@ PUBLISHABLE_WHERE = (
     # organiser relaxed it for the event (the studio then warns about WCAG 2.2 AA, 1.2.2).
     " AND (" + CAPTIONS_READY + ")"
 )
+# The room variant, for the live wall on the venue's screen (``voxpop.wall``): the same rule
+# with the delegate's "shown in the room" consent in place of online consent, and captions a
+# person checked for every recording even when the event relaxed the gate (the wall plays clips
+# muted, so the checked captions are what the room reads). Derived from PUBLISHABLE_WHERE, so
+# anything added to the one rule applies to the room as well.
+CAPTIONS_CHECKED = (
+    "r.kind = 'text'"
+    " OR EXISTS (SELECT 1 FROM transcript t WHERE t.reflection_id = r.id AND t.status = 'checked')"
+)
+
+
+def _room_variant(rule: str) -> str:
+    consent = rule.replace(" AND c.online = 1 ", " AND c.room = 1 ")
+    room = consent.replace("(" + CAPTIONS_READY + ")", "(" + CAPTIONS_CHECKED + ")")
+    if consent == rule or room == consent:  # pragma: no cover - guards an edit of the rule
+        raise RuntimeError("The room rule could not be derived from PUBLISHABLE_WHERE")
+    return room
+
+
+ROOM_WHERE = _room_variant(PUBLISHABLE_WHERE)
+
 _FROM = (
     " FROM reflection r JOIN consent c ON c.reflection_id = r.id"
     " JOIN perspective p ON p.id = r.perspective_id"
@@ -293,6 +315,22 @@ def is_publishable(db: sqlite3.Connection, reflection_id: int) -> bool:
         (reflection_id,),
     ).fetchone()
     return row is not None
+
+
+def room_reflections(db: sqlite3.Connection, event_id: int) -> list[PublicReflection]:
+    """The reflections the live wall may show in the room (``ROOM_WHERE``), oldest first."""
+    rows = db.execute(_SELECT + " WHERE " + ROOM_WHERE + _ORDER, (event_id,)).fetchall()
+    return _reflections_from(db, rows)
+
+
+def room_reflection(db: sqlite3.Connection, event_id: int, reflection_id: int) -> PublicReflection:
+    """One reflection the wall may show. Raises ArchiveNotFound for anything else."""
+    rows = db.execute(
+        _SELECT + " WHERE " + ROOM_WHERE + " AND r.id = ?", (event_id, reflection_id)
+    ).fetchall()
+    if not rows:
+        raise ArchiveNotFound(_("There is nothing here."))
+    return _reflections_from(db, rows)[0]
 
 
 def publishable_ids_sql() -> str:

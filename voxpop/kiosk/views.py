@@ -198,7 +198,7 @@ def kiosk_config(event: models.Event, lang: str) -> dict[str, Any]:
             "intro": wording.get("intro", ""),
             "purposes": [
                 {"slug": slug, "text": wording.get(slug, slug), "required": slug == "archive"}
-                for slug in models.PURPOSES
+                for slug in consent.purposes
             ],
         },
         "api": {
