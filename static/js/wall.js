@@ -120,15 +120,18 @@
       if (item.end && video.currentTime >= item.end - 0.05) { finish(); }
     };
     video.onpause = function () { if (!paused) { finish(); } };
-    video.onerror = function () {
+    function fallBack() {
       // The clip cannot play here: show its checked words instead.
-      if (current !== item.id) { return; }
+      if (done || current !== item.id) { return; }
+      done = true;
       stopVideo();
       showQuote(item);
       schedule(dwellMs(item));
-    };
+    }
+    video.onerror = fallBack;
     var play = video.play();
-    if (play && play["catch"]) { play["catch"](function () { video.onerror(); }); }
+    // Rejected when the clip cannot play, or when it was taken down first (then a no-op).
+    if (play && play["catch"]) { play["catch"](fallBack); }
     var length = ((item.end || item.duration || 30) - item.start) * 1000;
     schedule(Math.min(CLIP_MAX_MS, length + 4000)); // a safety net if no event comes
   }

@@ -201,7 +201,8 @@ def fits_without_scrolling(page: Page) -> bool:
     return bool(page.evaluate(
         "() => document.documentElement.scrollHeight <= window.innerHeight"
         " && document.documentElement.scrollWidth <= window.innerWidth"
-        " && [...document.querySelectorAll('.wall-item, .wall-balance, .wall-quote')]"
+        " && document.body.scrollHeight <= document.body.clientHeight"
+        " && [...document.querySelectorAll('.wall-item, .wall-balance, .wall-body')]"
         "   .every(n => n.hidden || n.scrollHeight <= n.clientHeight + 1)"
     ))  # fmt: skip
 
@@ -215,13 +216,19 @@ def show(page: Page, reflection_id: int) -> None:
     assert page.evaluate("() => window.voxpopWall.current()") == reflection_id
 
 
-def test_the_wall_fits_a_projector_and_a_laptop_screen(
-    live_kiosk_factory: Callable[..., LiveKiosk],
-    contexts: Callable[..., BrowserContext],
-    six_second_clip: Path,
-) -> None:
+@pytest.fixture
+def the_day(
+    live_kiosk_factory: Callable[..., LiveKiosk], six_second_clip: Path
+) -> tuple[LiveKiosk, dict[str, int]]:
+    """A running app with the day's reflections (``seed_the_day``)."""
     live = live_kiosk_factory(max_clip_seconds=30)
-    ids = seed_the_day(live, six_second_clip)
+    return live, seed_the_day(live, six_second_clip)
+
+
+def test_the_wall_fits_a_projector_and_a_laptop_screen(
+    the_day: tuple[LiveKiosk, dict[str, int]], contexts: Callable[..., BrowserContext]
+) -> None:
+    live, ids = the_day
     DOCS_IMG.mkdir(parents=True, exist_ok=True)
     errors: list[str] = []
     for size, (width, height) in SIZES.items():
@@ -256,12 +263,9 @@ def test_the_wall_fits_a_projector_and_a_laptop_screen(
 
 
 def test_reduced_motion_shows_words_not_moving_pictures(
-    live_kiosk_factory: Callable[..., LiveKiosk],
-    contexts: Callable[..., BrowserContext],
-    six_second_clip: Path,
+    the_day: tuple[LiveKiosk, dict[str, int]], contexts: Callable[..., BrowserContext]
 ) -> None:
-    live = live_kiosk_factory(max_clip_seconds=30)
-    ids = seed_the_day(live, six_second_clip)
+    live, ids = the_day
     errors: list[str] = []
     wall = open_wall(contexts(reduced_motion="reduce"), live, errors, "?lang=cy")
     show(wall, ids["video"])

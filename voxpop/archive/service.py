@@ -286,8 +286,12 @@ def publishable_reflection(
     db: sqlite3.Connection, event_id: int, reflection_id: int
 ) -> PublicReflection:
     """One publishable reflection. Raises ArchiveNotFound for anything not public."""
+    return _one(db, PUBLISHABLE_WHERE, event_id, reflection_id)
+
+
+def _one(db: sqlite3.Connection, rule: str, event_id: int, reflection_id: int) -> PublicReflection:
     rows = db.execute(
-        _SELECT + " WHERE " + PUBLISHABLE_WHERE + " AND r.id = ?", (event_id, reflection_id)
+        _SELECT + " WHERE " + rule + " AND r.id = ?", (event_id, reflection_id)
     ).fetchall()
     if not rows:
         raise ArchiveNotFound(_("There is nothing here."))
@@ -325,12 +329,7 @@ def room_reflections(db: sqlite3.Connection, event_id: int) -> list[PublicReflec
 
 def room_reflection(db: sqlite3.Connection, event_id: int, reflection_id: int) -> PublicReflection:
     """One reflection the wall may show. Raises ArchiveNotFound for anything else."""
-    rows = db.execute(
-        _SELECT + " WHERE " + ROOM_WHERE + " AND r.id = ?", (event_id, reflection_id)
-    ).fetchall()
-    if not rows:
-        raise ArchiveNotFound(_("There is nothing here."))
-    return _reflections_from(db, rows)[0]
+    return _one(db, ROOM_WHERE, event_id, reflection_id)
 
 
 def publishable_ids_sql() -> str:
