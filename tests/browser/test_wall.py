@@ -15,6 +15,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from tests.archivedata import add_archived, query
 from voxpop import models
 from voxpop.db import get_db
+from voxpop.reflection.intake.receipts import new_receipt_code
 
 pytestmark = [pytest.mark.browser]
 
@@ -117,9 +118,10 @@ def test_an_approval_appears_and_a_withdrawal_leaves_the_screen(
     assert background == "rgb(178, 58, 11)"  # #b23a0b, from /archive/colours.css
 
     # The delegate withdraws it with their receipt code (the public /withdraw flow) ...
-    code = query(app, "SELECT receipt_code FROM reflection WHERE id = ?", waiting)[0][
-        "receipt_code"
-    ]
+    code = new_receipt_code()  # the seeded row has a placeholder: give it a real one
+    with app.app_context():
+        get_db().execute("UPDATE reflection SET receipt_code = ? WHERE id = ?", (code, waiting))
+
     delegate = contexts().new_page()
     delegate.goto(f"{live.url}/withdraw")
     delegate.fill("#code", code)
@@ -239,12 +241,13 @@ def test_the_wall_fits_a_projector_and_a_laptop_screen(
         expect(wall.locator("#wall-quote")).to_contain_text("good day")
         expect(wall.locator("#wall-name")).to_have_text("— Megan")
         assert fits_without_scrolling(wall), size
-        wall.screenshot(path=str(DOCS_IMG / f"wall-quote-{size}.png"))
+        wall.screenshot(path=str(DOCS_IMG / f"wall-quote-{size}.png"), animations="disabled")
 
         show(wall, ids["welsh"])
         expect(wall.locator("#wall-quote")).to_have_attribute("lang", "cy")
         expect(wall.locator("#wall-quote")).to_have_class("wall-quote wall-quote-long")
         assert fits_without_scrolling(wall), size
+        wall.screenshot(path=str(DOCS_IMG / f"wall-welsh-{size}.png"), animations="disabled")
 
         # The clip plays muted, with its checked captions showing.
         show(wall, ids["video"])
@@ -258,7 +261,7 @@ def test_the_wall_fits_a_projector_and_a_laptop_screen(
             timeout=TIMEOUT_MS,
         )
         assert fits_without_scrolling(wall), size
-        wall.screenshot(path=str(DOCS_IMG / f"wall-clip-{size}.png"))
+        wall.screenshot(path=str(DOCS_IMG / f"wall-clip-{size}.png"), animations="disabled")
     assert errors == []
 
 
