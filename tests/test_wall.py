@@ -260,3 +260,19 @@ def test_the_consent_log_lists_the_room(app: Flask) -> None:
 def test_migrations_leave_earlier_consents_without_the_room(app: Flask) -> None:
     columns = query(app, "SELECT name, dflt_value FROM pragma_table_info('consent')")
     assert {"name": "room", "dflt_value": "0"} in columns
+
+
+def test_the_withdrawal_preview_says_it_leaves_the_wall(app: Flask, client) -> None:
+    from tests.conftest import csrf_from
+    from voxpop.reflection.intake.receipts import new_receipt_code
+
+    on_wall = add_archived(app, "text", room=1, online=0)
+    off_wall = add_archived(app, "text", room=0, online=1)
+    line = "its place on the live wall in the room, where it is shown now"
+    for reflection_id, shown_now in ((on_wall, True), (off_wall, False)):
+        code = new_receipt_code()
+        set_column(app, "UPDATE reflection SET receipt_code = ? WHERE id = ?", code, reflection_id)
+        token = csrf_from(client.get("/withdraw").text)
+        preview = client.post("/withdraw", data={"code": code, "csrf_token": token})
+        assert preview.status_code == 200, preview.text
+        assert (line in preview.text) is shown_now

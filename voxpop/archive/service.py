@@ -314,8 +314,17 @@ def publishable_by_ids(
 
 def is_publishable(db: sqlite3.Connection, reflection_id: int) -> bool:
     """True when the reflection may be shown in its event's public archive right now."""
+    return _passes(db, PUBLISHABLE_WHERE, reflection_id)
+
+
+def is_on_the_wall(db: sqlite3.Connection, reflection_id: int) -> bool:
+    """True when the live wall in the room may show the reflection right now."""
+    return _passes(db, ROOM_WHERE, reflection_id)
+
+
+def _passes(db: sqlite3.Connection, rule: str, reflection_id: int) -> bool:
     row = db.execute(
-        "SELECT 1" + _FROM + " WHERE " + PUBLISHABLE_WHERE.replace("r.event_id = ?", "r.id = ?"),
+        "SELECT 1" + _FROM + " WHERE " + rule.replace("r.event_id = ?", "r.id = ?"),
         (reflection_id,),
     ).fetchone()
     return row is not None
