@@ -1293,7 +1293,8 @@ def test_wording_from_before_the_room_question_is_flagged_and_the_line_suggested
     assert 'id="consent-room-missing"' in page
     suggested = models.DEFAULT_CONSENT["en"]["room"]
     assert re.search(r'<textarea[^>]*name="room_en"[^>]*>\s*' + re.escape(suggested), page)
-    assert not re.search(r'<textarea[^>]*name="room_cy"[^>]*>\s*\S', page)
-    # Saving it (as suggested) asks about the room from the next delegate on.
-    assert post(organiser, "/studio/settings/consent", consent_form()).status_code == 302
+    assert re.search(r'<textarea[^>]*name="room_cy"[^>]*>\s*</textarea>', page)
+    # Saving it asks about the room from the next delegate on.
+    edited = consent_form(room_en="It may be shown on the screen in the room today.")
+    assert post(organiser, "/studio/settings/consent", edited).status_code == 302
     assert 'id="consent-room-missing"' not in organiser.get("/studio/settings/consent").text
