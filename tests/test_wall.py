@@ -276,3 +276,20 @@ def test_the_withdrawal_preview_says_it_leaves_the_wall(app: Flask, client) -> N
         preview = client.post("/withdraw", data={"code": code, "csrf_token": token})
         assert preview.status_code == 200, preview.text
         assert (line in preview.text) is shown_now
+
+
+def test_the_wall_cycles_the_newest_and_counts_them_all(
+    app: Flask, client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from voxpop.wall import service
+
+    monkeypatch.setattr(service, "WALL_ITEMS", 2)
+    oldest = add_archived(app, "text", "volunteer", room=1, created_at="2026-11-23T09:00:00+00:00")
+    middle = add_archived(app, "text", "manager", room=1, created_at="2026-11-23T10:00:00+00:00")
+    newest = add_archived(app, "text", "manager", room=1, created_at="2026-11-23T11:00:00+00:00")
+    found = state(client)
+    assert [item["id"] for item in found["items"]] == [middle, newest]
+    assert oldest not in {item["id"] for item in found["items"]}
+    assert found["total"] == 3
+    balance = {entry["perspective"]: entry["count"] for entry in found["balance"]}
+    assert balance["volunteer"] == 1 and balance["manager"] == 2

@@ -14,6 +14,7 @@ use the ``reflection (event_id, perspective_id)`` index and the unique indexes o
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -199,6 +200,12 @@ def captions_vtt(transcript: str | None) -> str | None:
     """The transcript as WebVTT to publish, rewritten through the parser (None if unusable)."""
     if not transcript:
         return None
+    return _rewritten(transcript)
+
+
+@functools.lru_cache(maxsize=2048)
+def _rewritten(transcript: str) -> str | None:
+    # Pure, and asked for again and again (the live wall every 2 s): kept per transcript text.
     try:
         cues = vtt.parse_vtt(transcript)
     except vtt.VttError:
@@ -330,10 +337,29 @@ def _passes(db: sqlite3.Connection, rule: str, reflection_id: int) -> bool:
     return row is not None
 
 
-def room_reflections(db: sqlite3.Connection, event_id: int) -> list[PublicReflection]:
-    """The reflections the live wall may show in the room (``ROOM_WHERE``), oldest first."""
-    rows = db.execute(_SELECT + " WHERE " + ROOM_WHERE + _ORDER, (event_id,)).fetchall()
+def room_reflections(
+    db: sqlite3.Connection, event_id: int, *, newest: int | None = None
+) -> list[PublicReflection]:
+    """The reflections the live wall may show in the room (``ROOM_WHERE``), oldest first;
+    only the ``newest`` so many when given."""
+    if newest is None:
+        rows = db.execute(_SELECT + " WHERE " + ROOM_WHERE + _ORDER, (event_id,)).fetchall()
+    else:
+        rows = db.execute(
+            _SELECT + " WHERE " + ROOM_WHERE + " ORDER BY r.created_at DESC, r.id DESC LIMIT ?",
+            (event_id, newest),
+        ).fetchall()[::-1]
     return _reflections_from(db, rows)
+
+
+def room_counts(db: sqlite3.Connection, event_id: int) -> dict[int, int]:
+    """How many reflections the wall may show, per perspective id."""
+    rows = db.execute(
+        "SELECT r.perspective_id, COUNT(*)" + _FROM + " WHERE " + ROOM_WHERE
+        + " GROUP BY r.perspective_id",
+        (event_id,),
+    )  # fmt: skip
+    return {row[0]: row[1] for row in rows}
 
 
 def room_reflection(db: sqlite3.Connection, event_id: int, reflection_id: int) -> PublicReflection:

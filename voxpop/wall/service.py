@@ -8,6 +8,7 @@ URL builder for the media routes.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import sqlite3
@@ -20,6 +21,9 @@ from voxpop.archive import service as archive
 from voxpop.archive.service import PublicReflection
 from voxpop.media import vtt
 
+# The wall cycles through the newest so many (at 8-20 s each, about an hour); the balance
+# counts them all. Keeps each answer small and quick however long the day.
+WALL_ITEMS = 200
 # A quote longer than this is cut at a word and ends with "…" (it must fit the screen).
 QUOTE_MAX_CHARS = 420
 SHORT_QUOTE, LONG_QUOTE = 120, 260  # the page picks its type size from these
@@ -49,9 +53,15 @@ def spoken_words(reflection: PublicReflection) -> str:
     """The checked captions of a recording as one quote (only the trimmed part)."""
     if not reflection.captions:
         return ""
-    cues = vtt.parse_vtt(reflection.captions)
-    if reflection.trim_in is not None or reflection.trim_out is not None:
-        cues = vtt.clip_cues(cues, reflection.trim_in or 0.0, reflection.trim_out or float("inf"))
+    return _words(reflection.captions, reflection.trim_in, reflection.trim_out)
+
+
+@functools.lru_cache(maxsize=2048)
+def _words(captions: str, trim_in: float | None, trim_out: float | None) -> str:
+    # The wall asks every 2 s: kept per captions and trim.
+    cues = vtt.parse_vtt(captions)
+    if trim_in is not None or trim_out is not None:
+        cues = vtt.clip_cues(cues, trim_in or 0.0, trim_out or float("inf"))
     return " ".join(cue.text for cue in cues)
 
 
@@ -84,12 +94,10 @@ def wall_state(
     """
     languages = list(event.languages) or ["en"]
     items = []
-    counts: dict[int, int] = {}
-    for reflection in archive.room_reflections(db, event.id):
+    for reflection in archive.room_reflections(db, event.id, newest=WALL_ITEMS):
         quote = quote_of(reflection)
         if not quote:  # a recording whose checked captions hold no words: nothing to read
             continue
-        counts[reflection.perspective_id] = counts.get(reflection.perspective_id, 0) + 1
         video = reflection.kind == "video" and {"mp4", "poster"} <= set(reflection.files)
         items.append(
             {
@@ -110,6 +118,7 @@ def wall_state(
                 "duration": reflection.duration,
             }
         )
+    counts = archive.room_counts(db, event.id)
     balance = [
         {
             "perspective": perspective.slug,
@@ -118,6 +127,6 @@ def wall_state(
         }
         for perspective in models.perspectives(db, event.id)
     ]
-    document = {"items": items, "balance": balance, "total": len(items)}
+    document = {"items": items, "balance": balance, "total": sum(counts.values())}
     body = json.dumps(document, ensure_ascii=False, sort_keys=True)
     return WallState(hashlib.sha256(body.encode("utf-8")).hexdigest()[:32], document)
