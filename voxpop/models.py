@@ -70,6 +70,7 @@ DEFAULT_CONSENT = {
         "archive": "Cadw fy adlewyrchiad yn archif y diwrnod, wedi'i rannu â'r bobl a'r "
         "sefydliadau a gymerodd ran.",
         "reel": "Gall ymddangos yn y rîl uchafbwyntiau a ddangosir yn y digwyddiad hwn ac wedyn.",
+        "room": "Gellir ei ddangos ar y sgrin fawr yn yr ystafell yn ystod y digwyddiad.",
         "online": "Gellir ei gyhoeddi ar-lein, yn archif gyhoeddus y diwrnod.",
         "name": "Dangos fy enw cyntaf gydag ef.",
     },

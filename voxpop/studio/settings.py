@@ -532,7 +532,8 @@ def settings_consent(event: models.Event) -> Any:
             data={
                 f"{key}_{lang}": current.get(lang, {}).get(key, "")
                 # Wording from before a purpose existed (the room): suggest the default.
-                or (models.DEFAULT_CONSENT["en"].get(key, "") if current and lang == "en" else "")
+                # (in each language the wording has; an absent language stays empty).
+                or (models.DEFAULT_CONSENT.get(lang, {}).get(key, "") if current.get(lang) else "")
                 for lang in ("en", "cy")
                 for key in consent.CONSENT_FIELDS
             },

@@ -1,4 +1,4 @@
--- voxpop schema, version 11: a separate consent purpose for the live wall (issue 18).
+-- voxpop schema, version 12: a separate consent purpose for the live wall (issue 18).
 
 -- "Shown on the big screen in the room during the event". Separate from online publication:
 -- a delegate may be happy to be seen by the people in the room but not on the web, or the
