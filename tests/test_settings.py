@@ -1289,6 +1289,7 @@ def test_wording_from_before_the_room_question_is_flagged_and_the_line_suggested
     old = {key: value for key, value in models.DEFAULT_CONSENT["en"].items() if key != "room"}
     with app.app_context():
         models.add_consent_version(get_db(), models.current_event(get_db()).id, {"en": old})
+    # (English only here: the Welsh room field then stays empty, all or nothing.)
     page = organiser.get("/studio/settings/consent").text
     assert 'id="consent-room-missing"' in page
     suggested = models.DEFAULT_CONSENT["en"]["room"]

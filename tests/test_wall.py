@@ -235,8 +235,9 @@ def test_the_kiosk_asks_about_the_room_and_records_the_answer(app: Flask, kiosk)
 
 
 def test_wording_from_before_the_room_purpose_does_not_offer_it(app: Flask, kiosk) -> None:
-    old = {"en": {key: value for key, value in models.DEFAULT_CONSENT["en"].items()
-                  if key != "room"}}  # fmt: skip
+    # Both languages, as before the room purpose (the event opens to kiosks with it).
+    old = {lang: {key: value for key, value in wording.items() if key != "room"}
+           for lang, wording in models.DEFAULT_CONSENT.items()}  # fmt: skip
     with app.app_context():
         models.add_consent_version(get_db(), 1, old)
     fresh = type(kiosk)(app)

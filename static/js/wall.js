@@ -49,7 +49,8 @@
       var text = labels[lang] || "";
       if (!text) { return; }
       var part = span("", lang);
-      if (prefix) { part.appendChild(span(config.strings[lang][prefix] + " ", null, "wall-kicker")); }
+      var kicker = prefix && node.getAttribute("data-" + prefix + "-" + lang);
+      if (kicker) { part.appendChild(span(kicker + " ", null, "wall-kicker")); }
       part.appendChild(document.createTextNode(text));
       node.appendChild(part);
     });

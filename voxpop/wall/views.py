@@ -92,7 +92,6 @@ def page() -> Any:
                 "state_url": url_for("wall.state"),
                 "poll_ms": POLL_SECONDS * 1000,
                 "languages": languages,
-                "strings": _strings(languages),
             },
         )
     )
