@@ -294,3 +294,14 @@ def test_the_wall_cycles_the_newest_and_counts_them_all(
     assert found["total"] == 3
     balance = {entry["perspective"]: entry["count"] for entry in found["balance"]}
     assert balance["volunteer"] == 1 and balance["manager"] == 2
+
+
+def test_the_event_is_named_in_each_language(app: Flask, client) -> None:
+    set_column(app, "UPDATE event SET names = ?",
+               json.dumps({"en": "Whose Shoes? day", "cy": "Diwrnod Esgidiau Pwy?"}))  # fmt: skip
+    html = client.get("/wall/").text
+    assert (
+        '<span lang="cy">Diwrnod Esgidiau Pwy?</span><span lang="en">Whose Shoes? day</span>'
+        in html
+    )
+    assert "<title>Adlewyrchiadau byw · Diwrnod Esgidiau Pwy?</title>" in html

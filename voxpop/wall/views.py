@@ -36,7 +36,6 @@ from voxpop.web import require_event
 bp = Blueprint("wall", __name__)
 
 POLL_SECONDS = 2
-LANGUAGE_NAMES = {"en": "English", "cy": "Cymraeg"}
 _MEDIA_TYPES = {"mp4": "video/mp4", "poster": "image/jpeg"}
 
 
@@ -85,7 +84,6 @@ def page() -> Any:
             "wall/wall.html",
             event=event,
             languages=languages,
-            language_names=LANGUAGE_NAMES,
             strings=_strings(languages),
             state=state,
             config={
