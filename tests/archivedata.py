@@ -32,6 +32,7 @@ def add_archived(
     status: str = "ready",
     review: str = "approved",
     online: int = 1,
+    room: int = 0,
     show_name: int = 0,
     name: str | None = None,
     withdrawn: bool = False,
@@ -68,9 +69,9 @@ def add_archived(
             reflection_id = int(cursor.lastrowid)
             db.execute(
                 "INSERT INTO consent (reflection_id, consent_text_id, consent_sha256, archive,"
-                " reel, online, show_name, given_at, withdrawn_at)"
-                " VALUES (?, ?, ?, 1, 1, ?, ?, ?, ?)",
-                (reflection_id, consent["id"], consent["sha256"], online, show_name, utcnow(),
+                " reel, online, room, show_name, given_at, withdrawn_at)"
+                " VALUES (?, ?, ?, 1, 1, ?, ?, ?, ?, ?)",
+                (reflection_id, consent["id"], consent["sha256"], online, room, show_name, utcnow(),
                  utcnow() if withdrawn else None),
             )  # fmt: skip
             if status == "ready":

@@ -356,16 +356,25 @@ def add_reflection(app: Flask, kind: str, source: Path | None = None, text: str 
 
 
 def give_consent(app: Flask, reflection_id: int, *, reel: int = 1, online: int = 0,
-                 show_name: int = 0) -> None:  # fmt: skip
-    """Record the delegate's consent (archive always; reel, online and name as given)."""
+                 show_name: int = 0, room: int = 0) -> None:  # fmt: skip
+    """Record the delegate's consent (archive always; reel, online, room and name as given)."""
     with app.app_context():
         db = get_db()
         text = db.execute("SELECT id, sha256 FROM consent_text ORDER BY id LIMIT 1").fetchone()
         with transaction(db):
             db.execute(
                 "INSERT INTO consent (reflection_id, consent_text_id, consent_sha256, archive,"
-                " reel, online, show_name, given_at) VALUES (?, ?, ?, 1, ?, ?, ?, ?)",
-                (reflection_id, text["id"], text["sha256"], reel, online, show_name, utcnow()),
+                " reel, online, room, show_name, given_at) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?)",
+                (
+                    reflection_id,
+                    text["id"],
+                    text["sha256"],
+                    reel,
+                    online,
+                    room,
+                    show_name,
+                    utcnow(),
+                ),  # fmt: skip
             )
 
 

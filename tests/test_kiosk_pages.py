@@ -105,10 +105,13 @@ def test_kiosk_page_carries_the_event_setup(kiosk: KioskDevice) -> None:
     assert [p["slug"] for p in config["consent"]["purposes"]] == [
         "archive",
         "reel",
+        "room",
         "online",
         "name",
     ]
-    assert [p["required"] for p in config["consent"]["purposes"]] == [True, False, False, False]
+    assert [p["required"] for p in config["consent"]["purposes"]] == [
+        True, False, False, False, False
+    ]  # fmt: skip
     assert config["event"] == {
         "name": "Whose Shoes? test day",
         "thanks": models.DEFAULT_THANKS["en"],

@@ -93,7 +93,7 @@ def test_missing_welsh_consent_keeps_the_event_from_kiosks(
     ]
     page = organiser.get("/studio/settings/").text
     gate = page.split('id="kiosk-gate"')[1].split("</section>")[0]
-    assert "Kiosks are not open" in gate and "5 texts have no Welsh version" in gate
+    assert "Kiosks are not open" in gate and "6 texts have no Welsh version" in gate
     for key in ("intro", *models.PURPOSES):
         assert f'href="/studio/settings/consent#consent-{key}-cy"' in gate
         assert f'id="consent-{key}-cy"' in organiser.get("/studio/settings/consent").text

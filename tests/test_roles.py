@@ -86,6 +86,11 @@ ROLES_TABLE: dict[str, set[str]] = {
     "archive.reflection_media": {"anonymous"},
     "archive.reflection_captions": {"anonymous"},
     "archive.reel_media": {"anonymous"},
+    # -- the live wall for the venue's screen (voxpop/wall/views.py): read-only --
+    "wall.page": {"anonymous"},
+    "wall.state": {"anonymous"},  # JSON with a version (ETag), polled every 2 s
+    "wall.media": {"anonymous"},  # only while the room rule allows it
+    "wall.captions": {"anonymous"},
     "studio.export_page": {"organiser"},
     "studio.export_zip": {"organiser"},
     "studio.export_consent_log": {"organiser"},

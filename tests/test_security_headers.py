@@ -185,3 +185,16 @@ def test_the_static_export_carries_its_policies_as_meta_tags(app, tmp_path) -> N
     assert '[data-perspective="volunteer"]' in colours
     for pattern, what in INLINE:
         assert pattern.search(index) is None, what
+
+
+def test_the_wall_takes_colours_from_a_stylesheet_and_is_never_served_stale(app, client) -> None:
+    from tests.archivedata import add_archived
+
+    add_archived(app, "text", room=1)
+    page = client.get("/wall/")
+    assert '<link rel="stylesheet" href="/archive/colours.css">' in page.text
+    for url in ("/wall/", "/wall/api/state"):
+        response = client.get(url)
+        # Revalidated every time: a withdrawal must take an item off the screen at once.
+        assert response.headers["Cache-Control"] == "no-cache", url
+        assert "default-src 'self'" in response.headers["Content-Security-Policy"], url

@@ -900,6 +900,7 @@ def test_welsh_consent_is_all_or_nothing(app: Flask, organiser: FlaskClient) -> 
         "intro_cy": "Chi sy'n penderfynu sut y defnyddir eich myfyrdod.",
         "archive_cy": "Cadw fy myfyrdod yn archif y dydd.",
         "reel_cy": "Gall ymddangos yn y rîl uchafbwyntiau.",
+        "room_cy": "Gellir ei ddangos ar y sgrin fawr yn yr ystafell yn ystod y digwyddiad.",
         "online_cy": "Gellir ei gyhoeddi ar-lein.",
         "name_cy": "Dangos fy enw cyntaf.",
     }
@@ -1278,3 +1279,23 @@ def test_kiosk_attract_screen_shows_the_logo_and_accent(app: Flask, organiser: F
     assert device.config["event"]["accent"] == "#a4127f"
     logo = device.client.get(device.config["event"]["logo"])
     assert logo.status_code == 200 and logo.mimetype == "image/png"
+
+
+def test_wording_from_before_the_room_question_is_flagged_and_the_line_suggested(
+    app: Flask, organiser: FlaskClient
+) -> None:
+    page = organiser.get("/studio/settings/consent").text
+    assert 'id="consent-room-missing"' not in page
+    old = {key: value for key, value in models.DEFAULT_CONSENT["en"].items() if key != "room"}
+    with app.app_context():
+        models.add_consent_version(get_db(), models.current_event(get_db()).id, {"en": old})
+    # (English only here: the Welsh room field then stays empty, all or nothing.)
+    page = organiser.get("/studio/settings/consent").text
+    assert 'id="consent-room-missing"' in page
+    suggested = models.DEFAULT_CONSENT["en"]["room"]
+    assert re.search(r'<textarea[^>]*name="room_en"[^>]*>\s*' + re.escape(suggested), page)
+    assert re.search(r'<textarea[^>]*name="room_cy"[^>]*>\s*</textarea>', page)
+    # Saving it asks about the room from the next delegate on.
+    edited = consent_form(room_en="It may be shown on the screen in the room today.")
+    assert post(organiser, "/studio/settings/consent", edited).status_code == 302
+    assert 'id="consent-room-missing"' not in organiser.get("/studio/settings/consent").text

@@ -169,6 +169,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         settings,
     )
     from voxpop.studio.views import bp as studio_bp
+    from voxpop.wall.views import bp as wall_bp
 
     app.register_blueprint(public_bp)
     app.register_blueprint(auth.bp)
@@ -177,6 +178,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(studio_bp, url_prefix="/studio")
     app.register_blueprint(review_bp, url_prefix="/review")
     app.register_blueprint(archive_bp, url_prefix="/archive")
+    app.register_blueprint(wall_bp, url_prefix="/wall")
     errors.register_error_handlers(app)
     register_job_handlers()
     reel_service.listen_for_follow_up(web.note_reel_follow_up)  # see _reels_follow_up

@@ -16,7 +16,7 @@ from voxpop.db import now_utc, transaction, utcnow
 
 ROLES = ("organiser", "facilitator")
 KINDS = ("video", "audio", "text")
-PURPOSES = ("archive", "reel", "online", "name")
+PURPOSES = ("archive", "reel", "room", "online", "name")
 STATUSES = ("received", "processing", "ready", "failed", "withdrawn")
 
 # Slug, English label, Welsh label, colour (white text passes WCAG AA on each).
@@ -60,6 +60,7 @@ DEFAULT_CONSENT = {
         "archive": "Keep my reflection in the archive of the day, shared with the people "
         "and organisations who took part.",
         "reel": "It may appear in the highlights reel shown at this event and afterwards.",
+        "room": "It may be shown on the big screen in the room during the event.",
         "online": "It may be published online, on the public archive of the day.",
         "name": "Show my first name with it.",
     },
@@ -69,6 +70,7 @@ DEFAULT_CONSENT = {
         "archive": "Cadw fy adlewyrchiad yn archif y diwrnod, wedi'i rannu â'r bobl a'r "
         "sefydliadau a gymerodd ran.",
         "reel": "Gall ymddangos yn y rîl uchafbwyntiau a ddangosir yn y digwyddiad hwn ac wedyn.",
+        "room": "Gellir ei ddangos ar y sgrin fawr yn yr ystafell yn ystod y digwyddiad.",
         "online": "Gellir ei gyhoeddi ar-lein, yn archif gyhoeddus y diwrnod.",
         "name": "Dangos fy enw cyntaf gydag ef.",
     },
@@ -189,6 +191,13 @@ class ConsentText:
 
     def for_language(self, lang: str) -> dict[str, str]:
         return dict(localised(self.texts, lang))
+
+    @property
+    def purposes(self) -> tuple[str, ...]:
+        """The purposes this wording asks about, in order. A version written before a purpose
+        existed (the room, for the live wall) does not ask about it, so nobody can agree to it."""
+        wording = localised(self.texts, "en")
+        return tuple(purpose for purpose in PURPOSES if wording.get(purpose))
 
 
 def create_event(

@@ -166,8 +166,8 @@ def stored_reflection(live: Any, code: str) -> dict[str, Any]:
     db = live.db()
     try:
         row = db.execute(
-            "SELECT r.*, p.slug AS perspective_slug, c.archive, c.reel, c.online, c.show_name,"
-            " c.consent_sha256"
+            "SELECT r.*, p.slug AS perspective_slug, c.archive, c.reel, c.room, c.online,"
+            " c.show_name, c.consent_sha256"
             " FROM reflection r JOIN perspective p ON p.id = r.perspective_id"
             " JOIN consent c ON c.reflection_id = r.id WHERE r.receipt_code = ?",
             (code,),
@@ -242,6 +242,7 @@ def test_video_journey_stops_at_the_maximum_length(kiosk_page: Callable[..., Kio
     assert row["perspective_slug"] == "volunteer"
     assert row["prompt_id"] == chosen_prompt
     assert (row["archive"], row["reel"], row["online"], row["show_name"]) == (1, 1, 0, 1)
+    assert row["room"] == 0  # not ticked: never on the live wall
     assert row["consent_sha256"] == kiosk_config(page)["consent"]["version"]
     assert row["display_name"] == "Aled"
     assert row["lang"] == "en"
@@ -300,7 +301,9 @@ def test_text_journey(kiosk_page: Callable[..., KioskTab]) -> None:
     words = "Listening to a carer's morning changed how I plan visits."
 
     begin(page, "service-user")
-    give_consent(page, ["archive", "online", "name"], first_name="Siân")
+    # The room (the live wall) is a choice of its own, asked in the kiosk's language.
+    expect(page.locator("input[name=consent][value=room]")).to_have_count(1)
+    give_consent(page, ["archive", "room", "online", "name"], first_name="Siân")
     page.click("[data-mode=text]")
     wait_for_screen(page, "text")
     expect(page.locator("#reflection-text")).to_have_attribute("maxlength", "1000")
@@ -321,6 +324,7 @@ def test_text_journey(kiosk_page: Callable[..., KioskTab]) -> None:
     assert row["text_body"] == words
     assert row["original_path"] is None
     assert (row["archive"], row["reel"], row["online"], row["show_name"]) == (1, 0, 1, 1)
+    assert row["room"] == 1
     assert row["display_name"] == "Siân"
     assert tab.js_errors == []
 

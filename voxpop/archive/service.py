@@ -4,7 +4,8 @@ A reflection is *publishable* when it is ready, approved by a facilitator, its d
 to online publication and has not withdrawn, and it sits under one of the event's current
 perspectives (a retired perspective has no tile, so its reflections are not listed). The
 archive pages, the archive's media routes and the static export (``publishing.export``) all read
-through this module, so they can never disagree about what is public.
+through this module, so they can never disagree about what is public. The live wall in the room
+reads a documented variant of the same rule (``ROOM_WHERE``).
 
 Queries are paginated and fetch a page's files in one further query (no query per item); they
 use the ``reflection (event_id, perspective_id)`` index and the unique indexes on
@@ -13,6 +14,7 @@ use the ``reflection (event_id, perspective_id)`` index and the unique indexes o
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -55,6 +57,27 @@ PUBLISHABLE_WHERE = (
     # organiser relaxed it for the event (the studio then warns about WCAG 2.2 AA, 1.2.2).
     " AND (" + CAPTIONS_READY + ")"
 )
+# The room variant, for the live wall on the venue's screen (``voxpop.wall``): the same rule
+# with the delegate's "shown in the room" consent in place of online consent, and captions a
+# person checked for every recording even when the event relaxed the gate (the wall plays clips
+# muted, so the checked captions are what the room reads). Derived from PUBLISHABLE_WHERE, so
+# anything added to the one rule applies to the room as well.
+CAPTIONS_CHECKED = (
+    "r.kind = 'text'"
+    " OR EXISTS (SELECT 1 FROM transcript t WHERE t.reflection_id = r.id AND t.status = 'checked')"
+)
+
+
+def _room_variant(rule: str) -> str:
+    consent = rule.replace(" AND c.online = 1 ", " AND c.room = 1 ")
+    room = consent.replace("(" + CAPTIONS_READY + ")", "(" + CAPTIONS_CHECKED + ")")
+    if consent == rule or room == consent:  # pragma: no cover - guards an edit of the rule
+        raise RuntimeError("The room rule could not be derived from PUBLISHABLE_WHERE")
+    return room
+
+
+ROOM_WHERE = _room_variant(PUBLISHABLE_WHERE)
+
 _FROM = (
     " FROM reflection r JOIN consent c ON c.reflection_id = r.id"
     " JOIN perspective p ON p.id = r.perspective_id"
@@ -177,6 +200,12 @@ def captions_vtt(transcript: str | None) -> str | None:
     """The transcript as WebVTT to publish, rewritten through the parser (None if unusable)."""
     if not transcript:
         return None
+    return _rewritten(transcript)
+
+
+@functools.lru_cache(maxsize=2048)
+def _rewritten(transcript: str) -> str | None:
+    # Pure, and asked for again and again (the live wall every 2 s): kept per transcript text.
     try:
         cues = vtt.parse_vtt(transcript)
     except vtt.VttError:
@@ -264,8 +293,12 @@ def publishable_reflection(
     db: sqlite3.Connection, event_id: int, reflection_id: int
 ) -> PublicReflection:
     """One publishable reflection. Raises ArchiveNotFound for anything not public."""
+    return _one(db, PUBLISHABLE_WHERE, event_id, reflection_id)
+
+
+def _one(db: sqlite3.Connection, rule: str, event_id: int, reflection_id: int) -> PublicReflection:
     rows = db.execute(
-        _SELECT + " WHERE " + PUBLISHABLE_WHERE + " AND r.id = ?", (event_id, reflection_id)
+        _SELECT + " WHERE " + rule + " AND r.id = ?", (event_id, reflection_id)
     ).fetchall()
     if not rows:
         raise ArchiveNotFound(_("There is nothing here."))
@@ -288,11 +321,50 @@ def publishable_by_ids(
 
 def is_publishable(db: sqlite3.Connection, reflection_id: int) -> bool:
     """True when the reflection may be shown in its event's public archive right now."""
+    return _passes(db, PUBLISHABLE_WHERE, reflection_id)
+
+
+def is_on_the_wall(db: sqlite3.Connection, reflection_id: int) -> bool:
+    """True when the live wall in the room may show the reflection right now."""
+    return _passes(db, ROOM_WHERE, reflection_id)
+
+
+def _passes(db: sqlite3.Connection, rule: str, reflection_id: int) -> bool:
     row = db.execute(
-        "SELECT 1" + _FROM + " WHERE " + PUBLISHABLE_WHERE.replace("r.event_id = ?", "r.id = ?"),
+        "SELECT 1" + _FROM + " WHERE " + rule.replace("r.event_id = ?", "r.id = ?"),
         (reflection_id,),
     ).fetchone()
     return row is not None
+
+
+def room_reflections(
+    db: sqlite3.Connection, event_id: int, *, newest: int | None = None
+) -> list[PublicReflection]:
+    """The reflections the live wall may show in the room (``ROOM_WHERE``), oldest first;
+    only the ``newest`` so many when given."""
+    if newest is None:
+        rows = db.execute(_SELECT + " WHERE " + ROOM_WHERE + _ORDER, (event_id,)).fetchall()
+    else:
+        rows = db.execute(
+            _SELECT + " WHERE " + ROOM_WHERE + " ORDER BY r.created_at DESC, r.id DESC LIMIT ?",
+            (event_id, newest),
+        ).fetchall()[::-1]
+    return _reflections_from(db, rows)
+
+
+def room_counts(db: sqlite3.Connection, event_id: int) -> dict[int, int]:
+    """How many reflections the wall may show, per perspective id."""
+    rows = db.execute(
+        "SELECT r.perspective_id, COUNT(*)" + _FROM + " WHERE " + ROOM_WHERE
+        + " GROUP BY r.perspective_id",
+        (event_id,),
+    )  # fmt: skip
+    return {row[0]: row[1] for row in rows}
+
+
+def room_reflection(db: sqlite3.Connection, event_id: int, reflection_id: int) -> PublicReflection:
+    """One reflection the wall may show. Raises ArchiveNotFound for anything else."""
+    return _one(db, ROOM_WHERE, event_id, reflection_id)
 
 
 def publishable_ids_sql() -> str:

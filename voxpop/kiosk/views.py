@@ -207,8 +207,13 @@ def kiosk_config(event: models.Event, lang: str) -> dict[str, Any]:
             "version": consent.sha256,
             "intro": wording.get("intro", ""),
             "purposes": [
-                {"slug": slug, "text": wording.get(slug, slug), "required": slug == "archive"}
-                for slug in models.PURPOSES
+                {
+                    "slug": slug,
+                    # A part missing in this language shows the English (what was recorded).
+                    "text": wording.get(slug) or consent.for_language("en").get(slug, slug),
+                    "required": slug == "archive",
+                }
+                for slug in consent.purposes
             ],
         },
         "api": {

@@ -595,7 +595,7 @@ def consent_log_rows(db: sqlite3.Connection, event_id: int | None = None) -> lis
             return []
         event_id = event.id
     rows = db.execute(
-        "SELECT r.id, ct.version, c.consent_sha256, c.archive, c.reel, c.online,"
+        "SELECT r.id, ct.version, c.consent_sha256, c.archive, c.reel, c.room, c.online,"
         " c.show_name, c.given_at, c.withdrawn_at, k.name AS kiosk FROM consent c"
         " JOIN reflection r ON r.id = c.reflection_id"
         " JOIN consent_text ct ON ct.id = c.consent_text_id"
@@ -604,8 +604,8 @@ def consent_log_rows(db: sqlite3.Connection, event_id: int | None = None) -> lis
     ).fetchall()
     table = []
     for row in rows:
-        granted = {"archive": row["archive"], "reel": row["reel"], "online": row["online"],
-                   "name": row["show_name"]}  # fmt: skip
+        granted = {"archive": row["archive"], "reel": row["reel"], "room": row["room"],
+                   "online": row["online"], "name": row["show_name"]}  # fmt: skip
         purposes = " ".join(purpose for purpose in models.PURPOSES if granted[purpose])
         table.append(
             [

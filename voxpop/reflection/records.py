@@ -129,6 +129,9 @@ def validate_submission(
                 _("The consent text has changed. Please start again."), field="consent_version"
             )
         consent_text = shown
+    if set(sub.consent) - set(consent_text.purposes):
+        # A choice the wording the delegate saw never offered (e.g. the room, on old wording).
+        raise InvalidSubmission(_("The consent choices were not understood."), field="consent")
 
     interviewer = None
     if kiosk.mode == "roving":
@@ -255,13 +258,14 @@ def receive_reflection(
             )
             db.execute(
                 "INSERT INTO consent (reflection_id, consent_text_id, consent_sha256, archive,"
-                " reel, online, show_name, given_at, method, interviewer)"
-                " VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?)",
+                " reel, room, online, show_name, given_at, method, interviewer)"
+                " VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     cursor.lastrowid,
                     values["consent_text"].id,
                     values["consent_text"].sha256,
                     int("reel" in consent),
+                    int("room" in consent),
                     int("online" in consent),
                     int("name" in consent),
                     now,
@@ -294,7 +298,7 @@ def reflections_by_perspective(
         # Named columns, not r.*: the receipt code is the delegate's and never reaches a page.
         "SELECT r.id, r.kind, r.status, r.failure_reason, r.perspective_id, r.text_body,"
         " r.lang, r.display_name, r.duration_seconds, r.created_at,"
-        " c.reel, c.online, c.show_name, ct.version AS consent_version,"
+        " c.reel, c.room, c.online, c.show_name, ct.version AS consent_version,"
         " (SELECT progress FROM job WHERE job.target_id = r.id"
         "  AND job.kind = 'process_reflection' ORDER BY job.id DESC LIMIT 1) AS progress,"
         " (SELECT COUNT(*) FROM asset WHERE asset.reflection_id = r.id AND asset.kind = 'mp4')"

@@ -37,7 +37,7 @@ from limits import RateLimitItemPerSecond
 from limits.strategies import RateLimiter
 
 from voxpop import audit, copies, jobs, models, ratelimit
-from voxpop.archive.service import is_publishable
+from voxpop.archive.service import is_on_the_wall, is_publishable
 from voxpop.db import transaction, utcnow
 from voxpop.errors import VoxpopError
 from voxpop.publishing import export, publish
@@ -108,6 +108,7 @@ class WithdrawalPreview:
     reels: int  # highlights reels it is in
     in_archive: bool  # shown in the public archive right now
     online: bool  # agreed to be published online
+    on_wall: bool = False  # on the live wall in the room right now
 
 
 # -- finding ------------------------------------------------------------------------------------
@@ -162,6 +163,7 @@ def preview(db: sqlite3.Connection, found: FoundReflection, lang: str) -> Withdr
         perspective=str(models.localised(found.perspective_labels, lang)),
         created_at=found.created_at, reels=int(reels),
         in_archive=is_publishable(db, found.id), online=bool(consent and consent["online"]),
+        on_wall=is_on_the_wall(db, found.id),
     )  # fmt: skip
 
 

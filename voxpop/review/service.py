@@ -118,6 +118,8 @@ class ConsentSummary:
     show_name: bool
     given_at: str
     withdrawn_at: str | None
+    # Shown on the big screen in the room (the live wall); 0 for consents from before it.
+    room: bool = False
     # "kiosk" (ticked by the delegate) or "verbal" (given aloud to the named interviewer).
     method: str = "kiosk"
     interviewer: str | None = None
@@ -253,7 +255,7 @@ def perspective_choices(
 _SELECT = """
 SELECT r.*, p.slug AS p_slug, p.labels AS p_labels, p.colour AS p_colour,
        p.retired_at AS p_retired, pr.texts AS prompt_texts,
-       c.archive AS c_archive, c.reel AS c_reel, c.online AS c_online,
+       c.archive AS c_archive, c.reel AS c_reel, c.room AS c_room, c.online AS c_online,
        c.show_name AS c_show_name, c.given_at AS c_given_at, c.withdrawn_at AS c_withdrawn_at,
        c.consent_sha256 AS c_sha256, ct.version AS c_version,
        c.method AS c_method, c.interviewer AS c_interviewer,
@@ -352,6 +354,7 @@ def _from_row(row: sqlite3.Row, lang: str, tags: tuple[str, ...]) -> ReviewRefle
             sha256=row["c_sha256"],
             archive=bool(row["c_archive"]),
             reel=bool(row["c_reel"]),
+            room=bool(row["c_room"]),
             online=bool(row["c_online"]),
             show_name=bool(row["c_show_name"]),
             given_at=row["c_given_at"],

@@ -15,7 +15,7 @@ from voxpop.studio.validation import (
     clean_text,
 )
 
-CONSENT_FIELDS = ("intro", *models.PURPOSES)  # intro, archive, reel, online, name
+CONSENT_FIELDS = ("intro", *models.PURPOSES)  # intro, archive, reel, room, online, name
 CONSENT_FIELD_MAX = 2000
 
 
@@ -57,6 +57,7 @@ def consent_field_names() -> dict[str, str]:
         "intro": _("Introduction"),
         "archive": _("Archive (required to take part)"),
         "reel": _("Highlights reel"),
+        "room": _("Shown on the screen in the room (the live wall)"),
         "online": _("Published online"),
         "name": _("First name shown"),
     }

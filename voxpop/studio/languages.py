@@ -71,6 +71,8 @@ def _delegate_texts(
             f"consent-{key}-{{lang}}",
         )
         for key, part in consent_field_names().items()
+        # Only the parts the kiosk shows: wording from before the room purpose has none.
+        if key == "intro" or key in consent.purposes
     ]
     texts.append(
         (event.thanks, _("Thank-you text"), "studio.settings_event", "event-thanks-{lang}")

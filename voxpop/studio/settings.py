@@ -541,6 +541,9 @@ def settings_consent(event: models.Event) -> Any:
             formdata=None,
             data={
                 f"{key}_{lang}": current.get(lang, {}).get(key, "")
+                # Wording from before a purpose existed (the room): suggest the default.
+                # (in each language the wording has; an absent language stays empty).
+                or (models.DEFAULT_CONSENT.get(lang, {}).get(key, "") if current.get(lang) else "")
                 for lang in ("en", "cy")
                 for key in consent.CONSENT_FIELDS
             },
@@ -552,6 +555,7 @@ def settings_consent(event: models.Event) -> Any:
         form=form,
         versions=versions,
         parts=consent.consent_field_names(),
+        asks_about_room=bool(versions) and bool(versions[0].texts.get("en", {}).get("room")),
         error=error,
     ), (400 if error else 200)
 
