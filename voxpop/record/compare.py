@@ -20,7 +20,8 @@ perspective uses it more than the others, one-sided at the 10% level; a day's co
 small, so the list is an indication to read the reflections behind it, not a finding) and it
 occurs at least ``MIN_COUNT`` times in the perspective (a word said once is not a pattern).
 Stop words (English from the maintained ``stopwordsiso`` list, Welsh from ``stopwords_cy.txt``
-beside this module, which says where it comes from) are never terms; a phrase may not start or end with one.
+beside this module, which says where it comes from) are never terms; a phrase may not start
+or end with one.
 """
 
 from __future__ import annotations
