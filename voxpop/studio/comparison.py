@@ -15,12 +15,11 @@ from flask import render_template, request
 from voxpop import models
 from voxpop.auth import login_required
 from voxpop.db import get_db
+from voxpop.publishing.export import LANGUAGE_NAMES
 from voxpop.record import compare, rows
 from voxpop.studio.dashboard import kind_names
 from voxpop.studio.views import bp
 from voxpop.web import current_language, require_event
-
-LANGUAGE_NAMES = {"en": "English", "cy": "Cymraeg"}
 
 
 @bp.get("/compare")

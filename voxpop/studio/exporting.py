@@ -15,11 +15,11 @@ from flask import Response, current_app, render_template, send_file
 from voxpop.archive import service as archive
 from voxpop.auth import login_required
 from voxpop.db import get_db
-from voxpop.publishing.export import consent_log_csv, write_site_zip
+from voxpop.publishing.export import LANGUAGE_NAMES, consent_log_csv, write_site_zip
 from voxpop.slugs import slugify
 from voxpop.studio.captions import captions_gate
 from voxpop.studio.views import bp
-from voxpop.web import require_event
+from voxpop.web import current_language, require_event
 
 
 def _download_stem(name: str, date: str | None) -> str:
@@ -41,6 +41,10 @@ def export_page() -> Any:
         total=sum(tile.count for tile in tiles),
         reels=len(archive.archived_reels(db, event.id)),
         gate=captions_gate(db, event),
+        record_languages=[(code, LANGUAGE_NAMES.get(code, code)) for code in event.languages],
+        record_language=current_language()
+        if current_language() in event.languages
+        else (event.languages or ["en"])[0],
     )
 
 
