@@ -158,7 +158,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         dashboard,
         exporting,  # the archive download routes
         publishing,  # publishing to S3
-        recording,  # the record of the day (report, CSV, JSON)
         reels,  # the reel builder
         settings,
     )

@@ -28,6 +28,7 @@ import math
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import IO, Any
 
@@ -83,13 +84,18 @@ class Entry:
     online: bool
     archive_url: str | None = None
 
-    @property
-    def qr_svg(self) -> Markup | None:
-        """The archive link as an inline SVG QR code (sized by CSS, with a small quiet zone)."""
+    @cached_property
+    def qr_image(self) -> str | None:
+        """The archive link as a QR code: a PNG ``data:`` URL, one pixel a module (20 mm in print).
+
+        A PNG, not an SVG, one fixed mask and low error correction (a printed page is clean):
+        hundreds of SVG paths, or trying all eight masks for each code, make a
+        1,000-reflection report minutes slower.
+        """
         if not self.archive_url:
             return None
-        code = segno.make(self.archive_url, error="m")
-        return Markup(code.svg_inline(scale=1, border=2, omitsize=True))  # noqa: S704 - segno's own SVG
+        code = segno.make(self.archive_url, error="l", mask=0)
+        return str(code.png_data_uri(scale=1, border=2))  # CSS scales it, pixelated
 
 
 @dataclass(frozen=True)
@@ -135,6 +141,10 @@ class Record:
         for entry in self.entries:
             found[entry.perspective_id][entry.kind] += 1
         return found
+
+    def heard_for(self, prompt_id: int) -> list[models.Perspective]:
+        """Perspectives with something in the record for this prompt, in the event's order."""
+        return [p for p in self.perspectives if self.entries_for(prompt_id, p.id)]
 
     def missing_for(self, prompt_id: int) -> list[models.Perspective]:
         """Perspectives with nothing in the record for this prompt."""
@@ -421,9 +431,13 @@ def _css_string(text: str) -> Markup:
     return Markup(f'"{escaped}"')  # noqa: S704 - escaped for CSS just above
 
 
+def _kind_names(tr: NullTranslations) -> dict[str, str]:
+    return {"video": tr.gettext("Video"), "audio": tr.gettext("Audio"),
+            "text": tr.gettext("Text")}  # fmt: skip
+
+
 def _kinds_chart(record: Record, tr: NullTranslations) -> Markup:
-    kinds = {"video": tr.gettext("Video"), "audio": tr.gettext("Audio"),
-             "text": tr.gettext("Text")}  # fmt: skip
+    kinds = _kind_names(tr)
     counts = record.counts()
     rows = [
         charts.StackedRow(
@@ -491,6 +505,7 @@ def render_html(record: Record) -> str:
         chart=_kinds_chart(record, tr),
         counts=record.counts(),
         kinds=models.KINDS,
+        kind_names=_kind_names(tr),
         marker=marker,
         marker_css=_css_string(marker),
         page_css=_css_string(tr.gettext("Page")),

@@ -11,13 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import render_template, request
+from flask_babel import gettext as _
 
 from voxpop import models
 from voxpop.auth import login_required
 from voxpop.db import get_db
 from voxpop.publishing.export import LANGUAGE_NAMES
 from voxpop.record import compare, rows
-from voxpop.studio.dashboard import kind_names
 from voxpop.studio.views import bp
 from voxpop.web import current_language, require_event
 
@@ -50,6 +50,6 @@ def compare_page() -> Any:
         prompts=prompts,
         shown_prompts=shown_prompts,
         perspectives=perspectives,
-        kind_labels=kind_names(),
+        kind_labels={"video": _("Video"), "audio": _("Audio"), "text": _("Text")},
         languages=[(code, LANGUAGE_NAMES.get(code, code)) for code in event.languages],
     )
