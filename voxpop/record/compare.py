@@ -159,13 +159,13 @@ def terms_of(text: str, stop: frozenset[str]) -> list[str]:
     """The terms a text contributes: content words and two-word phrases around none."""
     terms: list[str] = []
     for clause in words_of(text):
-        kept = [len(word) > 1 and word not in stop for word in clause]
-        terms.extend(word for word, keep in zip(clause, kept, strict=True) if keep)
-        terms.extend(
-            f"{clause[i]} {clause[i + 1]}"
-            for i in range(len(clause) - 1)
-            if kept[i] and kept[i + 1]
-        )
+        kept = [word if len(word) > 1 and word not in stop else "" for word in clause]
+        terms += [word for word in kept if word]
+        terms += [
+            f"{first} {second}"
+            for first, second in zip(kept, kept[1:], strict=False)
+            if first and second
+        ]
     return terms
 
 
