@@ -16,6 +16,8 @@ ensure_webkit_test_tools \
   || warn "WebKitGTK missing: WebKit engine tests will be skipped (in CI they fail instead)"
 ensure_tool espeak-ng espeak-ng "known English speech for the speech tests" \
   || warn "espeak-ng missing: the speech tests (-m speech) will fail"
+ensure_report_libraries \
+  || warn "Pango missing: the PDF report tests (tests/test_report.py) will fail"
 
 mkdir -p tests/.tmp
 export TMPDIR="$PWD/tests/.tmp"

@@ -89,3 +89,14 @@ ensure_tool() {
   say "Installing $package ($why)"
   apt_install "$package" && command -v "$command" >/dev/null 2>&1
 }
+
+# The record of the day's PDF (voxpop/record/report.py): WeasyPrint draws text with Pango
+# (fonts: DejaVu, shipped in voxpop/media/fonts and also from Debian). 1 if impossible.
+ensure_report_libraries() {
+  if ldconfig -p 2>/dev/null | grep -q 'libpango-1.0.so.0' \
+      && ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so.0'; then
+    return 0
+  fi
+  say "Installing Pango and the DejaVu fonts (the PDF report of the day)"
+  apt_install libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
+}

@@ -42,16 +42,19 @@ def add_archived(
     text: str = "Listening changed my mind.",
     lang: str = "en",
     captions: str | None = "checked",
+    prompt: int = 0,
+    words: str | None = None,
 ) -> int:
     """A reflection row with its consent and asset rows; publishable by default (a recording's
-    captions checked by a person: ``captions`` is the transcript status, None for no row)."""
+    captions checked by a person: ``captions`` is the transcript status, None for no row).
+    ``prompt`` is the prompt's place in the event's list; ``words`` the transcript's text."""
     with app.app_context():
         db = get_db()
         event = models.current_event(db)
         assert event is not None
         perspective_id = next(p.id for p in models.perspectives(db, event.id)
                               if p.slug == perspective)  # fmt: skip
-        prompt_id = models.prompts(db, event.id)[0].id
+        prompt_id = models.prompts(db, event.id)[prompt].id
         consent = db.execute("SELECT id, sha256 FROM consent_text ORDER BY id LIMIT 1").fetchone()
         is_text = kind == "text"
         with transaction(db):
@@ -85,9 +88,9 @@ def add_archived(
                     )
             if captions and not is_text and not withdrawn:
                 db.execute(
-                    "INSERT INTO transcript (reflection_id, status, created_at, updated_at,"
-                    " checked_at) VALUES (?, ?, ?, ?, ?)",
-                    (reflection_id, captions, utcnow(), utcnow(),
+                    "INSERT INTO transcript (reflection_id, status, text, created_at, updated_at,"
+                    " checked_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (reflection_id, captions, words, utcnow(), utcnow(),
                      utcnow() if captions == "checked" else None),
                 )  # fmt: skip
     return reflection_id

@@ -162,6 +162,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from voxpop.review.views import bp as review_bp
     from voxpop.studio import (  # noqa: F401 - register their routes
         captions,  # the captions gate
+        comparison,  # "In their shoes": perspectives side by side
         dashboard,
         exporting,  # the archive download routes
         publishing,  # publishing to S3

@@ -485,6 +485,52 @@ def export_command(directory: Path, consent_log: Path | None) -> None:
     click.echo(f"Consent log ({rows} row(s), keep it private): {log}")
 
 
+@main.command("report")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--internal",
+    is_flag=True,
+    help="For the organising team: every reflection with archive consent, each page marked"
+    " “internal — not for circulation”. Default: only what may be published.",
+)
+@click.option(
+    "--lang", "lang", default=None, help="Language of the report (default: the event's first)."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["pdf", "csv", "json"]),
+    default=None,
+    help="pdf, csv or json (default: from OUT's suffix, else pdf).",
+)
+def report_command(out: Path, internal: bool, lang: str | None, fmt: str | None) -> None:
+    """Write the record of the day to OUT: a PDF report, or the same data as CSV or JSON."""
+    from voxpop.record import report
+
+    fmt = fmt or (
+        out.suffix.lower().lstrip(".") if out.suffix.lower() in (".csv", ".json") else "pdf"
+    )
+    app = _app()
+    # Its own connection, outside an app context (as `publish`): the report picks its language.
+    db = app.extensions["voxpop"].queue.connect()
+    try:
+        event = models.current_event(db)
+        if event is None:
+            raise click.ClickException("No event yet: run `voxpop init --demo` first.")
+        lang = lang or (event.languages or ["en"])[0]
+        if lang not in (event.languages or ["en"]):
+            raise click.ClickException(
+                f"The event is in {', '.join(event.languages)}; there is no report in {lang!r}."
+            )
+        record = report.build_record(db, event, lang, internal=internal)
+        data = report.render(record, fmt)
+    finally:
+        db.close()
+    out.write_bytes(data)
+    kind = "internal report" if internal else "report"
+    click.echo(f"Wrote the {kind} ({fmt}, {len(record.entries)} reflection(s), {lang}) to {out}")
+
+
 @main.command("publish")
 def publish_command() -> None:
     """Build the public archive and sync it to its S3 bucket now (progress on stderr)."""

@@ -1,4 +1,6 @@
-"""Organisers' downloads: the public archive as a zip, and the consent log (``/studio/export``).
+"""Organisers' downloads (``/studio/export``): the public archive as a zip, the consent log, and
+the record of the day (``voxpop.record.report``: PDF, CSV, JSON, in one of the event's languages,
+published or internal).
 
 The zip holds exactly the static site ``publishing.export`` writes; it is built into a temporary
 file (never in memory) and streamed. The consent log is a separate download and is never
@@ -10,16 +12,21 @@ from __future__ import annotations
 import tempfile
 from typing import Any
 
-from flask import Response, current_app, render_template, send_file
+from flask import Response, abort, current_app, render_template, request, send_file
 
 from voxpop.archive import service as archive
 from voxpop.auth import login_required
 from voxpop.db import get_db
-from voxpop.publishing.export import consent_log_csv, write_site_zip
+from voxpop.publishing.export import LANGUAGE_NAMES, consent_log_csv, write_site_zip
+from voxpop.record import report
 from voxpop.slugs import slugify
 from voxpop.studio.captions import captions_gate
 from voxpop.studio.views import bp
-from voxpop.web import require_event
+from voxpop.web import current_language, require_event
+
+# The record of the day's downloads.
+MIME_TYPES = {"pdf": "application/pdf", "csv": "text/csv; charset=utf-8",
+              "json": "application/json"}  # fmt: skip
 
 
 def _download_stem(name: str, date: str | None) -> str:
@@ -41,6 +48,10 @@ def export_page() -> Any:
         total=sum(tile.count for tile in tiles),
         reels=len(archive.archived_reels(db, event.id)),
         gate=captions_gate(db, event),
+        record_languages=[(code, LANGUAGE_NAMES.get(code, code)) for code in event.languages],
+        record_language=current_language()
+        if current_language() in event.languages
+        else (event.languages or ["en"])[0],
     )
 
 
@@ -78,5 +89,30 @@ def export_consent_log() -> Any:
     response = Response(consent_log_csv(get_db(), event.id), mimetype="text/csv")
     stem = _download_stem(event.name, event.date)
     response.headers["Content-Disposition"] = f'attachment; filename="{stem}-consent-log.csv"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def report_language(asked: str, languages: list[str]) -> str:
+    """The language asked for when the event has it; else the page's, else the event's first."""
+    for lang in (asked, current_language()):
+        if lang in languages:
+            return lang
+    return (languages or ["en"])[0]
+
+
+@bp.post("/export/record.<fmt>")
+@login_required("organiser")
+def export_record(fmt: str) -> Any:
+    """The record of the day as PDF, CSV or JSON, in the language asked for."""
+    if fmt not in report.FORMATS:
+        abort(404)
+    event = require_event()
+    lang = report_language(request.form.get("language", ""), event.languages)
+    internal = request.form.get("internal") == "1"
+    record = report.build_record(get_db(), event, lang, internal=internal)
+    response = Response(report.render(record, fmt), mimetype=MIME_TYPES[fmt])
+    name = f"{_download_stem(event.name, event.date)}-record{'-internal' if internal else ''}"
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}-{lang}.{fmt}"'
     response.headers["Cache-Control"] = "no-store"
     return response

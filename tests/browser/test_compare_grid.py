@@ -1,0 +1,71 @@
+""" "In their shoes" in real Chromium: the grid at a laptop's size, a term opening its
+reflections in the review queue, and a screenshot for the docs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Browser, expect
+
+from tests.archivedata import add_archived
+from tests.browser.conftest import SCREEN_TIMEOUT_MS, LiveKiosk, require_tool
+from tests.recordday import PUBLISHED_QUOTES, a_day_of_voices
+from voxpop import models
+from voxpop.db import get_db
+
+NAME, PASSWORD = "Osian Organiser", "correct horse battery"
+SHARED = [
+    "People listened to each other and the community felt heard.",
+    "Services should listen to the community more often.",
+    "I heard stories about waiting and about hope.",
+    "Hope came from listening to families.",
+] * 2
+
+
+def test_the_grid_side_by_side(
+    browser: Browser,
+    browser_context_args: dict[str, Any],
+    live_kiosk_factory: Callable[..., LiveKiosk],
+) -> None:
+    require_tool(Path("/usr/bin/chromium").exists(), "/usr/bin/chromium")
+    live = live_kiosk_factory()
+    app = live.app
+    a_day_of_voices(app)
+    for text in SHARED:
+        add_archived(app, "text", "manager", text=text, prompt=1)
+        add_archived(app, "text", "provider", text=text, prompt=2)
+        add_archived(app, "text", "volunteer", text=f"{text} The community fridge kept going.")
+    with app.app_context():
+        models.create_user(get_db(), NAME, "organiser", PASSWORD)
+
+    context = browser.new_context(**{**browser_context_args,
+                                     "viewport": {"width": 1366, "height": 768}})  # fmt: skip
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("response", lambda response: response.status >= 400
+            and errors.append(f"{response.status} {response.url}"))  # fmt: skip
+    page.goto(f"{live.url}/login?next=/studio/compare")
+    page.locator("#name").fill(NAME)
+    page.locator("#password").fill(PASSWORD)
+    page.locator("#password").press("Enter")
+    page.wait_for_url("**/studio/compare", timeout=SCREEN_TIMEOUT_MS)
+
+    expect(page.get_by_role("heading", name="In their shoes")).to_be_visible()
+    expect(page.locator("td.cell q").first).to_have_text(PUBLISHED_QUOTES["video"])
+    expect(page.locator("td.is-missing").first).to_contain_text("Missing voice")
+    # Perspective colours come from the archive's stylesheet (no inline styles under the CSP).
+    border = page.locator('tr[data-perspective="volunteer"] th').evaluate(
+        "element => getComputedStyle(element).borderLeftColor"
+    )
+    assert border == "rgb(42, 114, 54)"
+    page.screenshot(path="docs/img/compare-grid.png", full_page=False)
+
+    page.locator('tr[data-perspective="volunteer"] .terms a', has_text="community fridge").click()
+    page.wait_for_url("**/review/?perspective=volunteer&q=community+fridge",
+                      timeout=SCREEN_TIMEOUT_MS)  # fmt: skip
+    expect(page.locator(".review-card")).to_have_count(8)
+    assert errors == []
+    context.close()

@@ -1,0 +1,213 @@
+"""The record of the day (record/report.py): the PDF read back with pypdf, its CSV and JSON,
+`voxpop report`, and the studio downloads."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+from pypdf import PdfReader
+
+from tests.archivedata import query
+from tests.conftest import csrf_from
+from tests.recordday import PUBLISHED_QUOTES, a_day_of_voices
+from voxpop import models
+from voxpop.cli import main
+from voxpop.db import get_db
+from voxpop.record import report
+
+NEVER_PUBLISHED = ("HIDDEN", "WITHDRAWN", "OFFLINE", "WAITING", "DRAFT", "Bethan", "Carys")
+MARKER = "internal — not for circulation"
+
+
+def record_of(app: Flask, lang: str = "en", **kwargs: Any) -> report.Record:
+    with app.app_context():
+        db = get_db()
+        event = models.current_event(db)
+        assert event is not None
+        return report.build_record(db, event, lang, environ={}, **kwargs)
+
+
+def pages_text(pdf: bytes) -> list[str]:
+    """Each page's text, whitespace folded (lines wrap anywhere in a quote)."""
+    reader = PdfReader(io.BytesIO(pdf))
+    return [" ".join((page.extract_text() or "").split()) for page in reader.pages]
+
+
+def test_the_published_record_holds_exactly_what_may_be_published(app: Flask) -> None:
+    ids = a_day_of_voices(app)
+    record = record_of(app)
+    assert {entry.id for entry in record.entries} == {
+        ids[key] for key in ("aled", "bethan", "video", "volunteer", "audio", "welsh")
+    }
+    names = {entry.id: entry.name for entry in record.entries}
+    assert names[ids["aled"]] == "Aled" and names[ids["bethan"]] is None
+
+    text = " ".join(pages_text(report.pdf_bytes(record)))
+    for quote in PUBLISHED_QUOTES.values():
+        assert quote in text
+    for never in NEVER_PUBLISHED:
+        assert never not in text
+    assert MARKER not in text
+    assert "Aled" in text
+    assert "Whose Shoes? test day" in text and "Parc Eirias, Colwyn Bay" in text
+    assert "23 November 2026" in text
+    assert "How consent was handled" in text
+    # Nobody from these perspectives is in the published record: missing voices.
+    assert "Missing voices" in text and "Manager or leader" in text
+
+
+def test_the_internal_record_marks_every_page(app: Flask) -> None:
+    ids = a_day_of_voices(app)
+    record = record_of(app, internal=True)
+    kept = {entry.id for entry in record.entries}
+    assert ids["withdrawn"] not in kept
+    assert {ids["hidden"], ids["offline"], ids["waiting"], ids["silent"]} <= kept
+    pages = pages_text(report.pdf_bytes(record))
+    assert len(pages) >= 4
+    for page in pages:
+        assert MARKER.upper() in page.upper()
+    text = " ".join(pages)
+    assert "OFFLINE budget talk" in text and "Not for online publication" in text
+    assert "WITHDRAWN" not in text and "DRAFT" not in text
+    assert "Carys" in text  # she agreed to show her name
+    assert "Bethan" not in text  # she did not
+
+
+def test_qr_codes_link_to_the_published_archive_when_publishing_is_configured(
+    app: Flask,
+) -> None:
+    ids = a_day_of_voices(app)
+    assert all(entry.archive_url is None for entry in record_of(app).entries)
+    with app.app_context():
+        event = models.current_event(get_db())
+        assert event is not None
+        record = report.build_record(
+            get_db(), event, "cy",
+            environ={"VOXPOP_S3_BUCKET": "archive", "AWS_ENDPOINT_URL_S3": "https://s3.example.org",
+                     "VOXPOP_S3_PREFIX": "day"},
+        )  # fmt: skip
+    urls = {entry.id: entry.archive_url for entry in record.entries}
+    # Welsh is the event's second language: its pages are under cy/.
+    assert urls[ids["aled"]] == (
+        f"https://s3.example.org/archive/day/cy/perspective-community-member.html"
+        f"#reflection-{ids['aled']}"
+    )
+    html = report.render_html(record)
+    # A QR code beside each quote.
+    assert html.count('class="qr" src="data:image/png;base64,') == len(record.entries)
+
+
+def test_archive_base_urls() -> None:
+    from voxpop.publishing.publish import S3Settings
+
+    assert report.archive_base_url(S3Settings()) is None
+    assert report.archive_base_url(S3Settings("b", "p/q", "eu-west-2")) == (
+        "https://b.s3.eu-west-2.amazonaws.com/p/q/"
+    )
+    assert report.archive_base_url(S3Settings("b", "", "", "http://127.0.0.1:9000/")) == (
+        "http://127.0.0.1:9000/b/"
+    )
+
+
+def test_the_report_in_welsh(app: Flask) -> None:
+    a_day_of_voices(app)
+    text = " ".join(pages_text(report.pdf_bytes(record_of(app, "cy", internal=True))))
+    assert "COFNOD Y DIWRNOD" in text.upper()
+    assert "MEWNOL" in text.upper()
+    assert "Beth fyddwch chi'n ei gymryd gyda chi o heddiw?" in text.replace("’", "'")
+
+
+def test_no_network_while_rendering(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    fetcher = report._local_fetcher()
+    with pytest.raises(ValueError, match="disallowed protocol"):
+        fetcher("https://example.org/font.woff2")
+    assert fetcher((report.FONTS / "DejaVuSans.ttf").as_uri()).url.startswith("file:")
+
+
+def test_csv_and_json_carry_the_same_reflections(app: Flask) -> None:
+    ids = a_day_of_voices(app)
+    record = record_of(app)
+    data = report.record_csv(record)
+    assert data.startswith("\ufeff".encode())
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+    assert [int(row["reflection_id"]) for row in rows] == [e.id for e in record.entries]
+    by_id = {int(row["reflection_id"]): row for row in rows}
+    assert by_id[ids["aled"]]["first_name"] == "Aled"
+    assert by_id[ids["bethan"]]["first_name"] == ""
+    assert by_id[ids["video"]]["words"] == PUBLISHED_QUOTES["video"]
+    assert by_id[ids["audio"]]["perspective"] == "Front-line staff"
+
+    document = json.loads(report.record_json(record))
+    assert document["internal"] is False
+    assert [r["reflection_id"] for r in document["reflections"]] == [e.id for e in record.entries]
+    counts = {p["slug"]: p["counts"] for p in document["perspectives"]}
+    assert counts["community-member"] == {"video": 1, "audio": 0, "text": 3}
+    assert {"prompt_id": document["prompts"][0]["id"], "perspective": "manager"} in (
+        document["missing_voices"]
+    )
+    assert document["consent"]["withdrawn"] == 1
+    text = json.dumps(document)
+    for never in NEVER_PUBLISHED:
+        assert never not in text
+
+
+def test_a_spreadsheet_never_runs_a_quote_as_a_formula(app: Flask) -> None:
+    from tests.archivedata import add_archived
+
+    add_archived(app, "text", text='=HYPERLINK("http://x")')
+    rows = list(csv.reader(io.StringIO(report.record_csv(record_of(app)).decode("utf-8-sig"))))
+    assert rows[1][6].startswith("'=")
+
+
+def test_voxpop_report_command(app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    a_day_of_voices(app)
+    monkeypatch.setenv("VOXPOP_INSTANCE", app.config["INSTANCE"])
+    monkeypatch.setenv("VOXPOP_UPLOADS", app.config["UPLOADS"])
+    runner = CliRunner()
+    out = tmp_path / "record.pdf"
+    result = runner.invoke(main, ["report", "--internal", str(out)])
+    assert result.exit_code == 0, result.output
+    assert all(MARKER.upper() in page.upper() for page in pages_text(out.read_bytes()))
+    as_json = tmp_path / "record.json"
+    result = runner.invoke(main, ["report", "--lang", "cy", str(as_json)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(as_json.read_text(encoding="utf-8"))["language"] == "cy"
+    result = runner.invoke(main, ["report", "--lang", "fr", str(tmp_path / "x.pdf")])
+    assert result.exit_code != 0 and "no report in 'fr'" in result.output
+
+
+def test_studio_downloads_for_organisers_only(app: Flask, client: Any, auth: Any) -> None:
+    a_day_of_voices(app)
+    assert client.post("/studio/export/record.pdf").status_code in (302, 303, 400)
+    auth.login("facilitator", name="fac")
+    page = client.get("/studio/")
+    assert client.post("/studio/export/record.csv",
+                       data={"csrf_token": csrf_from(page.text)}).status_code == 403  # fmt: skip
+    client.post("/logout", data={"csrf_token": csrf_from(page.text)})
+    auth.login("organiser")
+    page = client.get("/studio/export")
+    assert "record.pdf" in page.text
+    token = csrf_from(page.text)
+    assert client.post("/studio/export/record.pdf", data={}).status_code == 400  # no CSRF token
+    pdf = client.post("/studio/export/record.pdf", data={"csrf_token": token, "language": "cy"})
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    assert (
+        'filename="whose-shoes-test-day-2026-11-23-record-cy.pdf"'
+        in pdf.headers["Content-Disposition"]
+    )
+    assert "COFNOD Y DIWRNOD" in " ".join(pages_text(pdf.data)).upper()
+    internal = client.post(
+        "/studio/export/record.json", data={"csrf_token": token, "internal": "1"}
+    )
+    assert json.loads(internal.data)["internal"] is True
+    assert client.post("/studio/export/record.xml", data={"csrf_token": token}).status_code == 404
+    assert query(app, "SELECT COUNT(*) AS n FROM reflection")[0]["n"] == 12  # nothing changed
+    assert re.search(r"record-internal-en\.json", internal.headers["Content-Disposition"])
