@@ -116,7 +116,7 @@ def test_builder_layout_holds_from_1024_to_1920(
                        " display_name = ?", (LONG_TEXT, LONG_NAME))  # fmt: skip
             db.execute("UPDATE consent SET show_name = 1")
             db.execute("UPDATE reflection SET starred = 1 WHERE id IN (?, ?, ?, ?, ?, ?)", ids[:6])
-        reel_id = reels.create_reel(db, models.current_event(db), "Closing plenary")
+        reel_id = reels.create_reel(db, models.current_event(db), "Closing plenary", actor=None)
     url = f"{live.url}/studio/reels/{reel_id}"
     context = browser.new_context(**browser_context_args)
     page = context.new_page()
@@ -215,9 +215,9 @@ def test_preview_plays_the_sequence_in_order(
             db.execute("UPDATE reflection SET trim_in = 2.5, trim_out = 3.5 WHERE id = ?",
                        (trimmed,))  # fmt: skip
         event = models.current_event(db)
-        reel_id = reels.create_reel(db, event, "Closing plenary", propose=False)
+        reel_id = reels.create_reel(db, event, "Closing plenary", propose=False, actor=None)
         for reflection_id in (first, trimmed, text):
-            reels.add_item(db, event, reel_id, reflection_id)
+            reels.add_item(db, event, reel_id, reflection_id, actor=None)
 
     context = browser.new_context(**{**browser_context_args,
                                      "viewport": {"width": 1366, "height": 900}})  # fmt: skip
