@@ -12,16 +12,11 @@ from playwright.sync_api import Browser, expect
 from tests.archivedata import add_archived
 from tests.browser.conftest import SCREEN_TIMEOUT_MS, LiveKiosk, require_tool
 from tests.recordday import PUBLISHED_QUOTES, a_day_of_voices
+from tests.test_compare import SHARED
 from voxpop import models
 from voxpop.db import get_db
 
 NAME, PASSWORD = "Osian Organiser", "correct horse battery"
-SHARED = [
-    "People listened to each other and the community felt heard.",
-    "Services should listen to the community more often.",
-    "I heard stories about waiting and about hope.",
-    "Hope came from listening to families.",
-] * 2
 
 
 def test_the_grid_side_by_side(
