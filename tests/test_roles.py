@@ -78,6 +78,8 @@ ROLES_TABLE: dict[str, set[str]] = {
     "studio.settings_user_remove": {"organiser"},
     "studio.audit_log": {"organiser"},
     "studio.audit_log_csv": {"organiser"},  # the same entries as CSV
+    "studio.compare_page": {"organiser", "facilitator"},  # "In their shoes" (issue 18)
+    "studio.export_record": {"organiser"},  # the record of the day (PDF, CSV, JSON)
     # -- public archive (voxpop/archive) and its downloads (voxpop/studio/exporting.py) --
     "archive.landing": {"anonymous"},
     "archive.search_page": {"anonymous"},  # search over the public archive only
