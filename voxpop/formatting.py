@@ -9,6 +9,7 @@ zone, ``TIMEZONE`` in the config (default Europe/London). Templates use these as
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError, dates, numbers, units
@@ -115,7 +116,7 @@ def format_size(count: int | None, lang: str | None = None) -> str:
     return str(units.format_unit(value, f"digital-{unit}", length="short", locale=locale))
 
 
-FILTERS = {
+FILTERS: dict[str, Callable[..., str]] = {
     "day": format_day,
     "when": format_when,
     "time_of_day": format_time_of_day,

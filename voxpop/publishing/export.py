@@ -41,7 +41,7 @@ from babel.support import Translations
 from flask import has_request_context
 from flask_babel import gettext
 
-from voxpop import copies, models
+from voxpop import copies, formatting, models
 from voxpop.archive import service
 from voxpop.archive.service import PublicFile, PublicReel, PublicReflection
 from voxpop.errors import VoxpopError
@@ -283,7 +283,16 @@ def _environment(lang: str) -> jinja2.Environment:
     )
     translations = Translations.load(str(TRANSLATIONS), [lang])
     env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
+    # The same filters as the live archive, for this page's language (no request to ask).
+    env.filters.update(
+        {name: functools.partial(_in_language, format_value, lang=lang)
+         for name, format_value in formatting.FILTERS.items()}
+    )  # fmt: skip
     return env
+
+
+def _in_language(format_value: Callable[..., str], value: Any, *, lang: str) -> str:
+    return format_value(value, lang)
 
 
 def _event(db: sqlite3.Connection, event_id: int | None) -> models.Event:

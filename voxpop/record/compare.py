@@ -72,6 +72,7 @@ class Quote:
     text: str
     kind: str
     source: str
+    lang: str = "en"  # the language it was said or written in (for ``lang`` in the page)
 
 
 @dataclass(frozen=True)
@@ -219,6 +220,7 @@ def build_grid(
                     short_quote(row.words),
                     row.kind,
                     "written" if row.kind == "text" else "transcript",
+                    row.lang,
                 )
                 for row in members
                 if row.words and row.words.strip()
