@@ -114,7 +114,7 @@ class Site:
 
 @pytest.fixture
 def site(live_kiosk_factory: Callable[..., LiveKiosk], webm_clip: Path, tmp_path: Path) -> Site:
-    live = live_kiosk_factory()
+    live = live_kiosk_factory(max_clip_seconds=120)  # the scan while recording takes a while
     app = live.app
     video = add_reflection(app, "video", webm_clip, perspective="volunteer")
     text = add_reflection(app, "text", text="Sharing power is hard, and worth it.",
