@@ -177,7 +177,8 @@ def scan_public_pages(page: Page, site: Site, scan: Scan) -> None:
         ("/archive/", "archive", True),
         ("/archive/p/volunteer", "archive-perspective", False),
         ("/archive/search?q=power", "archive-search", False),
-        ("/withdraw", "withdraw", True),
+        ("/wall/", "wall", True),
+        ("/withdraw", "withdraw", True),  # last: the steps below go on from it
     ]:
         page.goto(with_lang(url + path, lang))
         scan(page, name, shoot)
@@ -201,6 +202,7 @@ def scan_staff_pages(page: Page, site: Site, scan: Scan) -> None:
     for path, name, shoot in [
         ("/studio/", "studio", True),
         ("/studio/dashboard", "dashboard", True),
+        ("/studio/compare", "compare", True),
         ("/review/", "review-queue", True),
         (f"/review/{site.video}", "review-video", True),
         (f"/review/{site.text}", "review-text", False),
