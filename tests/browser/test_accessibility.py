@@ -114,7 +114,7 @@ class Site:
 
 @pytest.fixture
 def site(live_kiosk_factory: Callable[..., LiveKiosk], webm_clip: Path, tmp_path: Path) -> Site:
-    live = live_kiosk_factory()
+    live = live_kiosk_factory(max_clip_seconds=120)  # the scan while recording takes a while
     app = live.app
     video = add_reflection(app, "video", webm_clip, perspective="volunteer")
     text = add_reflection(app, "text", text="Sharing power is hard, and worth it.",
@@ -177,7 +177,8 @@ def scan_public_pages(page: Page, site: Site, scan: Scan) -> None:
         ("/archive/", "archive", True),
         ("/archive/p/volunteer", "archive-perspective", False),
         ("/archive/search?q=power", "archive-search", False),
-        ("/withdraw", "withdraw", True),
+        ("/wall/", "wall", True),
+        ("/withdraw", "withdraw", True),  # last: the steps below go on from it
     ]:
         page.goto(with_lang(url + path, lang))
         scan(page, name, shoot)
@@ -201,6 +202,7 @@ def scan_staff_pages(page: Page, site: Site, scan: Scan) -> None:
     for path, name, shoot in [
         ("/studio/", "studio", True),
         ("/studio/dashboard", "dashboard", True),
+        ("/studio/compare", "compare", True),
         ("/review/", "review-queue", True),
         (f"/review/{site.video}", "review-video", True),
         (f"/review/{site.text}", "review-text", False),
