@@ -182,7 +182,11 @@ def test_session_answers_the_config_version_the_page_carries(app, kiosk) -> None
         event = models.current_event(db)
         prompt = models.prompts(db, event.id)[0]
         perspectives.edit_prompt(
-            db, event.id, prompt.id, {"en": "What changed for you today?"}, actor=None
+            db,
+            event.id,
+            prompt.id,
+            {"en": "What changed for you today?", "cy": "Beth newidiodd i chi heddiw?"},
+            actor=None,
         )
     changed = kiosk.client.get("/kiosk/api/session?lang=en").json["config_version"]
     assert changed not in (version, welsh)
