@@ -71,7 +71,7 @@ def test_downloaded_ca_certificate_verifies_the_server(app, client) -> None:
 def test_setup_page_has_ios_and_android_steps(client) -> None:
     page = client.get("/setup").text
     assert "Certificate Trust Settings" in page and "full trust" in page
-    assert "VPN & Device Management" in page
+    assert "VPN &amp; Device Management" in page  # HTML-escaped, marked lang="en"
     assert "CA certificate" in page
     assert "/setup/voxpop-ca.crt" in page
 
