@@ -145,14 +145,14 @@ def test_the_exported_site_is_searchable_offline(
 
     page.get_by_role("link", name="Cymraeg").click()
     page.wait_for_url("**/cy/search.html", timeout=SCREEN_TIMEOUT_MS)
-    page.get_by_label("Geiriau i'w canfod yn y myfyrdodau a'u capsiynau").fill("caffi cafe")
+    page.get_by_label("Geiriau i'w canfod yn yr adlewyrchiadau a'u capsiynau").fill("caffi cafe")
     page.wait_for_function(
         "() => document.getElementById('search-summary').textContent.length > 0",
         timeout=SCREEN_TIMEOUT_MS,
     )
     assert page.locator("#search-summary").inner_text() == (
         "Dim wedi'i ganfod. Rhowch gynnig ar lai o eiriau, neu eiriau byrrach.")  # fmt: skip
-    page.get_by_label("Geiriau i'w canfod yn y myfyrdodau a'u capsiynau").fill("cafe")
+    page.get_by_label("Geiriau i'w canfod yn yr adlewyrchiadau a'u capsiynau").fill("cafe")
     page.wait_for_function(
         "() => document.querySelectorAll('#search-results > li').length === 2",
         timeout=SCREEN_TIMEOUT_MS,
