@@ -16,7 +16,7 @@ from flask import Flask
 from pypdf import PdfReader
 
 from tests.archivedata import query
-from tests.conftest import csrf_from
+from tests.conftest import csrf_from, run_queued
 from tests.recordday import PUBLISHED_QUOTES, a_day_of_voices
 from voxpop import models
 from voxpop.cli import main
@@ -197,11 +197,17 @@ def test_studio_downloads_for_organisers_only(app: Flask, client: Any, auth: Any
     assert "record.pdf" in page.text
     token = csrf_from(page.text)
     assert client.post("/studio/export/record.pdf", data={}).status_code == 400  # no CSRF token
-    pdf = client.post("/studio/export/record.pdf", data={"csrf_token": token, "language": "cy"})
+    # The PDF is made by a job (tests/test_report_jobs.py): asking for it lands on the list.
+    asked = client.post("/studio/export/record.pdf", data={"csrf_token": token, "language": "cy"})
+    assert asked.status_code == 303 and asked.headers["Location"].endswith("/studio/export#reports")
+    assert [kind for kind, _target, _outcome in run_queued(app)] == ["record_report"]
+    listed = client.get("/studio/export/reports").get_json()
+    assert listed["active"] is False
+    (link,) = re.findall(r'href="(/studio/export/reports/\d+\.pdf)"', listed["html"])
+    pdf = client.get(link)
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
-    assert (
-        'filename="whose-shoes-test-day-2026-11-23-record-cy.pdf"'
-        in pdf.headers["Content-Disposition"]
+    assert pdf.headers["Content-Disposition"] == (
+        "attachment; filename=whose-shoes-test-day-2026-11-23-record-cy.pdf"
     )
     assert "COFNOD Y DIWRNOD" in " ".join(pages_text(pdf.data)).upper()
     internal = client.post(

@@ -80,6 +80,9 @@ ROLES_TABLE: dict[str, set[str]] = {
     "studio.audit_log_csv": {"organiser"},  # the same entries as CSV
     "studio.compare_page": {"organiser", "facilitator"},  # "In their shoes" (issue 18)
     "studio.export_record": {"organiser"},  # the record of the day (PDF, CSV, JSON)
+    "studio.export_reports": {"organiser"},  # the PDFs being made / made (the list, JSON)
+    "studio.export_report_download": {"organiser"},
+    "studio.export_report_delete": {"organiser"},
     # -- public archive (voxpop/archive) and its downloads (voxpop/studio/exporting.py) --
     "archive.landing": {"anonymous"},
     "archive.search_page": {"anonymous"},  # search over the public archive only

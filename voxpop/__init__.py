@@ -212,11 +212,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 def register_job_handlers() -> None:
     """Each feature tells the queue which functions run its kinds of job."""
     from voxpop.publishing import publish
+    from voxpop.record import reports
     from voxpop.reels import render
     from voxpop.reflection import processing, transcripts, withdrawal
     from voxpop.reflection.intake import uploads
 
-    for feature in (processing, render, publish, withdrawal, uploads, transcripts):
+    for feature in (processing, render, publish, withdrawal, uploads, transcripts, reports):
         feature.register_job_handlers()
 
 

@@ -42,6 +42,7 @@ from voxpop.db import transaction, utcnow
 from voxpop.errors import VoxpopError
 from voxpop.publishing import export, publish
 from voxpop.publishing.publish import PUBLISH_ARCHIVE
+from voxpop.record import reports
 from voxpop.reels import service as reels
 from voxpop.reels.service import RENDER_REEL
 from voxpop.reflection import search
@@ -277,7 +278,7 @@ def withdraw(
     now = utcnow()
     with transaction(db):
         row = db.execute(
-            "SELECT id, status FROM reflection WHERE id = ?", (reflection_id,)
+            "SELECT id, event_id, status FROM reflection WHERE id = ?", (reflection_id,)
         ).fetchone()
         if row is None:
             raise UnknownCode(_("That reflection does not exist."))
@@ -289,6 +290,8 @@ def withdraw(
         for reel_id in reel_ids:
             db.execute("DELETE FROM reel_asset WHERE reel_id = ?", (reel_id,))
         scrub_rows(db, reflection_id, now)
+        # A report made before may quote it: no longer offered, its file deleted by the job.
+        reports.discard_for_event(db, row["event_id"])
         # Queued work on its files would only make them again.
         marks = ",".join("?" * len(_WRITES_ITS_FILES))
         db.execute(
@@ -450,6 +453,7 @@ def _withdraw_job(db: sqlite3.Connection, queue: jobs.JobQueue, job: sqlite3.Row
         with transaction(db):  # a processing run that ended mid-withdrawal may have added some
             db.execute("DELETE FROM asset WHERE reflection_id = ?", (reflection_id,))
         _refresh_staged_export(db, queue, row["event_id"])
+        reports.remove_discarded(db, queue.instance)
         # Copies voxpop made elsewhere: the backups kept from before an upgrade, and every
         # folder it exported (issue 13: "erased" means erased).
         copies.scrub_backups(queue.instance, lambda backup: _scrub_backup(backup, reflection_id))

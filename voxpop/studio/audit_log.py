@@ -212,6 +212,10 @@ def _other_sentence(row: dict[str, Any], who: str, name: str, lang: str) -> str:
         "reel.delete": lambda s: _("%(who)s deleted highlights reel %(number)d.", **s),
         "publish.request": lambda s: _("%(who)s published the archive.", **s),
         "publish.settings": lambda s: _("%(who)s changed where the archive is published.", **s),
+        "report.request": lambda s: _("%(who)s made the record of the day (PDF).", **s),
+        "report.internal": lambda s: _(
+            "%(who)s made the internal record of the day, for the organising team.", **s
+        ),  # fmt: skip
     }
     wording = simple.get(action)
     if wording is not None:

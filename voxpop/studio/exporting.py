@@ -12,13 +12,27 @@ from __future__ import annotations
 import tempfile
 from typing import Any
 
-from flask import Response, abort, current_app, render_template, request, send_file
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_babel import gettext as _
 
+from voxpop import audit, models
 from voxpop.archive import service as archive
 from voxpop.auth import login_required
-from voxpop.db import get_db
+from voxpop.db import get_db, transaction
 from voxpop.publishing.export import LANGUAGE_NAMES, consent_log_csv, write_site_zip
-from voxpop.record import report
+from voxpop.record import report, reports
 from voxpop.slugs import slugify
 from voxpop.studio.captions import captions_gate
 from voxpop.studio.views import bp
@@ -52,6 +66,8 @@ def export_page() -> Any:
         record_language=current_language()
         if current_language() in event.languages
         else (event.languages or ["en"])[0],
+        reports=reports.latest_reports(db, event.id),
+        language_names=LANGUAGE_NAMES,
     )
 
 
@@ -104,15 +120,95 @@ def report_language(asked: str, languages: list[str]) -> str:
 @bp.post("/export/record.<fmt>")
 @login_required("organiser")
 def export_record(fmt: str) -> Any:
-    """The record of the day as PDF, CSV or JSON, in the language asked for."""
+    """The record of the day: CSV and JSON at once; the PDF is made in the background (a
+    thousand reflections take half a minute), followed on the export page."""
     if fmt not in report.FORMATS:
         abort(404)
     event = require_event()
+    db = get_db()
     lang = report_language(request.form.get("language", ""), event.languages)
     internal = request.form.get("internal") == "1"
-    record = report.build_record(get_db(), event, lang, internal=internal)
+    if fmt == "pdf":
+        report_id = reports.request_report(
+            db, current_app.extensions["voxpop"].queue, event, lang, internal=internal,
+            actor=g.user,
+        )  # fmt: skip
+        if request.accept_mimetypes.best == "application/json":
+            return jsonify(id=report_id, status_url=url_for("studio.export_reports")), 202
+        return redirect(url_for("studio.export_page", _anchor="reports"), code=303)
+    if internal:
+        with transaction(db):
+            audit.record(db, "report.internal", "event", event.id, None,
+                         {"format": fmt, "lang": lang}, actor=g.user)  # fmt: skip
+    record = report.build_record(db, event, lang, internal=internal)
     response = Response(report.render(record, fmt), mimetype=MIME_TYPES[fmt])
-    name = f"{_download_stem(event.name, event.date)}-record{'-internal' if internal else ''}"
-    response.headers["Content-Disposition"] = f'attachment; filename="{name}-{lang}.{fmt}"'
+    name = _record_name(event, lang, internal, fmt)
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _record_name(event: models.Event, lang: str, internal: bool, fmt: str) -> str:
+    """ "whose-shoes-2026-11-23-record-internal-cy.pdf"."""
+    stem = _download_stem(event.name, event.date)
+    return f"{stem}-record{'-internal' if internal else ''}-{lang}.{fmt}"
+
+
+def _reports_list(event: models.Event) -> str:
+    return render_template(
+        "studio/_reports.html",
+        reports=reports.latest_reports(get_db(), event.id),
+        language_names=LANGUAGE_NAMES,
+    )
+
+
+@bp.get("/export/reports")
+@login_required("organiser")
+def export_reports() -> Any:
+    """The PDFs asked for, as the export page's list (HTML), for the page to follow them."""
+    event = require_event()
+    found = reports.latest_reports(get_db(), event.id)
+    response = jsonify(active=any(item.active for item in found), html=_reports_list(event))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _event_report(report_id: int) -> reports.StoredReport:
+    event = require_event()
+    stored = reports.get_report(get_db(), report_id)
+    if stored is None or stored.event_id != event.id:
+        abort(404)
+    return stored
+
+
+@bp.get("/export/reports/<int:report_id>.pdf")
+@login_required("organiser")
+def export_report_download(report_id: int) -> Any:
+    """A finished report (404 once replaced, deleted, or made unfit by a withdrawal)."""
+    stored = _event_report(report_id)
+    path = reports.report_path(current_app.extensions["voxpop"].queue.instance, stored)
+    if path is None:
+        abort(404)
+    event = require_event()
+    response = send_file(
+        path,
+        mimetype="application/pdf",
+        as_attachment=True,
+        download_name=_record_name(event, stored.lang, stored.internal, "pdf"),
+        conditional=False,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/export/reports/<int:report_id>/delete")
+@login_required("organiser")
+def export_report_delete(report_id: int) -> Any:
+    """Delete a report from this laptop (not one being made)."""
+    _event_report(report_id)
+    instance = current_app.extensions["voxpop"].queue.instance
+    if not reports.delete_report(get_db(), instance, report_id):
+        flash(_("That report is still being made: delete it once it is done."))
+    else:
+        flash(_("The report was deleted from this laptop."))
+    return redirect(url_for("studio.export_page", _anchor="reports"), code=303)
