@@ -387,6 +387,135 @@ def test_usable_settings_are_accepted(values: dict[str, str]) -> None:
     assert publish.settings_errors(values) == {}
 
 
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("archive.example.org/whose-shoes/", "starting with https://"),
+        ("ftp://archive.example.org/", "starting with https://"),
+        ("javascript:alert(1)", "starting with https://"),
+        ("https:///whose-shoes/", "starting with https://"),
+        ("https://archive.example.org:port/", "starting with https://"),
+        ("https://[::1/", "starting with https://"),
+        ("https://archive example.org/", "starting with https://"),
+        ("https://archive.example.org/" + "a" * 500, "starting with https://"),
+        ("https://organiser:secret@archive.example.org/", "user name and password"),
+        ("https://organiser@archive.example.org/", "user name and password"),
+        ("https://archive.example.org/?day=1", "leave out any ? or # part"),
+        ("https://archive.example.org/#top", "leave out any ? or # part"),
+        ("https://archive.example.org/?", "leave out any ? or # part"),
+    ],
+)
+def test_unusable_public_addresses_are_refused(value: str, message: str) -> None:
+    errors = publish.settings_errors({"public_url": value})
+    assert list(errors) == ["public_url"] and message in errors["public_url"]
+
+
+@pytest.mark.parametrize(
+    ("value", "saved"),
+    [
+        ("", ""),
+        ("  ", ""),
+        ("https://archive.example.org", "https://archive.example.org/"),
+        (" https://archive.example.org/whose-shoes ", "https://archive.example.org/whose-shoes/"),
+        ("https://archive.example.org/whose-shoes/", "https://archive.example.org/whose-shoes/"),
+        ("http://192.168.1.20:8000/archive/", "http://192.168.1.20:8000/archive/"),
+        ("HTTPS://d1234.cloudfront.net/2026/", "HTTPS://d1234.cloudfront.net/2026/"),
+    ],
+)
+def test_usable_public_addresses_are_saved_as_folders(app: Flask, value: str, saved: str) -> None:
+    assert publish.settings_errors({"public_url": value}) == {}
+    with app.app_context():
+        db = get_db()
+        event = models.current_event(db)
+        publish.save_settings(db, event.id, {"bucket": "archive", "public_url": value}, actor=None)
+        assert publish.saved_settings(db, event.id).public_url == saved
+    if saved:
+        (audit,) = rows(app, "SELECT after FROM audit_log WHERE action = 'publish.settings'")
+        assert saved in audit["after"]
+
+
+def test_the_public_address_is_saved_from_the_page_and_shown_as_its_link(
+    app: Flask, client, auth
+) -> None:
+    auth.login("organiser")
+    page = client.get("/studio/publish")
+    assert "Public address of the archive (optional)" in page.text
+    assert 'id="archive-public-url"' in page.text and 'id="archive-address"' not in page.text
+    data = {"bucket": "archive", "prefix": "2026", "region": "eu-west-2",
+            "public_url": "https://archive.example.org/whose-shoes",
+            "csrf_token": csrf_from(page.text)}  # fmt: skip
+    assert client.post("/studio/publish/settings", data=data).status_code == 302
+    (saved,) = rows(app, "SELECT bucket, public_url FROM publish_settings")
+    assert saved == {"bucket": "archive", "public_url": "https://archive.example.org/whose-shoes/"}
+    home = "https://archive.example.org/whose-shoes/index.html"
+    page = client.get("/studio/publish")
+    assert f'<a href="{home}">{home}</a>' in page.text
+    assert "Once published, the archive opens at:" in page.text  # not published yet
+    assert 'value="https://archive.example.org/whose-shoes/"' in page.text
+    assert client.get("/studio/publish/status.json").get_json()["archive_url"] == home
+    # Emptied again: the studio links to the bucket's own address.
+    data.update(public_url="", csrf_token=csrf_from(page.text))
+    assert client.post("/studio/publish/settings", data=data).status_code == 302
+    bucket_home = "https://archive.s3.eu-west-2.amazonaws.com/2026/index.html"
+    assert client.get("/studio/publish/status.json").get_json()["archive_url"] == bucket_home
+    assert f'href="{bucket_home}"' in client.get("/studio/publish").text
+
+
+@pytest.mark.parametrize(
+    ("lang", "message"),
+    [
+        ("en", "Leave the user name and password out of the public address"),
+        ("cy", "Gadewch yr enw defnyddiwr a’r cyfrinair allan o’r cyfeiriad cyhoeddus"),
+    ],
+)
+def test_a_bad_public_address_is_refused_and_the_other_settings_kept(
+    app: Flask, client, auth, lang: str, message: str
+) -> None:
+    auth.login("organiser")
+    publish_settings = {"bucket": "old-bucket", "prefix": "", "region": "", "endpoint_url": "",
+                        "public_url": ""}  # fmt: skip
+    with app.app_context():
+        db = get_db()
+        publish.save_settings(db, models.current_event(db).id, publish_settings, actor=None)
+    page = client.get(f"/studio/publish?lang={lang}")
+    data = {"bucket": "new-bucket", "prefix": "2026/cardiff", "region": "eu-west-2",
+            "public_url": "https://organiser:secret@archive.example.org/",
+            "csrf_token": csrf_from(page.text)}  # fmt: skip
+    refused = client.post("/studio/publish/settings", data=data)
+    assert refused.status_code == 400
+    assert message in refused.text
+    assert 'aria-invalid="true"' in refused.text and 'id="archive-public-url-error"' in refused.text
+    # What was typed in the other fields is still in the form; nothing was saved.
+    assert 'value="new-bucket"' in refused.text and 'value="2026/cardiff"' in refused.text
+    (saved,) = rows(app, "SELECT bucket, prefix, public_url FROM publish_settings")
+    assert saved == {"bucket": "old-bucket", "prefix": "", "public_url": ""}
+
+
+def test_migration_15_gives_existing_settings_an_empty_public_address(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from voxpop import db as database
+    from voxpop import open_database
+
+    shipped = database.migrations()
+    monkeypatch.setattr(database, "migrations", lambda: [m for m in shipped if m[0] < 15])
+    before = open_database(tmp_path)
+    event = models.create_event(before, "Saved before version 15")
+    before.execute(
+        "INSERT INTO publish_settings (event_id, bucket, prefix, updated_at)"
+        " VALUES (?, 'archive', '2026', '2026-01-01T00:00:00+00:00')",
+        (event.id,),
+    )
+    before.commit()
+    before.close()
+    monkeypatch.setattr(database, "migrations", lambda: shipped)
+    upgraded = open_database(tmp_path)
+    assert database.schema_version(upgraded) == len(shipped)
+    settings = publish.saved_settings(upgraded, event.id)
+    assert (settings.bucket, settings.prefix, settings.public_url) == ("archive", "2026", "")
+    upgraded.close()
+
+
 # -- the job -------------------------------------------------------------------------------------
 
 
@@ -638,21 +767,37 @@ def test_page_refuses_bad_settings_and_missing_csrf(app: Flask, client, auth) ->
     assert rows(app, "SELECT * FROM job") == []
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "name", "shown", "typed"),
+    [
+        ("VOXPOP_S3_BUCKET", "bucket-from-env", "bucket", "bucket-from-env", "sneaky"),
+        ("VOXPOP_ARCHIVE_URL", "https://cdn.example.org/day", "public_url",
+         "https://cdn.example.org/day/", "https://sneaky.example.org/"),
+    ],
+)  # fmt: skip
 def test_settings_from_the_environment_are_shown_not_editable(
-    app: Flask, client, auth, monkeypatch: pytest.MonkeyPatch
+    app: Flask,
+    client,
+    auth,
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str,
+    value: str,
+    name: str,
+    shown: str,
+    typed: str,
 ) -> None:
-    monkeypatch.setenv("VOXPOP_S3_BUCKET", "bucket-from-env")
+    monkeypatch.setenv(variable, value)
     auth.login("organiser")
     page = client.get("/studio/publish")
-    assert "Set by VOXPOP_S3_BUCKET in the environment." in page.text
-    assert 'value="bucket-from-env"' in page.text and "disabled" in page.text
+    assert f"Set by {variable} in the environment." in page.text
+    assert f'value="{shown}"' in page.text and "disabled" in page.text
     response = client.post(
         "/studio/publish/settings",
-        data={"bucket": "sneaky", "prefix": "p", "csrf_token": csrf_from(page.text)},
+        data={name: typed, "prefix": "p", "csrf_token": csrf_from(page.text)},
     )
     assert response.status_code == 302
-    (saved,) = rows(app, "SELECT bucket, prefix FROM publish_settings")
-    assert saved == {"bucket": "", "prefix": "p"}
+    (saved,) = rows(app, "SELECT * FROM publish_settings")
+    assert (saved[name], saved["prefix"]) == ("", "p")
 
 
 def test_publish_now_enqueues_the_job_and_status_follows_it(
@@ -693,6 +838,12 @@ def test_status_reports_a_finished_publish(
     assert status["last_published_at"] and status["files_sent"] > 0
     assert status["text"].startswith("Published:")
     assert status["bytes_sent_text"] == format_size(status["bytes_sent"], "en")  # Babel's
+    # Published to the bucket with no public address: the bucket's own address, path-style.
+    home = f"{target.endpoint_url}/{target.bucket}/{target.prefix}/index.html"
+    assert status["archive_url"] == home
+    assert f'Address of the published archive: <a href="{home}">' in " ".join(
+        client.get("/studio/publish").text.split()
+    )
 
 
 def test_studio_navigation_links_to_publishing(client, auth) -> None:

@@ -105,16 +105,77 @@ def test_qr_codes_link_to_the_published_archive_when_publishing_is_configured(
     assert html.count('class="qr" src="data:image/png;base64,') == len(record.entries)
 
 
-def test_archive_base_urls() -> None:
-    from voxpop.publishing.publish import S3Settings
+@pytest.mark.parametrize(
+    ("settings", "base"),
+    [
+        ({}, None),
+        ({"bucket": "b", "prefix": "p/q", "region": "eu-west-2"},
+         "https://b.s3.eu-west-2.amazonaws.com/p/q/"),
+        ({"bucket": "b", "endpoint_url": "http://127.0.0.1:9000/"}, "http://127.0.0.1:9000/b/"),
+        # A website or CDN in front of the bucket wins, and is a folder ("/" added).
+        ({"bucket": "b", "endpoint_url": "http://127.0.0.1:9000/",
+          "public_url": "https://archive.example.org/whose-shoes"},
+         "https://archive.example.org/whose-shoes/"),
+        # ...also with no bucket: the organisers put the export up themselves.
+        ({"public_url": "https://archive.example.org/"}, "https://archive.example.org/"),
+    ],
+)  # fmt: skip
+def test_archive_base_urls(settings: dict[str, str], base: str | None) -> None:
+    from voxpop.publishing.publish import S3Settings, archive_base_url
 
-    assert report.archive_base_url(S3Settings()) is None
-    assert report.archive_base_url(S3Settings("b", "p/q", "eu-west-2")) == (
-        "https://b.s3.eu-west-2.amazonaws.com/p/q/"
+    assert archive_base_url(S3Settings(**settings)) == base
+
+
+def save_publish_settings(app: Flask, **values: str) -> None:
+    from voxpop.publishing import publish
+
+    with app.app_context():
+        db = get_db()
+        event = models.current_event(db)
+        assert event is not None
+        publish.save_settings(db, event.id, values, actor=None)
+
+
+def test_qr_codes_open_the_public_address_when_one_is_set(app: Flask) -> None:
+    ids = a_day_of_voices(app)
+    s3 = {"bucket": "archive", "prefix": "day", "endpoint_url": "https://s3.example.org"}
+    save_publish_settings(app, **s3, public_url="https://archive.example.org/whose-shoes")
+    record = record_of(app, "cy")
+    assert record.archive_base == "https://archive.example.org/whose-shoes/"
+    assert record.entries and all(
+        entry.archive_url and entry.archive_url.startswith(record.archive_base)
+        for entry in record.entries
     )
-    assert report.archive_base_url(S3Settings("b", "", "", "http://127.0.0.1:9000/")) == (
-        "http://127.0.0.1:9000/b/"
+    urls = {entry.id: entry.archive_url for entry in record.entries}
+    assert urls[ids["aled"]] == (
+        "https://archive.example.org/whose-shoes/cy/perspective-community-member.html"
+        f"#reflection-{ids['aled']}"
     )
+    html = report.render_html(record)
+    assert "https://archive.example.org/whose-shoes/" in html
+    assert "s3.example.org" not in html
+    # The public address emptied again: back to the bucket's own address.
+    save_publish_settings(app, **s3, public_url="")
+    record = record_of(app, "cy")
+    assert record.archive_base == "https://s3.example.org/archive/day/"
+    assert all(
+        entry.archive_url and entry.archive_url.startswith("https://s3.example.org/archive/day/cy/")
+        for entry in record.entries
+    )
+
+
+def test_the_environment_can_set_the_public_address(app: Flask) -> None:
+    a_day_of_voices(app)
+    save_publish_settings(app, bucket="archive", public_url="https://studio.example.org/")
+    with app.app_context():
+        event = models.current_event(get_db())
+        assert event is not None
+        record = report.build_record(
+            get_db(), event, "en", environ={"VOXPOP_ARCHIVE_URL": "https://cdn.example.org/day"}
+        )
+    assert record.archive_base == "https://cdn.example.org/day/"
+    assert all(str(entry.archive_url).startswith("https://cdn.example.org/day/perspective-")
+               for entry in record.entries)  # fmt: skip
 
 
 def test_the_report_in_welsh(app: Flask) -> None:

@@ -285,6 +285,31 @@ def log_in(page: Page, url: str, name: str, password: str) -> None:
     page.wait_for_url(url, timeout=SCREEN_TIMEOUT_MS)
 
 
+STAFF_PASSWORD = "correct horse battery"
+LAPTOP = {"width": 1366, "height": 768}
+
+
+def staff_page(
+    browser: Browser,
+    context_args: dict[str, Any],
+    live: LiveKiosk,
+    path: str,
+    *,
+    role: str = "organiser",
+    viewport: dict[str, int] = LAPTOP,
+) -> tuple[Page, list[str]]:
+    """A new tab on ``path``, logged in as a new ``role`` user, and the list its script errors
+    go to (close it with ``page.context.close()``)."""
+    name = f"Test {role}"
+    with live.app.app_context():
+        models.create_user(get_db(), name, role, STAFF_PASSWORD)
+    page = browser.new_context(**{**context_args, "viewport": viewport}).new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    log_in(page, f"{live.url}{path}", name, STAFF_PASSWORD)
+    return page, errors
+
+
 def wait_for_screen(page: Page, name: str, timeout: int = SCREEN_TIMEOUT_MS) -> None:
     """Wait until the kiosk's state machine shows screen ``name``."""
     page.wait_for_function(

@@ -24,8 +24,8 @@ def test_a_report_is_made_in_the_background_and_downloaded(
 ) -> None:
     live = live_kiosk_factory()
     for perspective in ("volunteer", "manager", "community-member"):
-        add_archived(live.app, "text", perspective,
-                     text=f"What the {perspective} learnt today, in a sentence or two.")  # fmt: skip
+        words = f"What the {perspective} learnt today, in a sentence or two."
+        add_archived(live.app, "text", perspective, text=words)
     with live.app.app_context():
         models.create_user(get_db(), NAME, "organiser", PASSWORD)
     context = browser.new_context(viewport={"width": 1180, "height": 820}, accept_downloads=True)

@@ -4,7 +4,9 @@ Where it goes (bucket, prefix, region, endpoint URL) is saved from the studio an
 the environment (``VOXPOP_S3_BUCKET``, ``VOXPOP_S3_PREFIX``, and boto3's own
 ``AWS_ENDPOINT_URL_S3``/``AWS_ENDPOINT_URL``, ``AWS_REGION``/``AWS_DEFAULT_REGION``).
 Credentials only ever come from boto3's standard chain (environment, profile, role): they are
-never stored by voxpop.
+never stored by voxpop. Where people then open it is ``archive_base_url``: the public address
+saved with the settings (``VOXPOP_ARCHIVE_URL``), for an archive served from a website or CDN in
+front of the bucket, else the bucket's own address.
 
 The sync itself is ``voxpop.publishing.s3sync`` (generic: client, folder, bucket, prefix); this
 module holds the event's side: its settings, turning boto3 failures into words an organiser can
@@ -25,7 +27,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import boto3
 from boto3.exceptions import S3UploadFailedError
@@ -53,7 +55,18 @@ ENV_BUCKET = "VOXPOP_S3_BUCKET"
 ENV_PREFIX = "VOXPOP_S3_PREFIX"
 ENV_ENDPOINT = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
 ENV_REGION = ("AWS_REGION", "AWS_DEFAULT_REGION")
-SETTING_FIELDS = ("bucket", "prefix", "region", "endpoint_url")
+# Not VOXPOP_PUBLIC_URL: PUBLIC_BASE_URL (VOXPOP_PUBLIC_BASE_URL) is voxpop's own address.
+ENV_PUBLIC_URL = "VOXPOP_ARCHIVE_URL"
+SETTING_FIELDS = ("bucket", "prefix", "region", "endpoint_url", "public_url")
+# Setting -> the environment variables that fix it, the first one set winning.
+ENV_VARIABLES: dict[str, tuple[str, ...]] = {
+    "bucket": (ENV_BUCKET,),
+    "prefix": (ENV_PREFIX,),
+    "endpoint_url": ENV_ENDPOINT,
+    "region": ENV_REGION,
+    "public_url": (ENV_PUBLIC_URL,),
+}
+PUBLIC_URL_MAX = 500
 
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _REGION_NAME = re.compile(r"^[a-z0-9-]{1,40}$")
@@ -90,6 +103,8 @@ class S3Settings:
     prefix: str = ""
     region: str = ""
     endpoint_url: str = ""
+    # Where people open the archive (a website or CDN in front of the bucket), ending in "/".
+    public_url: str = ""
     # Names of the fields whose value came from the environment (not editable in the studio).
     from_environment: frozenset[str] = field(default_factory=frozenset)
 
@@ -118,9 +133,70 @@ class S3Settings:
         return f"{where} at {self.endpoint_url}" if self.endpoint_url else where
 
 
+def archive_base_url(settings: S3Settings) -> str | None:
+    """Where people open the published archive: its folder's address, ending in "/".
+
+    The public address when one is set (a website or CDN in front of the bucket, or wherever
+    the organisers put the export themselves), else the bucket's own: a custom endpoint
+    path-style (``endpoint/bucket/prefix/``), Amazon S3 virtual-hosted
+    (``https://bucket.s3.region.amazonaws.com/prefix/``). None when there is neither.
+    """
+    if settings.public_url:
+        return normalise_public_url(settings.public_url)
+    if not settings.configured:
+        return None
+    if settings.endpoint_url:
+        return f"{settings.endpoint_url.rstrip('/')}/{settings.bucket}/{settings.key_prefix}"
+    region = settings.region or "us-east-1"
+    return f"https://{settings.bucket}.s3.{region}.amazonaws.com/{settings.key_prefix}"
+
+
 def normalise_prefix(prefix: str) -> str:
     """``/day one//archive/`` -> ``day one/archive``: no leading, trailing or double slashes."""
     return "/".join(part for part in prefix.strip().split("/") if part)
+
+
+def normalise_public_url(url: str) -> str:
+    """``https://archive.example.org/day`` -> ``…/day/``: the archive's folder ends in "/"."""
+    url = url.strip()
+    return url if not url or url.endswith("/") else f"{url}/"
+
+
+def _web_address(url: str) -> SplitResult | None:
+    """``url`` split, when it is an http(s) address with a host and a usable port (else None)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:  # also "Invalid IPv6 URL"
+        return None
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        return None
+    return parts
+
+
+def public_url_error(url: str) -> str | None:
+    """Why ``url`` cannot be the archive's public address (None when it can, or is empty)."""
+    url = url.strip()
+    if not url:
+        return None
+    parts = _web_address(url)
+    if (
+        parts is None
+        or len(url) > PUBLIC_URL_MAX
+        or any(char.isspace() or not char.isprintable() for char in url)
+    ):
+        return _(
+            "The public address is a web address starting with https:// (or http://), e.g."
+            " https://archive.example.org/whose-shoes/."
+        )
+    if parts.username is not None or parts.password is not None:
+        return _(
+            "Leave the user name and password out of the public address: it is printed in QR"
+            " codes for anyone to read."
+        )
+    if "?" in url or "#" in url:
+        return _("The public address is the folder the archive is in: leave out any ? or # part.")
+    return None
 
 
 def settings_errors(values: Mapping[str, str]) -> dict[str, str]:
@@ -145,12 +221,15 @@ def settings_errors(values: Mapping[str, str]) -> dict[str, str]:
         errors["region"] = _("A region looks like eu-west-2: lower-case letters, digits, hyphens.")
     endpoint = values.get("endpoint_url", "").strip()
     if endpoint:
-        parts = urlsplit(endpoint)
-        if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query:
+        parts = _web_address(endpoint)
+        if parts is None or parts.query:
             errors["endpoint_url"] = _(
                 "The endpoint is a web address such as https://s3.example.org or"
                 " http://192.168.1.20:9000 (leave it empty for Amazon S3)."
             )
+    public_url = public_url_error(values.get("public_url", ""))
+    if public_url:
+        errors["public_url"] = public_url
     return errors
 
 
@@ -159,24 +238,25 @@ def saved_settings(db: sqlite3.Connection, event_id: int) -> S3Settings:
     row = db.execute("SELECT * FROM publish_settings WHERE event_id = ?", (event_id,)).fetchone()
     if row is None:
         return S3Settings()
-    bucket, prefix, region, endpoint_url = (str(row[name] or "") for name in SETTING_FIELDS)
-    return S3Settings(bucket, prefix, region, endpoint_url)
+    bucket, prefix, region, endpoint_url, public_url = (
+        str(row[name] or "") for name in SETTING_FIELDS
+    )
+    return S3Settings(bucket, prefix, region, endpoint_url, public_url)
 
 
 def environment_settings(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The settings the environment fixes: field -> value, only for those that are set."""
     environ = os.environ if environ is None else environ
     found: dict[str, str] = {}
-    for name, variables in (
-        ("bucket", (ENV_BUCKET,)),
-        ("prefix", (ENV_PREFIX,)),
-        ("endpoint_url", ENV_ENDPOINT),
-        ("region", ENV_REGION),
-    ):
+    normalise: dict[str, Callable[[str], str]] = {
+        "prefix": normalise_prefix,
+        "public_url": normalise_public_url,
+    }
+    for name, variables in ENV_VARIABLES.items():
         for variable in variables:
             value = environ.get(variable, "").strip()
             if value:
-                found[name] = normalise_prefix(value) if name == "prefix" else value
+                found[name] = normalise.get(name, str)(value)
                 break
     return found
 
@@ -184,13 +264,7 @@ def environment_settings(environ: Mapping[str, str] | None = None) -> dict[str, 
 def environment_variable(name: str, environ: Mapping[str, str] | None = None) -> str | None:
     """Which variable sets the setting ``name`` (for the studio's "set by …" hint)."""
     environ = os.environ if environ is None else environ
-    candidates = {
-        "bucket": (ENV_BUCKET,),
-        "prefix": (ENV_PREFIX,),
-        "endpoint_url": ENV_ENDPOINT,
-        "region": ENV_REGION,
-    }[name]
-    return next((var for var in candidates if environ.get(var, "").strip()), None)
+    return next((var for var in ENV_VARIABLES[name] if environ.get(var, "").strip()), None)
 
 
 def resolve_settings(
@@ -226,6 +300,7 @@ def save_settings(
         prefix=normalise_prefix(values.get("prefix", "")),
         region=values.get("region", "").strip(),
         endpoint_url=values.get("endpoint_url", "").strip().rstrip("/"),
+        public_url=normalise_public_url(values.get("public_url", "")),
     )
     if before == after:
         return False
@@ -234,9 +309,10 @@ def save_settings(
     with transaction(db):
         db.execute(
             "INSERT INTO publish_settings (event_id, bucket, prefix, region, endpoint_url,"
-            " updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO UPDATE SET"
-            " bucket = excluded.bucket, prefix = excluded.prefix, region = excluded.region,"
-            " endpoint_url = excluded.endpoint_url, updated_at = excluded.updated_at",
+            " public_url, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id)"
+            " DO UPDATE SET bucket = excluded.bucket, prefix = excluded.prefix,"
+            " region = excluded.region, endpoint_url = excluded.endpoint_url,"
+            " public_url = excluded.public_url, updated_at = excluded.updated_at",
             (event_id, *new.values(), utcnow()),
         )
         audit.record(

@@ -13,7 +13,8 @@
 The PDF is HTML (``templates/record/report.html``) rendered by WeasyPrint with the DejaVu fonts
 that ship in ``voxpop/media/fonts``; its URL fetcher refuses anything but ``file:`` and
 ``data:`` URLs, so rendering never touches the network. A QR code beside each quote opens that
-reflection in the published archive when an S3 bucket is configured (``publishing.publish``);
+reflection in the published archive when its address is known (``publish.archive_base_url``:
+the public address set with the publishing settings, else the S3 bucket's own address);
 the link follows the static export's page names (``perspective-<slug>[-<page>].html``,
 ``#reflection-<id>``, other languages under ``<lang>/``).
 """
@@ -162,20 +163,6 @@ class Record:
 # -- gathering ---------------------------------------------------------------------------------
 
 
-def archive_base_url(settings: Any) -> str | None:
-    """Where the published archive's files are on the web (None when nothing is configured).
-
-    A custom endpoint is addressed path-style (``endpoint/bucket/prefix/``), Amazon S3
-    virtual-hosted (``https://bucket.s3.region.amazonaws.com/prefix/``).
-    """
-    if not settings.configured:
-        return None
-    if settings.endpoint_url:
-        return f"{settings.endpoint_url.rstrip('/')}/{settings.bucket}/{settings.key_prefix}"
-    region = settings.region or "us-east-1"
-    return f"https://{settings.bucket}.s3.{region}.amazonaws.com/{settings.key_prefix}"
-
-
 def _archive_links(
     db: sqlite3.Connection, event: models.Event, lang: str, base: str | None
 ) -> dict[int, str]:
@@ -322,7 +309,7 @@ def build_record(
     from voxpop.record.rows import event_prompts
 
     perspectives = models.perspectives(db, event.id)
-    base = archive_base_url(publish.resolve_settings(db, event.id, environ))
+    base = publish.archive_base_url(publish.resolve_settings(db, event.id, environ))
     links = _archive_links(db, event, lang, base)
     if internal:
         entries = _internal_entries(db, event.id, {p.id for p in perspectives}, links)

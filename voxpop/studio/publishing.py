@@ -19,6 +19,7 @@ from voxpop.auth import login_required
 from voxpop.db import get_db, transaction
 from voxpop.formatting import format_size
 from voxpop.publishing import publish
+from voxpop.publishing.export import page_name
 from voxpop.studio.captions import captions_gate
 from voxpop.studio.forms import ActionForm
 from voxpop.studio.settings import with_event
@@ -28,12 +29,14 @@ organiser_only = login_required("organiser")
 
 
 class PublishSettingsForm(FlaskForm):
-    """Bucket, prefix, region and endpoint (checked by ``publish.settings_errors``)."""
+    """Bucket, prefix, region, endpoint and public address (checked by
+    ``publish.settings_errors``)."""
 
     bucket = StringField(_l("Bucket"))
     prefix = StringField(_l("Prefix (folder inside the bucket)"))
     region = StringField(_l("Region"))
     endpoint_url = StringField(_l("Endpoint URL"))
+    public_url = StringField(_l("Public address of the archive (optional)"))
 
 
 def _page(event: models.Event, form: PublishSettingsForm, error: str | None = None) -> Any:
@@ -74,7 +77,8 @@ def publish_page(event: models.Event) -> Any:
 @organiser_only
 @with_event
 def publish_settings(event: models.Event) -> Any:
-    """Save the bucket, prefix, region and endpoint (those not fixed by the environment)."""
+    """Save the bucket, prefix, region, endpoint and public address (those not fixed by the
+    environment)."""
     form = PublishSettingsForm()
     if not form.validate():
         return _page(event, form, error=_("The form has expired: please try again."))
@@ -128,6 +132,8 @@ def publish_status_json(event: models.Event) -> Any:
 def publish_status(event_id: int) -> dict[str, Any]:
     """The latest publish job and its state, with a sentence for the page (translated)."""
     db = get_db()
+    settings = publish.resolve_settings(db, event_id)
+    base = publish.archive_base_url(settings)
     state = publish.publish_state(db, event_id)
     job = publish.open_job(db, event_id)
     job_status = job["status"] if job else None
@@ -158,7 +164,9 @@ def publish_status(event_id: int) -> dict[str, Any]:
     else:
         text = _("Not published yet.")
     return {
-        "configured": publish.is_configured(db, event_id),
+        "configured": settings.configured,
+        # The archive's front page, where people open it (None while it has no address).
+        "archive_url": None if base is None else base + page_name(),
         "job": None
         if job is None
         else {
