@@ -20,15 +20,10 @@ Target: a page of the 1,000-reflection archive in at most 200 ms server time.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import os
-import platform
-import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,9 +33,10 @@ sys.path.insert(0, str(ROOT))
 
 from flask import Flask  # noqa: E402
 
-from voxpop import create_app, models  # noqa: E402
+from bench import corpus  # noqa: E402
+from voxpop import models  # noqa: E402
 from voxpop.archive import service  # noqa: E402
-from voxpop.db import get_db, transaction, utcnow  # noqa: E402
+from voxpop.db import get_db  # noqa: E402
 from voxpop.publishing.export import export_site  # noqa: E402
 
 TARGET_MS = 200.0
@@ -48,99 +44,35 @@ DEEP_PERSPECTIVE = "volunteer"
 TRANSCRIPT = "WEBVTT\n\n1\n00:00:00.000 --> 00:00:02.000\nWhat I take away is hope.\n"
 
 
-def build_app(folder: Path) -> Flask:
-    """An instance with the demo event (English and Welsh), jobs kept in memory."""
-    app = create_app(
-        {"INSTANCE": str(folder / "instance"), "UPLOADS": str(folder / "uploads"),
-         "QUEUE": "memory", "TESTING": True, "SECRET_KEY": "bench"}
-    )  # fmt: skip
-    with app.app_context():
-        models.create_event(get_db(), "Whose Shoes? benchmark day", date="2026-11-23",
-                            venue="Bench Hall", languages=["en", "cy"])  # fmt: skip
-    return app
-
-
 def seed(app: Flask, publishable: int) -> None:
     """``publishable`` public reflections and 20% more that are not, with placeholder files."""
     root = app.extensions["voxpop"].store.root
-    with app.app_context():
-        db = get_db()
-        event = models.current_event(db)
-        assert event is not None
+    with corpus.seeding(app) as (db, event, consent):
         perspectives = models.perspectives(db, event.id)
         deep = next(p.id for p in perspectives if p.slug == DEEP_PERSPECTIVE)
         others = [p.id for p in perspectives if p.id != deep]
         prompt = models.prompts(db, event.id)[0].id
-        consent = db.execute("SELECT id, sha256 FROM consent_text").fetchone()
-        extra = publishable // 5
-        with transaction(db):
-            for index in range(publishable + extra):
-                public = index < publishable
-                perspective = deep if index % 10 < 7 else others[index % len(others)]
-                kind = ("video", "audio", "text")[index % 3]
-                # the non-publishable: hidden, waiting, offline, withdrawn in turn
-                flaw = None if public else ("hidden", "waiting", "offline", "withdrawn")[index % 4]
-                hour, minute, second = 9 + index // 3600, index // 60 % 60, index % 60
-                created = f"2026-11-23T{hour:02d}:{minute:02d}:{second:02d}"
-                cursor = db.execute(
-                    "INSERT INTO reflection (event_id, kind, perspective_id, prompt_id, text_body,"
-                    " original_path, status, receipt_code, client_id, lang, display_name,"
-                    " created_at, review_state, transcript_vtt, duration_seconds)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'en', ?, ?, ?, ?, ?)",
-                    (event.id, kind, perspective, prompt,
-                     "Hope, and a plan." if kind == "text" else None,
-                     None if kind == "text" else f"originals/{index}.webm",
-                     "withdrawn" if flaw == "withdrawn" else "ready", f"B{index:06d}",
-                     str(uuid.uuid4()), f"Name{index}", created,
-                     {"hidden": "hidden", "waiting": "waiting"}.get(flaw or "", "approved"),
-                     None if kind == "text" else TRANSCRIPT, None if kind == "text" else 30.0),
-                )  # fmt: skip
-                reflection_id = cursor.lastrowid
-                db.execute(
-                    "INSERT INTO consent (reflection_id, consent_text_id, consent_sha256, archive,"
-                    " reel, online, show_name, given_at, withdrawn_at)"
-                    " VALUES (?, ?, ?, 1, 1, ?, ?, ?, ?)",
-                    (reflection_id, consent["id"], consent["sha256"], int(flaw != "offline"),
-                     index % 2, created, created if flaw == "withdrawn" else None),
-                )  # fmt: skip
-                kinds = ("card", "mp4", "poster", "thumb") if kind == "text" else (
-                    "mp4", "poster", "thumb")  # fmt: skip
-                for asset in kinds:
-                    relative = f"derived/{reflection_id}/{asset}.bin"
-                    data = f"{asset} {reflection_id}".encode()
-                    (root / relative).parent.mkdir(parents=True, exist_ok=True)
-                    (root / relative).write_bytes(data)
-                    db.execute(
-                        "INSERT INTO asset (reflection_id, kind, path, sha256, bytes, created_at)"
-                        " VALUES (?, ?, ?, ?, ?, ?)",
-                        (reflection_id, asset, relative, hashlib.sha256(data).hexdigest(),
-                         len(data), utcnow()),
-                    )  # fmt: skip
-        db.execute("ANALYZE")
-
-
-def timed(action: Callable[[], Any], repeat: int) -> dict[str, float]:
-    """Median and 95th percentile of ``repeat`` runs, in ms (after one warm-up run)."""
-    action()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        action()
-        times.append((time.perf_counter() - start) * 1000)
-    times.sort()
-    return {"median_ms": statistics.median(times),
-            "p95_ms": times[min(len(times) - 1, round(len(times) * 0.95) - 1)]}  # fmt: skip
-
-
-def get(app: Flask, path: str) -> Callable[[], Any]:
-    client = app.test_client()
-
-    def fetch() -> None:
-        response = client.get(path)
-        assert response.status_code == 200, (path, response.status_code)
-        response.close()
-
-    return fetch
+        for index in range(publishable + publishable // 5):
+            public = index < publishable
+            perspective = deep if index % 10 < 7 else others[index % len(others)]
+            kind = ("video", "audio", "text")[index % 3]
+            # the non-publishable: hidden, waiting, offline, withdrawn in turn
+            flaw = None if public else ("hidden", "waiting", "offline", "withdrawn")[index % 4]
+            created = corpus.moment(index)
+            reflection_id = corpus.add_reflection(
+                db, event.id, index, kind=kind, perspective_id=perspective, prompt_id=prompt,
+                text="Hope, and a plan.", receipt_prefix="B",
+                status="withdrawn" if flaw == "withdrawn" else "ready",
+                review_state={"hidden": "hidden", "waiting": "waiting"}.get(flaw or "", "approved"),
+                transcript_vtt=None if kind == "text" else TRANSCRIPT,
+            )  # fmt: skip
+            corpus.add_consent(
+                db, reflection_id, consent, online=flaw != "offline", show_name=bool(index % 2),
+                given_at=created, withdrawn_at=created if flaw == "withdrawn" else None,
+            )  # fmt: skip
+            kinds = ("card", "mp4", "poster", "thumb") if kind == "text" else (
+                "mp4", "poster", "thumb")  # fmt: skip
+            corpus.add_placeholder_assets(db, root, reflection_id, kinds)
 
 
 def last_page(app: Flask) -> int:
@@ -153,7 +85,7 @@ def last_page(app: Flask) -> int:
 def run(reflections: int, repeat: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="voxpop-bench-archive-") as temp:
         folder = Path(temp)
-        full, empty = build_app(folder / "full"), build_app(folder / "empty")
+        full, empty = corpus.build_app(folder / "full"), corpus.build_app(folder / "empty")
         started = time.perf_counter()
         seed(full, reflections)
         seeded_s = time.perf_counter() - started
@@ -167,8 +99,8 @@ def run(reflections: int, repeat: int) -> dict[str, Any]:
         rows = []
         for name, path in pages.items():
             baseline_path = path.split("?")[0] if "page=" in path else path
-            ours = timed(get(full, path), repeat)
-            base = timed(get(empty, baseline_path), repeat)
+            ours = corpus.timed(corpus.fetcher(full.test_client(), path), repeat)
+            base = corpus.timed(corpus.fetcher(empty.test_client(), baseline_path), repeat)
             rows.append({"page": name, "full": ours, "empty": base,
                          "ratio": ours["median_ms"] / base["median_ms"]})  # fmt: skip
 
@@ -192,12 +124,7 @@ def run(reflections: int, repeat: int) -> dict[str, Any]:
                             "files": summary.files, "items": summary.items,
                             "rewritten_second_time": again.written})  # fmt: skip
     return {
-        "machine": {
-            "nproc": len(os.sched_getaffinity(0)),
-            "python": platform.python_version(),
-            "os": platform.platform(),
-            "load_average": [round(x, 2) for x in os.getloadavg()],
-        },
+        "machine": corpus.machine(),
         "reflections": reflections,
         "seeded_s": round(seeded_s, 1),
         "repeat": repeat,

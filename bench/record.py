@@ -23,15 +23,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import random
 import re
-import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -41,9 +37,9 @@ sys.path.insert(0, str(ROOT))
 
 from flask import Flask  # noqa: E402
 
-from bench.archive import build_app  # noqa: E402
+from bench import corpus  # noqa: E402
 from voxpop import models  # noqa: E402
-from voxpop.db import get_db, transaction, utcnow  # noqa: E402
+from voxpop.db import get_db  # noqa: E402
 from voxpop.record import report  # noqa: E402
 
 GRID_TARGET_MS = 200.0
@@ -77,77 +73,36 @@ def seed(app: Flask, count: int) -> None:
     """``count`` reflections across perspectives and prompts, with words and poster rows."""
     rng = random.Random(18)  # noqa: S311 - repeatable made-up words, not a secret
     root = app.extensions["voxpop"].store.root
-    with app.app_context():
-        db = get_db()
-        event = models.current_event(db)
-        assert event is not None
+    with corpus.seeding(app) as (db, event, consent):
         perspectives = models.perspectives(db, event.id)
         prompts = models.prompts(db, event.id)
-        consent = db.execute("SELECT id, sha256 FROM consent_text").fetchone()
-        with transaction(db):
-            for index in range(count):
-                perspective = perspectives[index % len(perspectives)]
-                prompt = prompts[(index // len(perspectives)) % len(prompts)]
-                kind = ("video", "audio", "text")[index % 3]
-                flaw = ("hidden", "waiting", "offline", None, None, None, None, None, None,
-                        None)[index % 10]  # fmt: skip
-                said = words(rng, WORDS[perspective.position * 3 % len(WORDS)])
-                hour, minute, second = 9 + index // 3600, index // 60 % 60, index % 60
-                created = f"2026-11-23T{hour:02d}:{minute:02d}:{second:02d}"
-                cursor = db.execute(
-                    "INSERT INTO reflection (event_id, kind, perspective_id, prompt_id, text_body,"
-                    " original_path, status, receipt_code, client_id, lang, display_name,"
-                    " created_at, review_state, duration_seconds)"
-                    " VALUES (?, ?, ?, ?, ?, ?, 'ready', ?, ?, ?, ?, ?, ?, ?)",
-                    (event.id, kind, perspective.id, prompt.id,
-                     said if kind == "text" else None,
-                     None if kind == "text" else f"originals/{index}.webm",
-                     f"R{index:06d}", str(uuid.uuid4()), "cy" if index % 7 == 0 else "en",
-                     f"Name{index}", created,
-                     {"hidden": "hidden", "waiting": "waiting"}.get(flaw or "", "approved"),
-                     None if kind == "text" else 30.0),
-                )  # fmt: skip
-                reflection_id = cursor.lastrowid
+        for index in range(count):
+            perspective = perspectives[index % len(perspectives)]
+            prompt = prompts[(index // len(perspectives)) % len(prompts)]
+            kind = ("video", "audio", "text")[index % 3]
+            flaw = ("hidden", "waiting", "offline", None, None, None, None, None, None,
+                    None)[index % 10]  # fmt: skip
+            said = words(rng, WORDS[perspective.position * 3 % len(WORDS)])
+            created = corpus.moment(index)
+            reflection_id = corpus.add_reflection(
+                db, event.id, index, kind=kind, perspective_id=perspective.id,
+                prompt_id=prompt.id, text=said, receipt_prefix="R",
+                lang="cy" if index % 7 == 0 else "en",
+                review_state={"hidden": "hidden", "waiting": "waiting"}.get(flaw or "", "approved"),
+            )  # fmt: skip
+            corpus.add_consent(
+                db, reflection_id, consent, online=flaw != "offline", show_name=bool(index % 2),
+                given_at=created,
+            )  # fmt: skip
+            if kind != "text":
                 db.execute(
-                    "INSERT INTO consent (reflection_id, consent_text_id, consent_sha256, archive,"
-                    " reel, online, show_name, given_at) VALUES (?, ?, ?, 1, 1, ?, ?, ?)",
-                    (reflection_id, consent["id"], consent["sha256"], int(flaw != "offline"),
-                     index % 2, created),
-                )  # fmt: skip
-                if kind != "text":
-                    db.execute(
-                        "INSERT INTO transcript (reflection_id, status, text, created_at,"
-                        " updated_at, checked_at) VALUES (?, 'checked', ?, ?, ?, ?)",
-                        (reflection_id, said, created, created, created),
-                    )
-                for asset in ("card",) if kind == "text" else ("mp4", "poster"):
-                    relative = f"derived/{reflection_id}/{asset}.bin"
-                    (root / relative).parent.mkdir(parents=True, exist_ok=True)
-                    (root / relative).write_bytes(b"x")
-                    db.execute(
-                        "INSERT INTO asset (reflection_id, kind, path, sha256, bytes, created_at)"
-                        " VALUES (?, ?, ?, ?, 1, ?)",
-                        (reflection_id, asset, relative, "0" * 64, utcnow()),
-                    )
-        db.execute("ANALYZE")
-
-
-def timed(action: Callable[[], Any], repeat: int) -> dict[str, float]:
-    """Median and 95th percentile wall time, and median CPU time of this process, in ms.
-
-    CPU time is what the request cost; wall time also counts waiting for a core when other
-    work shares the machine (then wall ÷ CPU says how crowded it was).
-    """
-    action()
-    walls, cpus = [], []
-    for _ in range(repeat):
-        wall, cpu = time.perf_counter(), time.process_time()
-        action()
-        walls.append((time.perf_counter() - wall) * 1000)
-        cpus.append((time.process_time() - cpu) * 1000)
-    walls.sort()
-    return {"median_ms": statistics.median(walls), "cpu_ms": statistics.median(cpus),
-            "p95_ms": walls[min(len(walls) - 1, round(len(walls) * 0.95) - 1)]}  # fmt: skip
+                    "INSERT INTO transcript (reflection_id, status, text, created_at,"
+                    " updated_at, checked_at) VALUES (?, 'checked', ?, ?, ?, ?)",
+                    (reflection_id, said, created, created, created),
+                )
+            corpus.add_placeholder_assets(
+                db, root, reflection_id, ("card",) if kind == "text" else ("mp4", "poster")
+            )
 
 
 def organiser_client(app: Flask) -> Any:
@@ -160,15 +115,6 @@ def organiser_client(app: Flask) -> Any:
     client.post("/login", data={"name": "bench", "password": "bench password",
                                 "csrf_token": token.group(1)})  # fmt: skip
     return client
-
-
-def get(client: Any, path: str) -> Callable[[], Any]:
-    def fetch() -> None:
-        response = client.get(path)
-        assert response.status_code == 200, (path, response.status_code)
-        response.close()
-
-    return fetch
 
 
 def make_report(app: Flask, fmt: str, internal: bool) -> Callable[[], Any]:
@@ -194,7 +140,7 @@ def once(action: Callable[[], Any]) -> tuple[float, float, Any]:
 def run(reflections: int, repeat: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="voxpop-bench-record-") as temp:
         folder = Path(temp)
-        full, empty = build_app(folder / "full"), build_app(folder / "empty")
+        full, empty = corpus.build_app(folder / "full"), corpus.build_app(folder / "empty")
         seed(full, reflections)
         clients = {"full": organiser_client(full), "empty": organiser_client(empty)}
         with full.app_context():
@@ -202,8 +148,8 @@ def run(reflections: int, repeat: int) -> dict[str, Any]:
         pages = []
         for name, path in (("grid, all prompts", "/studio/compare"),
                            ("grid, one prompt", f"/studio/compare?prompt={prompt}")):  # fmt: skip
-            ours = timed(get(clients["full"], path), repeat)
-            base = timed(get(clients["empty"], path), repeat)
+            ours = corpus.timed(corpus.fetcher(clients["full"], path), repeat)
+            base = corpus.timed(corpus.fetcher(clients["empty"], path), repeat)
             pages.append({"page": name, "full": ours, "empty": base,
                           "ratio": ours["median_ms"] / base["median_ms"]})  # fmt: skip
         reports = []
@@ -214,11 +160,7 @@ def run(reflections: int, repeat: int) -> dict[str, Any]:
                             "full_cpu_s": ours_cpu, "empty_s": base_s, "empty_cpu_s": base_cpu,
                             "ratio": ours_s / base_s, "bytes": size})  # fmt: skip
     return {
-        "machine": {
-            "nproc": len(os.sched_getaffinity(0)),
-            "python": platform.python_version(),
-            "load_average": [round(x, 2) for x in os.getloadavg()],
-        },
+        "machine": corpus.machine(),
         "reflections": reflections,
         "repeat": repeat,
         "pages": pages,

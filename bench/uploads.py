@@ -27,7 +27,6 @@ import os
 import platform
 import re
 import shutil
-import signal
 import sqlite3
 import statistics
 import subprocess
@@ -45,7 +44,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.serveprocess import free_port, voxpop  # noqa: E402 - one server-process helper
+from tests.serveprocess import free_port, stop_group, voxpop  # noqa: E402 - server helpers
 from voxpop.db import database_path  # noqa: E402
 
 MB = 1024 * 1024
@@ -178,14 +177,7 @@ class Server:
         raise SystemExit("voxpop serve did not start")
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGINT)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=30)
+        stop_group(self.process)
 
     def db(self) -> sqlite3.Connection:
         conn = sqlite3.connect(database_path(self.folder / "instance"))

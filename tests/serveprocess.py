@@ -41,6 +41,19 @@ def voxpop(env: dict[str, str], *args: str) -> str:
     ).stdout  # fmt: skip
 
 
+def stop_group(process: subprocess.Popen[bytes] | None) -> None:
+    """Stop a server started in its own process group: SIGINT (it shuts down cleanly), then
+    SIGKILL if it has not gone within 30 s. Nothing to do when it has already ended."""
+    if process is None or process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+
+
 def kiosk_config(db: sqlite3.Connection) -> dict[str, Any]:
     """What tests/tusupload.video_metadata needs from the kiosk page's config."""
     event = models.current_event(db)
@@ -134,11 +147,4 @@ class ServeProcess:
         self.process.wait(timeout=30)
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGINT)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=30)
+        stop_group(self.process)

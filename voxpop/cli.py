@@ -222,16 +222,21 @@ def user() -> None:
     """Organiser and facilitator logins."""
 
 
+def _read_password(prompt: str, from_stdin: bool) -> str:
+    """A password from one line of standard input, or typed twice at ``prompt`` (never an
+    argument: command lines end up in shell histories and process lists)."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return str(click.prompt(prompt, hide_input=True, confirmation_prompt=True))
+
+
 @user.command("add")
 @click.argument("name")
 @click.option("--role", type=click.Choice(models.ROLES), required=True)
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def user_add(name: str, role: str, password_stdin: bool) -> None:
     """Add a login; the password is asked for (never given on the command line)."""
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password = _read_password("Password", password_stdin)
     app = _app()
     with app.app_context():
         try:
@@ -246,10 +251,7 @@ def user_add(name: str, role: str, password_stdin: bool) -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def user_password(name: str, password_stdin: bool) -> None:
     """Set a login's password; every session it had is logged out."""
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    password = _read_password("New password", password_stdin)
     app = _app()
     with app.app_context():
         try:

@@ -212,6 +212,15 @@ class LiveKiosk:
             return kiosk.pairing_token
 
 
+def rows(live: LiveKiosk, sql: str, *args: Any) -> list[dict[str, Any]]:
+    """The rows ``sql`` finds in the live app's database, as dictionaries."""
+    db = live.db()
+    try:
+        return [dict(row) for row in db.execute(sql, args)]
+    finally:
+        db.close()
+
+
 def make_live_app(
     parent: Path, prefix: str, max_clip_seconds: int, idle_timeout_seconds: int
 ) -> tuple[Any, Path, Path]:
@@ -317,6 +326,37 @@ def wait_for_screen(page: Page, name: str, timeout: int = SCREEN_TIMEOUT_MS) -> 
         " && window.voxpopKiosk && window.voxpopKiosk.state() === name",
         arg=name,
         timeout=timeout,
+    )
+
+
+def wait_until_at(
+    page: Page, seconds: float, player: str = "#player", timeout: int = SCREEN_TIMEOUT_MS
+) -> None:
+    """Wait until the video ``player`` (a CSS selector) stands at ``seconds`` (within 50 ms)."""
+    page.wait_for_function(
+        "([player, t]) => Math.abs(document.querySelector(player).currentTime - t) < 0.05",
+        arg=[player, seconds],
+        timeout=timeout,
+    )
+
+
+def wait_until_playing(
+    page: Page, player: str, past: float = 0.0, timeout: int = SCREEN_TIMEOUT_MS
+) -> None:
+    """Wait until the video ``player`` (a CSS selector) is there and playing, at ``past`` s or
+    later."""
+    page.wait_for_function(
+        "([player, past]) => { const video = document.querySelector(player);"
+        " return Boolean(video) && !video.paused && video.currentTime >= past; }",
+        arg=[player, past],
+        timeout=timeout,
+    )
+
+
+def wait_until_paused(page: Page, player: str, timeout: int = SCREEN_TIMEOUT_MS) -> None:
+    """Wait until the video ``player`` (a CSS selector) is paused."""
+    page.wait_for_function(
+        "player => document.querySelector(player).paused", arg=player, timeout=timeout
     )
 
 

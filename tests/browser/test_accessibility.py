@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.browser.conftest import SCREEN_SIZES, pair
-from tests.browser.test_kiosk_journey import begin, tick, wait_for_screen
+from tests.browser.conftest import SCREEN_SIZES, pair, wait_for_screen
+from tests.browser.test_kiosk_journey import begin, tick
 from tests.browser.test_kiosk_journey import give_consent as consent_on_kiosk
 from tests.conftest import add_reflection, check_captions, give_consent, process
 from voxpop import models

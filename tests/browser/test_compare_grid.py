@@ -10,7 +10,7 @@ from typing import Any
 from playwright.sync_api import Browser, expect
 
 from tests.archivedata import add_archived
-from tests.browser.conftest import SCREEN_TIMEOUT_MS, LiveKiosk, require_tool
+from tests.browser.conftest import SCREEN_TIMEOUT_MS, LiveKiosk, log_in, require_tool
 from tests.recordday import PUBLISHED_QUOTES, a_day_of_voices
 from tests.test_compare import SHARED
 from voxpop import models
@@ -42,11 +42,7 @@ def test_the_grid_side_by_side(
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.on("response", lambda response: response.status >= 400
             and errors.append(f"{response.status} {response.url}"))  # fmt: skip
-    page.goto(f"{live.url}/login?next=/studio/compare")
-    page.locator("#name").fill(NAME)
-    page.locator("#password").fill(PASSWORD)
-    page.locator("#password").press("Enter")
-    page.wait_for_url("**/studio/compare", timeout=SCREEN_TIMEOUT_MS)
+    log_in(page, f"{live.url}/studio/compare", NAME, PASSWORD)
 
     expect(page.get_by_role("heading", name="In their shoes")).to_be_visible()
     expect(page.locator("td.cell q").first).to_have_text(PUBLISHED_QUOTES["video"])

@@ -17,14 +17,13 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.conftest import SCREEN_TIMEOUT_MS, wait_for_screen
 from voxpop import models
 
 pytestmark = [pytest.mark.browser, pytest.mark.media]
 
 # A kiosk tab from the ``kiosk_page`` fixture (tests/browser/conftest.py): .page, .live, .js_errors
 KioskTab = Any
-# Generous: Chromium on a busy CI machine can be slow to open the fake camera.
-SCREEN_TIMEOUT_MS = 30_000
 
 DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 # The backend's receipt alphabet: A-Z and 2-9 without I, L, O (nor 0 and 1).
@@ -32,15 +31,6 @@ RECEIPT_CODE = re.compile(r"^[A-HJKMNP-Z2-9]{3}-[A-HJKMNP-Z2-9]{3}$")
 
 
 # -- driving the page -------------------------------------------------------------------------
-
-
-def wait_for_screen(page: Page, name: str, timeout: int = SCREEN_TIMEOUT_MS) -> None:
-    """Wait until the kiosk's state machine shows screen ``name``."""
-    page.wait_for_function(
-        "name => document.body.dataset.screen === name && voxpopKiosk.state() === name",
-        arg=name,
-        timeout=timeout,
-    )
 
 
 def kiosk_config(page: Page) -> dict[str, Any]:

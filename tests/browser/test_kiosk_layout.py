@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import SCREEN_SIZES
-from tests.browser.test_kiosk_journey import begin, give_consent, tick, wait_for_screen
+from tests.browser.conftest import SCREEN_SIZES, wait_for_screen
+from tests.browser.test_kiosk_journey import begin, give_consent, tick
 
 pytestmark = [pytest.mark.browser, pytest.mark.media]
 

@@ -16,15 +16,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.test_kiosk_journey import (
-    SCREEN_TIMEOUT_MS,
-    begin,
-    give_consent,
-    submit,
-    wait_for_screen,
-    wait_until_sent,
-)
-from tests.browser.test_kiosk_outbox import rows, wait_for_service_worker
+from tests.browser.conftest import SCREEN_TIMEOUT_MS, rows, wait_for_screen
+from tests.browser.test_kiosk_journey import begin, give_consent, submit, wait_until_sent
+from tests.browser.test_kiosk_outbox import wait_for_service_worker
 from voxpop import models
 from voxpop.db import get_db
 from voxpop.studio import perspectives

@@ -16,16 +16,15 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.conftest import SCREEN_TIMEOUT_MS, rows, wait_for_screen
 from tests.browser.test_kiosk_journey import (
     RECEIPT_CODE,
-    SCREEN_TIMEOUT_MS,
     begin,
     give_consent,
     outbox,
     start_recording,
     submit,
     wait_for_outbox,
-    wait_for_screen,
     wait_until_sent,
     write_reflection,
 )
@@ -46,14 +45,6 @@ SHA256_OF_ENTRY = """async clientId => {
   const digest = await crypto.subtle.digest("SHA-256", await entry.blob.arrayBuffer());
   return Array.from(new Uint8Array(digest), b => b.toString(16).padStart(2, "0")).join("");
 }"""
-
-
-def rows(live: Any, sql: str, *args: Any) -> list[dict[str, Any]]:
-    db = live.db()
-    try:
-        return [dict(row) for row in db.execute(sql, args)]
-    finally:
-        db.close()
 
 
 def wait_for_reflections(page: Page, live: Any, count: int) -> None:

@@ -17,14 +17,13 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.conftest import SCREEN_TIMEOUT_MS, wait_for_screen
 from tests.browser.test_kiosk_journey import (
-    SCREEN_TIMEOUT_MS,
     begin,
     give_consent,
     start_recording,
     stored_reflection,
     submit_and_get_receipt,
-    wait_for_screen,
 )
 from tests.recordingchecks import (
     KEEP_BLOBS_JS,

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import log_in
+from tests.browser.conftest import log_in, wait_until_playing
 from tests.browser.test_review_keyboard import seed_text_reflections
 from tests.conftest import add_reflection, ffmpeg, give_consent, made_in_place, process
 from voxpop import models
@@ -260,9 +260,7 @@ def test_preview_plays_the_sequence_in_order(
     page.locator("#reel-timeline > li").nth(2).locator("button").click()
     wait_for_current(page, 2)
     expect(page.locator("#preview-video")).to_be_visible()
-    page.wait_for_function(
-        "() => document.getElementById('preview-video').currentTime > 0.3", timeout=TIMEOUT_MS
-    )
+    wait_until_playing(page, "#preview-video", past=0.3)
     assert page.evaluate("document.getElementById('preview-video').src").endswith(
         f"/studio/media/{first}/mp4"
     )

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, expect
 
+from tests.browser.conftest import log_in
 from tests.browser.test_review_keyboard import seed_text_reflections
 from voxpop import models
 from voxpop.db import get_db, transaction
@@ -17,7 +18,6 @@ from voxpop.reels import service as reels
 pytestmark = [pytest.mark.browser]
 
 NAME, PASSWORD = "Olwen Organiser", "correct horse battery"
-TIMEOUT_MS = 15_000
 
 
 def stored_order(live: Any, reel_id: int) -> list[int]:
@@ -50,11 +50,7 @@ def test_reorder_by_keyboard_and_drag(
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(f"{live.url}/studio/reels/{reel_id}")
-    page.fill("#name", NAME)
-    page.fill("#password", PASSWORD)
-    page.keyboard.press("Enter")
-    page.wait_for_url(f"{live.url}/studio/reels/{reel_id}", timeout=TIMEOUT_MS)
+    log_in(page, f"{live.url}/studio/reels/{reel_id}", NAME, PASSWORD)
     items = page.locator("#reel-items > li.reel-item")
     expect(items).to_have_count(4)
 

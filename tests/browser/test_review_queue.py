@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from tests.browser.conftest import log_in, wait_until_paused, wait_until_playing
 from tests.browser.test_review_keyboard import current_id, seed_text_reflections
 from tests.conftest import add_reflection, give_consent, process
 from voxpop import models
@@ -24,15 +25,12 @@ NAME, PASSWORD = "Sioned Facilitator", "correct horse battery"
 CAPTIONS = "WEBVTT\n\n1\n00:00:00.000 --> 00:00:02.900\nWe shared power\n"
 
 
-def log_in(browser: Browser, context_args: dict[str, Any], live: LiveKiosk) -> Page:
+def open_queue(browser: Browser, context_args: dict[str, Any], live: LiveKiosk) -> Page:
+    """A new facilitator, logged in on the review queue with its script running."""
     with live.app.app_context():
         models.create_user(get_db(), NAME, "facilitator", PASSWORD)
     page = browser.new_context(**context_args).new_page()
-    page.goto(f"{live.url}/login?next=/review/")
-    page.locator("#name").fill(NAME)
-    page.locator("#password").fill(PASSWORD)
-    page.locator("#password").press("Enter")
-    page.wait_for_url(f"{live.url}/review/", timeout=TIMEOUT_MS)
+    log_in(page, f"{live.url}/review/", NAME, PASSWORD)
     page.wait_for_function("() => window.voxpopReview !== undefined", timeout=TIMEOUT_MS)
     return page
 
@@ -50,7 +48,7 @@ def test_a_clip_plays_in_its_card_and_the_skip_link_reaches_it(
     assert process(live.app, video)["status"] == "ready"
     with live.app.app_context():
         get_db().execute("UPDATE reflection SET transcript_vtt = ? WHERE id = ?", (CAPTIONS, video))
-    page = log_in(browser, {**browser_context_args, "viewport": {"width": 1366, "height": 768}},
+    page = open_queue(browser, {**browser_context_args, "viewport": {"width": 1366, "height": 768}},
                   live)  # fmt: skip
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -77,11 +75,7 @@ def test_a_clip_plays_in_its_card_and_the_skip_link_reaches_it(
     expect(player).to_be_visible()
     assert player.get_attribute("src") == f"/studio/media/{video}/mp4"
     expect(card.locator(".thumb")).to_be_hidden()
-    page.wait_for_function(
-        "() => { const v = document.querySelector('video.inline-player');"
-        " return v && !v.paused && v.currentTime > 0.3; }",
-        timeout=TIMEOUT_MS,
-    )
+    wait_until_playing(page, "video.inline-player", past=0.3)
     expect(button).to_have_accessible_name(f"Pause · Reflection #{video}")
     page.wait_for_function(
         "() => { const t = document.querySelector('video.inline-player').textTracks[0];"
@@ -92,11 +86,11 @@ def test_a_clip_plays_in_its_card_and_the_skip_link_reaches_it(
     page.screenshot(path=str(screenshot_dir / "review-queue-playing-laptop.png"))
     # Enter again pauses it.
     page.keyboard.press("Enter")
-    page.wait_for_function("() => document.querySelector('video.inline-player').paused")
+    wait_until_paused(page, "video.inline-player")
     expect(button).to_contain_text("Play here")
     # And p plays the current card's clip (a single-key shortcut, on by default).
     page.keyboard.press("p")
-    page.wait_for_function("() => !document.querySelector('video.inline-player').paused")
+    wait_until_playing(page, "video.inline-player")
     assert errors == []
 
 
@@ -108,7 +102,7 @@ def test_single_key_shortcuts_can_be_turned_off(
 ) -> None:
     live = live_kiosk_factory()
     ids = seed_text_reflections(live, 3)
-    page = log_in(browser, {**browser_context_args, "viewport": {"width": 1366, "height": 768}},
+    page = open_queue(browser, {**browser_context_args, "viewport": {"width": 1366, "height": 768}},
                   live)  # fmt: skip
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))

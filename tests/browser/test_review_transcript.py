@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
+from tests.browser.conftest import log_in, wait_until_at
 from tests.conftest import add_reflection, give_consent, process
 from voxpop import models
 from voxpop.archive import service as archive
@@ -29,15 +30,6 @@ WORDS = [
     (0.0, 0.3, "We"), (0.3, 0.6, "shared"), (0.6, 0.9, "power"),
     (1.0, 1.3, "and"), (1.3, 1.6, "listened"), (1.6, 1.9, "well"),
 ]  # fmt: skip
-
-
-def wait_until_at(page: Page, seconds: float) -> None:
-    """Wait until the review player stands at ``seconds`` (within 50 ms)."""
-    page.wait_for_function(
-        "t => Math.abs(document.getElementById('player').currentTime - t) < 0.05",
-        arg=seconds,
-        timeout=TIMEOUT_MS,
-    )
 
 
 def test_the_transcript_follows_the_clip_and_the_facilitator_checks_it(
@@ -68,11 +60,7 @@ def test_the_transcript_follows_the_clip_and_the_facilitator_checks_it(
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(f"{live.url}/login?next=/review/{video}?t=1.4")
-    page.locator("#name").fill(NAME)
-    page.locator("#password").fill(PASSWORD)
-    page.locator("#password").press("Enter")
-    page.wait_for_url(f"**/review/{video}?t=1.4", timeout=TIMEOUT_MS)
+    log_in(page, f"{live.url}/review/{video}?t=1.4", NAME, PASSWORD)
 
     # ?t=1.4 (a search hit's link) opens the clip at that moment: the second line, "listened".
     wait_until_at(page, 1.4)

@@ -15,15 +15,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.test_kiosk_journey import (
-    SCREEN_TIMEOUT_MS,
-    kiosk_config,
-    outbox,
-    submit,
-    tick,
-    wait_for_screen,
-    wait_until_sent,
-)
+from tests.browser.conftest import SCREEN_TIMEOUT_MS, rows, wait_for_screen
+from tests.browser.test_kiosk_journey import kiosk_config, outbox, submit, tick, wait_until_sent
 
 pytestmark = [pytest.mark.browser, pytest.mark.media]
 
@@ -64,14 +57,6 @@ def assert_in_reach(page: Page, selector: str) -> dict[str, Any]:
     assert box["inside"], f"{selector} is not wholly on screen: {box}"
     assert box["on_top"], f"{selector} is covered by {box['hit']}: {box}"
     return box
-
-
-def rows(live: Any, sql: str, *args: Any) -> list[dict[str, Any]]:
-    db = live.db()
-    try:
-        return [dict(row) for row in db.execute(sql, args)]
-    finally:
-        db.close()
 
 
 def reflections(live: Any) -> list[dict[str, Any]]:

@@ -46,6 +46,7 @@ from voxpop.archive import service as archive
 from voxpop.media import charts
 from voxpop.media.colours import safe_colour
 from voxpop.publishing.export import page_name
+from voxpop.record.rows import reflections_with_words, shared_fields
 from voxpop.spreadsheet import csv_bytes
 
 PACKAGE = Path(__file__).resolve().parent.parent  # voxpop/
@@ -228,26 +229,16 @@ def _published_entries(db: sqlite3.Connection, event_id: int, links: dict[int, s
 def _internal_entries(
     db: sqlite3.Connection, event_id: int, perspective_ids: set[int], links: dict[int, str]
 ) -> list[Entry]:
-    rows = db.execute(
-        "SELECT r.id, r.prompt_id, r.perspective_id, r.kind, r.lang, r.created_at,"
-        " r.duration_seconds, r.review_state, c.online,"
-        " CASE WHEN r.kind = 'text' THEN r.text_body ELSE t.text END AS words,"
-        " CASE WHEN c.show_name = 1 THEN r.display_name END AS name"
-        " FROM reflection r JOIN consent c ON c.reflection_id = r.id"
-        " LEFT JOIN transcript t ON t.reflection_id = r.id AND t.status = 'checked'"
-        " WHERE r.event_id = ? AND c.archive = 1 AND r.status != 'withdrawn'"
-        " AND c.withdrawn_at IS NULL ORDER BY r.created_at, r.id",
+    rows = reflections_with_words(
+        db,
+        "r.duration_seconds, r.review_state, c.online,"
+        " CASE WHEN c.show_name = 1 THEN r.display_name END AS name",
+        "r.event_id = ? AND c.archive = 1 AND r.status != 'withdrawn' AND c.withdrawn_at IS NULL",
         (event_id,),
-    ).fetchall()
+    )
     return [
         Entry(
-            id=row["id"],
-            prompt_id=row["prompt_id"],
-            perspective_id=row["perspective_id"],
-            kind=row["kind"],
-            lang=row["lang"],
-            created_at=row["created_at"],
-            words=row["words"],
+            **shared_fields(row),
             name=row["name"],
             duration=row["duration_seconds"],
             review_state=row["review_state"],

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,14 +22,33 @@ VISIBLE_WHERE = (
     "r.event_id = ? AND r.status != 'withdrawn' AND c.withdrawn_at IS NULL"
     " AND r.review_state != 'hidden'"
 )
-_SELECT = (
-    "SELECT r.id, r.perspective_id, r.prompt_id, r.kind, r.lang, r.starred, r.created_at,"
-    " CASE WHEN r.kind = 'text' THEN r.text_body ELSE t.text END AS words,"
-    " EXISTS (SELECT 1 FROM asset a WHERE a.reflection_id = r.id AND a.kind = 'poster')"
-    " AS has_poster"
+# A reflection as the comparison and the report (``report.py``) both read it, with its consent
+# and its words: what the delegate wrote, or its captions once a person checked them.
+_WITH_WORDS = (
+    "SELECT r.id, r.perspective_id, r.prompt_id, r.kind, r.lang, r.created_at,"
+    " CASE WHEN r.kind = 'text' THEN r.text_body ELSE t.text END AS words, {columns}"
     " FROM reflection r JOIN consent c ON c.reflection_id = r.id"
     " LEFT JOIN transcript t ON t.reflection_id = r.id AND t.status = 'checked'"
+    " WHERE {where} ORDER BY r.created_at, r.id"
 )
+_SHARED_FIELDS = ("id", "perspective_id", "prompt_id", "kind", "lang", "created_at", "words")
+_HAS_POSTER = (
+    "EXISTS (SELECT 1 FROM asset a WHERE a.reflection_id = r.id AND a.kind = 'poster')"
+    " AS has_poster"
+)
+
+
+def reflections_with_words(
+    db: sqlite3.Connection, columns: str, where: str, params: Sequence[Any]
+) -> list[sqlite3.Row]:
+    """The reflections ``where`` picks (``r`` the reflection, ``c`` its consent), in the day's
+    order: the fields ``shared_fields`` reads, and ``columns`` besides."""
+    return db.execute(_WITH_WORDS.format(columns=columns, where=where), params).fetchall()
+
+
+def shared_fields(row: sqlite3.Row) -> dict[str, Any]:
+    """What a ``compare.Row`` and a report's entry share, from ``reflections_with_words``."""
+    return {key: row[key] for key in _SHARED_FIELDS}
 
 
 @dataclass(frozen=True)
@@ -62,30 +82,24 @@ def comparison_rows(
 ) -> list[Row]:
     """The event's visible reflections (not withdrawn, not hidden), narrowed by ``filters``."""
     filters = filters or Filters()
-    sql = _SELECT + " WHERE " + VISIBLE_WHERE
+    where = VISIBLE_WHERE
     params: list[Any] = [event_id]
     if filters.prompt:
-        sql += " AND r.prompt_id = ?"
+        where += " AND r.prompt_id = ?"
         params.append(filters.prompt)
     if filters.lang:
-        sql += " AND r.lang = ?"
+        where += " AND r.lang = ?"
         params.append(filters.lang)
     if filters.kind:
-        sql += " AND r.kind = ?"
+        where += " AND r.kind = ?"
         params.append(filters.kind)
     return [
         Row(
-            id=row["id"],
-            perspective_id=row["perspective_id"],
-            prompt_id=row["prompt_id"],
-            kind=row["kind"],
-            lang=row["lang"],
-            words=row["words"],
+            **shared_fields(row),
             has_poster=bool(row["has_poster"]),
             starred=bool(row["starred"]),
-            created_at=row["created_at"],
         )
-        for row in db.execute(sql + " ORDER BY r.created_at, r.id", params)
+        for row in reflections_with_words(db, "r.starred, " + _HAS_POSTER, where, params)
     ]
 
 

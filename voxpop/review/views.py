@@ -167,6 +167,7 @@ def _render_queue(error: str | None = None, status: int = 200) -> Any:
     filters = forms.filters_from(request.args)
     result = service.list_reflections(db, event, filters, lang, forms.page_from(request.args))
     args = filters.query_args()
+    perspectives = service.perspective_choices(db, event, lang)
 
     def page_url(number: int) -> str | None:
         if 1 <= number <= result.pages and number != result.page:
@@ -179,7 +180,9 @@ def _render_queue(error: str | None = None, status: int = 200) -> Any:
         result=result,
         filters=filters,
         args=args,
-        perspectives=service.perspective_choices(db, event, lang),
+        perspectives=perspectives,
+        # The filters' choices, as (value, text) pairs.
+        perspective_filter=[(p.slug, p.label) for p in perspectives],
         prompts=[(p.id, p.text(lang)) for p in models.prompts(db, event.id)],
         counts=service.review_counts(db, event),
         caption_counts=service.captions_counts(db, event),

@@ -47,7 +47,8 @@ def compare_page() -> Any:
         # The review queue's own filters, to open a cell's or a term's reflections there.
         kind_args={"kind": filters.kind} if filters.kind else {},
         term_args={k: v for k, v in filters.query_args().items() if k in ("prompt", "kind")},
-        prompts=prompts,
+        # The filters' choices, as (value, text) pairs.
+        prompts=[(p.id, p.text(lang)) for p in prompts],
         shown_prompts=shown_prompts,
         perspectives=perspectives,
         kind_labels={"video": _("Video"), "audio": _("Audio"), "text": _("Text")},
