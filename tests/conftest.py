@@ -14,6 +14,8 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
+import jinja2
+import jinja2.bccache
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -30,6 +32,55 @@ TMP = TESTS / ".tmp"
 # inherits the environment) uses a one-round hash instead. tests/test_auth.py checks the
 # production default.
 CHEAP_PASSWORD_HASH = "pbkdf2:sha256:1"
+
+
+def _reuse_url_builders() -> None:
+    """Make each URL rule's builder once per process instead of once per app.
+
+    Werkzeug compiles two small Python functions (with ``ast`` and ``compile``) for every URL
+    rule of every app: about 0.15 s of each ``create_app``, and the suite makes an app for
+    nearly every test (a thousand and more). The functions depend only on the rule's text, its
+    parsed parts and its defaults, and take the rule itself as an argument, so one made for the
+    same rule in an earlier app is the same function. Tests only: the server makes one app.
+    """
+    from werkzeug.routing.rules import Rule
+
+    original = Rule._compile_builder
+    made: dict[tuple[Any, ...], Any] = {}
+
+    def compile_builder(self: Rule, append_unknown: bool = True) -> Any:
+        defaults = tuple(sorted((str(k), repr(v)) for k, v in (self.defaults or {}).items()))
+        key = (self.rule, tuple(self._trace), defaults, append_unknown)
+        builder = made.get(key)
+        if builder is None:
+            builder = made[key] = original(self, append_unknown)
+        return builder
+
+    Rule._compile_builder = compile_builder  # type: ignore[method-assign]
+
+
+_reuse_url_builders()
+
+
+class _SharedTemplateCode(jinja2.BytecodeCache):
+    """Compiled templates kept for every app of this process (each app has its own Jinja
+    environment, and compiling the templates again for every test was about half of the
+    time of a page test). Keyed by template and checked against the source's checksum, as
+    Jinja's own bytecode caches are: an edited template is compiled again. Tests only."""
+
+    def __init__(self) -> None:
+        self.made: dict[str, tuple[str, Any]] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        found = self.made.get(bucket.key)
+        if found is not None and found[0] == bucket.checksum:
+            bucket.code = found[1]
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self.made[bucket.key] = (bucket.checksum, bucket.code)
+
+
+Flask.jinja_options = {**Flask.jinja_options, "bytecode_cache": _SharedTemplateCode()}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -471,6 +471,21 @@ def test_damaged_images_are_refused(tmp_path: Path, make: Callable[[], bytes]) -
     assert caught.value.message == "This image is damaged and cannot be read."
 
 
+def test_a_cut_off_image_is_refused_whatever_another_library_set(tmp_path: Path) -> None:
+    """Pillow's "accept cut-off images" is process-wide, and WeasyPrint (the record of the
+    day) turns it on when imported: the image door turns it off for itself."""
+    from PIL import ImageFile
+
+    path = tmp_path / "cut-off.png"
+    path.write_bytes(truncated_png())
+    ImageFile.LOAD_TRUNCATED_IMAGES = True  # as WeasyPrint's import leaves it
+    try:
+        with pytest.raises(UnsafeImage):
+            images.open_image_safely(path)
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+
 # --- stripped saving ------------------------------------------------------------------------
 
 

@@ -7,6 +7,8 @@ import csv
 import io
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -278,3 +280,25 @@ def test_studio_downloads_for_organisers_only(app: Flask, client: Any, auth: Any
     assert client.post("/studio/export/record.xml", data={"csrf_token": token}).status_code == 404
     assert query(app, "SELECT COUNT(*) AS n FROM reflection")[0]["n"] == 12  # nothing changed
     assert re.search(r"record-internal-en\.json", internal.headers["Content-Disposition"])
+
+
+def test_making_a_pdf_leaves_pillow_refusing_cut_off_images() -> None:
+    """WeasyPrint turns on Pillow's process-wide "accept cut-off images" when first imported
+    (checked here in a fresh interpreter, so the test sees the first import); the report's
+    import puts it back, so the server's image door keeps refusing damaged uploads."""
+    probe = (
+        "from PIL import ImageFile\n"
+        "import sys\n"
+        "if sys.argv[1] == 'plain':\n"
+        "    import weasyprint\n"
+        "else:\n"
+        "    from voxpop.record.report import _weasyprint\n"
+        "    _weasyprint()\n"
+        "print(ImageFile.LOAD_TRUNCATED_IMAGES)\n"
+    )
+    found = {
+        how: subprocess.run([sys.executable, "-c", probe, how], capture_output=True, text=True,
+                            check=True, cwd=Path(__file__).parent.parent).stdout.strip()
+        for how in ("plain", "report")
+    }  # fmt: skip
+    assert found == {"plain": "True", "report": "False"}

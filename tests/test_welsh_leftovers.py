@@ -25,9 +25,18 @@ from babel.messages.pofile import read_po
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import Auth, KioskDevice, add_reflection, csrf_from, give_consent, process
+from tests.conftest import (
+    Auth,
+    KioskDevice,
+    add_reflection,
+    csrf_from,
+    give_consent,
+    process,
+    run_queued,
+)
 from voxpop import models
 from voxpop.db import get_db, transaction
+from voxpop.record import reports
 
 PO = Path(__file__).resolve().parent.parent / "voxpop/translations/cy/LC_MESSAGES/messages.po"
 PLACEHOLDER = re.compile(r"%\(\w+\)[-#0 +]*\d*(?:\.\d+)?[diouxXeEfFgGcrs]|\{\w+\}|%%")
@@ -232,7 +241,13 @@ def site(app: Flask, tmp_path: Path) -> dict[str, Any]:
                 "UPDATE reflection SET status = 'ready', duration_seconds = 12 WHERE id = ?",
                 (video_id,),
             )
-    return {"reflection_id": text_id, "video_id": video_id}
+        # A record of the day made in Welsh, for the export page's list and its download.
+        event = models.current_event(db)
+        assert event is not None
+        report_id = reports.request_report(db, app.extensions["voxpop"].queue, event, "cy",
+                                           internal=False, actor=None)  # fmt: skip
+    run_queued(app)
+    return {"reflection_id": text_id, "video_id": video_id, "report_id": report_id}
 
 
 def audiences(app: Flask) -> dict[str, FlaskClient]:
@@ -287,6 +302,7 @@ def test_no_english_on_any_welsh_page(app: Flask, site: dict[str, Any]) -> None:
         "token": pairing,
         "upload_id": "0" * 32,
         "chart": "perspectives",
+        "report_id": site["report_id"],
     }
     catalogue = Catalogue(read_po(PO.open("rb")))
     content = user_content(app)
@@ -305,7 +321,13 @@ def test_no_english_on_any_welsh_page(app: Flask, site: dict[str, Any]) -> None:
                 continue
             texts: list[str] = []
             if kind == "application/json":
-                texts = [t for t in json_strings(response.get_json()) if " " in t]
+                for text in json_strings(response.get_json()):
+                    if text.lstrip().startswith("<"):  # a fragment for the page: its text
+                        fragment = VisibleText("cy")
+                        fragment.feed(text)
+                        texts += fragment.texts
+                    elif " " in text:
+                        texts.append(text)
             else:
                 parser = VisibleText("cy")
                 parser.feed(response.get_data(as_text=True))

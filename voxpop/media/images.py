@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, ImageOps
+from PIL import Image, ImageFile, ImageOps
 
 from voxpop.storage import fsync_folder
 
@@ -63,6 +63,9 @@ def open_image_safely(
         raise ValueError(f"max_pixels may only tighten the limit of {PIXEL_LIMIT} pixels")
     allowed = [fmt.upper() for fmt in allowed_formats]
     Image.MAX_IMAGE_PIXELS = PIXEL_LIMIT
+    # Also process-wide, and other libraries change it: WeasyPrint sets it on import (for the
+    # record of the day), which would let a cut-off upload through as a half-grey picture.
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     # Opened here so a missing or unreadable file stays an OSError rather than "damaged".
     with open(path, "rb") as fh:
         try:

@@ -548,6 +548,23 @@ class _LayoutProgress(logging.Handler):
         self.on_progress(stage, self.done, self.laid_out)
 
 
+def _weasyprint() -> tuple[Any, logging.Logger]:
+    """WeasyPrint's HTML class and progress logger, imported only when a PDF is asked for
+    (slow to import), leaving Pillow as it was.
+
+    Importing WeasyPrint tells Pillow, for the whole process, to accept cut-off images; the
+    server opens delegates' images (``media.images``), which must refuse them: put it back.
+    """
+    from PIL import ImageFile
+
+    truncated = ImageFile.LOAD_TRUNCATED_IMAGES
+    from weasyprint import HTML
+    from weasyprint.logger import PROGRESS_LOGGER
+
+    ImageFile.LOAD_TRUNCATED_IMAGES = truncated
+    return HTML, PROGRESS_LOGGER
+
+
 def write_pdf(
     record: Record, target: str | Path | IO[bytes], on_progress: Progress | None = None
 ) -> int:
@@ -556,8 +573,7 @@ def write_pdf(
     ``on_progress(stage, fraction, pages)`` hears how far along it is: ``reading`` (the HTML
     and CSS), ``layout`` (page by page) and ``writing``, then ``done`` at 1.0.
     """
-    from weasyprint import HTML  # slow to import: only when a PDF is asked for
-    from weasyprint.logger import PROGRESS_LOGGER
+    HTML, PROGRESS_LOGGER = _weasyprint()
 
     document = HTML(
         string=render_html(record), base_url=TEMPLATES.as_uri() + "/", url_fetcher=_local_fetcher()

@@ -22,7 +22,7 @@ from voxpop.spreadsheet import csv_bytes
 
 # The kinds of change, for the filter: the part of the action before the dot.
 KINDS = ("reflection", "event", "perspective", "prompt", "consent_text", "kiosk", "user",
-         "reel", "publish")  # fmt: skip
+         "reel", "publish", "report")  # fmt: skip
 
 
 def kind_names() -> dict[str, str]:
@@ -36,6 +36,7 @@ def kind_names() -> dict[str, str]:
         "user": _("People and roles"),
         "reel": _("Highlights reels"),
         "publish": _("Publishing"),
+        "report": _("The record of the day"),
     }
 
 
