@@ -657,28 +657,27 @@ def ffprobe_json(path: Path, *args: str) -> dict[str, Any]:
     return dict(json.loads(out))
 
 
-def ssim_against_source(ours: Path, source: Path, width: int, height: int) -> float | None:
-    """SSIM (All) of our output against the source scaled to our size, frame by frame."""
-    result = subprocess.run(
-        [
-            "ffmpeg",
-            "-nostdin",
-            "-hide_banner",
-            "-i",
-            str(ours),
-            "-i",
-            str(source),
-            "-lavfi",
-            f"[1:v]scale={width}:{height}:flags=bicubic,fps=30,format=yuv420p[ref];[0:v][ref]ssim",
-            "-f",
-            "null",
-            "-",
-        ],
+def ffmpeg_measure(*args: str) -> str:
+    """Run ffmpeg over ``args`` (inputs and a measuring filter) writing nothing; its report."""
+    return subprocess.run(
+        ["ffmpeg", "-nostdin", "-hide_banner", *args, "-f", "null", "-"],
         capture_output=True,
         text=True,
         timeout=COMMAND_TIMEOUT,
+    ).stderr
+
+
+def ssim_against_source(ours: Path, source: Path, width: int, height: int) -> float | None:
+    """SSIM (All) of our output against the source scaled to our size, frame by frame."""
+    report = ffmpeg_measure(
+        "-i",
+        str(ours),
+        "-i",
+        str(source),
+        "-lavfi",
+        f"[1:v]scale={width}:{height}:flags=bicubic,fps=30,format=yuv420p[ref];[0:v][ref]ssim",
     )
-    found = re.findall(r"All:([0-9.]+)", result.stderr)
+    found = re.findall(r"All:([0-9.]+)", report)
     return float(found[-1]) if found else None
 
 
@@ -731,25 +730,8 @@ def delivery_problems(mp4: Path) -> list[str]:
         head = handle.read(4096)
     if b"moov" not in head:
         problems.append("no faststart")
-    loudness = subprocess.run(
-        [
-            "ffmpeg",
-            "-nostdin",
-            "-hide_banner",
-            "-i",
-            str(mp4),
-            "-map",
-            "0:a",
-            "-af",
-            "ebur128",
-            "-f",
-            "null",
-            "-",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_TIMEOUT,
-    ).stderr.rsplit("Summary:", 1)[-1]
+    report = ffmpeg_measure("-i", str(mp4), "-map", "0:a", "-af", "ebur128")
+    loudness = report.rsplit("Summary:", 1)[-1]
     lufs = re.search(r"I:\s+(-?[\d.]+) LUFS", loudness)
     if lufs is None or abs(float(lufs.group(1)) + 16.0) > 1.0:
         problems.append(f"loudness {lufs.group(1) if lufs else '?'} LUFS")

@@ -136,3 +136,22 @@ def test_an_outer_failure_undoes_a_finished_inner_block(tmp_path: Path) -> None:
             conn.execute("INSERT INTO t VALUES (1)")
         raise RuntimeError("the outer block fails after")
     assert conn.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 0
+
+
+def test_rows_in_asks_for_long_id_lists_in_chunks(tmp_path: Path) -> None:
+    conn = database.connect(tmp_path / "in.sqlite3")
+    conn.execute("CREATE TABLE t (id INTEGER, owner TEXT)")
+    conn.executemany("INSERT INTO t VALUES (?, ?)", [(n, "a" if n % 2 else "b") for n in range(20)])
+    asked: list[str] = []
+    conn.set_trace_callback(asked.append)
+    rows = database.rows_in(
+        conn, "SELECT id FROM t WHERE owner = ? AND id", [9, 1, 3, 2, 5, 7, 11, 3, 13],
+        params=["a"], after=" ORDER BY id DESC", chunk=3,
+    )  # fmt: skip
+    # 8 different ids (3 is asked for once), 3 at a time; each chunk ordered by ``after``.
+    assert [row["id"] for row in rows] == [9, 3, 1, 7, 5, 13, 11]
+    assert len(asked) == 3
+    assert asked[0] == "SELECT id FROM t WHERE owner = 'a' AND id IN (9,1,3) ORDER BY id DESC"
+    asked.clear()
+    assert database.rows_in(conn, "SELECT id FROM t WHERE id", []) == []
+    assert asked == []  # no ids, no query

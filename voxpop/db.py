@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 import secrets
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from flask import current_app, g
 
@@ -103,6 +104,37 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+# Ids asked for in one ``IN (?, …)``: a long list (every reflection of a big event) goes in
+# chunks, well inside SQLite's limit on placeholders in one statement.
+IN_CHUNK = 500
+
+
+def rows_in(
+    conn: sqlite3.Connection,
+    sql: str,
+    ids: Sequence[Any],
+    *,
+    after: str = "",
+    params: Sequence[Any] = (),
+    chunk: int = IN_CHUNK,
+) -> list[sqlite3.Row]:
+    """The rows of ``{sql} IN (?, …){after}`` for ``ids``, asked ``chunk`` ids at a time.
+
+    ``sql`` ends with the column to match (``"SELECT … FROM asset WHERE reflection_id"``);
+    ``params`` fill the placeholders in ``sql``, before the ids. No ids, no query. Each id is
+    asked for once, even if repeated. An ORDER BY in ``after`` orders each chunk's rows, so
+    group them by id rather than count on one order across chunks.
+    """
+    unique = list(dict.fromkeys(ids))
+    found: list[sqlite3.Row] = []
+    for start in range(0, len(unique), chunk):
+        part = unique[start : start + chunk]
+        marks = ",".join("?" * len(part))
+        # Only "?" marks join the caller's own SQL text; every value goes as a parameter.
+        found += conn.execute(f"{sql} IN ({marks}){after}", [*params, *part])
+    return found
 
 
 def database_path(instance: str | Path) -> Path:

@@ -7,9 +7,12 @@ import hashlib
 import json
 import secrets
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import flask_babel
 
 from voxpop import passwords
 from voxpop.db import now_utc, transaction, utcnow
@@ -99,6 +102,23 @@ def localised(texts: dict[str, Any], lang: str, fallback: str = "en") -> Any:
     if fallback in texts:
         return texts[fallback]
     return next(iter(texts.values()), "")
+
+
+def kind_names(gettext: Callable[[str], str] = flask_babel.gettext) -> dict[str, str]:
+    """Each kind of reflection by name ("Video", "Audio", "Text") in the reader's language.
+
+    ``gettext`` is the request's by default; the PDF report passes its own catalogue's.
+    """
+    return {"video": gettext("Video"), "audio": gettext("Audio"), "text": gettext("Text")}
+
+
+def review_state_names() -> dict[str, str]:
+    """Each review state by name ("Waiting", "Approved", "Hidden"), in the queue's order."""
+    return {
+        "waiting": flask_babel.gettext("Waiting"),
+        "approved": flask_babel.gettext("Approved"),
+        "hidden": flask_babel.gettext("Hidden"),
+    }
 
 
 def sha256_text(value: str) -> str:

@@ -19,13 +19,14 @@ import json
 import math
 import re
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask_babel import gettext as _
 
 from voxpop import models
+from voxpop.db import rows_in
 from voxpop.errors import VoxpopError
 from voxpop.media import vtt
 from voxpop.media.colours import safe_colour
@@ -102,7 +103,6 @@ _REEL_WHERE = (
     " AND r.status = 'ready' AND r.review_state = 'approved' AND c.reel = 1"
     " AND c.withdrawn_at IS NULL AND (c.online = 0 OR NOT (" + CAPTIONS_READY + ")))"
 )
-_SQL_CHUNK = 500
 
 
 class ArchiveNotFound(VoxpopError):
@@ -213,28 +213,17 @@ def _rewritten(transcript: str) -> str | None:
     return vtt.format_vtt(cues) if cues else None
 
 
-def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
-    for start in range(0, len(ids), _SQL_CHUNK):
-        yield ids[start : start + _SQL_CHUNK]
-
-
 def _files_of(
     db: sqlite3.Connection, ids: Sequence[int], kinds: dict[int, str]
 ) -> dict[int, dict[str, PublicFile]]:
     found: dict[int, dict[str, PublicFile]] = {}
-    for chunk in _chunks(ids):
-        marks = ",".join("?" * len(chunk))
-        rows = db.execute(
-            "SELECT reflection_id, kind, path, sha256, bytes FROM asset"  # noqa: S608
-            f" WHERE reflection_id IN ({marks})",
-            list(chunk),
-        )
-        for row in rows:
-            reflection_id = row["reflection_id"]
-            if row["kind"] in PUBLIC_ASSETS[kinds[reflection_id]]:
-                found.setdefault(reflection_id, {})[row["kind"]] = PublicFile(
-                    row["kind"], row["path"], row["sha256"], row["bytes"]
-                )
+    sql = "SELECT reflection_id, kind, path, sha256, bytes FROM asset WHERE reflection_id"
+    for row in rows_in(db, sql, ids):
+        reflection_id = row["reflection_id"]
+        if row["kind"] in PUBLIC_ASSETS[kinds[reflection_id]]:
+            found.setdefault(reflection_id, {})[row["kind"]] = PublicFile(
+                row["kind"], row["path"], row["sha256"], row["bytes"]
+            )
     return found
 
 
@@ -309,13 +298,9 @@ def publishable_by_ids(
     db: sqlite3.Connection, event_id: int, ids: Sequence[int]
 ) -> list[PublicReflection]:
     """Those of ``ids`` that are publishable (in any order), with their files."""
-    if not ids:
-        return []
-    marks = ", ".join("?" * len(ids))
-    rows = db.execute(
-        _SELECT + " WHERE " + PUBLISHABLE_WHERE + f" AND r.id IN ({marks})",
-        (event_id, *ids),
-    ).fetchall()
+    rows = rows_in(
+        db, _SELECT + " WHERE " + PUBLISHABLE_WHERE + " AND r.id", ids, params=[event_id]
+    )
     return _reflections_from(db, rows)
 
 
@@ -431,17 +416,11 @@ def perspective_page(
 
 def _reel_files(db: sqlite3.Connection, ids: Sequence[int]) -> dict[int, dict[str, PublicFile]]:
     found: dict[int, dict[str, PublicFile]] = {}
-    for chunk in _chunks(ids):
-        marks = ",".join("?" * len(chunk))
-        rows = db.execute(
-            "SELECT reel_id, kind, path, sha256, bytes FROM reel_asset"  # noqa: S608
-            f" WHERE reel_id IN ({marks})",
-            list(chunk),
+    sql = "SELECT reel_id, kind, path, sha256, bytes FROM reel_asset WHERE reel_id"
+    for row in rows_in(db, sql, ids):
+        found.setdefault(row["reel_id"], {})[row["kind"]] = PublicFile(
+            row["kind"], row["path"], row["sha256"], row["bytes"]
         )
-        for row in rows:
-            found.setdefault(row["reel_id"], {})[row["kind"]] = PublicFile(
-                row["kind"], row["path"], row["sha256"], row["bytes"]
-            )
     return found
 
 

@@ -489,11 +489,7 @@ def _check_destination(destination: Path) -> None:
         raise ExportError(_("%(path)s is a file, not a folder.", path=str(destination)))
     if not destination.is_dir() or not any(destination.iterdir()):
         return
-    try:
-        manifest = json.loads((destination / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        manifest = None
-    if not isinstance(manifest, dict) or manifest.get("generator") != GENERATOR:
+    if not _is_export(destination):
         raise ExportError(
             _(
                 "%(path)s is not empty and is not an earlier voxpop export: choose an empty or new"
@@ -501,6 +497,21 @@ def _check_destination(destination: Path) -> None:
                 path=str(destination),
             )
         )
+
+
+def _manifest(folder: Path) -> dict[str, Any] | None:
+    """The folder's manifest.json, or None when it is missing, unreadable or not an object."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+def _is_export(folder: Path) -> bool:
+    """Whether the folder holds an export voxpop wrote (its manifest says so)."""
+    manifest = _manifest(folder)
+    return manifest is not None and manifest.get("generator") == GENERATOR
 
 
 def _walk_files(root: Path) -> Iterator[Path]:
@@ -660,11 +671,8 @@ def scrub_export_folder(folder: Path, reflection_id: int) -> None:
     if media.exists():
         shutil.rmtree(media)
     manifest_path = folder / MANIFEST
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        manifest = None
-    if isinstance(manifest, dict) and isinstance(manifest.get("reflections"), list):
+    manifest = _manifest(folder)
+    if manifest is not None and isinstance(manifest.get("reflections"), list):
         manifest["reflections"] = [
             record for record in manifest["reflections"]
             if not (isinstance(record, dict) and record.get("id") == reflection_id)
@@ -695,11 +703,7 @@ def refresh_export_folders(
     for folder in copies.export_folders(instance, event_id):
         if not folder.is_dir():
             continue
-        try:
-            manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            manifest = None
-        if not isinstance(manifest, dict) or manifest.get("generator") != GENERATOR:
+        if not _is_export(folder):
             copies.forget_export_folder(instance, folder)
             continue
         try:

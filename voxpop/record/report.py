@@ -43,6 +43,7 @@ from markupsafe import Markup
 
 from voxpop import models
 from voxpop.archive import service as archive
+from voxpop.db import rows_in
 from voxpop.media import charts
 from voxpop.media.colours import safe_colour
 from voxpop.publishing.export import page_name
@@ -186,19 +187,14 @@ def _archive_links(
 
 
 _CHECKED_WORDS = (
-    "SELECT reflection_id, text FROM transcript WHERE status = 'checked' AND reflection_id IN"
+    "SELECT reflection_id, text FROM transcript WHERE status = 'checked' AND reflection_id"
 )
 
 
 def _checked_words(db: sqlite3.Connection, ids: list[int]) -> dict[int, str]:
-    found: dict[int, str] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        for row in db.execute(f"{_CHECKED_WORDS} ({marks})", chunk):
-            if row["text"]:
-                found[row["reflection_id"]] = row["text"]
-    return found
+    return {
+        row["reflection_id"]: row["text"] for row in rows_in(db, _CHECKED_WORDS, ids) if row["text"]
+    }
 
 
 def _published_entries(db: sqlite3.Connection, event_id: int, links: dict[int, str]) -> list[Entry]:
@@ -407,13 +403,8 @@ def _css_string(text: str) -> Markup:
     return Markup(f'"{escaped}"')  # noqa: S704 - escaped for CSS just above
 
 
-def _kind_names(tr: NullTranslations) -> dict[str, str]:
-    return {"video": tr.gettext("Video"), "audio": tr.gettext("Audio"),
-            "text": tr.gettext("Text")}  # fmt: skip
-
-
 def _kinds_chart(record: Record, tr: NullTranslations) -> Markup:
-    kinds = _kind_names(tr)
+    kinds = models.kind_names(tr.gettext)
     counts = record.counts()
     rows = [
         charts.StackedRow(
@@ -481,7 +472,7 @@ def render_html(record: Record) -> str:
         chart=_kinds_chart(record, tr),
         counts=record.counts(),
         kinds=models.KINDS,
-        kind_names=_kind_names(tr),
+        kind_names=models.kind_names(tr.gettext),
         marker=marker,
         marker_css=_css_string(marker),
         page_css=_css_string(tr.gettext("Page")),

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from voxpop import models
+from voxpop.db import rows_in
 from voxpop.media import cards, reel
 from voxpop.reels.render import (
     INTRO_SECONDS,
@@ -56,14 +57,6 @@ def _title(look: dict[str, str | None], seconds: float, lang: str) -> PreviewPie
     )
 
 
-def _rows_with_ids(db: sqlite3.Connection, select: str, ids: Sequence[int]) -> list[sqlite3.Row]:
-    """``select`` (``SELECT … FROM table``) for the rows whose id is one of ``ids``."""
-    if not ids:
-        return []
-    marks = ",".join("?" * len(ids))
-    return db.execute(f"{select} WHERE id IN ({marks})", list(ids)).fetchall()
-
-
 def sequence(
     db: sqlite3.Connection,
     event: models.Event,
@@ -80,12 +73,12 @@ def sequence(
     written = [item.reflection_id for item in shown if item.kind == "text"]
     reading = {  # how long each quote card stays on screen (as processing made it)
         row["id"]: cards.words_to_seconds(row["text_body"] or "")
-        for row in _rows_with_ids(db, "SELECT id, text_body FROM reflection", written)
+        for row in rows_in(db, "SELECT id, text_body FROM reflection WHERE id", written)
     }
     labels = {
         row["id"]: json.loads(row["labels"])
-        for row in _rows_with_ids(db, "SELECT id, labels FROM perspective",
-                                  sorted({item.perspective_id for item in shown}))
+        for row in rows_in(db, "SELECT id, labels FROM perspective WHERE id",
+                           sorted({item.perspective_id for item in shown}))
     }  # fmt: skip
     lang = reel_language(event)
     pieces = [_title(intro_look(event), INTRO_SECONDS, lang)]

@@ -23,7 +23,7 @@ from typing import Any
 from flask_babel import gettext as _
 
 from voxpop import audit, jobs, models
-from voxpop.db import transaction, utcnow
+from voxpop.db import rows_in, transaction, utcnow
 from voxpop.errors import VoxpopError
 from voxpop.storage import MediaStore
 
@@ -488,10 +488,10 @@ def reflections_changed(db: sqlite3.Connection, reflection_ids: Iterable[int]) -
     ids = list(dict.fromkeys(reflection_ids))
     if not ids:
         return []
-    marks = ",".join("?" * len(ids))
-    reel_ids = [row["reel_id"] for row in db.execute(
-        f"SELECT DISTINCT reel_id FROM reel_item WHERE reflection_id IN ({marks})", ids,  # noqa: S608
-    )]  # fmt: skip
+    # DISTINCT within each chunk of ids; dict.fromkeys across them.
+    reel_ids = list(dict.fromkeys(row["reel_id"] for row in rows_in(
+        db, "SELECT DISTINCT reel_id FROM reel_item WHERE reflection_id", ids
+    )))  # fmt: skip
     for reel_id in reel_ids:
         _touch(db, reel_id)
     note_for_follow_up(ids)
@@ -537,13 +537,13 @@ def prepare_clips(
     ids = list(dict.fromkeys(reflection_ids))
     if not ids:
         return 0
-    marks = ",".join("?" * len(ids))
-    rows = db.execute(
-        "SELECT r.id FROM reflection r JOIN consent c ON c.reflection_id = r.id"  # noqa: S608
-        f" WHERE r.id IN ({marks}) AND {_SHOWABLE} AND r.kind != 'text' AND (r.starred = 1"
-        " OR r.id IN (SELECT reflection_id FROM reel_item))",
+    rows = rows_in(
+        db,
+        "SELECT r.id FROM reflection r JOIN consent c ON c.reflection_id = r.id WHERE r.id",
         ids,
-    ).fetchall()
+        after=f" AND {_SHOWABLE} AND r.kind != 'text' AND (r.starred = 1"  # noqa: S608
+        " OR r.id IN (SELECT reflection_id FROM reel_item))",
+    )
     for row in rows:
         jobs.enqueue(db, queue, PREPARE_REEL_CLIP, row["id"])
     return len(rows)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from markupsafe import Markup, escape
 
-from voxpop.db import transaction
+from voxpop.db import rows_in, transaction
 from voxpop.media import vtt
 
 # Marks around the matched words in a snippet: private-use characters nobody types, turned into
@@ -226,13 +226,14 @@ def hits_for(
     query = fts_query(text)
     if query is None or not ids:
         return {}
-    marks = ", ".join("?" * len(ids))
-    rows = db.execute(
-        "SELECT reflection_id, source, start, snippet(search_entry, 0, ?, ?, '…', ?) AS snippet"  # noqa: S608
-        f" FROM search_entry WHERE search_entry MATCH ? AND reflection_id IN ({marks})"
-        " ORDER BY reflection_id, source, CAST(start AS REAL)",
-        [_OPEN, _CLOSE, SNIPPET_TOKENS, query, *ids],
-    ).fetchall()
+    rows = rows_in(
+        db,
+        "SELECT reflection_id, source, start, snippet(search_entry, 0, ?, ?, '…', ?) AS snippet"
+        " FROM search_entry WHERE search_entry MATCH ? AND reflection_id",
+        ids,
+        after=" ORDER BY reflection_id, source, CAST(start AS REAL)",
+        params=[_OPEN, _CLOSE, SNIPPET_TOKENS, query],
+    )
     found: dict[int, list[Hit]] = {}
     for row in rows:
         hits = found.setdefault(int(row["reflection_id"]), [])

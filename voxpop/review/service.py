@@ -18,7 +18,7 @@ from typing import Any
 from flask_babel import gettext as _
 
 from voxpop import audit, jobs, models
-from voxpop.db import transaction, utcnow
+from voxpop.db import rows_in, transaction, utcnow
 from voxpop.errors import VoxpopError
 from voxpop.media import reel, vtt
 from voxpop.media.colours import safe_colour
@@ -333,15 +333,12 @@ def _where(event: models.Event, filters: Filters) -> tuple[str, list[Any]]:
 
 
 def _tags_of(db: sqlite3.Connection, ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
-    if not ids:
-        return {}
     found: dict[int, list[str]] = {}
-    marks = ", ".join("?" * len(ids))
     sql = (
-        "SELECT rt.reflection_id, t.name FROM reflection_tag rt JOIN tag t ON t.id = rt.tag_id"  # noqa: S608
-        f" WHERE rt.reflection_id IN ({marks}) ORDER BY t.name COLLATE NOCASE"
+        "SELECT rt.reflection_id, t.name FROM reflection_tag rt JOIN tag t ON t.id = rt.tag_id"
+        " WHERE rt.reflection_id"
     )
-    for row in db.execute(sql, list(ids)):
+    for row in rows_in(db, sql, ids, after=" ORDER BY t.name COLLATE NOCASE"):
         found.setdefault(row["reflection_id"], []).append(row["name"])
     return {key: tuple(value) for key, value in found.items()}
 

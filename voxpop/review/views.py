@@ -90,12 +90,8 @@ def _helpers() -> dict[str, Any]:
         "clock": clock,
         "clock_ms": clock_ms,
         "seconds_text": seconds_text,
-        "kind_labels": {"video": _("Video"), "audio": _("Audio"), "text": _("Text")},
-        "state_labels": {
-            "waiting": _("Waiting"),
-            "approved": _("Approved"),
-            "hidden": _("Hidden"),
-        },
+        "kind_labels": models.kind_names(),
+        "state_labels": models.review_state_names(),
         "snapped_note": snapped_note,
         "caption_status_labels": {
             "none": _("No captions yet"),

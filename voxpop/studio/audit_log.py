@@ -18,6 +18,7 @@ from typing import Any
 from flask_babel import gettext as _
 
 from voxpop import models
+from voxpop.db import rows_in
 from voxpop.spreadsheet import csv_bytes
 
 # The kinds of change, for the filter: the part of the action before the dot.
@@ -66,12 +67,12 @@ def _reflections(db: sqlite3.Connection, ids: Iterable[int], lang: str) -> dict[
     if not ids:
         return {}
     kinds = {"video": _("video"), "audio": _("audio"), "text": _("written")}
-    marks = ", ".join("?" * len(ids))
-    rows = db.execute(
-        "SELECT r.id, r.kind, p.labels FROM reflection r JOIN perspective p"  # noqa: S608
-        f" ON p.id = r.perspective_id WHERE r.id IN ({marks})",
+    rows = rows_in(
+        db,
+        "SELECT r.id, r.kind, p.labels FROM reflection r JOIN perspective p"
+        " ON p.id = r.perspective_id WHERE r.id",
         ids,
-    ).fetchall()
+    )
     return {
         int(row["id"]): _(
             "%(perspective)s, %(kind)s",
@@ -89,11 +90,7 @@ def _labels(
     ids = sorted(set(ids))
     if not ids:
         return {}
-    marks = ", ".join("?" * len(ids))
-    rows = db.execute(
-        f"SELECT id, {column} FROM {table} WHERE id IN ({marks})",  # noqa: S608 - ours
-        ids,
-    ).fetchall()
+    rows = rows_in(db, f"SELECT id, {column} FROM {table} WHERE id", ids)  # noqa: S608 - ours
     return {int(row[0]): str(models.localised(json.loads(row[1]), lang)) for row in rows}
 
 

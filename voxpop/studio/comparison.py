@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import render_template, request
-from flask_babel import gettext as _
 
 from voxpop import models
 from voxpop.auth import login_required
@@ -51,6 +50,6 @@ def compare_page() -> Any:
         prompts=[(p.id, p.text(lang)) for p in prompts],
         shown_prompts=shown_prompts,
         perspectives=perspectives,
-        kind_labels={"video": _("Video"), "audio": _("Audio"), "text": _("Text")},
+        kind_labels=models.kind_names(),
         languages=[(code, LANGUAGE_NAMES.get(code, code)) for code in event.languages],
     )

@@ -39,16 +39,6 @@ def _percent(share: float) -> str:
     return f"{round(share * 100):d}%"
 
 
-def kind_names() -> dict[str, str]:
-    """The kinds of reflection, translated."""
-    return {"video": _("Video"), "audio": _("Audio"), "text": _("Text")}
-
-
-def review_names() -> dict[str, str]:
-    """The review states, translated."""
-    return {"approved": _("Approved"), "waiting": _("Waiting"), "hidden": _("Hidden")}
-
-
 def hour_label(hour: int, compact: bool = False) -> str:
     """An hour of the day as the chart writes it: ``09:00`` (or ``09`` when space is short)."""
     return f"{hour:02d}" if compact else f"{hour:02d}:00"
@@ -73,7 +63,7 @@ def render_charts(stats: DashboardStats, lang: str) -> dict[str, str]:
         for bar, entry in zip(perspective_bars, stats.perspectives, strict=True)
     )
 
-    kinds = kind_names()
+    kinds = models.kind_names()
     legend = [
         charts.Segment(kinds[kind], 0, KIND_COLOURS[kind], KIND_TEXT_COLOURS[kind])
         for kind in models.KINDS
@@ -97,7 +87,7 @@ def render_charts(stats: DashboardStats, lang: str) -> dict[str, str]:
     columns = [charts.Column(hour_label(hour, compact), count) for hour, count in stats.hours]
     hours_desc = "; ".join(f"{hour_label(hour)}: {count}" for hour, count in stats.hours)
 
-    names = review_names()
+    names = models.review_state_names()
     review_bars = [
         charts.Bar(names[state], stats.review[state], REVIEW_COLOURS[state])
         for state in REVIEW_STATES
@@ -154,8 +144,8 @@ def _live_context() -> dict[str, Any]:
         "stats": stats,
         "charts": render_charts(stats, lang),
         "banner_preview": banner,
-        "kind_names": kind_names(),
-        "review_names": review_names(),
+        "kind_names": models.kind_names(),
+        "review_names": models.review_state_names(),
         "hour_label": hour_label,
         "percent": _percent,
         "safe_colour": colours.safe_colour,

@@ -31,7 +31,6 @@ from voxpop.db import get_db
 from voxpop.media import reel as reel_media
 from voxpop.reels import preview, service
 from voxpop.slugs import slugify
-from voxpop.studio.dashboard import kind_names
 from voxpop.studio.views import bp
 from voxpop.web import current_language, require_event
 
@@ -142,7 +141,7 @@ def _reel_and_sequence(
     event = require_event()
     reel = service.get_reel(db, event, reel_id)
     items = service.entries(db, event, reel_id, _lang())
-    return reel, items, preview.sequence(db, event, items, kind_names())
+    return reel, items, preview.sequence(db, event, items, models.kind_names())
 
 
 @bp.get("/reels/<int:reel_id>")
@@ -167,6 +166,7 @@ def reel_builder(reel_id: int) -> str:
         perspectives=models.perspectives(db, event.id),
         clock=clock,
         keyframe_cut=keyframe_cut,
+        kind_names=models.kind_names(),
     )
 
 

@@ -91,6 +91,7 @@ def overview() -> Any:
         groups=groups,
         total=total,
         lang=lang,
+        kind_names=models.kind_names(),
         kiosks=models.kiosks(db),
         form=PairKioskForm(),
     )
