@@ -142,6 +142,26 @@ def test_weighted_log_odds_is_symmetric_and_signed() -> None:
     assert scores[1]["a"] == pytest.approx(scores[2]["b"])
 
 
+def test_a_day_of_one_word_has_no_distinctive_terms() -> None:
+    """One word in the whole day leaves nothing to compare it with (the odds against it are
+    zero): no terms, rather than a division by zero."""
+    from collections import Counter
+
+    assert compare.weighted_log_odds({1: Counter(fridge=3), 2: Counter()}) == {1: {}, 2: {}}
+    assert compare.weighted_log_odds({1: Counter(), 2: Counter()}) == {1: {}, 2: {}}
+
+
+def test_the_page_for_a_tiny_day(app: Flask, client, auth) -> None:  # type: ignore[no-untyped-def]
+    from tests.archivedata import add_archived
+
+    add_archived(app, "text", "volunteer", text="Fridge.")
+    add_archived(app, "text", "volunteer", text="Fridge!")
+    auth.login("facilitator")
+    page = client.get("/studio/compare")
+    assert page.status_code == 200
+    assert "Fridge." in unescape(page.text)
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

@@ -247,7 +247,7 @@ def weighted_log_odds(
     for group_counts in counts.values():
         overall.update(group_counts)
     n = sum(overall.values())
-    if not n:
+    if len(overall) < 2:  # nothing said, or one word only: no word can stand out from others
         return {group: {} for group in counts}
     prior_weight = min(prior_weight, float(n))
     alpha = {term: prior_weight * count / n for term, count in overall.items()}
