@@ -8,7 +8,28 @@ cd "$(dirname "$0")"
 . scripts/bootstrap.sh
 
 ensure_python
+mkdir -p tests/.tmp
+
+# What the tests need from Debian, in one apt-get run in the background while pip installs the
+# Python side (on a fresh machine each takes about a minute; one dpkg run instead of five is
+# quicker too). The ensure_* lines below then find them present, or try again and warn.
+missing=""
+command -v ffmpeg >/dev/null 2>&1 || missing="$missing ffmpeg"
+command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+webkit_test_tools_present || missing="$missing $WEBKIT_TEST_PACKAGES"
+command -v espeak-ng >/dev/null 2>&1 || missing="$missing espeak-ng"
+report_libraries_present || missing="$missing $REPORT_PACKAGES"
+apt_pid=""
+if [ -n "$missing" ]; then
+  say "Installing in the background:$missing"
+  # shellcheck disable=SC2086 # a list of packages
+  apt_install $missing >tests/.tmp/apt.log 2>&1 &
+  apt_pid=$!
+fi
 ensure_venv "test"
+if [ -n "$apt_pid" ]; then
+  wait "$apt_pid" || { warn "apt-get failed (tests/.tmp/apt.log):"; tail -5 tests/.tmp/apt.log >&2; }
+fi
 ensure_tool ffmpeg ffmpeg "real media in tests" || warn "ffmpeg missing: media tests will be skipped"
 ensure_tool chromium chromium "real-browser kiosk tests" \
   || warn "Chromium missing: browser tests will be skipped (in CI they fail instead)"
@@ -19,7 +40,6 @@ ensure_tool espeak-ng espeak-ng "known English speech for the speech tests" \
 ensure_report_libraries \
   || warn "Pango missing: the PDF report tests (tests/test_report.py) will fail"
 
-mkdir -p tests/.tmp
 export TMPDIR="$PWD/tests/.tmp"
 
 # Gates (configured in pyproject.toml). The two ruff checks take a second and stop the run.

@@ -70,13 +70,14 @@ sys.exit(tuple(int(p) for p in pip.__version__.split(".")[:2]) < (21, 3))' 2>/de
 WEBKIT_TEST_PACKAGES="webkit2gtk-driver xvfb xauth gstreamer1.0-plugins-good \
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-gl \
   libgl1-mesa-dri libgstreamer1.0-dev pkg-config gcc"
+webkit_test_tools_present() {
+  command -v WebKitWebDriver >/dev/null 2>&1 && command -v Xvfb >/dev/null 2>&1 \
+    && command -v gcc >/dev/null 2>&1 && pkg-config --exists gstreamer-1.0 2>/dev/null \
+    && [ -x /usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser ] \
+    && [ -e /usr/lib/x86_64-linux-gnu/gstreamer-1.0/libgstlibav.so ]
+}
 ensure_webkit_test_tools() {
-  if command -v WebKitWebDriver >/dev/null 2>&1 && command -v Xvfb >/dev/null 2>&1 \
-      && command -v gcc >/dev/null 2>&1 && pkg-config --exists gstreamer-1.0 2>/dev/null \
-      && [ -x /usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser ] \
-      && [ -e /usr/lib/x86_64-linux-gnu/gstreamer-1.0/libgstlibav.so ]; then
-    return 0
-  fi
+  webkit_test_tools_present && return 0
   say "Installing WebKitGTK, Xvfb and GStreamer (WebKit engine tests)"
   # shellcheck disable=SC2086 # a list of packages
   apt_install $WEBKIT_TEST_PACKAGES && command -v WebKitWebDriver >/dev/null 2>&1
@@ -92,11 +93,14 @@ ensure_tool() {
 
 # The record of the day's PDF (voxpop/record/report.py): WeasyPrint draws text with Pango
 # (fonts: DejaVu, shipped in voxpop/media/fonts and also from Debian). 1 if impossible.
+REPORT_PACKAGES="libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core"
+report_libraries_present() {
+  ldconfig -p 2>/dev/null | grep -q 'libpango-1.0.so.0' \
+    && ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so.0'
+}
 ensure_report_libraries() {
-  if ldconfig -p 2>/dev/null | grep -q 'libpango-1.0.so.0' \
-      && ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so.0'; then
-    return 0
-  fi
+  report_libraries_present && return 0
   say "Installing Pango and the DejaVu fonts (the PDF report of the day)"
-  apt_install libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
+  # shellcheck disable=SC2086 # a list of packages
+  apt_install $REPORT_PACKAGES
 }
