@@ -155,6 +155,9 @@ def test_a_start_reaps_recorded_orphans_but_not_reused_pids_or_live_owners(tmp_p
     # process-wide folder, which a thread left by an earlier test could point elsewhere.
     ours = subprocess.Popen(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi",
                              "-i", "anullsrc", "-f", "null", "-"])  # fmt: skip
+    # Seen as ffmpeg from /proc before its record is written (as children.started() is called
+    # once the tool runs): under load the new process's command line can lag behind.
+    wait_for(lambda: children._tool_name(ours.pid) == "ffmpeg", "ffmpeg to start", timeout=10)
     (folder / f"{os.getpid()}-{ours.pid}.json").write_text(
         json.dumps(
             {"pid": ours.pid, "start": children._start_time(ours.pid), "parent": os.getpid()}
