@@ -102,7 +102,8 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["VOXPOP_SPEECH_AFTER_PROCESSING"] = "0"
 
 
-# The test files that take longest, roughly longest first (measured one file at a time).
+# The test files that take longest, roughly longest first (measured with --durations=0 in a
+# whole run, 2026-12-02).
 # ./test.sh gives whole files to two workers in collection order (--dist loadfile
 # --no-loadscope-reorder), so these start first: a long file started early runs beside many
 # short ones, where started last it would leave the other worker idle at the end. Files that
@@ -111,16 +112,24 @@ def pytest_configure(config: pytest.Config) -> None:
 # here runs after these, in pytest's usual order.
 LONGEST_FIRST = (
     "tests/test_reels.py",
-    "tests/webkit/test_webkit_kiosk.py",
+    "tests/browser/test_accessibility.py",
     "tests/test_pipeline.py",
     "tests/browser/test_kiosk_journey.py",
-    "tests/browser/test_kiosk_outbox.py",
     "tests/test_publish.py",
-    "tests/test_jobs.py",
-    "tests/browser/test_roving.py",
-    "tests/test_media_children.py",
+    "tests/browser/test_kiosk_layout.py",
     "tests/test_reel_pieces.py",
+    "tests/browser/test_kiosk_outbox.py",
+    "tests/test_jobs.py",
+    "tests/webkit/test_webkit_kiosk.py",
+    "tests/test_withdrawal.py",
+    "tests/browser/test_kiosk_recorder.py",
+    "tests/test_speech.py",
+    "tests/browser/test_dashboard_layout.py",
+    "tests/test_media_children.py",
+    "tests/browser/test_roving.py",
     "tests/test_media_door.py",
+    "tests/browser/test_wall_live.py",
+    "tests/browser/test_kiosk_resume.py",
 )
 
 

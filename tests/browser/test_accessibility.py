@@ -23,10 +23,11 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from tests.browser.conftest import SCREEN_SIZES, pair, wait_for_screen
 from tests.browser.test_kiosk_journey import begin, tick
 from tests.browser.test_kiosk_journey import give_consent as consent_on_kiosk
-from tests.conftest import add_reflection, check_captions, give_consent, process
+from tests.conftest import add_reflection, check_captions, give_consent, process, run_queued
 from voxpop import models
 from voxpop.db import get_db
 from voxpop.publishing.export import export_site
+from voxpop.record import reports
 from voxpop.reels import service as reels
 
 pytestmark = [pytest.mark.browser, pytest.mark.media]
@@ -140,6 +141,12 @@ def site(live_kiosk_factory: Callable[..., LiveKiosk], webm_clip: Path, tmp_path
         assert event is not None
         reel = reels.create_reel(db, event, "Highlights", actor=None)
         export_site(db, app.extensions["voxpop"].store, tmp_path / "site")
+        # The export page's list of reports: one made, one waiting (its progress bar).
+        queue = app.extensions["voxpop"].queue
+        reports.request_report(db, queue, event, "en", internal=False, actor=None)
+    run_queued(app)
+    with app.app_context():
+        reports.request_report(get_db(), queue, event, "cy", internal=True, actor=None)
     return Site(live, video, text, reel, receipt, tmp_path / "site")
 
 
