@@ -36,7 +36,11 @@ def test_a_report_is_made_in_the_background_and_downloaded(
     page.select_option("select[name=language]", "cy")
     page.check("input[name=internal]")
     page.click("text=Make report (PDF)")
-    page.wait_for_url(f"{live.url}/studio/export#reports", timeout=SCREEN_TIMEOUT_MS)
+    page.wait_for_url(f"{live.url}/studio/export?language=cy&internal=1#reports",
+                      timeout=SCREEN_TIMEOUT_MS)  # fmt: skip
+    # The form is still set as it was.
+    expect(page.locator("select[name=language]")).to_have_value("cy")
+    expect(page.locator("input[name=internal]")).to_be_checked()
     item = page.locator(".report-item")
     expect(item).to_have_attribute("data-state", "making")
     expect(item).to_contain_text("Cymraeg · internal")

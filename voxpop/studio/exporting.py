@@ -63,9 +63,8 @@ def export_page() -> Any:
         reels=len(archive.archived_reels(db, event.id)),
         gate=captions_gate(db, event),
         record_languages=[(code, LANGUAGE_NAMES.get(code, code)) for code in event.languages],
-        record_language=current_language()
-        if current_language() in event.languages
-        else (event.languages or ["en"])[0],
+        record_language=report_language(request.args.get("language", ""), event.languages),
+        record_internal=request.args.get("internal") == "1",
         reports=reports.latest_reports(db, event.id),
         language_names=LANGUAGE_NAMES,
     )
@@ -135,7 +134,10 @@ def export_record(fmt: str) -> Any:
         )  # fmt: skip
         if request.accept_mimetypes.best == "application/json":
             return jsonify(id=report_id, status_url=url_for("studio.export_reports")), 202
-        return redirect(url_for("studio.export_page", _anchor="reports"), code=303)
+        # Back to the list, the form still set as it was (another language next, say).
+        back = url_for("studio.export_page", language=lang, internal="1" if internal else None,
+                       _anchor="reports")  # fmt: skip
+        return redirect(back, code=303)
     if internal:
         with transaction(db):
             audit.record(db, "report.internal", "event", event.id, None,
