@@ -200,6 +200,9 @@ def run(
             process.kill()
 
         timer = threading.Timer(timeout, stop_for_timeout)
+        # A daemon: were it left uncancelled (a worker interrupted at shutdown), the process
+        # would otherwise wait for it before exiting, up to the tool's whole timeout.
+        timer.daemon = True
         timer.start()
         try:
             assert process.stdout is not None
