@@ -162,6 +162,8 @@ def new_context(
         context = browser.new_context(
             **{**browser_context_args, **SCREEN_SIZES["laptop"], "bypass_csp": True}
         )
+        # axe is in every page from its first script on: no script tag sent after each load.
+        context.add_init_script(path=str(AXE))
         contexts.append(context)
         return context
 
