@@ -27,6 +27,7 @@ THREADS = 48
 # default of 5 reset 59 of 200 simultaneous kiosk posts (bench/burst.py); the kernel caps
 # it at net.core.somaxconn (4096 on current Linux, 128 on older ones).
 ACCEPT_BACKLOG = 1024
+STOP_POLL_SECONDS = 0.25  # how soon Ctrl+C or SIGTERM is acted on
 
 
 class PortInUse(OSError):
@@ -68,9 +69,14 @@ def serve_forever(
             raise PortInUse(f"Port {number} on {host} is not available ({error}).") from error
 
     stop = stop_event or threading.Event()
+    # The signal handler only notes the signal. Setting the Event from it deadlocked: the
+    # handler runs in the main thread, which may at that moment hold the Event's own lock
+    # inside stop.wait(), and Event.set() then waits for that lock for ever (seen as a
+    # `voxpop serve` that ignored Ctrl+C, every thread idle).
+    signalled: list[int] = []
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_args: stop.set())
+            signal.signal(sig, lambda number, _frame: signalled.append(number))
     workers = [
         threading.Thread(target=s.serve, name=f"voxpop-{n}", daemon=True)
         for s, n in ((http, "http"), (https, "https"))
@@ -79,6 +85,7 @@ def serve_forever(
         worker.start()
     if on_ready:
         on_ready()
-    stop.wait()
+    while not signalled and not stop.wait(STOP_POLL_SECONDS):
+        pass
     for server in (http, https):
         server.stop()
