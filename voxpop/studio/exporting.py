@@ -156,12 +156,8 @@ def _record_name(event: models.Event, lang: str, internal: bool, fmt: str) -> st
     return f"{stem}-record{'-internal' if internal else ''}-{lang}.{fmt}"
 
 
-def _reports_list(event: models.Event) -> str:
-    return render_template(
-        "studio/_reports.html",
-        reports=reports.latest_reports(get_db(), event.id),
-        language_names=LANGUAGE_NAMES,
-    )
+def _reports_list(found: list[reports.StoredReport]) -> str:
+    return render_template("studio/_reports.html", reports=found, language_names=LANGUAGE_NAMES)
 
 
 @bp.get("/export/reports")
@@ -170,7 +166,7 @@ def export_reports() -> Any:
     """The PDFs asked for, as the export page's list (HTML), for the page to follow them."""
     event = require_event()
     found = reports.latest_reports(get_db(), event.id)
-    response = jsonify(active=any(item.active for item in found), html=_reports_list(event))
+    response = jsonify(active=any(item.active for item in found), html=_reports_list(found))
     response.headers["Cache-Control"] = "no-store"
     return response
 
