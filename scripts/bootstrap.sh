@@ -27,8 +27,26 @@ apt_install() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
 }
 
+# The newest CPython from 3.11 to 3.13 this machine has: python3.13 or python3.12 on the PATH
+# or in pyenv's folder, else python3. A newer Python runs the app and the tests a little faster,
+# and from 3.12 coverage measures through sys.monitoring (PEP 669), which costs the tests about
+# a tenth of their time where 3.11's line tracer costs over half. Set PYTHON to choose.
+newest_python() {
+  local candidate
+  for candidate in python3.13 python3.12 "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.13*/bin/python3 \
+      "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.12*/bin/python3; do
+    # A pyenv shim is on the PATH even where it refuses to run, so try each one.
+    if "$candidate" -c 'import sys, venv, ensurepip, sqlite3, ssl
+sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' >/dev/null 2>&1; then
+      printf '%s\n' "$candidate"
+      return 0
+    fi
+  done
+  printf 'python3\n'
+}
+
 ensure_python() {
-  PYTHON="${PYTHON:-python3}"
+  PYTHON="${PYTHON:-$(newest_python)}"
   command -v "$PYTHON" >/dev/null 2>&1 || apt_install python3 python3-venv \
     || die "Python 3.11 or newer is needed. Install it (Debian: sudo apt-get install python3 python3-venv)."
   "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \

@@ -24,7 +24,9 @@ from voxpop import create_app, jobs, models
 from voxpop.db import connect, database_path, get_db, transaction, utcnow
 
 TESTS = Path(__file__).resolve().parent
-TMP = TESTS / ".tmp"
+# Scratch space for the run: test instances, media, browser profiles. ./test.sh points
+# VOXPOP_TEST_TMP at a RAM disk when the machine has one with room; else tests/.tmp.
+TMP = Path(os.environ.get("VOXPOP_TEST_TMP") or TESTS / ".tmp")
 
 
 # Production hashes passwords with scrypt (about 0.1 s a hash, on purpose); the suite makes
@@ -86,15 +88,15 @@ Flask.jinja_options = {**Flask.jinja_options, "bytecode_cache": _SharedTemplateC
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--screenshots",
-        default=os.environ.get("VOXPOP_SCREENSHOTS", str(TMP / "screenshots")),
+        default=os.environ.get("VOXPOP_SCREENSHOTS", str(TESTS / ".tmp" / "screenshots")),
         help="folder for the browser tests' screenshots of the main screens at tablet, phone"
         " and laptop sizes (default: $VOXPOP_SCREENSHOTS, else tests/.tmp/screenshots)",
     )
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # Browser profiles and temp media stay inside the tree (and are git-ignored).
-    TMP.mkdir(exist_ok=True)
+    # Browser profiles and temp media stay inside the tree (git-ignored), or on the RAM disk.
+    TMP.mkdir(parents=True, exist_ok=True)
     os.environ["TMPDIR"] = str(TMP)
     os.environ["VOXPOP_PASSWORD_HASH_METHOD"] = CHEAP_PASSWORD_HASH
     # Clips are not transcribed after processing (the real speech model takes seconds a clip);

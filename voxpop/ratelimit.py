@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import weakref
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -51,6 +52,9 @@ class SQLiteStorage(Storage):
         self._conn = sqlite3.connect(
             self.path, timeout=10, isolation_level=None, check_same_thread=False
         )
+        # Closed when the storage goes (a test suite builds hundreds of apps), not left to the
+        # garbage collector, which warns of an unclosed database.
+        weakref.finalize(self, self._conn.close)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute(

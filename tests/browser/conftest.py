@@ -26,11 +26,11 @@ import pytest
 from playwright.sync_api import Browser, Page
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from tests.conftest import TMP
 from voxpop import create_app, models
 from voxpop.db import connect, database_path, get_db
 
-TESTS = Path(__file__).resolve().parent.parent
-TMP_ROOT = TESTS / ".tmp"
+TMP_ROOT = TMP  # tests/.tmp, or the RAM disk ./test.sh chose
 CHROMIUM = Path("/usr/bin/chromium")
 FFMPEG_TIMEOUT = 120
 # Generous: Chromium on a busy CI machine can be slow to open the fake camera.
@@ -49,7 +49,7 @@ def require_tool(present: bool, what: str) -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def browser_tmpdir() -> Iterator[Path]:
-    """Point TMPDIR (browser profiles, Playwright artefacts) inside ``tests/.tmp``."""
+    """Point TMPDIR (browser profiles, Playwright artefacts) inside the run's scratch space."""
     TMP_ROOT.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="browser-", dir=TMP_ROOT))
     saved_env, saved_tempdir = os.environ.get("TMPDIR"), tempfile.tempdir
