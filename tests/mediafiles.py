@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import random
+import shutil
 import struct
 import subprocess
 import zlib
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+from tests.conftest import TMP, made_in_place
 
 
 def ffmpeg(*args: str) -> None:
@@ -17,12 +24,35 @@ def ffmpeg(*args: str) -> None:
     )
 
 
+def _kept(make: Callable[..., Path]) -> Callable[..., Path]:
+    """Make each generated file once per run and give every caller a copy of it.
+
+    The same few clips (a 4 s Chromium WebM, an iPad MP4…) are asked for hundreds of times;
+    encoding them is a test's set-up, not what it tests, and ffmpeg makes the same bytes from
+    the same arguments every time. A copy, so a test may cut or damage its own.
+    """
+
+    @functools.wraps(make)
+    def made(path: Path, *args: Any, **kwargs: Any) -> Path:
+        key = hashlib.sha256(repr((args, sorted(kwargs.items()))).encode()).hexdigest()[:16]
+        kept = TMP / "media" / "generated" / f"{make.__name__}-{key}{path.suffix}"
+        if not kept.exists():
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            with made_in_place(kept) as partial:
+                make(partial, *args, **kwargs)
+        shutil.copyfile(kept, path)
+        return path
+
+    return made
+
+
 def _video(size: str, rate: str, seconds: float) -> list[str]:
     return ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}",
             "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
             "-t", str(seconds)]  # fmt: skip
 
 
+@_kept
 def chromium_webm(path: Path, seconds: float = 4, size: str = "640x360") -> Path:
     """VP8 + Opus WebM with no duration in its header, as Chromium's MediaRecorder makes."""
     full = path.with_name(path.stem + "-full.webm")
@@ -34,6 +64,7 @@ def chromium_webm(path: Path, seconds: float = 4, size: str = "640x360") -> Path
     return path
 
 
+@_kept
 def ipad_mp4(path: Path, seconds: float = 4, size: str = "1280x720") -> Path:
     """H.264 + AAC MP4, as an iPad records."""
     ffmpeg(*_video(size, "30", seconds), "-c:v", "libx264", "-preset", "ultrafast",
@@ -41,6 +72,7 @@ def ipad_mp4(path: Path, seconds: float = 4, size: str = "1280x720") -> Path:
     return path
 
 
+@_kept
 def rotated_phone_mp4(path: Path, seconds: float = 4) -> Path:
     """1080p, 29.97 fps H.264/AAC with a 90° rotation flag, as a phone held upright records."""
     plain = path.with_name(path.stem + "-plain.mp4")
@@ -51,6 +83,7 @@ def rotated_phone_mp4(path: Path, seconds: float = 4) -> Path:
     return path
 
 
+@_kept
 def vp9_in_mp4(path: Path, seconds: float = 4) -> Path:
     """VP9 + Opus in MP4: what Chromium gives for a plain ``video/mp4`` request."""
     ffmpeg(*_video("640x480", "30", seconds), "-c:v", "libvpx-vp9", "-deadline", "realtime",
@@ -59,6 +92,7 @@ def vp9_in_mp4(path: Path, seconds: float = 4) -> Path:
     return path
 
 
+@_kept
 def opus_webm(path: Path, seconds: float = 4) -> Path:
     """Audio-only Opus in WebM (Chromium, audio mode)."""
     ffmpeg("-f", "lavfi", "-i", "sine=frequency=330:sample_rate=48000", "-t", str(seconds),
@@ -66,6 +100,7 @@ def opus_webm(path: Path, seconds: float = 4) -> Path:
     return path
 
 
+@_kept
 def aac_m4a(path: Path, seconds: float = 4) -> Path:
     """Audio-only AAC in M4A (iPad, audio mode)."""
     ffmpeg("-f", "lavfi", "-i", "sine=frequency=550:sample_rate=44100", "-t", str(seconds),
@@ -73,6 +108,7 @@ def aac_m4a(path: Path, seconds: float = 4) -> Path:
     return path
 
 
+@_kept
 def silent_video_mp4(path: Path, seconds: float = 4) -> Path:
     """Video with no sound track at all."""
     ffmpeg("-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25", "-t", str(seconds),
@@ -98,6 +134,7 @@ def ffconcat_script(path: Path, canary: Path) -> Path:
     return path
 
 
+@_kept
 def webm_with_duration(path: Path, seconds: float = 4) -> Path:
     """VP8 + Opus WebM with its duration in the header (as ffmpeg writes files)."""
     ffmpeg(*_video("320x240", "30", seconds), "-c:v", "libvpx", "-deadline", "realtime",
@@ -151,6 +188,7 @@ def ten_hour_claim_webm(path: Path, source: Path) -> Path:
     return path
 
 
+@_kept
 def one_pixel_mp4(path: Path, seconds: float = 2) -> Path:
     """An H.264 + AAC MP4 whose picture is 2×2 (H.264's smallest 4:2:0 size): no camera's."""
     ffmpeg("-f", "lavfi", "-i", "color=red:size=2x2:rate=30",
@@ -159,6 +197,7 @@ def one_pixel_mp4(path: Path, seconds: float = 2) -> Path:
     return path
 
 
+@_kept
 def wav_claiming_hours(path: Path, seconds: float = 0.5, claimed_hours: float = 5) -> Path:
     """A PCM WAV holding ``seconds`` of sound whose RIFF header claims ``claimed_hours``."""
     ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", str(seconds),
