@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import inspect
 import random
 import shutil
 import struct
@@ -32,9 +33,15 @@ def _kept(make: Callable[..., Path]) -> Callable[..., Path]:
     the same arguments every time. A copy, so a test may cut or damage its own.
     """
 
+    signature = inspect.signature(make)
+
     @functools.wraps(make)
     def made(path: Path, *args: Any, **kwargs: Any) -> Path:
-        key = hashlib.sha256(repr((args, sorted(kwargs.items()))).encode()).hexdigest()[:16]
+        # By the arguments as bound, so ipad_mp4(p), ipad_mp4(p, 4) and seconds=4 share one.
+        call = signature.bind(path, *args, **kwargs)
+        call.apply_defaults()
+        arguments = sorted((k, v) for k, v in call.arguments.items() if k != "path")
+        key = hashlib.sha256(repr(arguments).encode()).hexdigest()[:16]
         kept = TMP / "media" / "generated" / f"{make.__name__}-{key}{path.suffix}"
         if not kept.exists():
             kept.parent.mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,6 @@ from tests.conftest import TMP
 from voxpop import create_app, models
 from voxpop.db import connect, database_path, get_db
 
-TMP_ROOT = TMP  # tests/.tmp, or the RAM disk ./test.sh chose
 CHROMIUM = Path("/usr/bin/chromium")
 FFMPEG_TIMEOUT = 120
 # Generous: Chromium on a busy CI machine can be slow to open the fake camera.
@@ -50,8 +49,8 @@ def require_tool(present: bool, what: str) -> None:
 @pytest.fixture(scope="session", autouse=True)
 def browser_tmpdir() -> Iterator[Path]:
     """Point TMPDIR (browser profiles, Playwright artefacts) inside the run's scratch space."""
-    TMP_ROOT.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix="browser-", dir=TMP_ROOT))
+    TMP.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="browser-", dir=TMP))
     saved_env, saved_tempdir = os.environ.get("TMPDIR"), tempfile.tempdir
     os.environ["TMPDIR"] = str(folder)
     tempfile.tempdir = str(folder)
