@@ -58,6 +58,27 @@ ensure_python() {
   fi
 }
 
+# install_with_uv SPEC : install SPEC (editable) into .venv with uv, Astral's installer, which
+# fetches and unpacks the packages in parallel: on a fresh machine the test dependencies (about
+# 1.3 GB) take about 10 s this way and about 50 s through pip. uv comes from the PATH, or from
+# the package index into .venv. Returns non-zero when uv cannot be had or cannot install (it
+# does not read pip's configuration, so a machine that only reaches a local mirror ends up
+# there); the caller then uses pip, which finishes whatever uv left half done.
+# VOXPOP_NO_UV=1 skips uv.
+install_with_uv() {
+  local spec="$1" uv
+  [ -n "${VOXPOP_NO_UV:-}" ] && return 1
+  uv="$(command -v uv 2>/dev/null || true)"
+  if [ -z "$uv" ]; then
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check uv >/dev/null 2>&1 \
+      || return 1
+    uv=.venv/bin/uv
+  fi
+  # Copies, not links into uv's cache: .venv must not depend on a cache someone may clear.
+  UV_LINK_MODE=copy "$uv" pip install --quiet --python .venv/bin/python -e "$spec" \
+    || { warn "uv could not install the Python dependencies; trying pip"; return 1; }
+}
+
 # ensure_venv EXTRAS : .venv with voxpop installed (editable), plus optional extras ("test").
 ensure_venv() {
   local extras="$1" spec="." stamp
@@ -75,8 +96,10 @@ ensure_venv() {
 sys.exit(tuple(int(p) for p in pip.__version__.split(".")[:2]) < (21, 3))' 2>/dev/null; then
       .venv/bin/python -m pip install --quiet --upgrade pip >/dev/null || true
     fi
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e "$spec" \
-      || die "Installing the Python dependencies failed (see above). Is the package index reachable?"
+    if ! install_with_uv "$spec"; then
+      .venv/bin/python -m pip install --quiet --disable-pip-version-check -e "$spec" \
+        || die "Installing the Python dependencies failed (see above). Is the package index reachable?"
+    fi
     rm -f .venv/.voxpop-installed-*
     touch "$stamp"
   fi

@@ -102,15 +102,18 @@ def pytest_configure(config: pytest.Config) -> None:
     # Clips are not transcribed after processing (the real speech model takes seconds a clip);
     # tests/test_speech.py turns it on where it is the point.
     os.environ["VOXPOP_SPEECH_AFTER_PROCESSING"] = "0"
+    # The kiosk counts down 1 s before it records instead of 3 s (browser tests record dozens
+    # of times); tests/test_kiosk_pages.py checks the default and the range.
+    os.environ["VOXPOP_KIOSK_COUNTDOWN_SECONDS"] = "1"
 
 
 # The test files that take longest, roughly longest first (measured with --durations=0 in a
 # whole run, 2026-12-02).
-# ./test.sh gives whole files to two workers in collection order (--dist loadfile
+# ./test.sh gives whole files to three workers in collection order (--dist loadfile
 # --no-loadscope-reorder), so these start first: a long file started early runs beside many
-# short ones, where started last it would leave the other worker idle at the end. Files that
+# short ones, where started last it would leave the other workers idle at the end. Files that
 # mostly compute (ffmpeg) alternate with browser files that mostly wait on real time, so the
-# two workers tend to share the cores rather than fight over them. Order only: a file missing
+# workers tend to share the two cores rather than fight over them. Order only: a file missing
 # here runs after these, in pytest's usual order.
 LONGEST_FIRST = (
     "tests/test_reels.py",

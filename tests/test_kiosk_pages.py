@@ -6,8 +6,11 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import KioskDevice, csrf_from
 from voxpop import models
+from voxpop.config import DEFAULTS
 from voxpop.db import get_db
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,6 +127,15 @@ def test_kiosk_page_carries_the_event_setup(kiosk: KioskDevice) -> None:
         "accent_ink": None,
     }
     assert len(config["consent"]["version"]) == 64
+    # The suite's apps count down 1 s (tests/conftest.py); a venue's count 3 s.
+    assert config["kiosk"] == {"mode": "kiosk", "countdown_seconds": 1}
+    assert DEFAULTS["KIOSK_COUNTDOWN_SECONDS"] == 3
+
+
+@pytest.mark.parametrize(("setting", "shown"), [(3, 3), (0, 1), (-2, 1), (60, 10)])
+def test_the_countdown_is_kept_between_1_and_10_seconds(app, setting, shown) -> None:
+    app.config["KIOSK_COUNTDOWN_SECONDS"] = setting
+    assert KioskDevice(app).config["kiosk"]["countdown_seconds"] == shown
 
 
 KIOSK_JS = ROOT / "static" / "kiosk"

@@ -35,6 +35,9 @@ DEFAULTS: dict[str, Any] = {
     "LANGUAGES": ["en", "cy"],
     # The job queue: "sqlite" (durable, instance/queue.sqlite3) or "memory" (tests).
     "QUEUE": "sqlite",
+    # Seconds the kiosk counts down ("3, 2, 1") before it records, from 1 to 10. The test
+    # suite sets 1: a browser test records dozens of times and waits out every countdown.
+    "KIOSK_COUNTDOWN_SECONDS": 3,
     # Worker threads run by `voxpop serve`/`voxpop worker`. ffmpeg already uses every core,
     # so one job at a time is fastest per clip on a 2-core laptop.
     "WORKERS": 1,
@@ -81,6 +84,7 @@ _INT_KEYS = {
     "UPLOAD_BYTES_PER_SECOND",
     "MAX_CONTENT_LENGTH",
     "WORKERS",
+    "KIOSK_COUNTDOWN_SECONDS",
     "UPLOAD_EXPIRY_SECONDS",
     "DISK_FREE_FLOOR_BYTES",
     "STAFF_SESSION_SECONDS",

@@ -35,8 +35,6 @@
   // Types that recorded nothing on this device, remembered across reloads (per mode).
   var RECORDER_FAILED_KEY = "voxpop-recorder-failed";
 
-  var COUNTDOWN_FROM = 3;
-
   /* ---- the recorder's choice of type, and falling back when a type records nothing ---- */
 
   /** The H.264 level (hex, as in avc1.42E0xx) that holds a picture of this size. */
@@ -406,7 +404,7 @@
       if (!media.stream || media.recording) return;
       media.recording = true; // the countdown already holds off the idle reset
       setRecordControls("countdown");
-      var remaining = COUNTDOWN_FROM;
+      var remaining = options.countdownSeconds || 3;
       el.countdown.textContent = String(remaining);
       var interval = setInterval(function () {
         remaining -= 1;

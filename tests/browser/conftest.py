@@ -318,6 +318,12 @@ def staff_page(
     return page, errors
 
 
+# How often the waits below ask the page (ms). Playwright's default asks on every animation
+# frame, 60 times a second: over the suite's many long waits (countdowns, recordings, idle
+# timeouts) that kept a core of Chromium busy. A tenth of a second is quicker than any step.
+POLL_MS = 100
+
+
 def wait_for_screen(page: Page, name: str, timeout: int = SCREEN_TIMEOUT_MS) -> None:
     """Wait until the kiosk's state machine shows screen ``name``."""
     page.wait_for_function(
@@ -325,6 +331,22 @@ def wait_for_screen(page: Page, name: str, timeout: int = SCREEN_TIMEOUT_MS) -> 
         " && window.voxpopKiosk && window.voxpopKiosk.state() === name",
         arg=name,
         timeout=timeout,
+        polling=POLL_MS,
+    )
+
+
+# The seconds the kiosk's recording timer shows ("00:03 / 00:10" is 3), or -1 when it shows none.
+TIMER_SECONDS_JS = """() => {
+  const shown = /^\\s*(\\d+):(\\d+) \\//.exec(document.getElementById("rec-timer").textContent);
+  return shown ? Number(shown[1]) * 60 + Number(shown[2]) : -1;
+}"""
+
+
+def wait_until_recorded(page: Page, seconds: int, timeout: int = SCREEN_TIMEOUT_MS) -> None:
+    """Wait until the kiosk's recording timer shows ``seconds`` or more. (Not the exact text:
+    on a busy machine the timer, drawn once a second, can go from 00:01 to 00:03.)"""
+    page.wait_for_function(
+        f"s => ({TIMER_SECONDS_JS})() >= s", arg=seconds, timeout=timeout, polling=POLL_MS
     )
 
 
@@ -349,13 +371,17 @@ def wait_until_playing(
         " return Boolean(video) && !video.paused && video.currentTime >= past; }",
         arg=[player, past],
         timeout=timeout,
+        polling=POLL_MS,
     )
 
 
 def wait_until_paused(page: Page, player: str, timeout: int = SCREEN_TIMEOUT_MS) -> None:
     """Wait until the video ``player`` (a CSS selector) is paused."""
     page.wait_for_function(
-        "player => document.querySelector(player).paused", arg=player, timeout=timeout
+        "player => document.querySelector(player).paused",
+        arg=player,
+        timeout=timeout,
+        polling=POLL_MS,
     )
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.browser.conftest import SCREEN_SIZES, pair, wait_for_screen
+from tests.browser.conftest import SCREEN_SIZES, pair, wait_for_screen, wait_until_recorded
 from tests.browser.test_kiosk_journey import begin, tick
 from tests.browser.test_kiosk_journey import give_consent as consent_on_kiosk
 from tests.conftest import add_reflection, check_captions, give_consent, process, run_queued
@@ -282,7 +282,7 @@ def scan_kiosk(context: BrowserContext, site: Site, scan: Scan) -> None:
     scan(page, "kiosk-record")
     page.click("#record-start")
     expect(page.locator("#record-stop")).to_be_visible(timeout=TIMEOUT_MS)
-    expect(page.locator("#rec-timer")).to_contain_text("00:01 /", timeout=TIMEOUT_MS)
+    wait_until_recorded(page, 1, timeout=TIMEOUT_MS)
     scan(page, "kiosk-recording")
     page.click("#record-stop")
     wait_for_screen(page, "review")

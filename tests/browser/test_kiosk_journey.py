@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import SCREEN_TIMEOUT_MS, wait_for_screen
+from tests.browser.conftest import SCREEN_TIMEOUT_MS, wait_for_screen, wait_until_recorded
 from voxpop import models
 
 pytestmark = [pytest.mark.browser, pytest.mark.media]
@@ -216,7 +216,7 @@ def test_video_journey_stops_at_the_maximum_length(kiosk_page: Callable[..., Kio
     expect(page.locator("#preview")).to_be_visible()
     expect(page.locator("#rec-timer")).to_contain_text("/ 00:05")
     # Screenshot while recording: the preview goes black once the camera stops.
-    expect(page.locator("#rec-timer")).to_contain_text("00:02 /", timeout=SCREEN_TIMEOUT_MS)
+    wait_until_recorded(page, 2)
     page.screenshot(path=str(DOCS_IMG / "kiosk-recording.png"))
 
     # Nobody presses Stop: the kiosk stops by itself at the event's maximum length.
@@ -260,7 +260,7 @@ def test_audio_journey_stopped_early(kiosk_page: Callable[..., KioskTab]) -> Non
     start_recording(page, "audio")
     expect(page.locator("#audio-visual")).to_be_visible()
     expect(page.locator("#preview")).to_be_hidden()
-    expect(page.locator("#rec-timer")).to_contain_text("00:02 /", timeout=SCREEN_TIMEOUT_MS)
+    wait_until_recorded(page, 2)
     page.click("#record-stop")
 
     wait_for_screen(page, "review")

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import SCREEN_TIMEOUT_MS, rows, wait_for_screen
+from tests.browser.conftest import SCREEN_TIMEOUT_MS, rows, wait_for_screen, wait_until_recorded
 from tests.browser.test_kiosk_journey import (
     RECEIPT_CODE,
     begin,
@@ -65,9 +65,7 @@ def record_video(page: Page, seconds: int = 2) -> None:
     begin(page, "volunteer")
     give_consent(page, ["archive", "reel"])
     start_recording(page, "video")
-    expect(page.locator("#rec-timer")).to_contain_text(
-        f"00:0{seconds} /", timeout=SCREEN_TIMEOUT_MS
-    )
+    wait_until_recorded(page, seconds)
     page.click("#record-stop")
     wait_for_screen(page, "review")
 
@@ -242,7 +240,7 @@ def test_a_take_cut_off_by_a_reload_is_recovered(kiosk_page: Callable[..., Kiosk
     begin(page, "manager")
     give_consent(page, ["archive", "online"])
     start_recording(page, "video")
-    expect(page.locator("#rec-timer")).to_contain_text("00:03 /", timeout=SCREEN_TIMEOUT_MS)
+    wait_until_recorded(page, 3)
 
     page.reload()  # the tab is closed mid-take (a crash, a reload, a flat battery)
     wait_for_screen(page, "attract")

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import SCREEN_TIMEOUT_MS, wait_for_screen
+from tests.browser.conftest import SCREEN_TIMEOUT_MS, wait_for_screen, wait_until_recorded
 from tests.browser.test_kiosk_journey import (
     begin,
     give_consent,
@@ -103,9 +103,7 @@ def reload_with(tab: KioskTab, *scripts: str) -> Page:
 
 def record_for(page: Page, seconds: int) -> None:
     """While recording: wait ``seconds`` on the kiosk's timer, then press Stop."""
-    expect(page.locator("#rec-timer")).to_contain_text(
-        f"00:0{seconds} /", timeout=SCREEN_TIMEOUT_MS
-    )
+    wait_until_recorded(page, seconds)
     page.click("#record-stop")
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import SCREEN_TIMEOUT_MS, rows, wait_for_screen
+from tests.browser.conftest import SCREEN_TIMEOUT_MS, rows, wait_for_screen, wait_until_recorded
 from tests.browser.test_kiosk_journey import kiosk_config, outbox, submit, tick, wait_until_sent
 
 pytestmark = [pytest.mark.browser, pytest.mark.media]
@@ -141,7 +141,7 @@ def record(page: Page, mode: str, screenshot: Path | None = None) -> None:
     assert stop["top"] > height / 2, f"Stop is out of thumb reach: {stop}"
     if mode == "video":
         assert_in_reach(page, "#preview")
-    expect(page.locator("#rec-timer")).to_contain_text("00:02 /", timeout=SCREEN_TIMEOUT_MS)
+    wait_until_recorded(page, 2)
     if screenshot is not None:  # while recording: the preview goes black once it stops
         page.screenshot(path=str(screenshot))
     page.click("#record-stop")

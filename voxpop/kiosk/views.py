@@ -228,7 +228,12 @@ def kiosk_config(event: models.Event, lang: str) -> dict[str, Any]:
         },
         "app_version": kiosk_assets_version(),
         "plurals": kiosk_plurals(lang),
-        "kiosk": {"mode": g.kiosk.mode if g.get("kiosk") else "kiosk"},
+        "kiosk": {
+            "mode": g.kiosk.mode if g.get("kiosk") else "kiosk",
+            "countdown_seconds": min(
+                max(int(current_app.config["KIOSK_COUNTDOWN_SECONDS"]), 1), 10
+            ),
+        },
         "csrf_token": _csrf_token(),
         "strings": kiosk_strings(),
     }
