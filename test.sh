@@ -73,10 +73,11 @@ trap 'kill "$mypy_pid" 2>/dev/null || true' EXIT
 # recording, an idle timeout, a killed server coming back), and a third worker fills those
 # waits with another file's work (measured: 507 s on two workers, 439 s on three).
 # VOXPOP_TEST_WORKERS chooses. Each test file runs whole on one worker, so a file's module
-# and session fixtures (a browser, an S3 server, Xvfb) start once per worker. Files are handed out in the order tests/conftest.py
-# puts them (the longest first, so no long file starts last while the others idle),
-# not xdist's default of the most tests first. Coverage is reported at the end, with the 15
-# slowest tests. A run with -n 0 (or -p no:xdist) is serial, e.g. for pdb.
+# and session fixtures (a browser, an S3 server, Xvfb) start once per worker. Files are handed
+# out in the order tests/conftest.py puts them (the longest first, so no long file starts
+# last while the others idle), not xdist's default of the most tests first. Coverage is
+# reported at the end, with the 15 slowest tests. A run with -n 0 (or -p no:xdist) is
+# serial, e.g. for pdb.
 status=0
 .venv/bin/python -m pytest --basetemp="$TMPDIR/pytest" -n "${VOXPOP_TEST_WORKERS:-3}" --dist loadfile \
   --no-loadscope-reorder --durations=15 --cov=voxpop --cov-report=term:skip-covered "$@" \

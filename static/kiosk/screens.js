@@ -207,7 +207,7 @@
       text: text,
       outbox: outbox,
       maxSeconds: maxSeconds,
-      countdownSeconds: (config.kiosk && config.kiosk.countdown_seconds) || 3,
+      countdownSeconds: config.kiosk && config.kiosk.countdown_seconds, // recorder: 3 if none
       facingMode: roving ? "environment" : "user", // an interviewer films the person opposite
       onScreen: function () {
         return currentScreen === "record";
