@@ -313,8 +313,11 @@ def stage_of(argv: Sequence[str]) -> str:
 def timed_stages(stages: Stages) -> Iterator[None]:
     """Time every ffmpeg/ffprobe the pipeline runs, and its Pillow work, by step."""
     real_run = media_ffmpeg.run
+    from voxpop.reflection import processing
+
     real_poster = posters.poster_and_thumbnail
-    real_score = posters.frame_score
+    real_choose = posters.choose_poster_frame
+    real_open = processing.open_image_safely
 
     def run(argv: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
         started, cpu = time.perf_counter(), children_cpu()
@@ -335,13 +338,15 @@ def timed_stages(stages: Stages) -> Iterator[None]:
 
     media_ffmpeg.run = run  # type: ignore[assignment]
     posters.poster_and_thumbnail = in_python("Pillow", real_poster)  # type: ignore[assignment]
-    posters.frame_score = in_python("Pillow", real_score)  # type: ignore[assignment]
+    posters.choose_poster_frame = in_python("Pillow", real_choose)  # type: ignore[assignment]
+    processing.open_image_safely = in_python("Pillow", real_open)  # type: ignore[assignment]
     try:
         yield
     finally:
         media_ffmpeg.run = real_run  # type: ignore[assignment]
         posters.poster_and_thumbnail = real_poster  # type: ignore[assignment]
-        posters.frame_score = real_score  # type: ignore[assignment]
+        posters.choose_poster_frame = real_choose  # type: ignore[assignment]
+        processing.open_image_safely = real_open  # type: ignore[assignment]
 
 
 # --- variants: other settings, patched in for measurement only -------------------------------
@@ -488,11 +493,32 @@ def card_at_30fps() -> Undo:
     return _patch(processing, "audio_to_delivery_mp4", audio_to_delivery_mp4)
 
 
+def poster_frame_by_frame() -> Undo:
+    """Poster candidates as before 2026-12-03: one ffmpeg run and one PNG per candidate frame
+    (four of each), each PNG opened and scored on its own, instead of one run writing the four
+    side by side (``transcode.extract_frames``)."""
+    from voxpop.reflection import processing
+
+    def best_poster_frame(mp4: Path, duration: float, folder: Path) -> Any:
+        frames = []
+        for index, fraction in enumerate(processing.POSTER_CANDIDATES):
+            at = max(0.0, min(duration - 0.1, duration * fraction))
+            frames.append(transcode.extract_frames(mp4, [at], folder / f".frame-{index}.png"))
+        try:
+            return posters.open_image_safely(posters.choose_poster_frame(frames))
+        finally:
+            for frame in frames:
+                frame.unlink(missing_ok=True)
+
+    return _patch(processing, "_best_poster_frame", best_poster_frame)
+
+
 VARIANTS: dict[str, Callable[[], Undo]] = {
     "current": lambda: lambda: None,
     "veryfast": veryfast,
     "ebur128-measurement": ebur128_measurement,
     "card-at-30fps": card_at_30fps,
+    "poster-frame-by-frame": poster_frame_by_frame,
 }
 
 

@@ -724,3 +724,19 @@ def test_words_to_seconds(text: str, kwargs: dict, seconds: float) -> None:
 def test_words_to_seconds_refuses_nonsense(kwargs: dict) -> None:
     with pytest.raises(ValueError):
         cards.words_to_seconds("hello", **kwargs)
+
+
+def test_choose_poster_frame_among_images_returns_the_image() -> None:
+    frames = [Image.new("RGB", (160, 90)), gradient(), Image.new("RGB", (160, 90), "white")]
+    assert posters.choose_poster_frame(frames) is frames[1]
+
+
+def test_split_frames_cuts_a_strip_into_equal_frames() -> None:
+    strip = Image.new("RGB", (30, 4), "black")
+    strip.paste((255, 0, 0), (10, 0, 20, 4))
+    left, middle, right = posters.split_frames(strip, 3)
+    assert [frame.size for frame in (left, middle, right)] == [(10, 4)] * 3
+    assert middle.getpixel((5, 2)) == (255, 0, 0)
+    assert left.getpixel((9, 2)) == right.getpixel((0, 2)) == (0, 0, 0)
+    with pytest.raises(ValueError, match="does not hold 4 frames"):
+        posters.split_frames(strip, 4)

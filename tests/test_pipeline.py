@@ -17,6 +17,8 @@ from tests import mediafiles
 from tests.conftest import add_reflection, process, requires_ffmpeg, rows
 from voxpop import jobs
 from voxpop.db import get_db
+from voxpop.media import posters, transcode
+from voxpop.media.images import open_image_safely
 
 pytestmark = [requires_ffmpeg, pytest.mark.media]
 
@@ -115,6 +117,25 @@ def test_video_becomes_a_delivery_mp4_with_poster(app, clips, name, make, size, 
         assert not poster.getexif() and "exif" not in poster.info
     with Image.open(files["thumb"]) as thumb:
         assert thumb.format == "WEBP" and thumb.width == 320
+
+
+def test_poster_candidates_come_from_one_ffmpeg_run_in_time_order(tmp_path: Path) -> None:
+    """Two seconds of black, then two of picture: the strip holds the four frames asked for,
+    left to right, and the poster is one of the two with picture."""
+    clip = tmp_path / "black-then-picture.mp4"
+    mediafiles.ffmpeg(
+        "-f", "lavfi", "-i", "color=black:size=320x180:rate=30:d=2",
+        "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30:d=2",
+        "-filter_complex", "[0:v][1:v]concat=n=2:v=1[v]", "-map", "[v]",
+        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(clip),
+    )  # fmt: skip
+    strip = transcode.extract_frames(clip, [0.5, 1.5, 2.5, 3.5], tmp_path / "strip.png")
+    frames = posters.split_frames(open_image_safely(strip), 4)
+    assert [frame.size for frame in frames] == [(320, 180)] * 4
+    assert [posters.is_mostly_black(frame) for frame in frames] == [True, True, False, False]
+    assert posters.choose_poster_frame(frames) in frames[2:]
+    with pytest.raises(ValueError, match="at least one time"):
+        transcode.extract_frames(clip, [], tmp_path / "none.png")
 
 
 @pytest.mark.parametrize(

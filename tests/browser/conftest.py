@@ -74,10 +74,15 @@ def _ffmpeg(*args: str) -> None:
 
 @pytest.fixture(scope="session")
 def fake_camera(browser_tmpdir: Path) -> Path:
-    """A 2 s test-card .y4m that Chromium loops as the camera."""
+    """A 2 s test-card .y4m that Chromium loops as the camera.
+
+    320×240 at 15 fps: Chromium hands the page the file's own size and rate (the kiosk's ideal
+    1280×720 is not scaled up to), and a smaller camera is a smaller preview to draw and a
+    smaller take to encode, send and transcode; what the tests check does not depend on it.
+    """
     require_tool(shutil.which("ffmpeg") is not None, "ffmpeg")
     path = browser_tmpdir / "camera.y4m"
-    _ffmpeg("-f", "lavfi", "-i", "testsrc=size=640x480:rate=30", "-t", "2",
+    _ffmpeg("-f", "lavfi", "-i", "testsrc=size=320x240:rate=15", "-t", "2",
             "-pix_fmt", "yuv420p", str(path))  # fmt: skip
     return path
 

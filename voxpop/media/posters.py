@@ -9,28 +9,32 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from PIL import Image, ImageStat
 
 from voxpop.media.images import StrPath, mode_for, open_image_safely, save_stripped
 
+Frame = TypeVar("Frame", Image.Image, Path, str)
+
 
 def poster_and_thumbnail(
-    frame_png: StrPath,
+    frame: Image.Image | StrPath,
     poster_out: StrPath,
     thumb_out: StrPath,
     *,
     poster_max: tuple[int, int] = (1280, 720),
     thumb_width: int = 320,
 ) -> tuple[Path, Path]:
-    """From one extracted frame, write a JPEG poster (within poster_max) and a WebP thumbnail."""
+    """From one frame (an image, or a PNG opened through the safe door), write a JPEG poster
+    (within poster_max) and a WebP thumbnail."""
     if min(poster_max) < 1 or thumb_width < 1:
         raise ValueError("poster_max and thumb_width must be positive")
-    frame = mode_for(open_image_safely(frame_png), "JPEG")
-    poster = frame.copy()
+    picture = mode_for(_as_image(frame), "JPEG")
+    poster = picture.copy()
     poster.thumbnail(poster_max, Image.Resampling.LANCZOS)
-    thumb_height = max(1, round(frame.height * thumb_width / frame.width))
-    thumb = frame.resize((thumb_width, thumb_height), Image.Resampling.LANCZOS)
+    thumb_height = max(1, round(picture.height * thumb_width / picture.width))
+    thumb = picture.resize((thumb_width, thumb_height), Image.Resampling.LANCZOS)
     return (
         save_stripped(poster, poster_out, format="JPEG"),
         save_stripped(thumb, thumb_out, format="WEBP"),
@@ -76,12 +80,22 @@ def frame_score(path: Image.Image | StrPath) -> float:
     return math.sqrt(max(0.0, exposure) * contrast)
 
 
-def choose_poster_frame(frame_pngs: Sequence[StrPath]) -> Path:
-    """Pick the best-scoring frame, preferring any not mostly black; ties go to the earliest."""
-    if not frame_pngs:
+def choose_poster_frame(frames: Sequence[Frame]) -> Frame:
+    """Pick the best-scoring frame (an image or a PNG's path), preferring any not mostly black;
+    ties go to the earliest. Returns the one chosen, as given."""
+    if not frames:
         raise ValueError("no frames to choose from")
     ranked = []
-    for index, frame in enumerate(frame_pngs):
-        image = open_image_safely(frame)
-        ranked.append((not is_mostly_black(image), frame_score(image), -index, Path(frame)))
-    return max(ranked)[3]
+    for index, frame in enumerate(frames):
+        image = _as_image(frame)
+        ranked.append((not is_mostly_black(image), frame_score(image), -index))
+    return frames[-max(ranked)[2]]
+
+
+def split_frames(strip: Image.Image, count: int) -> list[Image.Image]:
+    """Cut a strip of ``count`` equal frames side by side (``transcode.extract_frames``) apart."""
+    if count < 1 or strip.width % count:
+        raise ValueError(f"a strip {strip.width} pixels wide does not hold {count} frames")
+    width = strip.width // count
+    return [strip.crop((index * width, 0, (index + 1) * width, strip.height))
+            for index in range(count)]  # fmt: skip

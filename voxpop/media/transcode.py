@@ -26,7 +26,7 @@ import hashlib
 import math
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -373,20 +373,34 @@ def _still_clip(
             gop.unlink(missing_ok=True)
 
 
-def extract_frame(mp4: Path, at_seconds: float, destination: Path) -> Path:
-    """Write one frame of a delivery MP4 as PNG (for posters)."""
+def extract_frames(mp4: Path, times: Sequence[float], destination: Path) -> Path:
+    """Write the frames of a delivery MP4 at ``times`` side by side, as one PNG (for posters).
+
+    One ffmpeg run seeks to each time (an input per time, so only the GOP before each is
+    decoded) and stacks the frames left to right: a process and a PNG instead of one of each
+    per frame. ``posters.split_frames`` cuts the strip apart again.
+    """
+    if not times:
+        raise ValueError("extract_frames needs at least one time")
+    inputs = [Input(mp4, options=("-ss", f"{at:.3f}")) for at in times]
+    if len(times) == 1:
+        graph = ["-map", "0:v:0"]
+    else:
+        stacked = "".join(f"[{index}:v:0]" for index in range(len(times)))
+        graph = ["-filter_complex", f"{stacked}hstack=inputs={len(times)}[v]", "-map", "[v]"]
 
     def run_into(partial: Path) -> None:
         argv = ffmpeg.ffmpeg_command(
-            [Input(mp4, options=("-ss", f"{at_seconds:.3f}"))],
-            ["-frames:v", "1", "-an", "-map_metadata", "-1", "-f", "image2", "-c:v", "png"],
+            inputs,
+            [*graph, "-frames:v", "1", "-an", "-map_metadata", "-1", "-f", "image2",
+             "-c:v", "png"],
             partial,
-            max_output_bytes=50_000_000,
+            max_output_bytes=50_000_000 * len(times),
             max_seconds=1,
-        )
+        )  # fmt: skip
         result = ffmpeg.run(argv, timeout=60)
         if result.returncode != 0 or not partial.exists() or partial.stat().st_size == 0:
-            _raise_for(result, "taking a poster frame")
+            _raise_for(result, "taking poster frames")
 
     _write_atomically(run_into, destination)
     return destination

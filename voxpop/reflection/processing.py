@@ -17,17 +17,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask_babel import gettext as _
+from PIL import Image
 
 from voxpop import jobs, models
 from voxpop.db import transaction, utc_in, utcnow
 from voxpop.jobs import JobQueue
 from voxpop.media import cards, fmp4, posters
 from voxpop.media.ffmpeg import MediaError, MediaRejected, NotARecording
-from voxpop.media.images import UnsafeImage
+from voxpop.media.images import UnsafeImage, open_image_safely
 from voxpop.media.probe import MediaInfo, probe_media
 from voxpop.media.transcode import (
     audio_to_delivery_mp4,
-    extract_frame,
+    extract_frames,
     still_to_delivery_mp4,
     transcode_to_delivery_mp4,
 )
@@ -116,19 +117,18 @@ def load_reflection(db: sqlite3.Connection, reflection_id: int) -> ReflectionToP
     )
 
 
-def _best_poster_frame(mp4: Path, duration: float, folder: Path) -> Path:
+POSTER_CANDIDATES = (0.2, 0.4, 0.6, 0.8)  # fractions of the clip
+
+
+def _best_poster_frame(mp4: Path, duration: float, folder: Path) -> Image.Image:
     """Pick the most representative of a few frames (never a black first frame)."""
-    candidates = []
-    for index, fraction in enumerate((0.2, 0.4, 0.6, 0.8)):
-        at = max(0.0, min(duration - 0.1, duration * fraction))
-        frame = extract_frame(mp4, at, folder / f".frame-{index}.png")
-        candidates.append((posters.frame_score(frame), -index, frame))
-    best = max(candidates)[2]
-    chosen = folder / ".poster-frame.png"
-    best.replace(chosen)
-    for _score, _index, frame in candidates:
-        frame.unlink(missing_ok=True)
-    return chosen
+    times = [max(0.0, min(duration - 0.1, duration * fraction)) for fraction in POSTER_CANDIDATES]
+    strip = extract_frames(mp4, times, folder / ".poster-frames.png")
+    try:
+        frames = posters.split_frames(open_image_safely(strip), len(times))
+    finally:
+        strip.unlink(missing_ok=True)
+    return posters.choose_poster_frame(frames)
 
 
 def derive_files(
@@ -188,10 +188,7 @@ def _make_media_files(
             original, files["mp4"], info, on_progress=lambda f: on_progress(0.05 + 0.85 * f)
         )
         frame = _best_poster_frame(files["mp4"], info.duration, folder)
-        try:
-            posters.poster_and_thumbnail(frame, files["poster"], files["thumb"])
-        finally:
-            frame.unlink(missing_ok=True)
+        posters.poster_and_thumbnail(frame, files["poster"], files["thumb"])
     else:
         if not info.has_audio:
             raise MediaRejected("This audio recording has no sound in it.")
