@@ -44,12 +44,13 @@ def test_cards_heads_and_copied_tails_join_without_drift(tmp_path: Path) -> None
     cards.render_title_card(tmp_path / "title.png", title="Whose Shoes? Cardiff")
     reel.make_still_clip(tmp_path / "title.png", tmp_path / "title.mp4", 3.0)
     pieces.append(reel.Piece(tmp_path / "title.mp4", video_duration(tmp_path / "title.mp4")))
-    # An audio reflection (a still card looped by copy, 7.3 s: not a whole number of GOPs)
-    # between two camera clips.
-    sources = [mediafiles.ipad_mp4(tmp_path / "a.mp4", seconds=9),
-               mediafiles.opus_webm(tmp_path / "voice.webm", seconds=7.3),
-               mediafiles.chromium_webm(tmp_path / "b.webm", seconds=7),
-               mediafiles.rotated_phone_mp4(tmp_path / "c.mp4", seconds=6)]  # fmt: skip
+    # An audio reflection (a still card looped by copy, 5.3 s: not a whole number of GOPs)
+    # between two camera clips; each but the upright phone's (all head) has a copied tail.
+    # The lengths are those other tests ask for too, so the generated clips are shared.
+    sources = [mediafiles.ipad_mp4(tmp_path / "a.mp4", seconds=7),
+               mediafiles.opus_webm(tmp_path / "voice.webm", seconds=5.3),
+               mediafiles.chromium_webm(tmp_path / "b.webm", seconds=5),
+               mediafiles.rotated_phone_mp4(tmp_path / "c.mp4")]  # fmt: skip
     cards.render_audio_card(tmp_path / "audio-card.png", perspective_label="Volunteer",
                             colour="#2a7236", prompt="What changed for you?")  # fmt: skip
     for index, source in enumerate(sources):
@@ -59,7 +60,7 @@ def test_cards_heads_and_copied_tails_join_without_drift(tmp_path: Path) -> None
             transcode_to_delivery_mp4(source, clip, info)
         else:
             audio_to_delivery_mp4(source, tmp_path / "audio-card.png", clip, info)
-            assert video_duration(clip) == pytest.approx(7.3, abs=0.1)
+            assert video_duration(clip) == pytest.approx(5.3, abs=0.1)
         width, height = probe_media(clip, max_seconds=90).display_size
         if reel.needs_fitting(width, height):
             landscape = tmp_path / f"land{index}.mp4"
@@ -85,3 +86,47 @@ def test_cards_heads_and_copied_tails_join_without_drift(tmp_path: Path) -> None
     decode = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(output), "-f", "null",
                              "-"], capture_output=True, text=True)  # fmt: skip
     assert decode.returncode == 0 and decode.stderr.strip() == ""
+
+
+def frame_hashes(*args: str) -> list[str]:
+    """The MD5 of every decoded frame ffmpeg's graph gives (``-f framemd5``)."""
+    argv = ["ffmpeg", "-nostdin", "-v", "error", *args, "-f", "framemd5", "-"]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=120).stdout
+    return [line.rsplit(",", 1)[1].strip() for line in out.splitlines() if line[:1] != "#"]
+
+
+@pytest.mark.parametrize("name", ["Siân", None])
+def test_the_lower_third_box_gives_the_frames_of_the_whole_overlay(
+    tmp_path: Path, name: str | None
+) -> None:
+    """make_head fades and lays over only the box the lower third covers: the frames are
+    exactly those of the whole 1280×720 overlay, faded and laid over as a whole."""
+    clip = mediafiles.ipad_mp4(tmp_path / "clip.mp4", seconds=4)
+    overlay = reel.render_lower_third(tmp_path / "lt.png", label="Volunteer", name=name,
+                                      colour="#2a7236")  # fmt: skip
+    box = reel._drawn_box(overlay)
+    left, top, right, bottom = box
+    assert 0 < right - left < 640 and 0 < bottom - top < 240  # a fraction of the frame
+    assert all(side % 2 == 0 for side in box)
+    head = ["-i", str(clip), "-loop", "1", "-framerate", "1", "-t", "5", "-i", str(overlay)]
+    whole = ["-i", str(clip), "-loop", "1", "-framerate", "30", "-t", "5", "-i", str(overlay)]
+    ours = reel.overlay_graph(box, 3.0).replace("[v];", "[v]").split("[0:a:0]")[0]
+    reference = (
+        "[1:v]format=rgba,fade=t=in:st=0.2:d=0.4:alpha=1,fade=t=out:st=2.000:d=0.4:alpha=1[lt];"
+        "[0:v:0][lt]overlay=0:0:eof_action=pass,setsar=1,format=yuv420p[v]"
+    )
+    frames = ["-map", "[v]", "-frames:v", "90"]
+    expected = frame_hashes(*whole, "-filter_complex", reference, *frames)
+    assert len(expected) == 90 and len(set(expected)) > 30  # the fades change the frames
+    assert frame_hashes(*head, "-filter_complex", ours, *frames) == expected
+
+
+def test_an_overlay_without_see_through_parts_is_laid_over_whole(tmp_path: Path) -> None:
+    from PIL import Image
+
+    opaque = tmp_path / "opaque.png"
+    Image.new("RGB", (320, 180), (20, 90, 40)).save(opaque)
+    assert reel._drawn_box(opaque) == (0, 0, 320, 180)
+    clear = tmp_path / "clear.png"
+    Image.new("RGBA", (320, 180), (0, 0, 0, 0)).save(clear)
+    assert reel._drawn_box(clear) == (0, 0, 320, 180)

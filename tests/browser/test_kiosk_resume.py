@@ -1,7 +1,7 @@
 """The kiosk page resumes a big upload after the server process is killed mid-way.
 
 A real `voxpop serve` (tests/serveprocess.py) in its own process group, the real kiosk page in
-Chromium paired with it, and a 20 MB WebM in the page's outbox. Chromium's DevTools network
+Chromium paired with it, and a 12 MB WebM in the page's outbox. Chromium's DevTools network
 throttling slows the page's uploads to a venue Wi-Fi pace (Chromium paces XHR request bodies
 under it), so the server can be SIGKILLed while a tus PATCH is half-way through. After a
 restart on the same instance and port the kiosk asks the server for its offset and sends only
@@ -28,8 +28,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.media]
 
 MB = 1024 * 1024
 CHUNK = 2 * MB  # static/kiosk/outbox.js CHUNK_SIZE
-UPLOAD_BYTES_PER_SECOND = 3_000_000  # a busy venue Wi-Fi: the 20 MB take needs ~7 s
-KILL_AFTER = 6 * MB  # on the server's disk: mid-way through the file and through a chunk
+UPLOAD_BYTES_PER_SECOND = 3_000_000  # a busy venue Wi-Fi: the 12 MB take needs ~4 s
+KILL_AFTER = 5 * MB  # on the server's disk: mid-way through the file and through a chunk
 RECORDING_URL = "/__test__/recording.webm"  # answered by page.route, never by the server
 
 # Put a recording in the outbox as kiosk.js's submit() does: the fields it builds (from the
@@ -74,14 +74,14 @@ def upload_offset(request: Request) -> int:
 
 
 @pytest.fixture(scope="module")
-def clip_20mb() -> Path:
-    return big_webm(TMP / "media" / "tus-20mb.webm", 20)
+def clip_12mb() -> Path:
+    return big_webm(TMP / "media" / "tus-12mb.webm", 12)
 
 
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[ServeProcess]:
     """`voxpop serve` on a fresh demo instance under tests/.tmp (no worker: only the upload
-    matters here, and a 20 MB transcode would compete with Chromium for the CPU)."""
+    matters here, and a 12 MB transcode would compete with Chromium for the CPU)."""
     server = ServeProcess.demo(tmp_path)
     server.serve_args = ("--no-worker",)
     try:
@@ -123,10 +123,10 @@ def staged_bytes(server: ServeProcess) -> int:
 def test_the_kiosk_resumes_after_the_server_is_killed(
     serve: ServeProcess,
     kiosk_context: Callable[..., BrowserContext],
-    clip_20mb: Path,
+    clip_12mb: Path,
 ) -> None:
-    size = clip_20mb.stat().st_size
-    assert size > 18 * MB
+    size = clip_12mb.stat().st_size
+    assert size > 11 * MB
     serve.start()
     # No service worker here: it is not what is tested, and page.route does not see the
     # requests a service worker makes on the page's behalf.
@@ -136,7 +136,7 @@ def test_the_kiosk_resumes_after_the_server_is_killed(
     page.on("pageerror", lambda error: js_errors.append(str(error)))
     pair(page, serve, "Foyer laptop")
     page.route(f"{serve.base}{RECORDING_URL}",
-               lambda route: route.fulfill(path=clip_20mb, content_type="video/webm"))  # fmt: skip
+               lambda route: route.fulfill(path=clip_12mb, content_type="video/webm"))  # fmt: skip
 
     patches = watch_patches(page)
     cdp = context.new_cdp_session(page)
@@ -148,9 +148,9 @@ def test_the_kiosk_resumes_after_the_server_is_killed(
 
     added = page.evaluate(ADD_RECORDING, RECORDING_URL)
     assert added["persisted"] and added["size"] == size
-    assert added["sha256"] == sha256(clip_20mb)
+    assert added["sha256"] == sha256(clip_12mb)
 
-    # Kill the server once more than 6 MB of the take are on its disk.
+    # Kill the server once more than 5 MB of the take are on its disk.
     deadline = time.monotonic() + 2 * SCREEN_TIMEOUT_MS / 1000
     while staged_bytes(serve) <= KILL_AFTER:
         assert time.monotonic() < deadline, f"the upload never got going: {outbox(page)}"

@@ -102,25 +102,56 @@ def make_head(
     The overlay fades in and out within the head, so the cut to the copied rest is invisible.
     (No fps filter: the clip is already 30 fps CFR, and the filter would drop the last frame.)
     """
-    fade = 0.4
-    overlay_time = max(0.5, seconds - 0.6)
     inputs = [
         Input(clip_mp4, options=("-ss", f"{start:.3f}"), max_seconds=seconds),
+        # Read once a second and repeated by the fps filter, not decoded 30 times a second.
         Input(overlay_png, whitelist=ffmpeg.STILL_WHITELIST,
-              options=("-loop", "1", "-framerate", str(profile.fps)), max_seconds=seconds + 1),
+              options=("-loop", "1", "-framerate", "1"), max_seconds=seconds + 1),
     ]  # fmt: skip
-    graph = (
-        f"[1:v]format=rgba,fade=t=in:st=0.2:d={fade}:alpha=1,"
-        f"fade=t=out:st={overlay_time - fade:.3f}:d={fade}:alpha=1[lt];"
-        f"[0:v:0][lt]overlay=0:0:eof_action=pass,setsar=1,format=yuv420p[v];"
-        f"[0:a:0]aresample={profile.sample_rate},"
-        f"aformat=sample_fmts=fltp:channel_layouts=stereo[a]"
-    )
+    graph = overlay_graph(_drawn_box(overlay_png), seconds, profile)
     frames = round(seconds * profile.fps)
     output_args = ["-filter_complex", graph, "-map", "[v]", "-map", "[a]",
                    "-frames:v", str(frames), *_video_codec_args(profile),
                    *_audio_codec_args(profile), *_container_args()]  # fmt: skip
     _encode(inputs, output_args, destination, seconds, profile, None, "preparing a reel clip")
+
+
+def overlay_graph(
+    box: tuple[int, int, int, int], seconds: float, profile: DeliveryProfile = DELIVERY
+) -> str:
+    """make_head's filter graph: input 1 (a still, at any rate) cropped to ``box``, faded in
+    and out within the head, and laid over input 0 at the box's place; input 0's sound
+    resampled to the delivery format. Only the box is faded and laid over, a fraction of the
+    frame."""
+    fade = 0.4
+    overlay_time = max(0.5, seconds - 0.6)
+    left, top, right, bottom = box
+    return (
+        f"[1:v]crop={right - left}:{bottom - top}:{left}:{top},fps={profile.fps},format=rgba,"
+        f"fade=t=in:st=0.2:d={fade}:alpha=1,"
+        f"fade=t=out:st={overlay_time - fade:.3f}:d={fade}:alpha=1[lt];"
+        f"[0:v:0][lt]overlay={left}:{top}:eof_action=pass,setsar=1,format=yuv420p[v];"
+        f"[0:a:0]aresample={profile.sample_rate},"
+        f"aformat=sample_fmts=fltp:channel_layouts=stereo[a]"
+    )
+
+
+def _drawn_box(overlay_png: Path, margin: int = 4) -> tuple[int, int, int, int]:
+    """The box (left, top, right, bottom) holding every visible pixel of an overlay, with a
+    see-through margin and even sides; the whole picture when nothing in it is see-through.
+
+    Laid over at its place, the box gives the very same frames as the whole picture (checked
+    frame by frame in tests/test_reel_pieces.py): the margin keeps the edge of the crop out of
+    the chroma subsampling of anything visible.
+    """
+    picture = images.open_image_safely(overlay_png)
+    box = picture.getchannel("A").getbbox() if picture.mode == "RGBA" else None
+    if box is None:
+        return 0, 0, picture.width, picture.height
+    left, top, right, bottom = box
+    return (max(0, (left - margin) // 2 * 2), max(0, (top - margin) // 2 * 2),
+            min(picture.width, right + margin + (right + margin) % 2),
+            min(picture.height, bottom + margin + (bottom + margin) % 2))  # fmt: skip
 
 
 def reel_frame(profile: DeliveryProfile = DELIVERY) -> tuple[int, int]:
