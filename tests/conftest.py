@@ -88,9 +88,12 @@ Flask.jinja_options = {**Flask.jinja_options, "bytecode_cache": _SharedTemplateC
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--screenshots",
-        default=os.environ.get("VOXPOP_SCREENSHOTS", str(TESTS / ".tmp" / "screenshots")),
-        help="folder for the browser tests' screenshots of the main screens at tablet, phone"
-        " and laptop sizes (default: $VOXPOP_SCREENSHOTS, else tests/.tmp/screenshots)",
+        default=os.environ.get("VOXPOP_SCREENSHOTS") or None,
+        metavar="DIR",
+        help="save the browser tests' screenshots of the main screens at tablet, phone and"
+        " laptop sizes in DIR, and refresh the README's pictures in docs/img (default:"
+        " $VOXPOP_SCREENSHOTS; none are taken without either, as the tests check nothing in"
+        " them)",
     )
 
 
@@ -105,6 +108,11 @@ def pytest_configure(config: pytest.Config) -> None:
     # The kiosk counts down 1 s before it records instead of 3 s (browser tests record dozens
     # of times); tests/test_kiosk_pages.py checks the default and the range.
     os.environ["VOXPOP_KIOSK_COUNTDOWN_SECONDS"] = "1"
+    # Screenshots only when asked for (tests/browser/conftest.py's shoot reads this).
+    if config.getoption("screenshots"):
+        os.environ["VOXPOP_SCREENSHOTS"] = str(Path(config.getoption("screenshots")).resolve())
+    else:
+        os.environ.pop("VOXPOP_SCREENSHOTS", None)
 
 
 # The test files that take longest, roughly longest first (measured with --durations=0 in a

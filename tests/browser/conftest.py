@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Locator, Page
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from tests.conftest import TMP
@@ -141,10 +141,28 @@ SCREEN_SIZES: dict[str, dict[str, Any]] = {
 @pytest.fixture(scope="session")
 def screenshot_dir(pytestconfig: pytest.Config) -> Path:
     """Where screenshots of the main screens go for a reviewer to look at (``--screenshots``
-    or ``VOXPOP_SCREENSHOTS``; tests/.tmp/screenshots by default)."""
-    folder = Path(pytestconfig.getoption("screenshots")).resolve()
+    or ``VOXPOP_SCREENSHOTS``; an empty folder in the run's scratch space when neither is
+    given, as then none are taken: see ``shoot``)."""
+    chosen = pytestconfig.getoption("screenshots")
+    folder = Path(chosen or TMP / "screenshots").resolve()
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def screenshots_wanted() -> bool:
+    """Whether this run was asked for screenshots (``--screenshots``, which tests/conftest.py
+    hands on as ``VOXPOP_SCREENSHOTS``)."""
+    return bool(os.environ.get("VOXPOP_SCREENSHOTS"))
+
+
+def shoot(target: Page | Locator, path: Path | str, **options: Any) -> None:
+    """Save a screenshot for a person to look at, when the run was asked for them.
+
+    No test checks anything in a screenshot, and each costs the browser a fraction of a
+    second, so a run without ``--screenshots`` takes none (nor rewrites docs/img).
+    """
+    if screenshots_wanted():
+        target.screenshot(path=str(path), **options)
 
 
 @pytest.fixture(scope="session")

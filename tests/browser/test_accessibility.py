@@ -20,7 +20,14 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.browser.conftest import SCREEN_SIZES, pair, wait_for_screen, wait_until_recorded
+from tests.browser.conftest import (
+    SCREEN_SIZES,
+    pair,
+    screenshots_wanted,
+    shoot,
+    wait_for_screen,
+    wait_until_recorded,
+)
 from tests.browser.test_kiosk_journey import begin, tick
 from tests.browser.test_kiosk_journey import give_consent as consent_on_kiosk
 from tests.conftest import add_reflection, check_captions, give_consent, process, run_queued
@@ -64,21 +71,24 @@ class Scan:
     found: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     scanned: list[str] = field(default_factory=list)
 
-    def __call__(self, page: Page, name: str, shoot: bool = False) -> None:
+    def __call__(self, page: Page, name: str, screenshot: bool = False) -> None:
         label = f"{self.lang}/{name}"
         page.wait_for_load_state("load")
         self.scanned.append(label)
         violations = axe_violations(page)
         if violations:
             self.found[label] = violations
-        if shoot:
+        if screenshot:
             self.screenshot(page, name)
 
     def screenshot(self, page: Page, name: str) -> None:
-        """The page at laptop, tablet and phone sizes (then back to the laptop)."""
+        """The page at laptop, tablet and phone sizes (then back to the laptop), when the run
+        was asked for screenshots."""
+        if not screenshots_wanted():
+            return
         for size in ("laptop", "tablet-landscape", "phone"):
             page.set_viewport_size(SCREEN_SIZES[size]["viewport"])
-            page.screenshot(path=str(self.screenshots / f"{name}-{self.lang}-{size}.png"))
+            shoot(page, path=str(self.screenshots / f"{name}-{self.lang}-{size}.png"))
         page.set_viewport_size(SCREEN_SIZES["laptop"]["viewport"])
 
     def report(self) -> str:
@@ -179,7 +189,7 @@ def with_lang(url: str, lang: str) -> str:
 def scan_public_pages(page: Page, site: Site, scan: Scan) -> None:
     """Logged out: home, setup, login, withdrawal (all three steps), the public archive."""
     url, lang = site.live.url, scan.lang
-    for path, name, shoot in [
+    for path, name, wanted in [
         ("/", "home", False),
         ("/setup", "setup", False),
         ("/login", "login", True),
@@ -190,7 +200,7 @@ def scan_public_pages(page: Page, site: Site, scan: Scan) -> None:
         ("/withdraw", "withdraw", True),  # last: the steps below go on from it
     ]:
         page.goto(with_lang(url + path, lang))
-        scan(page, name, shoot)
+        scan(page, name, wanted)
     page.locator("#code").fill(site.receipt)
     page.locator("#code").press("Enter")
     expect(page.locator("#confirm-withdraw")).to_be_visible()
@@ -208,7 +218,7 @@ def scan_staff_pages(page: Page, site: Site, scan: Scan) -> None:
     page.locator("#password").fill(PASSWORD)
     page.locator("#password").press("Enter")
     page.wait_for_url(f"{url}/studio/**", timeout=TIMEOUT_MS)
-    for path, name, shoot in [
+    for path, name, wanted in [
         ("/studio/", "studio", True),
         ("/studio/dashboard", "dashboard", True),
         ("/studio/compare", "compare", True),
@@ -229,7 +239,7 @@ def scan_staff_pages(page: Page, site: Site, scan: Scan) -> None:
         ("/studio/audit", "audit", False),
     ]:
         page.goto(with_lang(url + path, lang))
-        scan(page, name, shoot)
+        scan(page, name, wanted)
     # The review queue's shortcut list, open.
     page.goto(with_lang(f"{url}/review/", lang))
     page.wait_for_function("() => window.voxpopReview !== undefined")

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 from playwright.sync_api import Browser
 
-from tests.browser.conftest import SCREEN_TIMEOUT_MS, require_tool
+from tests.browser.conftest import SCREEN_TIMEOUT_MS, require_tool, shoot
 from tests.conftest import add_reflection, check_captions, give_consent, process, rows
 from voxpop.db import get_db
 from voxpop.publishing.export import export_site
@@ -141,7 +141,7 @@ def test_the_exported_site_is_searchable_offline(
         "() => document.querySelectorAll('#search-results > li').length === 1",
         timeout=SCREEN_TIMEOUT_MS,
     )
-    page.screenshot(path=str(Path("docs/img/archive-export-search.png")), full_page=True)
+    shoot(page, path=str(Path("docs/img/archive-export-search.png")), full_page=True)
 
     page.get_by_role("link", name="Cymraeg").click()
     page.wait_for_url("**/cy/search.html", timeout=SCREEN_TIMEOUT_MS)

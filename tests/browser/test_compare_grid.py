@@ -10,7 +10,7 @@ from typing import Any
 from playwright.sync_api import Browser, expect
 
 from tests.archivedata import add_archived
-from tests.browser.conftest import SCREEN_TIMEOUT_MS, LiveKiosk, log_in, require_tool
+from tests.browser.conftest import SCREEN_TIMEOUT_MS, LiveKiosk, log_in, require_tool, shoot
 from tests.recordday import PUBLISHED_QUOTES, a_day_of_voices
 from tests.test_compare import SHARED
 from voxpop import models
@@ -52,7 +52,7 @@ def test_the_grid_side_by_side(
         "element => getComputedStyle(element).borderLeftColor"
     )
     assert border == "rgb(42, 114, 54)"
-    page.screenshot(path="docs/img/compare-grid.png", full_page=False)
+    shoot(page, path="docs/img/compare-grid.png", full_page=False)
 
     page.locator('tr[data-perspective="volunteer"] .terms a', has_text="community fridge").click()
     page.wait_for_url("**/review/?perspective=volunteer&q=community+fridge",

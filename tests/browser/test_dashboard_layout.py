@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import log_in
+from tests.browser.conftest import log_in, shoot
 from voxpop import models
 from voxpop.db import get_db
 
@@ -166,7 +166,7 @@ def test_dashboard_fits_one_screen(
     assert page_fits(page)[0] <= inner_height
     if screenshot:
         DOCS_IMG.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(DOCS_IMG / screenshot))
+        shoot(page, path=str(DOCS_IMG / screenshot))
     assert errors == []
     context.close()
 

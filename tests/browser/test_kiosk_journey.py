@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import SCREEN_TIMEOUT_MS, wait_for_screen, wait_until_recorded
+from tests.browser.conftest import SCREEN_TIMEOUT_MS, shoot, wait_for_screen, wait_until_recorded
 from voxpop import models
 
 pytestmark = [pytest.mark.browser, pytest.mark.media]
@@ -206,7 +206,7 @@ def test_video_journey_stops_at_the_maximum_length(kiosk_page: Callable[..., Kio
     wait_for_screen(page, "perspective")
     expect(page.locator("[data-perspective]")).to_have_count(8)
     DOCS_IMG.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(DOCS_IMG / "kiosk-perspectives.png"))
+    shoot(page, path=str(DOCS_IMG / "kiosk-perspectives.png"))
     page.click("section[data-screen=perspective] [data-action=back]")
     wait_for_screen(page, "attract")
 
@@ -217,7 +217,7 @@ def test_video_journey_stops_at_the_maximum_length(kiosk_page: Callable[..., Kio
     expect(page.locator("#rec-timer")).to_contain_text("/ 00:05")
     # Screenshot while recording: the preview goes black once the camera stops.
     wait_until_recorded(page, 2)
-    page.screenshot(path=str(DOCS_IMG / "kiosk-recording.png"))
+    shoot(page, path=str(DOCS_IMG / "kiosk-recording.png"))
 
     # Nobody presses Stop: the kiosk stops by itself at the event's maximum length.
     wait_for_screen(page, "review", timeout=SCREEN_TIMEOUT_MS + 5_000)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import SCREEN_SIZES, wait_for_screen, wait_until_recorded
+from tests.browser.conftest import SCREEN_SIZES, shoot, wait_for_screen, wait_until_recorded
 from tests.browser.test_kiosk_journey import begin, give_consent, tick
 
 pytestmark = [pytest.mark.browser, pytest.mark.media]
@@ -116,7 +116,7 @@ def test_the_consent_screen_hides_nothing_behind_its_bar(
 ) -> None:
     page = open_at(kiosk_page, size)
     begin(page, "volunteer")
-    page.screenshot(path=str(screenshot_dir / f"kiosk-consent-{size}.png"))
+    shoot(page, path=str(screenshot_dir / f"kiosk-consent-{size}.png"))
 
     # The hint that says why Next is greyed out shows whole, beside Back/Next, not under them.
     hint = visible(page, "#consent-hint")
@@ -216,7 +216,7 @@ def test_the_record_screen_shows_the_whole_frame_and_start_in_reach(
     page = open_at(kiosk_page, size)
     begin(page, "volunteer")
     give_consent(page, ["archive"])
-    page.screenshot(path=str(screenshot_dir / f"kiosk-mode-{size}.png"))
+    shoot(page, path=str(screenshot_dir / f"kiosk-mode-{size}.png"))
     page.click("[data-mode=video]")
     wait_for_screen(page, "record")
     expect(page.locator("#record-start")).to_be_enabled(timeout=SCREEN_TIMEOUT_MS)
@@ -236,7 +236,7 @@ def test_the_record_screen_shows_the_whole_frame_and_start_in_reach(
     assert_in_reach(page, "#record-stop", size)
     rec = visible(page, "#rec-indicator")
     assert rec is not None and rec["whole"], rec
-    page.screenshot(path=str(screenshot_dir / f"kiosk-recording-{size}.png"))
+    shoot(page, path=str(screenshot_dir / f"kiosk-recording-{size}.png"))
     page.click("#record-stop")
     wait_for_screen(page, "review")
 
@@ -259,7 +259,7 @@ def test_the_text_screen_hides_nothing_behind_its_bar(
     assert overlap(seen, box(page, "section[data-screen=text] .bar")) == 0
     submit = visible(page, "#text-submit")
     assert submit is not None and submit["whole"] and submit["on_top"], submit
-    page.screenshot(path=str(screenshot_dir / f"kiosk-text-{size}.png"))
+    shoot(page, path=str(screenshot_dir / f"kiosk-text-{size}.png"))
 
     # The thank-you screen: the receipt code, its QR code and "Done" all on screen at once.
     page.click("#text-submit")
@@ -268,7 +268,7 @@ def test_the_text_screen_hides_nothing_behind_its_bar(
         "() => { const img = document.getElementById('receipt-qr');"
         " return !img.hidden && img.complete && img.naturalWidth > 0; }"
     )
-    page.screenshot(path=str(screenshot_dir / f"kiosk-thanks-{size}.png"))
+    shoot(page, path=str(screenshot_dir / f"kiosk-thanks-{size}.png"))
     assert_in_reach(page, "#receipt-code", size, thumb=False)
     assert_in_reach(page, "#receipt-qr", size, thumb=False)
     assert_in_reach(page, "section[data-screen=thanks] [data-action=done]", size)

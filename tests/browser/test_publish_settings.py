@@ -9,7 +9,7 @@ from typing import Any
 
 from playwright.sync_api import Browser, expect
 
-from tests.browser.conftest import LiveKiosk, staff_page
+from tests.browser.conftest import LiveKiosk, shoot, staff_page
 
 
 def test_the_public_address_of_the_archive(
@@ -31,7 +31,7 @@ def test_the_public_address_of_the_archive(
     )
     expect(address).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#s3-bucket")).to_have_value("whose-shoes-archive")
-    page.screenshot(path=str(screenshot_dir / "publish-public-address-refused.png"), full_page=True)
+    shoot(page, path=str(screenshot_dir / "publish-public-address-refused.png"), full_page=True)
 
     address.fill("https://archive.example.org/whose-shoes")
     page.get_by_role("button", name="Save publishing settings").click()
@@ -42,6 +42,6 @@ def test_the_public_address_of_the_archive(
     )
     link = page.locator("#archive-address a")
     expect(link).to_have_attribute("href", "https://archive.example.org/whose-shoes/index.html")
-    page.screenshot(path=str(screenshot_dir / "publish-public-address.png"), full_page=True)
+    shoot(page, path=str(screenshot_dir / "publish-public-address.png"), full_page=True)
     assert not errors
     page.context.close()

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import log_in, wait_until_playing
+from tests.browser.conftest import log_in, shoot, wait_until_playing
 from tests.browser.test_review_keyboard import seed_text_reflections
 from tests.conftest import add_reflection, ffmpeg, give_consent, made_in_place, process
 from voxpop import models
@@ -284,7 +284,7 @@ def test_preview_plays_the_sequence_in_order(
     expect(page.locator("#preview-play")).to_have_attribute("aria-pressed", "false")
     assert current_index(page) == 4
     DOCS_IMG.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(DOCS_IMG / "reel-builder.png"), full_page=True)
+    shoot(page, path=str(DOCS_IMG / "reel-builder.png"), full_page=True)
 
     # A reorder (Alt+↑ on the written reflection) redraws the timeline in the new order.
     page.locator(f'#reel-items > li[data-id="{text}"]').focus()

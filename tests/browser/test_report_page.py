@@ -11,7 +11,7 @@ from pathlib import Path
 from playwright.sync_api import Browser, expect
 
 from tests.archivedata import add_archived
-from tests.browser.conftest import SCREEN_TIMEOUT_MS, LiveKiosk, log_in
+from tests.browser.conftest import SCREEN_TIMEOUT_MS, LiveKiosk, log_in, shoot
 from tests.conftest import run_queued
 from voxpop import models
 from voxpop.db import get_db
@@ -45,7 +45,7 @@ def test_a_report_is_made_in_the_background_and_downloaded(
     expect(item).to_have_attribute("data-state", "making")
     expect(item).to_contain_text("Cymraeg · internal")
     expect(item.locator("progress")).to_be_visible()
-    page.screenshot(path=str(screenshot_dir / "export-report-waiting.png"))
+    shoot(page, path=str(screenshot_dir / "export-report-waiting.png"))
 
     # The worker makes it while the page is open; the page follows without a reload.
     page.evaluate("() => { window.__sameDocument = true; }")
@@ -57,7 +57,7 @@ def test_a_report_is_made_in_the_background_and_downloaded(
     expect(item).to_have_attribute("data-state", "ready")
     expect(page.locator("#report-announce")).to_contain_text("Made")
     assert page.evaluate("() => window.__sameDocument === true")
-    page.screenshot(path=str(screenshot_dir / "export-report-ready.png"))
+    shoot(page, path=str(screenshot_dir / "export-report-ready.png"))
 
     with page.expect_download() as info:
         download_link.click()

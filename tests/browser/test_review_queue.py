@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import log_in, wait_until_paused, wait_until_playing
+from tests.browser.conftest import log_in, shoot, wait_until_paused, wait_until_playing
 from tests.browser.test_review_keyboard import current_id, seed_text_reflections
 from tests.conftest import add_reflection, give_consent, process
 from voxpop import models
@@ -83,7 +83,7 @@ def test_a_clip_plays_in_its_card_and_the_skip_link_reaches_it(
         " && t.cues.length === 1 && t.cues[0].text === 'We shared power'; }",
         timeout=TIMEOUT_MS,
     )
-    page.screenshot(path=str(screenshot_dir / "review-queue-playing-laptop.png"))
+    shoot(page, path=str(screenshot_dir / "review-queue-playing-laptop.png"))
     # Enter again pauses it.
     page.keyboard.press("Enter")
     wait_until_paused(page, "video.inline-player")
@@ -113,7 +113,7 @@ def test_single_key_shortcuts_can_be_turned_off(
     search = page.get_by_label("Search text and transcripts")
     size = search.bounding_box()
     assert size is not None and size["width"] >= 320 and size["height"] >= 40, size
-    page.screenshot(path=str(screenshot_dir / "review-queue-laptop.png"))
+    shoot(page, path=str(screenshot_dir / "review-queue-laptop.png"))
 
     # The shortcut list says how to turn them off.
     page.locator("body").press("?")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.browser.conftest import log_in, wait_until_at
+from tests.browser.conftest import log_in, shoot, wait_until_at
 from tests.conftest import add_reflection, give_consent, process
 from voxpop import models
 from voxpop.archive import service as archive
@@ -91,7 +91,7 @@ def test_the_transcript_follows_the_clip_and_the_facilitator_checks_it(
     # Edit takes the facilitator to that caption's words.
     page.get_by_role("link", name="Edit caption 2").click()
     expect(page.locator("#cue-text-2")).to_be_focused()
-    page.screenshot(path="docs/img/review-transcript.png", full_page=True)
+    shoot(page, path="docs/img/review-transcript.png", full_page=True)
 
     # Checked: the clip may now go online; who checked it is shown.
     with app.app_context():

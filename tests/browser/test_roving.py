@@ -15,7 +15,13 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import SCREEN_TIMEOUT_MS, rows, wait_for_screen, wait_until_recorded
+from tests.browser.conftest import (
+    SCREEN_TIMEOUT_MS,
+    rows,
+    shoot,
+    wait_for_screen,
+    wait_until_recorded,
+)
 from tests.browser.test_kiosk_journey import kiosk_config, outbox, submit, tick, wait_until_sent
 
 pytestmark = [pytest.mark.browser, pytest.mark.media]
@@ -92,7 +98,7 @@ def to_mode_screen(page: Page, perspective: str, purposes: list[str]) -> None:
     """From the perspective screen, through the question and the consent read aloud."""
     wait_for_screen(page, "perspective")
     expect(page.locator("#perspective-title")).to_have_text("Whose shoes are they in today?")
-    page.screenshot(path=str(SCREENS / "roving-perspective.png"))
+    shoot(page, path=str(SCREENS / "roving-perspective.png"))
     page.click(f"[data-perspective='{perspective}']")
     wait_for_screen(page, "prompt")
     expect(page.locator("#prompt-title")).to_have_text("The question to ask")
@@ -106,13 +112,13 @@ def to_mode_screen(page: Page, perspective: str, purposes: list[str]) -> None:
         expect(box).not_to_be_checked()  # nothing left over from the last person
     for purpose in purposes:
         tick(page, purpose)
-    page.screenshot(path=str(SCREENS / "roving-consent.png"))
+    shoot(page, path=str(SCREENS / "roving-consent.png"))
     page.click("#consent-next")
     wait_for_screen(page, "mode")
     expect(page.locator("#mode-title")).to_have_text("How will you record?")
     # Video or audio; typing is only the way out when neither device works.
     expect(page.locator("[data-mode=text]")).to_have_count(0)
-    page.screenshot(path=str(SCREENS / "roving-mode.png"))
+    shoot(page, path=str(SCREENS / "roving-mode.png"))
 
 
 def record(page: Page, mode: str, screenshot: Path | None = None) -> None:
@@ -143,7 +149,7 @@ def record(page: Page, mode: str, screenshot: Path | None = None) -> None:
         assert_in_reach(page, "#preview")
     wait_until_recorded(page, 2)
     if screenshot is not None:  # while recording: the preview goes black once it stops
-        page.screenshot(path=str(screenshot))
+        shoot(page, path=str(screenshot))
     page.click("#record-stop")
     wait_for_screen(page, "review")
 
@@ -159,11 +165,11 @@ def test_an_interviewer_records_two_people_on_a_phone(
 
     # The first time, the phone asks who is interviewing; then the interviewer's home screen.
     expect(page.locator("#interviewer-cancel")).to_be_hidden()  # nothing to go back to
-    page.screenshot(path=str(SCREENS / "roving-interviewer.png"))
+    shoot(page, path=str(SCREENS / "roving-interviewer.png"))
     set_interviewer(page, "  Gwen   Jones ", "Gwen Jones")
     expect(page.locator("section[data-screen=roving] #outbox-status")).to_have_count(1)
     assert_in_reach(page, "#next-interview")
-    page.screenshot(path=str(SCREENS / "roving-home.png"))
+    shoot(page, path=str(SCREENS / "roving-home.png"))
     page.click("#next-interview")
 
     # First person: video.
@@ -174,9 +180,9 @@ def test_an_interviewer_records_two_people_on_a_phone(
     to_mode_screen(page, "volunteer", ["archive", "online"])
     record(page, "video", screenshot=SCREENS / "roving-record.png")
     expect(page.locator("#review-video")).to_be_visible()
-    page.screenshot(path=str(SCREENS / "roving-review.png"))
+    shoot(page, path=str(SCREENS / "roving-review.png"))
     first = submit(page)  # big receipt code and its QR, drawn on the phone
-    page.screenshot(path=str(SCREENS / "roving-receipt.png"))
+    shoot(page, path=str(SCREENS / "roving-receipt.png"))
 
     code_box = assert_in_reach(page, "#receipt-code")
     qr_box = assert_in_reach(page, "#receipt-qr")

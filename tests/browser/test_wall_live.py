@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.archivedata import add_archived, query
+from tests.browser.conftest import shoot
 from voxpop import models
 from voxpop.db import get_db
 from voxpop.reflection.intake.receipts import new_receipt_code
@@ -241,13 +242,13 @@ def test_the_wall_fits_a_projector_and_a_laptop_screen(
         expect(wall.locator("#wall-quote")).to_contain_text("good day")
         expect(wall.locator("#wall-name")).to_have_text("— Megan")
         assert fits_without_scrolling(wall), size
-        wall.screenshot(path=str(DOCS_IMG / f"wall-quote-{size}.png"), animations="disabled")
+        shoot(wall, path=str(DOCS_IMG / f"wall-quote-{size}.png"), animations="disabled")
 
         show(wall, ids["welsh"])
         expect(wall.locator("#wall-quote")).to_have_attribute("lang", "cy")
         expect(wall.locator("#wall-quote")).to_have_class("wall-quote wall-quote-long")
         assert fits_without_scrolling(wall), size
-        wall.screenshot(path=str(DOCS_IMG / f"wall-welsh-{size}.png"), animations="disabled")
+        shoot(wall, path=str(DOCS_IMG / f"wall-welsh-{size}.png"), animations="disabled")
 
         # The clip plays muted, with its checked captions showing.
         show(wall, ids["video"])
@@ -261,7 +262,7 @@ def test_the_wall_fits_a_projector_and_a_laptop_screen(
             timeout=TIMEOUT_MS,
         )
         assert fits_without_scrolling(wall), size
-        wall.screenshot(path=str(DOCS_IMG / f"wall-clip-{size}.png"), animations="disabled")
+        shoot(wall, path=str(DOCS_IMG / f"wall-clip-{size}.png"), animations="disabled")
     assert errors == []
 
 
