@@ -100,7 +100,8 @@ def make_head(
     """Re-encode ``seconds`` of a clip from keyframe ``start`` with the lower third on top.
 
     The overlay fades in and out within the head, so the cut to the copied rest is invisible.
-    (No fps filter: the clip is already 30 fps CFR, and the filter would drop the last frame.)
+    (No fps filter on the clip: it is already 30 fps CFR, and the filter would drop its last
+    frame; only the still overlay goes through one.)
     """
     inputs = [
         Input(clip_mp4, options=("-ss", f"{start:.3f}"), max_seconds=seconds),
