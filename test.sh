@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run voxpop's whole test suite, installing what the tests need first (ffmpeg, Debian's
-# Chromium for the real-browser kiosk tests, WebKitGTK + Xvfb + GStreamer for the WebKit engine
-# tests, the Python test dependencies).
+# Chromium headless shell for the real-browser kiosk tests, WebKitGTK + Xvfb + GStreamer for
+# the WebKit engine tests, the Python test dependencies).
 # Usage: ./test.sh [pytest options]
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -15,7 +15,7 @@ mkdir -p tests/.tmp
 # quicker too). The ensure_* lines below then find them present, or try again and warn.
 missing=""
 command -v ffmpeg >/dev/null 2>&1 || missing="$missing ffmpeg"
-command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+command -v chromium-headless-shell >/dev/null 2>&1 || missing="$missing chromium-headless-shell"
 webkit_test_tools_present || missing="$missing $WEBKIT_TEST_PACKAGES"
 command -v espeak-ng >/dev/null 2>&1 || missing="$missing espeak-ng"
 report_libraries_present || missing="$missing $REPORT_PACKAGES"
@@ -31,8 +31,8 @@ if [ -n "$apt_pid" ]; then
   wait "$apt_pid" || { warn "apt-get failed (tests/.tmp/apt.log):"; tail -5 tests/.tmp/apt.log >&2; }
 fi
 ensure_tool ffmpeg ffmpeg "real media in tests" || warn "ffmpeg missing: media tests will be skipped"
-ensure_tool chromium chromium "real-browser kiosk tests" \
-  || warn "Chromium missing: browser tests will be skipped (in CI they fail instead)"
+ensure_tool chromium-headless-shell chromium-headless-shell "real-browser kiosk tests" \
+  || warn "Chromium (headless shell) missing: browser tests are skipped (in CI they fail)"
 ensure_webkit_test_tools \
   || warn "WebKitGTK missing: WebKit engine tests will be skipped (in CI they fail instead)"
 ensure_tool espeak-ng espeak-ng "known English speech for the speech tests" \

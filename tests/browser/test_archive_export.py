@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 from playwright.sync_api import Browser
 
-from tests.browser.conftest import SCREEN_TIMEOUT_MS, require_tool, shoot
+from tests.browser.conftest import SCREEN_TIMEOUT_MS, shoot
 from tests.conftest import add_reflection, check_captions, give_consent, process, rows
 from voxpop.db import get_db
 from voxpop.publishing.export import export_site
@@ -36,7 +36,6 @@ def test_exported_site_works_from_file_urls(
     webm_clip: Path,
     tmp_path: Path,
 ) -> None:
-    require_tool(Path("/usr/bin/chromium").exists(), "/usr/bin/chromium")
     video = add_reflection(app, "video", webm_clip, perspective="front-line-staff")
     text = add_reflection(app, "text", text="Sharing power is hard, and worth it.",
                           perspective="front-line-staff")  # fmt: skip
@@ -104,7 +103,6 @@ def test_the_exported_site_is_searchable_offline(
     from file://, under the page's own policy (script-src 'self'; a violation fails the test)."""
     from tests.archivedata import add_archived
 
-    require_tool(Path("/usr/bin/chromium").exists(), "/usr/bin/chromium")
     vtt = ("WEBVTT\n\n00:00:00.000 --> 00:00:02.000\nThe bus timetable was ours.\n\n"
            "00:00:03.000 --> 00:00:05.000\nNext time we ask the café first.\n")  # fmt: skip
     video = add_archived(app, "video", perspective="volunteer", transcript=vtt)

@@ -4,13 +4,12 @@ reflections in the review queue, and a screenshot for the docs."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Browser, expect
 
 from tests.archivedata import add_archived
-from tests.browser.conftest import SCREEN_TIMEOUT_MS, LiveKiosk, log_in, require_tool, shoot
+from tests.browser.conftest import SCREEN_TIMEOUT_MS, LiveKiosk, log_in, shoot
 from tests.recordday import PUBLISHED_QUOTES, a_day_of_voices
 from tests.test_compare import SHARED
 from voxpop import models
@@ -24,7 +23,6 @@ def test_the_grid_side_by_side(
     browser_context_args: dict[str, Any],
     live_kiosk_factory: Callable[..., LiveKiosk],
 ) -> None:
-    require_tool(Path("/usr/bin/chromium").exists(), "/usr/bin/chromium")
     live = live_kiosk_factory()
     app = live.app
     a_day_of_voices(app)

@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 from playwright.sync_api import Browser
 
-from tests.browser.conftest import SCREEN_TIMEOUT_MS, require_tool
+from tests.browser.conftest import SCREEN_TIMEOUT_MS
 from tests.conftest import (
     Auth,
     add_reflection,
@@ -48,7 +48,6 @@ def test_the_published_archive_plays_from_the_bucket(
     webm_clip: Path,
     s3_server: SeaweedS3,  # noqa: F811
 ) -> None:
-    require_tool(Path("/usr/bin/chromium").exists(), "/usr/bin/chromium")
     if s3_server.process is None:
         s3_server.start()
     video = add_reflection(app, "video", webm_clip, perspective="volunteer")
