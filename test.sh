@@ -40,6 +40,11 @@ ensure_tool espeak-ng espeak-ng "known English speech for the speech tests" \
 ensure_report_libraries \
   || warn "Pango missing: the PDF report tests (tests/test_report.py) will fail"
 
+# voxpop's own modules and the tests' are compiled once and kept (in the git-ignored
+# __pycache__ folders) even where PYTHONDONTWRITEBYTECODE is set, as on some CI machines: the
+# run starts a hundred and more Python processes (workers, `voxpop` commands, servers).
+unset PYTHONDONTWRITEBYTECODE
+
 # Scratch space (test instances, media, browser profiles: about a gigabyte, written and
 # fsync'd over and over) on a RAM disk when the machine has one with 4 GB to spare, which
 # takes about a sixth off the run; else tests/.tmp. It is removed after a passing run and kept

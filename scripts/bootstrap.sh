@@ -75,7 +75,13 @@ install_with_uv() {
     uv=.venv/bin/uv
   fi
   # Copies, not links into uv's cache: .venv must not depend on a cache someone may clear.
-  UV_LINK_MODE=copy "$uv" pip install --quiet --python .venv/bin/python -e "$spec" \
+  # Compiled to bytecode as pip does (uv does not by default): where PYTHONDONTWRITEBYTECODE
+  # is set, as on some CI machines, Python otherwise compiles every module it imports from
+  # source again in every process: Flask, Werkzeug, boto3… for each `voxpop` command and test
+  # worker (measured: tests/test_pairing_links.py, four `voxpop serve` starts, took 25 CPU-s
+  # instead of 15).
+  UV_LINK_MODE=copy "$uv" pip install --quiet --compile-bytecode --python .venv/bin/python \
+    -e "$spec" \
     || { warn "uv could not install the Python dependencies; trying pip"; return 1; }
 }
 
