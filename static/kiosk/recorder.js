@@ -231,7 +231,7 @@
       startedAt: 0,
       timers: [],
       meterFrame: 0,
-      meterWidth: "0%", // the level bar's width as last drawn
+      meterPercent: 0, // the level bar's width as last drawn, in percent
       source: null, // MediaStreamAudioSourceNode feeding the analyser
       requestId: 0, // guards against getUserMedia answering after the delegate moved on
     };
@@ -357,12 +357,14 @@
         // so ordinary speech (-35 to -10 dBFS) fills about half to most of the bar.
         var decibels = 20 * Math.log10(Math.max(rms, 1e-6));
         var level = Math.max(0, Math.min(1, (decibels + 60) / 60));
-        // Drawn only when the bar moves by a whole percent: a steady sound (or silence) costs
-        // the tablet no repaint sixty times a second while the camera preview runs.
-        var width = Math.round(level * 100) + "%";
-        if (width !== media.meterWidth) {
-          media.meterWidth = width;
-          el.levelMeter.style.width = width;
+        // Drawn only when the bar moves by two percent or more (a change a delegate can see):
+        // a steady sound, or silence, costs the tablet no repaint sixty times a second while
+        // the camera preview runs, and the bar does not shimmer between two widths.
+        var percent = Math.round(level * 100);
+        var moved = Math.abs(percent - media.meterPercent) >= 2;
+        if (moved || (percent === 0) !== (media.meterPercent === 0)) {
+          media.meterPercent = percent;
+          el.levelMeter.style.width = percent + "%";
         }
         media.meterFrame = window.requestAnimationFrame(tick);
       };
@@ -403,7 +405,7 @@
       media.stream = null;
       el.preview.srcObject = null;
       el.levelMeter.style.width = "0%";
-      media.meterWidth = "0%";
+      media.meterPercent = 0;
       media.recording = false;
       section.classList.remove("is-recording");
     }

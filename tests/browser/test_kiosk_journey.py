@@ -70,6 +70,15 @@ def give_consent(page: Page, purposes: list[str], first_name: str | None = None)
     wait_for_screen(page, "mode")
 
 
+# How many times the level bar's style changes in a second.
+METER_WRITES_IN_A_SECOND = """() => new Promise(resolve => {
+  let writes = 0;
+  const watch = new MutationObserver(records => { writes += records.length; });
+  watch.observe(document.getElementById("level-meter"), {attributes: true});
+  setTimeout(() => { watch.disconnect(); resolve(writes); }, 1000);
+})"""
+
+
 def start_recording(page: Page, mode: str) -> None:
     """Choose video or audio, wait for the devices, and start recording (after 3-2-1)."""
     page.click(f"[data-mode={mode}]")
@@ -80,6 +89,8 @@ def start_recording(page: Page, mode: str) -> None:
         "() => parseFloat(document.getElementById('level-meter').style.width) > 0",
         timeout=SCREEN_TIMEOUT_MS,
     )
+    # ...and is redrawn only when it moves: a steady tone is not sixty repaints a second.
+    assert page.evaluate(METER_WRITES_IN_A_SECOND) < 10
     page.click("#record-start")
     expect(page.locator("#countdown")).to_be_visible()
     expect(page.locator("#rec-indicator")).to_be_visible(timeout=SCREEN_TIMEOUT_MS)
