@@ -3,11 +3,14 @@ clients for each audience, and small generated media files."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 import shutil
 import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -22,6 +25,7 @@ from flask.testing import FlaskClient
 
 from voxpop import create_app, jobs, models
 from voxpop.db import connect, database_path, get_db, transaction, utcnow
+from voxpop.media.tools import ffmpeg_version
 
 TESTS = Path(__file__).resolve().parent
 # Scratch space for the run: test instances, media, browser profiles. ./test.sh points
@@ -148,7 +152,54 @@ LONGEST_FIRST = (
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     rank = {path: index for index, path in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
+
+    def order(item: pytest.Item) -> tuple[bool, int]:
+        # While Debian's packages are still installing, the files that need none go first.
+        waits = bool(PACKAGES_PENDING) and item.get_closest_marker("python_only") is None
+        return waits, rank.get(item.nodeid.split("::", 1)[0], len(rank))
+
+    items.sort(key=order)
+
+
+# -- tests that run while ./test.sh is still installing Debian's packages --------------------
+#
+# On a fresh machine apt-get takes about a minute (ffmpeg, Chromium, WebKitGTK, GStreamer),
+# where the Python side is ready in about 20 s. ./test.sh then starts the tests at once and
+# names in VOXPOP_TEST_SYSTEM_PACKAGES the file it writes when apt-get is done. The files
+# marked ``python_only`` (``pytestmark = pytest.mark.python_only``: no program but Python, no
+# media tool, no browser) run first, and every other test waits for that file. A python_only
+# test runs with only the venv's folder on its PATH in every run, not only on a fresh machine,
+# so a file that needs a program fails wherever it runs rather than only in CI.
+PACKAGES_PENDING = os.environ.get("VOXPOP_TEST_SYSTEM_PACKAGES")
+PACKAGES_WAIT_SECONDS = 30 * 60
+
+
+@functools.cache
+def _wait_for_packages() -> None:
+    """Once per process: wait until ./test.sh has installed Debian's packages."""
+    assert PACKAGES_PENDING is not None
+    deadline = time.monotonic() + PACKAGES_WAIT_SECONDS
+    while not Path(PACKAGES_PENDING).exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    ffmpeg_version.cache_clear()  # looked for (and cached) before ffmpeg was there
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if PACKAGES_PENDING and item.get_closest_marker("python_only") is None:
+        _wait_for_packages()
+
+
+@pytest.fixture(autouse=True)
+def _python_only(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A python_only test finds no program on its PATH but the venv's (Python, SeaweedFS)."""
+    if request.node.get_closest_marker("python_only") is None:
+        yield
+        return
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent))
+    ffmpeg_version.cache_clear()
+    yield
+    ffmpeg_version.cache_clear()
 
 
 def _app_config(root: Path) -> dict[str, Any]:
@@ -315,7 +366,7 @@ def stored_files(app: Flask) -> dict[str, list[str]]:
 # -- real media, generated with ffmpeg -------------------------------------------------------
 
 requires_ffmpeg = pytest.mark.skipif(
-    shutil.which("ffmpeg") is None and not os.environ.get("CI"),
+    shutil.which("ffmpeg") is None and not os.environ.get("CI") and not PACKAGES_PENDING,
     reason="ffmpeg is not installed (./test.sh installs it)",
 )
 

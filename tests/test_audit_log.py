@@ -7,11 +7,14 @@ import csv
 import io
 import re
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.archivedata import add_archived
 from tests.conftest import Auth, csrf_from
+
+pytestmark = pytest.mark.python_only
 
 CODES = re.compile(r"reflection\.\w+|review_state|\btrue\b|\bfalse\b|captions_required")
 

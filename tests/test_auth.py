@@ -7,6 +7,8 @@ from werkzeug.security import generate_password_hash
 
 from tests.conftest import csrf_from
 
+pytestmark = pytest.mark.python_only
+
 
 def test_login_and_logout(auth, client) -> None:
     response = auth.login("organiser")

@@ -10,6 +10,7 @@ import re
 import sqlite3
 from pathlib import Path
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -20,6 +21,8 @@ from voxpop.archive import service as archive
 from voxpop.db import get_db
 from voxpop.publishing.export import export_site
 from voxpop.reflection import search
+
+pytestmark = pytest.mark.python_only
 
 VTT = (
     "WEBVTT\n\n1\n00:00:00.000 --> 00:00:02.000\nWe co-produced the timetable together.\n\n"

@@ -19,6 +19,8 @@ from voxpop.media import cards, images, posters, typesetting
 from voxpop.media.images import UnsafeImage
 from voxpop.media.typesetting import CardError
 
+pytestmark = pytest.mark.python_only
+
 WELSH = "Dŵr, tŷ, â chroeso — ŵŷâ"
 WELSH_LETTERS = "ŵŷâêîôûẁẃẅỳŴŶÂÊÎÔÛẀẂẄỲ"
 LONG_TEXT = " ".join(["Gwrandewch ar bobl sy'n byw'r profiad cyn newid y gwasanaeth."] * 60)

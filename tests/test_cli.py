@@ -12,6 +12,8 @@ from tests.conftest import rows
 from voxpop import create_app
 from voxpop.cli import main
 
+pytestmark = pytest.mark.python_only
+
 
 @pytest.fixture
 def instance_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

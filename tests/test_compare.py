@@ -13,6 +13,8 @@ from voxpop.db import get_db
 from voxpop.record import compare, rows
 from voxpop.record.compare import Row
 
+pytestmark = pytest.mark.python_only
+
 
 def grid_of(app: Flask, filters: rows.Filters | None = None) -> compare.Grid:
     with app.app_context():

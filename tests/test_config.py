@@ -8,6 +8,8 @@ import pytest
 
 from voxpop.config import load_config
 
+pytestmark = pytest.mark.python_only
+
 
 def test_layers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     instance = tmp_path / "instance"

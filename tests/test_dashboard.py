@@ -25,6 +25,8 @@ from voxpop.counts import (
 from voxpop.db import get_db, transaction
 from voxpop.media import charts, colours
 
+pytestmark = pytest.mark.python_only
+
 SVG = "{http://www.w3.org/2000/svg}"
 EVENT_DAY = "2026-11-23"  # the conftest event's date
 

@@ -9,6 +9,8 @@ import pytest
 from voxpop import db as database
 from voxpop import models, open_database
 
+pytestmark = pytest.mark.python_only
+
 
 def test_database_uses_wal_and_full_sync(tmp_path: Path) -> None:
     conn = open_database(tmp_path)

@@ -27,6 +27,8 @@ from voxpop.publishing.export import (
     write_consent_log,
 )
 
+pytestmark = pytest.mark.python_only
+
 
 def export(app: Flask, destination: Path) -> Any:
     with app.app_context():

@@ -11,6 +11,10 @@ import ast
 import functools
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.python_only
+
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent / "voxpop"
 
 

@@ -13,6 +13,8 @@ from voxpop.db import get_db
 from voxpop.reflection.intake import receipts
 from voxpop.studio import perspectives
 
+pytestmark = pytest.mark.python_only
+
 
 def heartbeat(kiosk: KioskDevice, report: object, *, csrf: bool = True) -> object:
     headers = {"X-CSRFToken": kiosk.config["csrf_token"]} if csrf else {}

@@ -13,6 +13,8 @@ from voxpop import models
 from voxpop.config import DEFAULTS
 from voxpop.db import get_db
 
+pytestmark = pytest.mark.python_only
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

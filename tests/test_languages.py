@@ -18,6 +18,8 @@ from voxpop import models
 from voxpop.db import get_db
 from voxpop.studio import languages
 
+pytestmark = pytest.mark.python_only
+
 
 @pytest.fixture
 def organiser(auth: Auth) -> FlaskClient:

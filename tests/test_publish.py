@@ -30,6 +30,8 @@ from voxpop.formatting import format_size
 from voxpop.publishing import publish, s3sync
 from voxpop.publishing.publish import EndpointUnreachable, PublishFailed, S3Settings
 
+pytestmark = pytest.mark.python_only
+
 MB = 1024 * 1024
 
 

@@ -15,6 +15,8 @@ from tests.conftest import Auth, KioskDevice, csrf_from
 from tests.test_withdrawal import lookup, status_of, with_code
 from voxpop import create_app, ratelimit
 
+pytestmark = pytest.mark.python_only
+
 GUESSER = {"REMOTE_ADDR": "10.0.0.66"}
 ELSEWHERE = {"REMOTE_ADDR": "10.0.0.7"}
 

@@ -27,6 +27,8 @@ from voxpop.db import get_db, transaction
 from voxpop.publishing.export import write_consent_log
 from voxpop.studio.dashboard import CHARTS
 
+pytestmark = pytest.mark.python_only
+
 _CODES = (f"RC{a}-{b}{c}{d}" for a, b, c, d in itertools.product("ABCDEF", "JKMN", "PQRS",
                                                                   "2345"))  # fmt: skip
 

@@ -15,6 +15,8 @@ from flask.testing import FlaskClient
 from tests.conftest import Auth, add_reflection, csrf_from, give_consent, rows
 from voxpop.db import get_db, transaction
 
+pytestmark = pytest.mark.python_only
+
 
 def sql(app: Flask, statement: str, *params: Any) -> None:
     with app.app_context():

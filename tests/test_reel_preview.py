@@ -15,6 +15,8 @@ from voxpop.media import cards
 from voxpop.reels import preview, service
 from voxpop.reels.render import INTRO_SECONDS, OUTRO_SECONDS, SECTION_SECONDS
 
+pytestmark = pytest.mark.python_only
+
 KINDS = {"video": "Video", "audio": "Audio", "text": "Text"}
 WORDS = "We were listened to, and the plan changed because of what we said on the day."
 

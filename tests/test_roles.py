@@ -6,6 +6,8 @@ import pytest
 
 from tests.conftest import KioskDevice
 
+pytestmark = pytest.mark.python_only
+
 # endpoint -> who may use it. A new route missing here fails test_every_route_is_in_the_table.
 ROLES_TABLE: dict[str, set[str]] = {
     "static": {"anonymous"},

@@ -12,6 +12,8 @@ from flask import Flask
 from tests.conftest import Auth, KioskDevice
 from tests.test_roles import ROLES_TABLE
 
+pytestmark = pytest.mark.python_only
+
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 AUDIENCES = ("anonymous", "kiosk", "facilitator", "organiser")
 # Public pages that still must not be cached: forms with a token, a paired device's page,

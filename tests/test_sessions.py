@@ -6,11 +6,14 @@ import time
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
+import pytest
 from click.testing import CliRunner
 from flask import Flask
 
 from tests.conftest import Auth, KioskDevice, csrf_from
 from voxpop.cli import main
+
+pytestmark = pytest.mark.python_only
 
 
 def cookie_of(client) -> str:

@@ -24,6 +24,8 @@ from voxpop.db import get_db
 from voxpop.slugs import slugify
 from voxpop.studio import perspectives, users, validation
 
+pytestmark = pytest.mark.python_only
+
 # -- helpers -------------------------------------------------------------------------------------
 
 

@@ -6,6 +6,8 @@ import pytest
 
 from voxpop.media.sniff import sniff_container
 
+pytestmark = pytest.mark.python_only
+
 
 @pytest.mark.parametrize(
     ("head", "expected"),

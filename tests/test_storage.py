@@ -9,6 +9,8 @@ import pytest
 
 from voxpop.storage import MediaStore, StorageError
 
+pytestmark = pytest.mark.python_only
+
 
 def test_incoming_file_hashes_while_writing(tmp_path: Path) -> None:
     store = MediaStore(tmp_path)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import io
 
+import pytest
+
 from tests.conftest import KioskDevice, csrf_from
+
+pytestmark = pytest.mark.python_only
 
 
 def test_reflections_are_grouped_by_perspective_and_escaped(app, auth, client, kiosk) -> None:

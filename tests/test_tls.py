@@ -8,11 +8,14 @@ import ssl
 import threading
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from voxpop import tls
 from voxpop.server import PortInUse, serve_forever
+
+pytestmark = pytest.mark.python_only
 
 
 def load(path: Path) -> x509.Certificate:

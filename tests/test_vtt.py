@@ -21,6 +21,8 @@ from voxpop.media.vtt import (
     validate_cues,
 )
 
+pytestmark = pytest.mark.python_only
+
 # -- timestamps -------------------------------------------------------------------------------
 
 

@@ -17,6 +17,8 @@ from voxpop.archive import service as archive
 from voxpop.db import get_db, transaction
 from voxpop.reflection import withdrawal
 
+pytestmark = pytest.mark.python_only
+
 CHECKED = (
     "WEBVTT\n\n1\n00:00:00.000 --> 00:00:02.000\nThe first thing I said.\n\n"
     "2\n00:00:02.000 --> 00:00:04.000\nThe part that was kept &amp; shown.\n\n"
