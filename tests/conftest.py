@@ -64,6 +64,31 @@ def _reuse_url_builders() -> None:
 
     Rule._compile_builder = compile_builder  # type: ignore[method-assign]
 
+    # Parsing each rule's text (a regular expression per part) is the other half: kept per
+    # rule text and map settings. The converters it makes keep no state but the map they were
+    # made for, which nothing reads after.
+    compile_rule = Rule.compile
+    parsed: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+
+    def compile(self: Rule) -> None:
+        assert self.map is not None
+        kinds = tuple(sorted((name, id(kind)) for name, kind in self.map.converters.items()))
+        key = (self.rule, self.host, self.subdomain, self.merge_slashes, self.map.host_matching,
+               kinds)  # fmt: skip
+        known = parsed.get(key)
+        if known is None:
+            compile_rule(self)
+            parsed[key] = (self._parts, self._trace, self._converters, set(self.arguments))
+            return
+        parts, trace, converters, arguments = known
+        self._parts, self._trace = list(parts), list(trace)
+        self._converters = dict(converters)
+        self.arguments |= arguments
+        self._build = self._compile_builder(False).__get__(self, None)
+        self._build_unknown = self._compile_builder(True).__get__(self, None)
+
+    Rule.compile = compile  # type: ignore[method-assign]
+
 
 _reuse_url_builders()
 
