@@ -19,6 +19,7 @@ credentials, a missing bucket or denied access fail at once with the reason.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -26,16 +27,9 @@ import sqlite3
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, urlsplit
 
-import boto3
-import botocore.loaders
-import botocore.session
-from boto3.exceptions import S3UploadFailedError
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoCredentialsError
-from botocore.exceptions import ConnectionError as BotoConnectionError
 from flask_babel import gettext as _
 
 from voxpop import audit, jobs
@@ -44,6 +38,14 @@ from voxpop.errors import VoxpopError
 from voxpop.publishing import s3sync
 from voxpop.publishing.s3sync import LocalFile, SyncProgress, SyncResult, human_bytes
 from voxpop.storage import MediaStore
+
+if TYPE_CHECKING:
+    import boto3
+    from botocore.exceptions import ClientError
+
+# boto3 and botocore are imported where a client is made or its errors are read, not with this
+# module: they take about 0.3 s of CPU to import, and every `voxpop` command and the server load
+# this module (the studio's Publishing page, the job handler) without ever publishing.
 
 log = logging.getLogger(__name__)
 
@@ -329,17 +331,26 @@ def save_settings(
 # botocore's data loader, shared by every session this process makes: it reads and parses
 # the S3 API description and the endpoint rules (about 0.1 s of CPU) once, not for every
 # client. It keeps what it read in memory, never anything about credentials or buckets.
-_LOADER = botocore.loaders.create_loader()
+@functools.cache
+def _loader() -> Any:
+    import botocore.loaders
+
+    return botocore.loaders.create_loader()
 
 
 def _session(settings: S3Settings) -> boto3.session.Session:
+    import boto3
+    import botocore.session
+
     core = botocore.session.Session()
-    core.register_component("data_loader", _LOADER)
+    core.register_component("data_loader", _loader())
     return boto3.session.Session(botocore_session=core, region_name=settings.region or None)
 
 
 def credentials_found(settings: S3Settings) -> bool:
     """True when boto3's standard chain finds credentials (never says which, nor shows them)."""
+    from botocore.exceptions import BotoCoreError
+
     try:
         return _session(settings).get_credentials() is not None
     except BotoCoreError:
@@ -352,6 +363,8 @@ def make_client(settings: S3Settings, *, max_attempts: int | None = None) -> Any
     Raises:
         PublishFailed: the endpoint URL is not usable.
     """
+    from botocore.config import Config
+
     session = _session(settings)
     config = Config(
         s3={"addressing_style": "path"},
@@ -380,12 +393,17 @@ def make_client(settings: S3Settings, *, max_attempts: int | None = None) -> Any
 
 
 def _is_offline(error: BaseException) -> bool:
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+    from botocore.exceptions import HTTPClientError
+
     return isinstance(error, BotoConnectionError | HTTPClientError)
 
 
 def _client_error(error: BaseException) -> ClientError | None:
     # boto3's upload_file re-raises a ClientError as S3UploadFailedError (the original is
     # its context).
+    from botocore.exceptions import ClientError
+
     seen: BaseException | None = error
     while seen is not None:
         if isinstance(seen, ClientError):
@@ -399,6 +417,8 @@ _BUSY_CODES = {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeou
 
 def explain(error: BaseException, settings: S3Settings) -> PublishError:
     """Turn a boto3 failure into the error an organiser reads (offline ones are retried)."""
+    from botocore.exceptions import NoCredentialsError
+
     if isinstance(error, s3sync.DeleteRefused):
         return PublishFailed(
             _("The store refused to delete %(key)s: %(reason)s", key=error.key, reason=error.reason)
@@ -482,6 +502,8 @@ def check_endpoint(client: Any, settings: S3Settings) -> None:
     Raises:
         EndpointUnreachable, PublishFailed
     """
+    from botocore.exceptions import BotoCoreError, ClientError
+
     try:
         client.list_objects_v2(Bucket=settings.bucket, Prefix=settings.key_prefix, MaxKeys=1)
     except (BotoCoreError, ClientError) as error:
@@ -508,6 +530,9 @@ def sync_site(
     """
     if not settings.configured:
         raise PublishFailed(_("No S3 bucket is set: choose one on the Publishing page first."))
+    from boto3.exceptions import S3UploadFailedError
+    from botocore.exceptions import BotoCoreError, ClientError
+
     client = client or make_client(settings)
     last: list[SyncProgress] = []
 

@@ -26,9 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from boto3.s3.transfer import TransferConfig
-from botocore.exceptions import ClientError
-
 from voxpop.storage import file_sha256
 
 log = logging.getLogger(__name__)
@@ -202,6 +199,8 @@ def _send_order(local: LocalFile) -> tuple[int, str]:
 
 def _abort_incomplete_uploads(client: Any, bucket: str, key_prefix: str) -> int:
     """Abort multipart uploads under our prefix that a lost connection left behind."""
+    from botocore.exceptions import ClientError  # loaded with the client (see publish.py)
+
     aborted = 0
     try:
         pages = client.get_paginator("list_multipart_uploads").paginate(
@@ -234,6 +233,8 @@ def _remote_sizes(client: Any, bucket: str, key_prefix: str) -> dict[str, int]:
 
 
 def _is_current(client: Any, bucket: str, key: str, local: LocalFile) -> bool:
+    from botocore.exceptions import ClientError
+
     try:
         head = client.head_object(Bucket=bucket, Key=key)
     except ClientError as error:
@@ -300,6 +301,8 @@ def sync_directory(
     progress.bytes_to_send = sum(f.size for f in to_send)
     progress.files_to_delete = len(stale)
     report()
+    from boto3.s3.transfer import TransferConfig
+
     transfer = TransferConfig(
         multipart_threshold=multipart_threshold,
         multipart_chunksize=multipart_chunksize,
