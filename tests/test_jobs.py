@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from tests import mediafiles
 from tests.conftest import add_reflection, process, requires_ffmpeg, rows
-from voxpop import create_app, jobs, models
+from voxpop import create_app, jobs, models, reasons
 from voxpop.cli import main
 from voxpop.db import get_db
 from voxpop.media.ffmpeg import MediaToolFailed
@@ -59,9 +59,11 @@ def test_tool_failures_are_retried_with_backoff_then_fail_with_a_reason(
     assert delays[0] < delays[1]
     assert jobs.run_job(queue, job_id) == "failed"
     job = job_of(app, reflection_id)
-    assert job["status"] == "failed" and "gave up after 3 attempts" in job["error"]
+    gave_up = "ffprobe crashed. (gave up after 3 attempts)"
+    assert job["status"] == "failed" and reasons.english(job["error"]) == gave_up
     (reflection,) = rows(app, "SELECT status, failure_reason FROM reflection")
-    assert reflection["status"] == "failed" and "ffprobe crashed" in reflection["failure_reason"]
+    assert reflection["status"] == "failed"
+    assert reasons.english(reflection["failure_reason"]) == gave_up
 
     monkeypatch.undo()
     reflection_source = mediafiles.aac_m4a(Path(app.config["UPLOADS"]) / "fixed.m4a")
@@ -145,10 +147,16 @@ def test_cli_lists_reflections_and_jobs_and_rebuilds(app, tmp_path) -> None:
         "thumb",
     }
     assert by_id[text]["files"].keys() == {"mp4", "poster", "thumb", "card"}
-    assert by_id[bad]["status"] == "failed" and "not a recording" in by_id[bad]["reason"]
+    # The CLI words the stored reason in English (never its JSON).
+    refused_words = (
+        "This file is not a recording in a format we accept (WebM, MP4, M4A, Ogg, WAV or MP3),"
+        " or it is damaged. The file was deleted."
+    )
+    assert by_id[bad]["status"] == "failed" and by_id[bad]["reason"] == refused_words
     assert by_id[video]["perspective"] == "volunteer" and by_id[video]["kind"] == "video"
     listing = cli.invoke(main, ["jobs"]).output
     assert "process_reflection" in listing and "failed" in listing and "100.0%" in listing
+    assert f"— {refused_words}" in listing and '"message"' not in listing
 
     store = app.extensions["voxpop"].store
     before = rows(app, "SELECT reflection_id, kind, path, sha256 FROM asset ORDER BY 1, 2")
@@ -160,7 +168,9 @@ def test_cli_lists_reflections_and_jobs_and_rebuilds(app, tmp_path) -> None:
     # The junk file was deleted when it was refused: rebuild leaves it failed, with its reason.
     assert "Rebuilt 2 reflection(s); 0 failed" in result.output
     (refused,) = rows(app, "SELECT status, failure_reason FROM reflection WHERE id = ?", bad)
-    assert refused["status"] == "failed" and "not a recording" in refused["failure_reason"]
+    assert refused["status"] == "failed" and "not a recording" in reasons.english(
+        refused["failure_reason"]
+    )
     after = rows(app, "SELECT reflection_id, kind, path, sha256 FROM asset ORDER BY 1, 2")
     assert [(r["reflection_id"], r["kind"], r["path"]) for r in after] == [
         (r["reflection_id"], r["kind"], r["path"]) for r in before

@@ -15,7 +15,7 @@ from flask import Flask
 
 from tests import mediafiles
 from tests.conftest import add_reflection, process, requires_ffmpeg, rows
-from voxpop import jobs
+from voxpop import jobs, reasons
 from voxpop.db import get_db
 from voxpop.media import posters, transcode
 from voxpop.media.images import open_image_safely
@@ -294,14 +294,14 @@ def test_hostile_files_fail_with_a_reason_and_leak_nothing(app, clips, name, mak
     reflection_id = add_reflection(app, "video", source)
     reflection = process(app, reflection_id)
     assert reflection["status"] == "failed"
-    assert reason in reflection["failure_reason"]
+    assert reason in reasons.english(reflection["failure_reason"])
     assert rows(app, "SELECT id FROM asset WHERE reflection_id = ?", reflection_id) == []
     (job,) = rows(app, "SELECT status, error FROM job WHERE target_id = ?", reflection_id)
-    assert job["status"] == "failed" and reason in job["error"]
+    assert job["status"] == "failed" and reason in reasons.english(job["error"])
     original = app.extensions["voxpop"].store.root / reflection["original_path"]
     assert original.exists() is (name not in JUNK)
     if name in JUNK:
-        assert "The file was deleted." in reflection["failure_reason"]
+        assert reasons.english(reflection["failure_reason"]).endswith(" The file was deleted.")
     derived = app.extensions["voxpop"].store.derived
     canary = clips / "canary-secret.webm"
     if canary.exists():

@@ -23,7 +23,7 @@ from tests.s3server import (
     s3_server,  # noqa: F401 - the session's S3 server
     use_test_credentials,
 )
-from voxpop import jobs, models
+from voxpop import jobs, models, reasons
 from voxpop.cli import main
 from voxpop.db import get_db, transaction, utcnow
 from voxpop.formatting import format_size
@@ -630,7 +630,7 @@ def test_publish_job_waits_for_connection_when_offline(
     files = len(local_files(staged(app, event_id)))
     assert outcome == "retrying"
     assert job["status"] == "queued" and job["run_after"]
-    assert job["error"] == f"Waiting for connection, {files} files queued"
+    assert reasons.english(job["error"]) == f"Waiting for connection, {files} files queued"
     # Still offline: it keeps waiting, longer each time, never fails.
     delays = []
     for _attempt in range(3):
@@ -673,7 +673,7 @@ def test_store_stopped_mid_publish_then_restarted_completes_without_leftovers(
     site = staged(app, event_id)
     total = len(local_files(site))
     assert outcome == "retrying" and job["status"] == "queued"
-    assert job["error"] == f"Waiting for connection, {total - 1} files queued"
+    assert reasons.english(job["error"]) == f"Waiting for connection, {total - 1} files queued"
     (state,) = rows(app, "SELECT * FROM publish_state")
     assert (state["phase"], state["files_queued"], state["files_sent"]) == ("waiting", total - 1, 1)
 
@@ -688,13 +688,23 @@ def test_store_stopped_mid_publish_then_restarted_completes_without_leftovers(
 
 
 def test_refused_credentials_fail_the_job_without_retrying(
-    app: Flask, server: SeaweedS3, target: S3Settings, monkeypatch: pytest.MonkeyPatch
+    app: Flask, server: SeaweedS3, target: S3Settings, monkeypatch: pytest.MonkeyPatch, auth
 ) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong")
     configure(app, target)
     outcome, job = run_publish_job(app)
     assert (outcome, job["status"]) == ("failed", "failed")
-    assert "credentials were refused" in job["error"]
+    refused = reasons.parse(job["error"])
+    assert refused is not None and "credentials were refused" in refused.english()
+    # Stored with its code, so each organiser reads it whole in their own language.
+    code = refused.values["code"]
+    auth.login("organiser")
+    auth.client.get("/?lang=cy")
+    status = auth.client.get("/studio/publish/status.json").get_json()
+    assert status["text"] == (
+        f"Methodd y cyhoeddi: Gwrthodwyd y manylion mewngofnodi S3 ({code}). Gwiriwch"
+        " AWS_ACCESS_KEY_ID ac AWS_SECRET_ACCESS_KEY lle mae voxpop yn rhedeg."
+    )
 
 
 def test_publish_without_a_bucket_fails_the_job(app: Flask) -> None:

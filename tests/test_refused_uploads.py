@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import KioskDevice, requires_ffmpeg, rows, run_queued
+from voxpop import reasons
 from voxpop.cli import main
 from voxpop.db import get_db
 from voxpop.reflection import withdrawal
@@ -45,8 +46,8 @@ def test_junk_with_a_webm_magic_is_refused_by_the_job_and_deleted(
     assert list(store.originals.iterdir()) == []
     (reflection,) = rows(app, "SELECT * FROM reflection")
     assert reflection["status"] == "failed"
-    assert "not a recording" in reflection["failure_reason"]
-    assert "The file was deleted." in reflection["failure_reason"]
+    words = reasons.english(reflection["failure_reason"])
+    assert "not a recording" in words and words.endswith(" The file was deleted.")
     assert reflection["original_bytes"] == 10 * 1024 * 1024  # what arrived is still on record
 
     # The facilitator sees that it was refused, and why.

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -25,13 +27,16 @@ from babel.messages.pofile import read_po
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests import mediafiles
 from tests.conftest import (
     Auth,
     KioskDevice,
     add_reflection,
     csrf_from,
+    ffmpeg,
     give_consent,
     process,
+    rows,
     run_queued,
 )
 from voxpop import models
@@ -220,9 +225,40 @@ def without(text: str, content: list[str]) -> str:
 ENGLISH_WORDS = "Listening to people changed my mind."
 
 
+@contextmanager
+def without_ffmpeg() -> Iterator[None]:
+    """Jobs run as on a laptop where ffmpeg is missing: the tools are not on the PATH."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PATH", str(Path(sys.executable).parent))
+        yield
+
+
+def add_failures(app: Flask, tmp_path: Path) -> list[int]:
+    """Reflections whose processing failed, one for each kind of stored reason: refused with a
+    value (a codec; a picture size), not a recording ("… The file was deleted."), and a tool
+    failure retried until the job gave up ("… (gave up after 3 attempts)")."""
+    mjpeg = tmp_path / "mjpeg.mkv"
+    ffmpeg("-f", "lavfi", "-i", "color=red:size=128x128:rate=10", "-t", "0.5",
+           "-c:v", "mjpeg", str(mjpeg))  # fmt: skip
+    junk = mediafiles.random_bytes(tmp_path / "junk.webm")
+    sources = [mjpeg, mediafiles.one_pixel_mp4(tmp_path / "tiny.mp4"), junk, junk]
+    failed = []
+    for number, source in enumerate(sources):
+        reflection_id = add_reflection(app, "video", source)
+        give_consent(app, reflection_id)
+        if number == len(sources) - 1:
+            with without_ffmpeg():
+                process(app, reflection_id)
+        else:
+            process(app, reflection_id)
+        failed.append(reflection_id)
+    return failed
+
+
 @pytest.fixture
 def site(app: Flask, tmp_path: Path) -> dict[str, Any]:
-    """An event with something on every page: reflections (one public), a reel, users."""
+    """An event with something on every page: reflections (one public), a reel, users, and
+    reflections that failed for each kind of stored reason."""
     text_id = add_reflection(app, "text", text=ENGLISH_WORDS, name="Siân")
     give_consent(app, text_id, reel=1, online=1, show_name=1)
     process(app, text_id)  # real ffmpeg: the quote card and its clip
@@ -247,7 +283,11 @@ def site(app: Flask, tmp_path: Path) -> dict[str, Any]:
         report_id = reports.request_report(db, app.extensions["voxpop"].queue, event, "cy",
                                            internal=False, actor=None)  # fmt: skip
     run_queued(app)
-    return {"reflection_id": text_id, "video_id": video_id, "report_id": report_id}
+    failed = add_failures(app, tmp_path)
+    stored = [row["failure_reason"] for row in rows(app, "SELECT failure_reason FROM reflection")]
+    assert sum(1 for reason in stored if reason) == len(failed), stored
+    return {"reflection_id": text_id, "video_id": video_id, "report_id": report_id,
+            "failed": failed}  # fmt: skip
 
 
 def audiences(app: Flask) -> dict[str, FlaskClient]:
@@ -291,6 +331,15 @@ def test_no_english_on_any_welsh_page(app: Flask, site: dict[str, Any]) -> None:
     )
     assert made.status_code == 302
     reel_id = int(made.location.rstrip("/").rsplit("/", 1)[1])
+    reel_page = organiser.get(f"/studio/reels/{reel_id}").text
+    rendering = organiser.post(
+        f"/studio/reels/{reel_id}/render", data={"csrf_token": csrf_from(reel_page)}
+    )
+    assert rendering.status_code == 302
+    with without_ffmpeg():  # its render fails: the reel's page shows why
+        run_queued(app)
+    (reel,) = rows(app, "SELECT status, failure_reason FROM reel WHERE id = ?", reel_id)
+    assert reel["status"] == "failed" and reel["failure_reason"], reel
     with app.app_context():
         pairing = models.create_kiosk(get_db(), "Foyer iPad").pairing_token
     values = {
@@ -310,7 +359,8 @@ def test_no_english_on_any_welsh_page(app: Flask, site: dict[str, Any]) -> None:
     problems: dict[str, set[str]] = {}
     for audience, client in clients.items():
         client.get("/?lang=cy")  # the choice is remembered for the session
-        for url in [*urls(app, values), f"/review/{site['video_id']}", "/no-such-page"]:
+        failed = [f"/review/{number}" for number in site["failed"]]
+        for url in [*urls(app, values), f"/review/{site['video_id']}", *failed, "/no-such-page"]:
             if url in NOT_YET:
                 continue
             response = client.get(url)

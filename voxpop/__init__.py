@@ -9,8 +9,9 @@ from typing import Any
 
 from flask import Flask, Request, Response, current_app, g, request
 from flask.sessions import SecureCookieSessionInterface
+from flask_babel import gettext
 
-from voxpop import ratelimit, security, web
+from voxpop import ratelimit, reasons, security, web
 from voxpop.config import load_config
 from voxpop.db import (
     close_db,
@@ -193,6 +194,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.teardown_appcontext(close_db)
 
     app.jinja_env.filters["ago"] = _ago
+    app.jinja_env.filters["reason"] = _reason  # a stored failure reason, in the page's language
     app.jinja_env.globals["localised"] = web.localised
     app.jinja_env.filters.update(formatting.FILTERS)  # |day |when |time_of_day |number |size
 
@@ -237,6 +239,11 @@ def _ago(timestamp: str) -> str:
 
     moment = datetime.fromisoformat(timestamp)
     return str(format_timedelta(moment - now_utc(), add_direction=True))
+
+
+def _reason(stored: str | None) -> str | None:
+    """A stored failure reason in the page's language (see voxpop.reasons)."""
+    return reasons.render(stored, gettext)
 
 
 def _discard_unkept_uploads(_error: BaseException | None = None) -> None:

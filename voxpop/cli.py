@@ -13,7 +13,7 @@ import click
 import segno
 from flask import Flask
 
-from voxpop import create_app, jobs, models, tls
+from voxpop import create_app, jobs, models, reasons, tls
 from voxpop.db import get_db, now_utc
 from voxpop.media import children, ffmpeg
 from voxpop.reflection import search, transcripts
@@ -298,7 +298,7 @@ def jobs_group(ctx: click.Context) -> None:
         line = (f"{row['id']:>5}  {row['kind']:<20} {row['target_id']:>6}  {row['status']:<8}"
                 f" {row['progress'] * 100:5.1f}%  attempts {row['attempts']}")  # fmt: skip
         if row["error"]:
-            line += f"  — {row['error']}"
+            line += f"  — {reasons.english(row['error'])}"
         click.echo(line)
 
 
@@ -328,7 +328,7 @@ def reflection_records(db: Any) -> list[dict[str, Any]]:
             "kind": row["kind"],
             "perspective": row["perspective"],
             "status": row["status"],
-            "reason": row["failure_reason"],
+            "reason": reasons.english(row["failure_reason"]),
             "duration": row["duration_seconds"],
             "created_at": row["created_at"],
             "files": asset_paths(db, row["id"]),

@@ -20,13 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flask_babel import gettext as _
 from huey import MemoryHuey, SqliteHuey
 from huey.api import Huey
 from huey.consumer import Consumer
 
+from voxpop import reasons
 from voxpop.db import connect, database_path, transaction, utc_in, utcnow
 from voxpop.media.ffmpeg import DiskFull
+from voxpop.reasons import N_, Reason
 from voxpop.storage import MediaStore, is_disk_full
 
 log = logging.getLogger(__name__)
@@ -147,12 +148,15 @@ def progress_writer(db: sqlite3.Connection, job_id: int) -> Callable[[float], No
     return write
 
 
-def finish(db: sqlite3.Connection, job_id: int, status: str, error: str | None = None) -> None:
-    """Mark a job ``done`` or ``failed`` (with the reason a user will read)."""
+def finish(
+    db: sqlite3.Connection, job_id: int, status: str, error: Reason | str | None = None
+) -> None:
+    """Mark a job ``done`` or ``failed`` (with the reason a user will read: a ``Reason``, or a
+    message without values; see ``voxpop.reasons``)."""
     db.execute(
         "UPDATE job SET status = ?, error = ?, finished_at = ?,"
         " progress = CASE WHEN ? = 'done' THEN 1 ELSE progress END WHERE id = ?",
-        (status, error, utcnow(), status, job_id),
+        (status, reasons.store(error), utcnow(), status, job_id),
     )
 
 
@@ -204,13 +208,13 @@ def run_job(queue: JobQueue, job_id: int) -> str:
 
 
 def requeue(
-    db: sqlite3.Connection, queue: JobQueue, job: sqlite3.Row, message: str, delay: float
+    db: sqlite3.Connection, queue: JobQueue, job: sqlite3.Row, message: Reason | str, delay: float
 ) -> str:
     """Put a running job back in the queue to run again after ``delay`` seconds."""
     run_after = utc_in(delay)
     db.execute(
         "UPDATE job SET status = 'queued', error = ?, run_after = ? WHERE id = ?",
-        (message, run_after, job["id"]),
+        (reasons.store(message), run_after, job["id"]),
     )
     queue.deliver(job["id"], delay=delay)
     return "retrying"
@@ -232,8 +236,9 @@ def ran_out_of_disk(error: BaseException) -> bool:
 
 
 def disk_full_reason() -> str:
-    """What a facilitator reads on a job stopped by a full disk: what to do about it."""
-    return _(
+    """What a facilitator reads on a job stopped by a full disk: what to do about it (a
+    message without values, stored in English and worded when read; see voxpop.reasons)."""
+    return N_(
         "The laptop's disk is full: free some space on it (delete old files or empty the "
         "bin). voxpop tries again every few minutes by itself."
     )

@@ -19,8 +19,10 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from voxpop.media import children
+from voxpop.reasons import N_, ErrorWithReason
 
 # Containers a kiosk or phone produces. ffmpeg names its demuxers like this; "mov" covers
 # mp4/m4a/3gp/3g2/mj2. No playlist (hls), concat, image2 sequence, lavfi or network demuxer.
@@ -38,12 +40,12 @@ _running: set[subprocess.Popen[str]] = set()
 _running_lock = threading.Lock()
 
 
-class MediaError(Exception):
-    """Base of media failures; ``message`` is for a facilitator to read."""
+class MediaError(ErrorWithReason):
+    """Base of media failures: ``reason`` for a facilitator to read (``voxpop.reasons``), in
+    English in ``message``; ``detail`` (a tool's stderr) is for the log."""
 
-    def __init__(self, message: str, detail: str = "") -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str, detail: str = "", **values: Any) -> None:
+        super().__init__(message, **values)
         self.detail = detail
 
 
@@ -114,7 +116,9 @@ def binary(name: str) -> str:
     """Return the path of ffmpeg or ffprobe. Raises MediaToolFailed when it is not installed."""
     found = shutil.which(name)
     if found is None:
-        raise MediaToolFailed(f"{name} is not installed on the laptop running voxpop.")
+        raise MediaToolFailed(
+            N_("%(tool)s is not installed on the laptop running voxpop."), tool=name
+        )
     return found
 
 
@@ -189,7 +193,9 @@ def run(
                 preexec_fn=children.die_with_parent(),  # noqa: PLW1509 - see children.py
             )  # fmt: skip
         except OSError as error:
-            raise MediaToolFailed(f"Could not start {Path(argv[0]).name}: {error}") from error
+            raise MediaToolFailed(
+                N_("Could not start %(tool)s: %(error)s"), tool=Path(argv[0]).name, error=str(error)
+            ) from error
         children.started(process.pid)
         with _running_lock:
             _running.add(process)
@@ -225,10 +231,12 @@ def run(
         stderr = errors.read()[-20_000:]
     if killed.is_set():
         raise MediaToolFailed(
-            f"{Path(argv[0]).name} took longer than {timeout:.0f} s and was stopped.", stderr
-        )
+            N_("%(tool)s took longer than %(seconds).0f s and was stopped."), stderr,
+            tool=Path(argv[0]).name, seconds=timeout,
+        )  # fmt: skip
     if ran_out_of_disk(process.returncode, stderr):
-        raise DiskFull(f"The disk filled up while {Path(argv[0]).name} was writing.", stderr)
+        raise DiskFull(N_("The disk filled up while %(tool)s was writing."), stderr,
+                       tool=Path(argv[0]).name)  # fmt: skip
     return subprocess.CompletedProcess(list(argv), process.returncode, "".join(output), stderr)
 
 

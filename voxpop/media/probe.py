@@ -17,6 +17,7 @@ from typing import Any
 
 from voxpop.media import ffmpeg
 from voxpop.media.ffmpeg import MediaRejected, MediaToolFailed, NotARecording
+from voxpop.reasons import N_
 
 VIDEO_CODECS = {"h264", "hevc", "vp8", "vp9", "av1", "mpeg4"}
 AUDIO_CODECS = {"aac", "opus", "vorbis", "mp3", "flac", "alac"} | {
@@ -83,14 +84,17 @@ def _ffprobe_json(path: Path, *args: str) -> dict[str, Any]:
     result = ffmpeg.run(ffmpeg.ffprobe_command(path, *args, "-of", "json"), timeout=PROBE_TIMEOUT)
     if result.returncode != 0:
         raise NotARecording(
-            "This file is not a recording in a format we accept (WebM, MP4, M4A, Ogg, WAV "
-            "or MP3), or it is damaged.",
+            N_(
+                "This file is not a recording in a format we accept (WebM, MP4, M4A, Ogg, WAV "
+                "or MP3), or it is damaged."
+            ),
             result.stderr,
         )
     try:
         return dict(json.loads(result.stdout or "{}"))
     except json.JSONDecodeError as error:
-        raise MediaToolFailed("ffprobe gave an answer we could not read.", str(error)) from error
+        unreadable = N_("ffprobe gave an answer we could not read.")
+        raise MediaToolFailed(unreadable, str(error)) from error
 
 
 def _packet_timing(path: Path) -> tuple[dict[int, float], dict[int, int]]:
@@ -110,6 +114,23 @@ def _packet_timing(path: Path) -> tuple[dict[int, float], dict[int, int]]:
     return ends, counts
 
 
+def _too_long(seconds: float, limit: float) -> MediaRejected:
+    return MediaRejected(
+        N_("The recording is too long (%(seconds).0f s; the limit is %(limit).0f s)."),
+        seconds=seconds, limit=limit,
+    )  # fmt: skip
+
+
+def _cut_short(arrived: float, expected: float) -> MediaRejected:
+    return MediaRejected(
+        N_(
+            "The recording is cut short (%(arrived).1f s of %(expected).1f s arrived);"
+            " it may have been interrupted while uploading."
+        ),
+        arrived=arrived, expected=expected,
+    )  # fmt: skip
+
+
 def probe_media(path: Path, *, max_seconds: float) -> MediaInfo:
     """Inspect an uploaded file and accept it, or raise MediaRejected with a reason.
 
@@ -119,65 +140,61 @@ def probe_media(path: Path, *, max_seconds: float) -> MediaInfo:
     Raises MediaToolFailed when ffprobe itself fails (worth retrying).
     """
     if path.stat().st_size == 0:
-        raise NotARecording("The recording is empty.")
+        raise NotARecording(N_("The recording is empty."))
     data = _ffprobe_json(path, "-show_format", "-show_streams")
     format_name = str((data.get("format") or {}).get("format_name", ""))
     if not set(format_name.split(",")) & set(ffmpeg.ACCEPTED_DEMUXERS):
-        raise NotARecording("This file is not a recording in a format we accept.")
+        raise NotARecording(N_("This file is not a recording in a format we accept."))
     streams = data.get("streams") or []
     video = next((s for s in streams if s.get("codec_type") == "video"
                   and not (s.get("disposition") or {}).get("attached_pic")), None)  # fmt: skip
     audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
     if video is None and audio is None:
-        raise NotARecording("This file has neither sound nor pictures.")
+        raise NotARecording(N_("This file has neither sound nor pictures."))
     if video is not None and video.get("codec_name") not in VIDEO_CODECS:
-        raise MediaRejected(f"The video is in a format we cannot read ({video.get('codec_name')}).")
+        raise MediaRejected(N_("The video is in a format we cannot read (%(codec)s)."),
+                            codec=str(video.get("codec_name")))  # fmt: skip
     if audio is not None and audio.get("codec_name") not in AUDIO_CODECS:
-        raise MediaRejected(f"The sound is in a format we cannot read ({audio.get('codec_name')}).")
+        raise MediaRejected(N_("The sound is in a format we cannot read (%(codec)s)."),
+                            codec=str(audio.get("codec_name")))  # fmt: skip
 
     limit = max_seconds * DURATION_SLACK + 2
     claimed = _rate((data.get("format") or {}).get("duration"))
     if claimed is not None and claimed > limit:
-        raise MediaRejected(
-            f"The recording is too long ({claimed:.0f} s; the limit is {max_seconds:.0f} s)."
-        )
+        raise _too_long(claimed, max_seconds)
 
     width = height = None
     fps = None
     if video is not None:
         width, height = int(video.get("width") or 0), int(video.get("height") or 0)
         if width <= 0 or height <= 0:
-            raise MediaRejected("The video has no picture size; it may be damaged.")
+            raise MediaRejected(N_("The video has no picture size; it may be damaged."))
         if max(width, height) > MAX_SIDE or width * height > MAX_PIXELS:
-            raise MediaRejected(f"The video is larger than 4K ({width}×{height}).")
+            raise MediaRejected(N_("The video is larger than 4K (%(width)d×%(height)d)."),
+                                width=width, height=height)  # fmt: skip
         if min(width, height) < MIN_SIDE:
             raise MediaRejected(
-                f"The video's picture is too small to be a camera recording ({width}×{height};"
-                f" the smallest we accept is {MIN_SIDE}×{MIN_SIDE})."
-            )
+                N_(
+                    "The video's picture is too small to be a camera recording"
+                    " (%(width)d×%(height)d; the smallest we accept is %(least)d×%(least)d)."
+                ),
+                width=width, height=height, least=MIN_SIDE,
+            )  # fmt: skip
 
     ends, counts = _packet_timing(path)
     if not ends:
-        raise NotARecording("The recording is damaged: no sound or pictures could be read.")
+        raise NotARecording(N_("The recording is damaged: no sound or pictures could be read."))
     duration = max(ends.values())
     if duration > limit:
-        raise MediaRejected(
-            f"The recording is too long ({duration:.0f} s; the limit is {max_seconds:.0f} s)."
-        )
+        raise _too_long(duration, max_seconds)
     if claimed is not None and duration < claimed * 0.9 - 0.5:
-        raise MediaRejected(
-            f"The recording is cut short ({duration:.1f} s of {claimed:.1f} s arrived); "
-            "it may have been interrupted while uploading."
-        )
+        raise _cut_short(duration, claimed)
     header = wav_header_seconds(path) if "wav" in format_name.split(",") else None
     if header is not None and duration < header * 0.9 - 0.5:
         # ffprobe trusts the file's size over a WAV header that claims more: we don't.
-        raise MediaRejected(
-            f"The recording is cut short ({duration:.1f} s of {header:.1f} s arrived); "
-            "it may have been interrupted while uploading."
-        )
+        raise _cut_short(duration, header)
     if duration < 0.2:
-        raise MediaRejected("The recording is too short to use.")
+        raise MediaRejected(N_("The recording is too short to use."))
     if video is not None and int(video["index"]) not in counts:
         video = None  # a video stream without a single frame: only the sound is there
         width = height = None
@@ -188,7 +205,7 @@ def probe_media(path: Path, *, max_seconds: float) -> MediaInfo:
             measured = counts[index] / ends[index]
             fps = measured if fps is None or fps > MAX_FPS else fps
         if fps is not None and fps > MAX_FPS:
-            raise MediaRejected(f"The video's frame rate is too high ({fps:.0f} fps).")
+            raise MediaRejected(N_("The video's frame rate is too high (%(fps).0f fps)."), fps=fps)
     return MediaInfo(
         format_name=format_name,
         duration=round(duration, 3),
@@ -231,5 +248,5 @@ def video_duration(path: Path) -> float:
     streams = data.get("streams") or []
     duration = _rate(streams[0].get("duration")) if streams else None
     if duration is None:
-        raise MediaToolFailed(f"Could not read the duration of {path.name}.")
+        raise MediaToolFailed(N_("Could not read the duration of %(file)s."), file=path.name)
     return round(duration, 4)

@@ -28,6 +28,7 @@ from voxpop.media.transcode import (
     _video_codec_args,
     still_to_delivery_mp4,
 )
+from voxpop.reasons import N_
 
 HEAD_SECONDS = 4.0  # two GOPs: the lower third shows for the first seconds of each clip
 # What the concat demuxer may open: our own script, and the MP4 pieces it names.
@@ -114,7 +115,8 @@ def make_head(
     output_args = ["-filter_complex", graph, "-map", "[v]", "-map", "[a]",
                    "-frames:v", str(frames), *_video_codec_args(profile),
                    *_audio_codec_args(profile), *_container_args()]  # fmt: skip
-    _encode(inputs, output_args, destination, seconds, profile, None, "preparing a reel clip")
+    _encode(inputs, output_args, destination, seconds, profile, None,
+            N_("ffmpeg failed while preparing a reel clip."))  # fmt: skip
 
 
 def overlay_graph(
@@ -190,7 +192,8 @@ def fit_to_reel_frame(
                    *_video_codec_args(profile), "-c:a", "copy",
                    *_container_args()]  # fmt: skip
     _encode([Input(clip_mp4, max_seconds=duration + 1)], output_args, destination, duration,
-            profile, on_progress, "preparing a clip for the reel")  # fmt: skip
+            profile, on_progress,
+            N_("ffmpeg failed while preparing a clip for the reel."))  # fmt: skip
 
 
 def concat_script(pieces: Sequence[Piece], folder: Path) -> str:
@@ -233,7 +236,7 @@ def assemble(
                         options=("-f", "concat", "-safe", "1"))]  # fmt: skip
         output_args = ["-map", "0:v:0", "-map", "0:a:0", "-c", "copy", *_container_args()]
         _encode(inputs, output_args, destination, total + 1, profile, on_progress,
-                "joining the reel")  # fmt: skip
+                N_("ffmpeg failed while joining the reel."))  # fmt: skip
     finally:
         script_in_folder.unlink(missing_ok=True)
     return total
@@ -256,7 +259,7 @@ def burn_captions(
     output_args = ["-filter_complex", graph, "-map", "[v]", "-map", "0:a:0",
                    *_video_codec_args(profile), "-c:a", "copy", *_container_args()]  # fmt: skip
     _encode([Input(reel_mp4, max_seconds=duration + 1)], output_args, destination, duration + 1,
-            profile, on_progress, "burning in captions")  # fmt: skip
+            profile, on_progress, N_("ffmpeg failed while burning in captions."))  # fmt: skip
 
 
 def make_still_clip(png: Path, destination: Path, seconds: float) -> None:

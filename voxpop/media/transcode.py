@@ -33,6 +33,7 @@ from pathlib import Path
 from voxpop.media import ffmpeg
 from voxpop.media.ffmpeg import Input, MediaRejected, MediaToolFailed, Progress
 from voxpop.media.probe import MediaInfo
+from voxpop.reasons import N_
 
 ProgressCallback = Callable[[float], None]
 
@@ -149,13 +150,13 @@ def measure_loudness(
     )
     result = ffmpeg.run(argv, timeout=_timeout(info.duration))
     if result.returncode != 0:
-        _raise_for(result, "measuring the sound")
+        _raise_for(result, N_("ffmpeg failed while measuring the sound."))
     summary = result.stderr.rsplit("Summary:", 1)[-1] if "Summary:" in result.stderr else ""
     found: dict[str, str] = {}
     for key, value in re.findall(r"(I|Threshold|LRA|Peak):\s+(-?[\d.]+|-inf)", summary):
         found.setdefault(key, value)  # the first Threshold is the integrated loudness's gate
     if len(found) < 4:
-        raise MediaToolFailed("Could not measure the recording's loudness.", result.stderr)
+        raise MediaToolFailed(N_("Could not measure the recording's loudness."), result.stderr)
     # Digital silence measures as -70 LUFS (or -inf): nothing to normalise.
     if found["I"] == "-inf" or float(found["I"]) <= -70.0:
         return None
@@ -190,14 +191,18 @@ def _loudness_filter(measured: dict[str, str] | None, profile: DeliveryProfile) 
     return ",".join(chain)
 
 
-def _raise_for(result: object, doing: str) -> None:
+def _raise_for(result: object, failure: str) -> None:
+    """Raise for a failed ffmpeg run: the recording's fault, or ``failure`` (a message)."""
     stderr = getattr(result, "stderr", "")
     if _CORRUPTION.search(stderr):
         raise MediaRejected(
-            "The recording is damaged or cut short; it may have been interrupted while uploading.",
+            N_(
+                "The recording is damaged or cut short; it may have been interrupted while"
+                " uploading."
+            ),
             stderr,
         )
-    raise MediaToolFailed(f"ffmpeg failed while {doing}.", stderr)
+    raise MediaToolFailed(failure, stderr)
 
 
 def _write_atomically(run_into: Callable[[Path], None], destination: Path) -> None:
@@ -220,7 +225,7 @@ def _encode(
     duration: float,
     profile: DeliveryProfile,
     on_progress: ProgressCallback | None,
-    doing: str,
+    failure: str,
 ) -> None:
     def run_into(partial: Path) -> None:
         argv = ffmpeg.ffmpeg_command(
@@ -234,7 +239,7 @@ def _encode(
         progress = Progress(duration, on_progress) if on_progress else None
         result = ffmpeg.run(argv, timeout=_timeout(duration), progress=progress)
         if result.returncode != 0 or _CORRUPTION.search(result.stderr):
-            _raise_for(result, doing)
+            _raise_for(result, failure)
 
     _write_atomically(run_into, destination)
 
@@ -272,7 +277,7 @@ def transcode_to_delivery_mp4(
         *_video_codec_args(profile), *_audio_codec_args(profile), *_container_args(),
     ]  # fmt: skip
     _encode(inputs, output_args, destination, info.duration, profile, on_progress,
-            "converting the video")  # fmt: skip
+            N_("ffmpeg failed while converting the video."))  # fmt: skip
 
 
 def audio_to_delivery_mp4(
@@ -294,7 +299,8 @@ def audio_to_delivery_mp4(
     measured = measure_loudness(source, info, profile)
     sound = Input(source, max_seconds=info.duration + 1)
     _still_clip(card_png, destination, info.duration, sound, _loudness_filter(measured, profile),
-                profile, on_progress, "converting the audio", gop_cache)  # fmt: skip
+                profile, on_progress, N_("ffmpeg failed while converting the audio."),
+                gop_cache)  # fmt: skip
 
 
 def still_to_delivery_mp4(
@@ -308,7 +314,7 @@ def still_to_delivery_mp4(
     """A silent clip of a still card (quote cards for text reflections, title cards)."""
     silence, audio_filter = _silence(seconds, profile), _loudness_filter(None, profile)
     _still_clip(card_png, destination, seconds, silence, audio_filter, profile, on_progress,
-                "making a card clip")  # fmt: skip
+                N_("ffmpeg failed while making a card clip."))  # fmt: skip
 
 
 def _still_gop(card_png: Path, destination: Path, profile: DeliveryProfile) -> None:
@@ -327,7 +333,7 @@ def _still_gop(card_png: Path, destination: Path, profile: DeliveryProfile) -> N
         *_video_codec_args(profile), *_container_args(),
     ]  # fmt: skip
     _encode(inputs, output_args, destination, profile.gop_seconds, profile, None,
-            "making a card clip")  # fmt: skip
+            N_("ffmpeg failed while making a card clip."))  # fmt: skip
 
 
 def _still_clip(
@@ -338,7 +344,7 @@ def _still_clip(
     audio_filter: str,
     profile: DeliveryProfile,
     on_progress: ProgressCallback | None,
-    doing: str,
+    failure: str,
     gop_cache: Path | None = None,
 ) -> None:
     """A delivery MP4 of a still card for ``seconds``, with ``sound`` through ``audio_filter``.
@@ -367,7 +373,7 @@ def _still_clip(
             "-filter_complex", f"[1:a:0]{audio_filter}[a]", "-map", "0:v:0", "-map", "[a]",
             "-c:v", "copy", *_audio_codec_args(profile), *_container_args(),
         ]  # fmt: skip
-        _encode(inputs, output_args, destination, seconds, profile, on_progress, doing)
+        _encode(inputs, output_args, destination, seconds, profile, on_progress, failure)
     finally:
         if gop_cache is None:
             gop.unlink(missing_ok=True)
@@ -400,7 +406,7 @@ def extract_frames(mp4: Path, times: Sequence[float], destination: Path) -> Path
         )  # fmt: skip
         result = ffmpeg.run(argv, timeout=60)
         if result.returncode != 0 or not partial.exists() or partial.stat().st_size == 0:
-            _raise_for(result, "taking poster frames")
+            _raise_for(result, N_("ffmpeg failed while taking poster frames."))
 
     _write_atomically(run_into, destination)
     return destination

@@ -37,6 +37,7 @@ from voxpop.db import transaction, utcnow
 from voxpop.errors import VoxpopError
 from voxpop.publishing import s3sync
 from voxpop.publishing.s3sync import LocalFile, SyncProgress, SyncResult, human_bytes
+from voxpop.reasons import N_, Reason
 from voxpop.storage import MediaStore
 
 if TYPE_CHECKING:
@@ -81,7 +82,13 @@ _PREFIX_PART = re.compile(r"^[A-Za-z0-9._~!*'()@+=-]+$")
 
 
 class PublishError(VoxpopError):
-    """Publishing cannot go on; ``message`` says why in words an organiser can act on."""
+    """Publishing cannot go on: ``reason`` says why in words an organiser can act on (the job
+    stores it; it is worded when read, see voxpop.reasons), ``message`` in this request's
+    language."""
+
+    def __init__(self, message: str, field: str | None = None, **values: Any) -> None:
+        self.reason = Reason(message, values)
+        super().__init__(self.reason.render(_), field)
 
 
 class PublishFailed(PublishError):
@@ -91,8 +98,8 @@ class PublishFailed(PublishError):
 class EndpointUnreachable(PublishError):
     """The store does not answer (offline, DNS, timeout, overloaded): try again later."""
 
-    def __init__(self, message: str, files_queued: int | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, files_queued: int | None = None, **values: Any) -> None:
+        super().__init__(message, **values)
         self.files_queued = files_queued
 
 
@@ -384,11 +391,9 @@ def make_client(settings: S3Settings, *, max_attempts: int | None = None) -> Any
         )
     except ValueError as error:
         raise PublishFailed(
-            _(
-                "The endpoint URL %(url)s cannot be used: %(reason)s",
-                url=settings.endpoint_url,
-                reason=str(error),
-            )
+            N_("The endpoint URL %(url)s cannot be used: %(reason)s"),
+            url=settings.endpoint_url,
+            reason=str(error),
         ) from error
 
 
@@ -421,66 +426,62 @@ def explain(error: BaseException, settings: S3Settings) -> PublishError:
 
     if isinstance(error, s3sync.DeleteRefused):
         return PublishFailed(
-            _("The store refused to delete %(key)s: %(reason)s", key=error.key, reason=error.reason)
+            N_("The store refused to delete %(key)s: %(reason)s"),
+            key=error.key,
+            reason=error.reason,
         )
     if _is_offline(error):
         return EndpointUnreachable(
-            _("Waiting for connection: %(where)s does not answer.", where=settings.describe())
+            N_("Waiting for connection: %(where)s does not answer."), where=settings.describe()
         )
     if isinstance(error, NoCredentialsError):
         return PublishFailed(
-            _(
+            N_(
                 "No S3 credentials were found. Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
                 " (or an AWS profile) where voxpop runs, then publish again."
             )
         )
     client_error = _client_error(error)
     if client_error is None:
-        return PublishFailed(_("Publishing failed: %(reason)s", reason=str(error)))
+        return PublishFailed(N_("Publishing failed: %(reason)s"), reason=str(error))
     details = client_error.response.get("Error", {})
     code = str(details.get("Code", ""))
     status = int(client_error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
     if code in _BUSY_CODES or status >= 500:
         return EndpointUnreachable(
-            _(
-                "Waiting for connection: %(where)s is busy (%(code)s).",
-                where=settings.describe(),
-                code=code or status,
-            )
+            N_("Waiting for connection: %(where)s is busy (%(code)s)."),
+            where=settings.describe(),
+            code=code or status,
         )
     if code in {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken"}:
         return PublishFailed(
-            _(
+            N_(
                 "The S3 credentials were refused (%(code)s). Check AWS_ACCESS_KEY_ID and"
-                " AWS_SECRET_ACCESS_KEY where voxpop runs.",
-                code=code,
-            )
+                " AWS_SECRET_ACCESS_KEY where voxpop runs."
+            ),
+            code=code,
         )
     if code in {"NoSuchBucket", "404"}:
         return PublishFailed(
-            _(
+            N_(
                 "The bucket “%(bucket)s” does not exist at %(where)s. Create it, or correct the"
-                " bucket name.",
-                bucket=settings.bucket,
-                where=settings.endpoint_url or "Amazon S3",
-            )
+                " bucket name."
+            ),
+            bucket=settings.bucket,
+            where=settings.endpoint_url or "Amazon S3",
         )
     if code in {"AccessDenied", "AllAccessDisabled", "403"}:
         return PublishFailed(
-            _(
-                "Access to %(where)s was denied: these credentials may not write to this bucket.",
-                where=settings.describe(),
-            )
+            N_("Access to %(where)s was denied: these credentials may not write to this bucket."),
+            where=settings.describe(),
         )
     if code in {"PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraint"}:
         return PublishFailed(
-            _(
-                "The bucket “%(bucket)s” is in another region: set the region to the bucket's.",
-                bucket=settings.bucket,
-            )
+            N_("The bucket “%(bucket)s” is in another region: set the region to the bucket's."),
+            bucket=settings.bucket,
         )
     message = details.get("Message") or code
-    return PublishFailed(_("The store refused the publish: %(reason)s", reason=message))
+    return PublishFailed(N_("The store refused the publish: %(reason)s"), reason=message)
 
 
 def summary(result: SyncResult) -> str:
@@ -529,7 +530,7 @@ def sync_site(
         PublishFailed: refused credentials, no such bucket, access denied…
     """
     if not settings.configured:
-        raise PublishFailed(_("No S3 bucket is set: choose one on the Publishing page first."))
+        raise PublishFailed(N_("No S3 bucket is set: choose one on the Publishing page first."))
     from boto3.exceptions import S3UploadFailedError
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -624,9 +625,15 @@ def count_queued(local_files: Iterable[LocalFile], published: Mapping[str, str])
     return changed + sum(1 for path in published if path not in local)
 
 
+def waiting_reason(files_queued: int) -> Reason:
+    """What the job row and the state say while the store cannot be reached (worded when
+    read, see voxpop.reasons)."""
+    return Reason(N_("Waiting for connection, %(count)d files queued"), {"count": files_queued})
+
+
 def waiting_message(files_queued: int) -> str:
-    """What the job row and the CLI say while the store cannot be reached."""
-    return _("Waiting for connection, %(count)d files queued", count=files_queued)
+    """``waiting_reason`` in the current language (the Publishing page, the CLI)."""
+    return waiting_reason(files_queued).render(_)
 
 
 def _build_export(
@@ -661,7 +668,7 @@ def publish_event(
     """
     settings = resolve_settings(db, event_id, environ)
     if not settings.configured:
-        raise PublishFailed(_("No S3 bucket is set: choose one on the Publishing page first."))
+        raise PublishFailed(N_("No S3 bucket is set: choose one on the Publishing page first."))
     export_site = export_site or default_export_site()
     client = client or make_client(settings)
     destination = staging_folder(instance, event_id)
@@ -684,11 +691,11 @@ def publish_event(
             phase="waiting",
             target=settings.target,
             files_queued=queued,
-            message=waiting_message(queued),
+            message=waiting_reason(queued).stored(),
         )
         raise
     except PublishFailed as error:
-        _set_state(db, event_id, phase="failed", message=error.message)
+        _set_state(db, event_id, phase="failed", message=error.reason.stored())
         raise
     _set_state(db, event_id, phase="exporting", message=None)
     _build_export(db, store, destination, export_site)
@@ -753,11 +760,11 @@ def publish_event(
             event_id,
             phase="waiting",
             files_queued=error.files_queued,
-            message=waiting_message(error.files_queued),
+            message=waiting_reason(error.files_queued).stored(),
         )
         raise
     except PublishFailed as error:
-        _set_state(db, event_id, phase="failed", message=error.message)
+        _set_state(db, event_id, phase="failed", message=error.reason.stored())
         raise
     # The bucket now holds exactly the export: make the record say so too.
     with transaction(db):
@@ -807,22 +814,23 @@ def _publish_archive_job(db: sqlite3.Connection, queue: jobs.JobQueue, job: sqli
     except EndpointUnreachable as error:
         delay = jobs.backoff(int(job["attempts"]), cap=WAIT_CAP_SECONDS)
         log.info("Publish of event %s waiting %ss: %s", event_id, delay, error.message)
-        return jobs.requeue(db, queue, job, waiting_message(error.files_queued or 0), delay)
+        return jobs.requeue(db, queue, job, waiting_reason(error.files_queued or 0), delay)
     except VoxpopError as error:  # refused, no bucket, or the export itself could not be built
-        _set_state(db, event_id, phase="failed", message=error.message)
-        jobs.finish(db, job["id"], "failed", error.message)
+        reason = error.reason if isinstance(error, PublishError) else Reason(error.message)
+        _set_state(db, event_id, phase="failed", message=reason.stored())
+        jobs.finish(db, job["id"], "failed", reason)
         return "failed"
     except Exception as error:  # e.g. the export itself failed: say so, stop
         if jobs.ran_out_of_disk(error):  # building the staged export filled the disk: wait
             _set_state(db, event_id, phase="waiting", message=jobs.disk_full_reason())
             return jobs.wait_for_disk(db, queue, job)
         log.exception("Publish of event %s failed", event_id)
-        message = _(
-            "Publishing failed unexpectedly (%(kind)s); see the server log.",
-            kind=type(error).__name__,
+        unexpected = Reason(
+            N_("Publishing failed unexpectedly (%(kind)s); see the server log."),
+            {"kind": type(error).__name__},
         )
-        _set_state(db, event_id, phase="failed", message=message)
-        jobs.finish(db, job["id"], "failed", message)
+        _set_state(db, event_id, phase="failed", message=unexpected.stored())
+        jobs.finish(db, job["id"], "failed", unexpected)
         return "failed"
     log.info("Published event %s: %s", event_id, summary(result))
     jobs.finish(db, job["id"], "done")

@@ -25,8 +25,9 @@ from pathlib import Path
 
 from flask_babel import gettext as _
 
-from voxpop import audit, jobs, models
+from voxpop import audit, jobs, models, reasons
 from voxpop.db import transaction, utcnow
+from voxpop.reasons import N_, Reason
 from voxpop.record import report
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ def _stored(row: sqlite3.Row) -> StoredReport:
         discarded=bool(row["discarded"]),
         status=row["job_status"] or "failed",
         progress=float(row["job_progress"] or 0),
-        error=row["job_error"],
+        error=reasons.render(row["job_error"], _),
         expected_pages=row["expected_pages"],
     )
 
@@ -237,8 +238,8 @@ def _make_report_job(db: sqlite3.Connection, queue: jobs.JobQueue, job: sqlite3.
             db.execute("UPDATE record_report SET stage = 'queued' WHERE id = ?", (report_id,))
             return jobs.wait_for_disk(db, queue, job)
         log.exception("Making report %s failed", report_id)
-        message = _("The report could not be made (%(kind)s); see the server log.",
-                    kind=type(error).__name__)  # fmt: skip
+        message = Reason(N_("The report could not be made (%(kind)s); see the server log."),
+                         {"kind": type(error).__name__})  # fmt: skip
         db.execute("UPDATE record_report SET stage = 'failed' WHERE id = ?", (report_id,))
         jobs.finish(db, job["id"], "failed", message)
         return "failed"
@@ -269,8 +270,8 @@ def _keep(
                 " WHERE id = ?",
                 (report_id,),
             )
-            message = _("A reflection was withdrawn while the report was being made: "
-                        "making it again without it.")  # fmt: skip
+            message = N_("A reflection was withdrawn while the report was being made: "
+                         "making it again without it.")  # fmt: skip
             return jobs.requeue(db, queue, job, message, 0)
         os.replace(partial, final)
         older = db.execute(

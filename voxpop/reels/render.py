@@ -26,7 +26,7 @@ from pathlib import Path
 
 from babel.dates import format_date
 
-from voxpop import jobs, models
+from voxpop import jobs, models, reasons
 from voxpop.db import transaction, utcnow
 from voxpop.media import cards, images, reel, vtt
 from voxpop.media.ffmpeg import MediaError
@@ -34,6 +34,7 @@ from voxpop.media.images import UnsafeImage
 from voxpop.media.probe import video_duration
 from voxpop.media.transcode import delivery_size
 from voxpop.media.typesetting import CardError
+from voxpop.reasons import N_, Reason
 from voxpop.reels.service import (
     _SHOWABLE,
     PREPARE_REEL_CLIP,
@@ -450,7 +451,10 @@ def _clear(db: sqlite3.Connection, store: MediaStore, reel_id: int, revision: in
     remove_reel_files(store, reel_id)
 
 
-NOTHING_LEFT = "Nothing to show: add approved reflections to this reel, then render it."
+# Stored in English and worded when read (voxpop.reasons).
+NOTHING_LEFT = N_("Nothing to show: add approved reflections to this reel, then render it.")
+RENDER_FAILED = Reason(N_("Rendering failed unexpectedly."))
+PREPARE_FAILED = Reason(N_("Preparing the clip failed."))
 
 
 def _render_job(db: sqlite3.Connection, queue: jobs.JobQueue, job: sqlite3.Row) -> str:
@@ -476,14 +480,14 @@ def _render_job(db: sqlite3.Connection, queue: jobs.JobQueue, job: sqlite3.Row) 
             db.execute("UPDATE reel SET failure_reason = ? WHERE id = ?",
                        (jobs.disk_full_reason(), reel_id))  # fmt: skip
             return jobs.wait_for_disk(db, queue, job)
-        message = getattr(error, "message", None) or "Rendering failed unexpectedly."
+        reason = reasons.of(error, RENDER_FAILED)
         log.exception("Rendering reel %s failed", reel_id)
         if job["attempts"] < jobs.MAX_ATTEMPTS:
-            return jobs.requeue(db, queue, job, message, jobs.backoff(job["attempts"]))
+            return jobs.requeue(db, queue, job, reason, jobs.backoff(job["attempts"]))
         with transaction(db):
-            jobs.finish(db, job["id"], "failed", message)
+            jobs.finish(db, job["id"], "failed", reason)
             db.execute("UPDATE reel SET status = 'failed', failure_reason = ? WHERE id = ?",
-                       (message, reel_id))  # fmt: skip
+                       (reason.stored(), reel_id))  # fmt: skip
         return "failed"
     jobs.finish(db, job["id"], "done")
     latest = db.execute("SELECT revision FROM reel WHERE id = ?", (reel_id,)).fetchone()
@@ -514,10 +518,10 @@ def _prepare_job(db: sqlite3.Connection, queue: jobs.JobQueue, job: sqlite3.Row)
     except (MediaError, UnsafeImage, CardError, OSError) as error:
         if jobs.ran_out_of_disk(error):
             return jobs.wait_for_disk(db, queue, job)
-        message = getattr(error, "message", None) or "Preparing the clip failed."
+        reason = reasons.of(error, PREPARE_FAILED)
         if job["attempts"] < jobs.MAX_ATTEMPTS:
-            return jobs.requeue(db, queue, job, message, jobs.backoff(job["attempts"]))
-        jobs.finish(db, job["id"], "failed", message)  # a render will try again itself
+            return jobs.requeue(db, queue, job, reason, jobs.backoff(job["attempts"]))
+        jobs.finish(db, job["id"], "failed", reason)  # a render will try again itself
         return "failed"
     jobs.finish(db, job["id"], "done")
     return "done"

@@ -22,7 +22,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 
-from voxpop import audit, jobs, models
+from voxpop import audit, jobs, models, reasons
 from voxpop.db import rows_in, transaction, utcnow
 from voxpop.errors import VoxpopError
 from voxpop.storage import MediaStore
@@ -573,8 +573,9 @@ def render_state(db: sqlite3.Connection, reel: Reel) -> dict[str, Any]:
         "progress": float(job["progress"])
         if running and job
         else (1.0 if reel.status == "ready" else 0.0),
-        "message": reel.failure_reason
-        or (job["error"] if running and job and job["error"] else None),
+        "message": reasons.render(
+            reel.failure_reason or (job["error"] if running and job else None), _
+        ),
         "duration": reel.duration_seconds,
         "rendered_at": reel.rendered_at,
         "revision": reel.revision,

@@ -16,10 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask_babel import gettext as _
 from PIL import Image
 
-from voxpop import jobs, models
+from voxpop import jobs, models, reasons
 from voxpop.db import transaction, utc_in, utcnow
 from voxpop.jobs import JobQueue
 from voxpop.media import cards, fmp4, posters
@@ -33,6 +32,7 @@ from voxpop.media.transcode import (
     transcode_to_delivery_mp4,
 )
 from voxpop.media.typesetting import CardError
+from voxpop.reasons import N_, Reason
 from voxpop.reels import service as reels_service
 from voxpop.reflection import transcripts
 from voxpop.storage import MediaStore, file_sha256, fsync_folder
@@ -40,6 +40,12 @@ from voxpop.storage import MediaStore, file_sha256, fsync_folder
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[float], None]
+
+# Failure reasons, stored in English and worded when read (voxpop.reasons).
+FILE_DELETED = N_("%(reason)s The file was deleted.")
+GAVE_UP = N_("%(reason)s (gave up after %(attempts)d attempts)")
+FILE_GONE = N_("The recording's file is no longer on the laptop, so it cannot be processed.")
+UNEXPECTED = Reason(N_("Processing failed unexpectedly; it will be retried."))
 
 ASSET_FILES = {
     "mp4": "delivery.mp4",
@@ -191,7 +197,7 @@ def _make_media_files(
         posters.poster_and_thumbnail(frame, files["poster"], files["thumb"])
     else:
         if not info.has_audio:
-            raise MediaRejected("This audio recording has no sound in it.")
+            raise MediaRejected(N_("This audio recording has no sound in it."))
         cards.render_audio_card(
             files["card"], perspective_label=reflection.perspective_label,
             colour=reflection.colour, prompt=reflection.prompt_text,
@@ -270,8 +276,7 @@ def process_reflection_job(db: sqlite3.Connection, queue: JobQueue, job: sqlite3
         # The row stays, failed, with the reason; the same bytes would be refused again.
         assert reflection.original_path is not None
         discard_original(queue.store, reflection.original_path)
-        reason = _("%(reason)s The file was deleted.", reason=error.message)
-        _fail(db, job["id"], reflection_id, reason)
+        _fail(db, job["id"], reflection_id, Reason(FILE_DELETED, {"reason": error.reason}))
         log.info("Reflection %s refused and its file deleted: %s | %s",
                  reflection_id, error.message, error.detail)  # fmt: skip
         return "failed"
@@ -279,11 +284,11 @@ def process_reflection_job(db: sqlite3.Connection, queue: JobQueue, job: sqlite3
         row = db.execute(
             "SELECT failure_reason FROM reflection WHERE id = ?", (reflection_id,)
         ).fetchone()
-        gone = _("The recording's file is no longer on the laptop, so it cannot be processed.")
-        _fail(db, job["id"], reflection_id, row["failure_reason"] or gone)
+        # A refused file that was deleted keeps the reason it was refused for.
+        _fail(db, job["id"], reflection_id, row["failure_reason"] or FILE_GONE)
         return "failed"
     except (MediaRejected, UnsafeImage, CardError) as error:
-        _fail(db, job["id"], reflection_id, error.message)
+        _fail(db, job["id"], reflection_id, reasons.of(error, UNEXPECTED))
         log.info(
             "Reflection %s rejected: %s | %s",
             reflection_id,
@@ -300,22 +305,18 @@ def process_reflection_job(db: sqlite3.Connection, queue: JobQueue, job: sqlite3
                 (jobs.disk_full_reason(), reflection_id),
             )
             return jobs.wait_for_disk(db, queue, job)
-        message = (
-            error.message
-            if isinstance(error, MediaError)
-            else ("Processing failed unexpectedly; it will be retried.")
-        )
+        reason = error.reason if isinstance(error, MediaError) else UNEXPECTED
         log.exception("Job %s for reflection %s failed", job["id"], reflection_id)
         if job["attempts"] >= jobs.MAX_ATTEMPTS:
-            _fail(db, job["id"], reflection_id,
-                  f"{message} (gave up after {jobs.MAX_ATTEMPTS} attempts)")  # fmt: skip
+            gave_up = Reason(GAVE_UP, {"reason": reason, "attempts": jobs.MAX_ATTEMPTS})
+            _fail(db, job["id"], reflection_id, gave_up)
             return "failed"
         delay = jobs.BACKOFF_SECONDS * 2 ** (job["attempts"] - 1)
         run_after = utc_in(delay)
         with transaction(db):
             db.execute(
                 "UPDATE job SET status = 'queued', error = ?, run_after = ? WHERE id = ?",
-                (message, run_after, job["id"]),
+                (reason.stored(), run_after, job["id"]),
             )
             db.execute("UPDATE reflection SET status = 'received' WHERE id = ?", (reflection_id,))
         queue.deliver(job["id"], delay=delay)
@@ -340,13 +341,15 @@ def _reels_follow_up(db: sqlite3.Connection, queue: JobQueue, reflection_id: int
     reels_service.follow_up(db, queue, [reflection_id])
 
 
-def _fail(db: sqlite3.Connection, job_id: int, reflection_id: int, reason: str) -> None:
+def _fail(db: sqlite3.Connection, job_id: int, reflection_id: int, reason: Reason | str) -> None:
+    """The job failed for good: the reflection keeps the reason (see ``voxpop.reasons``)."""
+    stored = reasons.store(reason)
     with transaction(db):
-        jobs.finish(db, job_id, "failed", reason)
+        jobs.finish(db, job_id, "failed", stored)
         db.execute(
             "UPDATE reflection SET status = 'failed', failure_reason = ?"
             " WHERE id = ? AND status != 'withdrawn'",
-            (reason, reflection_id),
+            (stored, reflection_id),
         )
 
 

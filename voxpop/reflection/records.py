@@ -15,7 +15,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 
-from voxpop import models
+from voxpop import models, reasons
 from voxpop.db import transaction, utcnow
 from voxpop.errors import InvalidSubmission, UnsupportedMedia
 from voxpop.media.sniff import EXTENSIONS, sniff_container
@@ -328,7 +328,7 @@ def processing_status(db: sqlite3.Connection, event: models.Event) -> dict[int, 
         row["id"]: {
             "status": row["status"],
             "progress": row["progress"] or 0.0,
-            "reason": row["failure_reason"],
+            "reason": reasons.render(row["failure_reason"], _),
         }
         for row in rows
     }

@@ -32,11 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flask_babel import gettext as _
-
-from voxpop import jobs
+from voxpop import jobs, reasons
 from voxpop.db import transaction, utcnow
 from voxpop.media.ffmpeg import MediaError, MediaRejected
+from voxpop.reasons import N_, Reason
 from voxpop.speech import model as speech_model
 from voxpop.speech import transcribe as speech
 
@@ -49,6 +48,7 @@ STATUSES = ("none", "queued", "draft", "checked", "needs-person", "no-speech")
 DRAFT_LANGUAGES = ("en",)
 MIN_LANGUAGE_PROBABILITY = 0.5
 YIELD_SECONDS = 15.0
+UNEXPECTED = Reason(N_("Transcription failed unexpectedly; it will be retried."))
 
 # Settings (instance/voxpop.toml or VOXPOP_* environment variables), with their defaults.
 SETTINGS: dict[str, Any] = {
@@ -138,7 +138,7 @@ def summary(row: sqlite3.Row | None) -> dict[str, Any]:
     if row["text"]:
         found["text"] = row["text"]
     if row["reason"] and row["status"] in ("needs-person", "none"):
-        found["reason"] = row["reason"]
+        found["reason"] = reasons.english(row["reason"])
     return found
 
 
@@ -266,24 +266,31 @@ def _step_aside(db: sqlite3.Connection, queue: jobs.JobQueue, job: sqlite3.Row) 
 
 
 def welsh_kiosk_reason() -> str:
-    return _(
+    """Why a clip from the Welsh kiosk gets no draft (stored; worded when read)."""
+    return N_(
         "Recorded on the Welsh kiosk: automatic transcription does not understand Welsh well "
         "enough for captions, so a person needs to write them."
     )
 
 
 def language_reason(language: str, probability: float) -> str:
+    """Why the model's draft is not kept (stored; worded when read, see voxpop.reasons)."""
+    percent = round(probability * 100)
     if language not in DRAFT_LANGUAGES:
-        return _(
-            "The speech sounds like another language than English (%(language)s, %(percent)d%% "
-            "sure): a person needs to write the captions.",
-            language=language, percent=round(probability * 100),
-        )  # fmt: skip
-    return _(
-        "The speech model is unsure which language this is (English, only %(percent)d%% "
-        "sure): a person needs to write the captions.",
-        percent=round(probability * 100),
-    )  # fmt: skip
+        return Reason(
+            N_(
+                "The speech sounds like another language than English (%(language)s, "
+                "%(percent)d%% sure): a person needs to write the captions."
+            ),
+            {"language": language, "percent": percent},
+        ).stored()
+    return Reason(
+        N_(
+            "The speech model is unsure which language this is (English, only %(percent)d%% "
+            "sure): a person needs to write the captions."
+        ),
+        {"percent": percent},
+    ).stored()
 
 
 def fill_captions(db: sqlite3.Connection, reflection_id: int, draft: str) -> bool:
@@ -354,7 +361,7 @@ def transcribe_reflection_job(
     try:
         model = resolve(setting)
         if mp4 is None:
-            raise MediaRejected("The clip has no delivery file to transcribe.")
+            raise MediaRejected(N_("The clip has no delivery file to transcribe."))
         duration = float(row["duration_seconds"] or 0) or 3600.0
         speech.extract_audio(queue.store.path(mp4["path"]), wav, max_seconds=duration + 5)
         write_progress(0.05)
@@ -367,21 +374,20 @@ def transcribe_reflection_job(
         return _step_aside(db, queue, job)
     except speech_model.ModelUnavailable as error:
         with transaction(db):
-            _save(db, reflection_id, "none", reason=error.message)
-            jobs.finish(db, job["id"], "failed", error.message)
+            _save(db, reflection_id, "none", reason=error.reason.stored())
+            jobs.finish(db, job["id"], "failed", error.reason)
         return "failed"
     except Exception as error:  # retried, then reported
         if jobs.ran_out_of_disk(error):
             return jobs.wait_for_disk(db, queue, job)
-        message = error.message if isinstance(error, MediaError) else (
-            "Transcription failed unexpectedly; it will be retried.")  # fmt: skip
+        reason = error.reason if isinstance(error, MediaError) else UNEXPECTED
         log.exception("Transcription job %s for reflection %s failed", job["id"], reflection_id)
         if isinstance(error, MediaRejected) or job["attempts"] >= jobs.MAX_ATTEMPTS:
             with transaction(db):
-                _save(db, reflection_id, "none", reason=message)
-                jobs.finish(db, job["id"], "failed", message)
+                _save(db, reflection_id, "none", reason=reason.stored())
+                jobs.finish(db, job["id"], "failed", reason)
             return "failed"
-        return jobs.requeue(db, queue, job, message, jobs.backoff(job["attempts"]))
+        return jobs.requeue(db, queue, job, reason, jobs.backoff(job["attempts"]))
     finally:
         scratch.cleanup()
     store(db, reflection_id, heard, model.name, duration=float(row["duration_seconds"] or 0))

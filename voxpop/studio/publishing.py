@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import StringField
 
-from voxpop import audit, models
+from voxpop import audit, models, reasons
 from voxpop.auth import login_required
 from voxpop.db import get_db, transaction
 from voxpop.formatting import format_size
@@ -152,7 +152,8 @@ def publish_status(event_id: int) -> dict[str, Any]:
             queued=state["files_queued"],
         )
     elif job is not None and job_status == "failed":
-        text = _("Publishing failed: %(reason)s", reason=job["error"] or state["message"] or "")
+        reason = reasons.render(job["error"] or state["message"], _)
+        text = _("Publishing failed: %(reason)s", reason=reason or "")
     elif phase == "done":
         text = _(
             "Published: %(sent)d file(s) sent (%(size)s), %(same)d unchanged, %(deleted)d deleted.",
@@ -174,7 +175,7 @@ def publish_status(event_id: int) -> dict[str, Any]:
             "status": job_status,
             "progress": job["progress"],
             "attempts": job["attempts"],
-            "error": job["error"],
+            "error": reasons.render(job["error"], _),
             "run_after": job["run_after"],
         },
         "phase": phase,
