@@ -927,7 +927,7 @@ def retry_processing(
     # jobs.retry commits its own transaction, so the audit row follows in the next one.
     with transaction(db):
         audit.record(db, "reflection.retry", "reflection", reflection_id,
-                     {"status": "failed", "failure_reason": row["failure_reason"]},
+                     {"status": "failed", "failure_reason": reasons.english(row["failure_reason"])},
                      {"status": "received", "job": job["id"]}, actor=actor)  # fmt: skip
 
 
