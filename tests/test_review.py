@@ -23,7 +23,7 @@ from tests.conftest import (
     requires_ffmpeg,
     rows,
 )
-from voxpop import models
+from voxpop import models, reasons
 from voxpop.db import get_db, transaction, utcnow
 
 REVIEWERS = ("facilitator", "organiser")
@@ -707,6 +707,24 @@ def test_retry_a_failed_reflection(app, reviewer, kiosk) -> None:
     # Nothing to retry now.
     again = reviewer.post(f"/review/{reflection_id}/retry")
     assert again.status_code == 400 and "failed to process" in again.json["error"]
+
+
+def test_no_retry_for_a_file_deleted_as_not_a_recording(app, reviewer, tmp_path) -> None:
+    junk = tmp_path / "junk.webm"
+    junk.write_bytes(b"not a recording, just bytes " * 200)
+    reflection_id = add_reflection(app, "video", junk)
+    failed = process(app, reflection_id)  # the real probe refuses it, and the file is deleted
+    assert failed["status"] == "failed"
+    assert "The file was deleted." in reasons.english(failed["failure_reason"])
+    page = reviewer.get(f"/review/{reflection_id}").text
+    assert "The file was deleted." in page
+    assert f"/review/{reflection_id}/retry" not in page  # a button that could only fail again
+    state = reviewer.get("/studio/progress.json").json["reflections"][str(reflection_id)]
+    assert state["status"] == "failed" and state["retry"] is False
+    response = reviewer.post(f"/review/{reflection_id}/retry")
+    assert response.status_code == 400 and "nothing to retry" in response.json["error"]
+    assert reflection(app, reflection_id) == failed
+    assert audit_rows(app, reflection_id) == []
 
 
 def test_retry_from_the_queue_without_script_returns_to_the_queue(app, reviewer, kiosk) -> None:

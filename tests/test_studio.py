@@ -80,8 +80,9 @@ def test_progress_json_reports_processing_and_failures(app, auth, client, kiosk)
         )
     auth.login("facilitator")
     data = client.get("/studio/progress.json").json["reflections"]
-    assert data[str(first)] == {"status": "processing", "progress": 0.42, "reason": None}
-    assert data[str(second)]["reason"] == "Too long"
+    assert data[str(first)] == {"status": "processing", "progress": 0.42, "reason": None,
+                                "retry": True}  # fmt: skip
+    assert data[str(second)]["reason"] == "Too long" and data[str(second)]["retry"] is True
     page = client.get("/studio/").text
     assert f'data-progress="{first}"' in page and 'value="0.42"' in page
     assert "Could not be processed: Too long" in page

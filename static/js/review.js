@@ -325,6 +325,7 @@
       }
     } else if (state.status === "failed") {
       box.appendChild(statusLine("status-failed", messages.failed + " " + (state.reason || "")));
+      if (state.retry === false) { return; } // its file is gone: trying again cannot help
       var retry = document.createElement("button");
       retry.type = "button";
       retry.textContent = messages.retry;

@@ -47,6 +47,14 @@ GAVE_UP = N_("%(reason)s (gave up after %(attempts)d attempts)")
 FILE_GONE = N_("The recording's file is no longer on the laptop, so it cannot be processed.")
 UNEXPECTED = Reason(N_("Processing failed unexpectedly; it will be retried."))
 
+
+def retry_can_help(stored_reason: str | None) -> bool:
+    """False when a reflection failed because its recording's file is gone (deleted as not a
+    recording, or missing): processing it again could only fail the same way."""
+    reason = reasons.parse(stored_reason)
+    return reason is None or reason.message not in (FILE_DELETED, FILE_GONE)
+
+
 ASSET_FILES = {
     "mp4": "delivery.mp4",
     "poster": "poster.jpg",

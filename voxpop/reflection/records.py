@@ -19,6 +19,7 @@ from voxpop import models, reasons
 from voxpop.db import transaction, utcnow
 from voxpop.errors import InvalidSubmission, UnsupportedMedia
 from voxpop.media.sniff import EXTENSIONS, sniff_container
+from voxpop.reflection import processing
 from voxpop.reflection.intake.receipts import claim_code
 from voxpop.storage import IncomingFile, MediaStore
 
@@ -329,6 +330,7 @@ def processing_status(db: sqlite3.Connection, event: models.Event) -> dict[int, 
             "status": row["status"],
             "progress": row["progress"] or 0.0,
             "reason": reasons.render(row["failure_reason"], _),
+            "retry": processing.retry_can_help(row["failure_reason"]),
         }
         for row in rows
     }

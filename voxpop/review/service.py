@@ -23,7 +23,7 @@ from voxpop.errors import VoxpopError
 from voxpop.media import reel, vtt
 from voxpop.media.colours import safe_colour
 from voxpop.reels import service as reel_service
-from voxpop.reflection import search, transcripts
+from voxpop.reflection import processing, search, transcripts
 from voxpop.reflection.records import FIRST_NAME_MAX
 
 PAGE_SIZE = 60
@@ -156,6 +156,8 @@ class ReviewReflection:
     capture: dict[str, Any] = field(default_factory=dict)
     kiosk_name: str | None = None
     captions: CaptionsState | None = None
+    # False when it failed because its file is gone: no Retry button then (see retry_processing).
+    retry_can_help: bool = True
 
     @property
     def name_allowed(self) -> bool:
@@ -366,6 +368,7 @@ def _from_row(row: sqlite3.Row, lang: str, tags: tuple[str, ...]) -> ReviewRefle
         status=row["status"],
         # Stored in English by the worker; shown in the reader's language (voxpop.reasons).
         failure_reason=reasons.render(row["failure_reason"], _),
+        retry_can_help=processing.retry_can_help(row["failure_reason"]),
         created_at=row["created_at"],
         duration=row["duration_seconds"],
         review_state=row["review_state"],
@@ -922,6 +925,10 @@ def retry_processing(
     ).fetchone()
     if row["status"] != "failed" or job is None:
         raise ReviewError(_("Only a reflection that failed to process can be retried."))
+    if not processing.retry_can_help(row["failure_reason"]):
+        raise ReviewError(
+            _("Its recording's file is no longer on the laptop, so there is nothing to retry.")
+        )
     if not jobs.retry(db, queue, job["id"]):
         raise ReviewError(_("Only a reflection that failed to process can be retried."))
     # jobs.retry commits its own transaction, so the audit row follows in the next one.
