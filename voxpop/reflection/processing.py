@@ -319,7 +319,7 @@ def process_reflection_job(db: sqlite3.Connection, queue: JobQueue, job: sqlite3
             gave_up = Reason(GAVE_UP, {"reason": reason, "attempts": jobs.MAX_ATTEMPTS})
             _fail(db, job["id"], reflection_id, gave_up)
             return "failed"
-        delay = jobs.BACKOFF_SECONDS * 2 ** (job["attempts"] - 1)
+        delay = jobs.backoff(job["attempts"])
         run_after = utc_in(delay)
         with transaction(db):
             db.execute(
