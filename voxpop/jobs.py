@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +74,9 @@ def build_queue(config: dict[str, Any], store: MediaStore) -> JobQueue:
             fsync=True,
         )  # fmt: skip
     queue = JobQueue(huey=huey, instance=instance, store=store)
+    # The queue's SQLite connection is closed with the queue (an app the tests throw away, a
+    # command that ends), not left to the garbage collector, which warns of it.
+    weakref.finalize(queue, huey.storage.close)
 
     @huey.task(name="run_job")
     def run_task(job_id: int) -> None:

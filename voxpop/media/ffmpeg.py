@@ -224,6 +224,8 @@ def run(
             if process.poll() is None:
                 process.kill()
                 process.wait()
+            if process.stdout is not None:
+                process.stdout.close()
             with _running_lock:
                 _running.discard(process)
             children.ended(process.pid)
