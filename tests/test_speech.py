@@ -168,8 +168,16 @@ def _transcribe(app: Flask, reflection_id: int) -> list[tuple[str, int, str]]:
 @pytest.mark.media
 def test_pure_step_hears_the_words(spoken_clip: Path, model_folder: Path, tmp_path: Path) -> None:
     wav = speech.extract_audio(spoken_clip, tmp_path / "a.wav", max_seconds=15)
+    model = speech.MODELS.get(model_folder, 2)
+    runs = model.encoder_runs
     heard = speech.transcribe(wav, model_folder, threads=2)
     assert heard.language == "en" and heard.language_probability >= 0.5
+    # One window, encoded once: for the language and the words (faster-whisper alone: twice).
+    assert model.encoder_runs - runs == 1
+    told = speech.transcribe(wav, model_folder, threads=2, language="en")
+    assert model.encoder_runs - runs == 2
+    assert [(s.start, s.end, s.text, s.words) for s in heard.segments] == [
+        (s.start, s.end, s.text, s.words) for s in told.segments]  # fmt: skip
     said = heard.text.lower()
     assert all(word in said for word in KEY_WORDS), said
     words = heard.words

@@ -184,8 +184,51 @@ def load_whisper(folder: Path, threads: int) -> Any:
         from faster_whisper import WhisperModel  # heavy, and optional
     except ImportError as error:
         raise NoSpeechModel("faster-whisper is not installed.") from error
-    return WhisperModel(str(folder), device="cpu", compute_type="int8", cpu_threads=threads,
-                        local_files_only=True)  # fmt: skip
+    return _encoding_once(WhisperModel)(
+        str(folder), device="cpu", compute_type="int8", cpu_threads=threads,
+        local_files_only=True,
+    )  # fmt: skip
+
+
+def _encoding_once(whisper_model: type) -> type:
+    """faster-whisper's model, but the first 30 s are encoded once, not twice.
+
+    When it detects the language, faster-whisper 1.2 encodes the first window to detect it,
+    then encodes the same window again to transcribe it: about a fifth of the CPU a 30-second
+    clip takes (bench/speech_encoding.py). Here the detection's encoding is kept (per thread) and given back when the
+    transcription asks for the same window; any other window is encoded as before. Detection
+    reads the frames transcription reads (not the one padding frame after them), so the two
+    windows are equal and the words are those the model gives when told the language.
+    """
+    import numpy as np
+
+    class Whisper(whisper_model):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._window = threading.local()
+            self.encoder_runs = 0  # windows encoded by the model (checked by the tests)
+
+        def detect_language(self, audio: Any = None, features: Any = None, **kwargs: Any) -> Any:
+            if audio is None and features is not None and features.shape[-1] > 1:
+                features = features[..., : features.shape[-1] - 1]
+            self._window.keep = True
+            try:
+                return super().detect_language(audio=audio, features=features, **kwargs)
+            finally:
+                self._window.keep = False
+
+        def encode(self, features: Any) -> Any:
+            kept = getattr(self._window, "kept", None)
+            self._window.kept = None
+            if kept is not None and np.array_equal(kept[0], features):
+                return kept[1]
+            output = super().encode(features)
+            self.encoder_runs += 1
+            if getattr(self._window, "keep", False):
+                self._window.kept = (features, output)
+            return output
+
+    return Whisper
 
 
 MODELS = ModelCache()
