@@ -142,8 +142,11 @@ ensure_tool() {
 # (fonts: DejaVu, shipped in voxpop/media/fonts and also from Debian). 1 if impossible.
 REPORT_PACKAGES="libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core"
 report_libraries_present() {
-  ldconfig -p 2>/dev/null | grep -q 'libpango-1.0.so.0' \
-    && ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so.0'
+  # The list is read whole first: `ldconfig -p | grep -q` fails under pipefail whenever grep
+  # stops reading before ldconfig has written it all (SIGPIPE), as it does when the cache is long.
+  local libraries
+  libraries=$(ldconfig -p 2>/dev/null) || return 1
+  grep -q 'libpango-1.0.so.0' <<<"$libraries" && grep -q 'libpangoft2-1.0.so.0' <<<"$libraries"
 }
 ensure_report_libraries() {
   report_libraries_present && return 0

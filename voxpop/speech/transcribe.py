@@ -195,8 +195,9 @@ def _encoding_once(whisper_model: type) -> type:
 
     When it detects the language, faster-whisper 1.2 encodes the first window to detect it,
     then encodes the same window again to transcribe it: about a fifth of the CPU a 30-second
-    clip takes (bench/speech_encoding.py). Here the detection's encoding is kept (per thread) and given back when the
-    transcription asks for the same window; any other window is encoded as before. Detection
+    clip takes (bench/speech_encoding.py). Here the detection's encoding is kept (per thread)
+    and given back when the transcription asks for the same window; any other window is
+    encoded as before. Detection
     reads the frames transcription reads (not the one padding frame after them), so the two
     windows are equal and the words are those the model gives when told the language.
     """
