@@ -197,9 +197,9 @@ def _encoding_once(whisper_model: type) -> type:
     then encodes the same window again to transcribe it: about a fifth of the CPU a 30-second
     clip takes (bench/speech_encoding.py). Here the detection's encoding is kept (per thread)
     and given back when the transcription asks for the same window; any other window is
-    encoded as before. Detection
-    reads the frames transcription reads (not the one padding frame after them), so the two
-    windows are equal and the words are those the model gives when told the language.
+    encoded as before. Detection reads the frames transcription reads (not the one padding
+    frame after them), so the two windows are equal and the words are those the model gives
+    when told the language.
     """
     import numpy as np
 
