@@ -59,6 +59,7 @@
       consentHint: $("#consent-hint"),
       firstNameField: $("#first-name-field"),
       firstName: $("#first-name"),
+      firstNameHint: $("#first-name-hint"),
       reviewVideo: $("#review-video"),
       reviewAudio: $("#review-audio"),
       text: $("#reflection-text"),
@@ -425,19 +426,31 @@
         });
     }
 
-    function consentComplete() {
+    function requiredTicked() {
       return el.consentBoxes.every(function (box) {
         return box.getAttribute("data-required") !== "true" || box.checked;
       });
     }
 
+    /** "Show my first name" ticked with no name: the server would refuse the reflection. */
+    function nameMissing() {
+      return tickedConsents().indexOf("name") !== -1 && el.firstName.value.trim() === "";
+    }
+
+    function consentComplete() {
+      return requiredTicked() && !nameMissing();
+    }
+
     function updateConsent() {
-      var complete = consentComplete();
-      el.consentNext.disabled = !complete;
-      el.consentHint.hidden = complete;
+      var required = requiredTicked();
+      el.consentNext.disabled = !(required && !nameMissing());
+      el.consentHint.hidden = required;
       var nameTicked = tickedConsents().indexOf("name") !== -1;
       el.firstNameField.hidden = !nameTicked;
+      el.firstNameHint.hidden = !nameMissing();
     }
+
+    el.firstName.addEventListener("input", updateConsent);
 
     el.consentBoxes.forEach(function (box) {
       box.addEventListener("change", function () {
