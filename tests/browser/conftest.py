@@ -139,6 +139,8 @@ SCREEN_SIZES: dict[str, dict[str, Any]] = {
     "tablet-landscape": {"viewport": {"width": 1024, "height": 768}},
     "tablet-portrait": {"viewport": {"width": 768, "height": 1024}},
     "laptop": {"viewport": {"width": 1366, "height": 768}},
+    # An 11-inch iPad (Air, Pro) on its side: Safari's page area in landscape.
+    "ipad-landscape": {"viewport": {"width": 1180, "height": 820}, "has_touch": True},
     "phone": {
         "viewport": {"width": 390, "height": 844},
         "device_scale_factor": 2,

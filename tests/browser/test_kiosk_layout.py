@@ -209,7 +209,35 @@ def assert_in_reach(page: Page, selector: str, size: str, thumb: bool = True) ->
     return seen
 
 
-@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("size", [*SIZES, "ipad-landscape"])
+def test_the_question_screen_keeps_back_and_next_in_reach_in_welsh(
+    kiosk_page: Callable[..., KioskTab], size: str, screenshot_dir: Path
+) -> None:
+    """Three questions in Welsh (the longer language) pushed Back/Next below a laptop's and an
+    iPad's screen; the questions now scroll above the bar."""
+    page = open_at(kiosk_page, size)
+    page.click("a.lang-link[lang=cy]")
+    page.wait_for_load_state()
+    page.click("[data-action=start]")
+    wait_for_screen(page, "perspective")
+    page.click("[data-perspective='volunteer']")
+    wait_for_screen(page, "prompt")
+    expect(page.locator("[data-prompt-id]")).to_have_count(3)
+    assert_nothing_behind_the_bar(page, "prompt")
+    shoot(page, path=str(screenshot_dir / f"kiosk-prompt-cy-{size}.png"))
+    for action in ("back", "next"):
+        assert_in_reach(page, f"section[data-screen=prompt] [data-action={action}]", size)
+    last = page.locator("[data-prompt-id]").last
+    last.scroll_into_view_if_needed()
+    seen = last.evaluate("node => visibleBox(node)")
+    assert seen is not None and seen["whole"] and seen["on_top"], seen
+    last.click()
+    expect(last).to_have_attribute("aria-pressed", "true")
+    page.click("section[data-screen=prompt] [data-action=next]")
+    wait_for_screen(page, "consent")
+
+
+@pytest.mark.parametrize("size", [*SIZES, "ipad-landscape"])
 def test_the_record_screen_shows_the_whole_frame_and_start_in_reach(
     kiosk_page: Callable[..., KioskTab], size: str, screenshot_dir: Path
 ) -> None:
@@ -239,6 +267,15 @@ def test_the_record_screen_shows_the_whole_frame_and_start_in_reach(
     shoot(page, path=str(screenshot_dir / f"kiosk-recording-{size}.png"))
     page.click("#record-stop")
     wait_for_screen(page, "review")
+    # Playing it back: Retake and Submit stay on screen however tall the video is (on an
+    # iPad on its side they used to end below the screen's edge).
+    page.wait_for_function("() => document.getElementById('review-video').videoWidth > 0")
+    assert_nothing_behind_the_bar(page, "review")
+    assert_in_reach(page, "section[data-screen=review] [data-action=retake]", size)
+    assert_in_reach(page, "#review-submit", size)
+    video = visible(page, "#review-video")
+    assert video is not None and video["bottom"] - video["top"] >= 150, video
+    shoot(page, path=str(screenshot_dir / f"kiosk-review-{size}.png"))
 
 
 @pytest.mark.parametrize("size", SIZES)
