@@ -22,6 +22,7 @@ from flask.testing import FlaskClient
 from tests import mediafiles
 from tests.archivedata import add_archived
 from tests.conftest import (
+    Auth,
     add_reflection,
     check_captions,
     csrf_from,
@@ -153,6 +154,11 @@ def test_confirm_removes_it_from_archive_and_review_at_once(app, client, auth,
     reflection_id, code = public_text
     assert "Zarquon" in client.get("/archive/p/volunteer").text
     assert client.get(f"/archive/media/reflections/{reflection_id}/card").status_code == 200
+    staff = app.test_client()
+    Auth(app, staff).login("facilitator", name="staff-user")
+    overview = staff.get("/studio/").text
+    assert f'data-reflection="{reflection_id}"' in overview
+    assert "1 reflection received" in overview
     done = confirm(client, code)
     assert done.status_code == 200
     assert "Removed." in done.text and "as soon as the laptop is online" in done.text
@@ -166,6 +172,10 @@ def test_confirm_removes_it_from_archive_and_review_at_once(app, client, auth,
     auth.login("facilitator")
     assert f'id="reflection-{reflection_id}"' not in client.get("/review/").text
     assert client.get(f"/review/{reflection_id}").status_code == 404
+    # Nor on the Reflections page, where it stayed as an empty entry, still counted.
+    overview = staff.get("/studio/").text
+    assert f'data-reflection="{reflection_id}"' not in overview
+    assert "0 reflections received" in overview
 
 
 def test_database_keeps_no_words_name_or_tags(app, client, public_text) -> None:

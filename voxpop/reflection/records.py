@@ -294,7 +294,11 @@ def _remove_original(store: MediaStore, relative_path: str) -> None:
 def reflections_by_perspective(
     db: sqlite3.Connection, event: models.Event, lang: str
 ) -> list[tuple[models.Perspective, list[sqlite3.Row]]]:
-    """Return the event's reflections grouped by perspective, in the event's order."""
+    """Return the event's reflections grouped by perspective, in the event's order.
+
+    A withdrawn reflection is left out (as on the dashboard, the review pages and the record
+    of the day): its words and files are gone, and it no longer counts as received.
+    """
     rows = db.execute(
         # Named columns, not r.*: the receipt code is the delegate's and never reaches a page.
         "SELECT r.id, r.kind, r.status, r.failure_reason, r.perspective_id, r.text_body,"
@@ -306,7 +310,8 @@ def reflections_by_perspective(
         "  AS has_mp4"
         " FROM reflection r JOIN consent c ON c.reflection_id = r.id"
         " JOIN consent_text ct ON ct.id = c.consent_text_id"
-        " WHERE r.event_id = ? ORDER BY r.created_at DESC, r.id DESC",
+        " WHERE r.event_id = ? AND r.status != 'withdrawn' AND c.withdrawn_at IS NULL"
+        " ORDER BY r.created_at DESC, r.id DESC",
         (event.id,),
     ).fetchall()
     groups = []
