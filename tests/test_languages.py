@@ -242,3 +242,28 @@ def test_dates_and_numbers_are_written_for_the_language(app: Flask, organiser: F
         assert formatting.format_size(0, "cy") == "0 beit"
         assert formatting.format_size(1_500_000, "en") == "1.5 MB"
         assert formatting.format_number(12345, "cy") == "12,345"
+
+
+def test_the_reel_cards_name_the_event_in_both_languages_with_a_british_date(
+    app: Flask,
+) -> None:
+    """The intro card showed the English name only and an American date ("November 23, 2026")."""
+    from voxpop.reels import render
+
+    with app.app_context():
+        db = get_db()
+        db.execute("UPDATE event SET names = ?",
+                   (json.dumps({"en": "Test day", "cy": "Diwrnod prawf"}),))  # fmt: skip
+        event = models.current_event(db)
+    assert event is not None and event.languages == ["en", "cy"]
+    intro = render.intro_look(event)
+    assert (intro["title"], intro["kicker"]) == ("Test day", "Diwrnod prawf")
+    assert intro["subtitle"] == "23 November 2026 · Parc Eirias, Colwyn Bay"
+    assert render.outro_look(event)["subtitle"] == "Test day"
+    with app.app_context():
+        get_db().execute("UPDATE event SET languages = ?", (json.dumps(["cy", "en"]),))
+        welsh_first = models.current_event(get_db())
+    assert welsh_first is not None
+    intro = render.intro_look(welsh_first)
+    assert (intro["title"], intro["kicker"]) == ("Diwrnod prawf", "Test day")
+    assert intro["subtitle"] == "23 Tachwedd 2026 · Parc Eirias, Colwyn Bay"

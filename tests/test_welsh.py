@@ -24,6 +24,7 @@ from babel.plural import to_gettext
 from flask_babel import ngettext
 
 from tests.conftest import csrf_from
+from voxpop.db import get_db, transaction
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "voxpop" / "translations"
@@ -229,6 +230,25 @@ def test_studio_pages_are_welsh(client, auth, kiosk) -> None:
     # WTForms labels are lazy_gettext: translated when the page is drawn, not at import.
     assert "Enw’r digwyddiad" in settings.text
     assert "Event name" not in settings.text
+
+
+def test_staff_pages_name_the_event_in_welsh(app, client, auth) -> None:
+    """The event's own Welsh name heads the Welsh staff pages (the dashboard and the pages'
+    titles showed the English one)."""
+    with app.app_context():
+        db = get_db()
+        with transaction(db):
+            db.execute("UPDATE event SET names = ?",
+                       (json.dumps({"en": "Test day", "cy": "Diwrnod prawf"}),))  # fmt: skip
+    auth.login("organiser")
+    for path in ("/studio/", "/studio/dashboard", "/studio/compare", "/studio/export",
+                 "/review/"):  # fmt: skip
+        page = client.get(f"{path}?lang=cy")
+        assert page.status_code == 200, path
+        assert "Diwrnod prawf" in page.text, path
+        assert "Test day" not in page.text, path
+        english = client.get(f"{path}?lang=en").text
+        assert "Test day" in english and "Diwrnod prawf" not in english, path
 
 
 @pytest.mark.parametrize(

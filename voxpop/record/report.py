@@ -37,11 +37,10 @@ from typing import IO, Any
 
 import jinja2
 import segno
-from babel.dates import format_date
 from babel.support import NullTranslations, Translations
 from markupsafe import Markup
 
-from voxpop import models
+from voxpop import formatting, models
 from voxpop.archive import service as archive
 from voxpop.db import rows_in
 from voxpop.media import charts
@@ -440,17 +439,6 @@ def _environment(lang: str) -> tuple[jinja2.Environment, NullTranslations]:
     return env, catalogue
 
 
-def _long_date(value: str | None, lang: str) -> str:
-    if not value:
-        return ""
-    try:
-        # British English dates ("23 November 2026"): the events are in Wales.
-        locale = "en_GB" if lang == "en" else lang
-        return str(format_date(dt.date.fromisoformat(value), "long", locale=locale))
-    except ValueError:
-        return value
-
-
 def _clock(seconds: float | None) -> str:
     if seconds is None:
         return ""
@@ -467,8 +455,8 @@ def render_html(record: Record) -> str:
         record=record,
         event=record.event,
         lang=record.lang,
-        date=_long_date(record.event.date, record.lang),
-        generated=_long_date(record.generated_on.isoformat(), record.lang),
+        date=formatting.format_day(record.event.date, record.lang),
+        generated=formatting.format_day(record.generated_on, record.lang),
         chart=_kinds_chart(record, tr),
         counts=record.counts(),
         kinds=models.KINDS,

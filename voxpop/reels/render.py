@@ -21,12 +21,9 @@ import logging
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 
-from babel.dates import format_date
-
-from voxpop import jobs, models, reasons
+from voxpop import formatting, jobs, models, reasons
 from voxpop.db import transaction, utcnow
 from voxpop.media import cards, images, reel, vtt
 from voxpop.media.ffmpeg import MediaError
@@ -200,12 +197,7 @@ def _card(store: MediaStore, what: str, seconds: float, **card: object) -> Plann
 
 
 def _event_subtitle(event: models.Event, lang: str) -> str | None:
-    when = None
-    if event.date:
-        try:
-            when = format_date(date.fromisoformat(event.date), format="long", locale=lang)
-        except ValueError:
-            when = event.date
+    when = formatting.format_day(event.date, lang)  # "3 December 2026", British in English
     parts = [part for part in (when, event.venue) if part]
     return " · ".join(parts) or None
 
@@ -305,16 +297,20 @@ def _both(lang: str, second: str | None, word: str) -> str:
 
 
 def intro_look(event: models.Event) -> dict[str, str | None]:
-    """What the intro card shows: the event's name, its date and venue, in its accent colour."""
-    lang, _second = _languages(event)
-    return {"title": event.name, "subtitle": _event_subtitle(event, lang),
+    """What the intro card shows: the event's name (its name in the second language above it at
+    a bilingual event, when it differs), its date and venue, in its accent colour."""
+    lang, second = _languages(event)
+    title = event.name_in(lang)
+    other = event.name_in(second) if second else None
+    return {"title": title, "kicker": other if other and other != title else None,
+            "subtitle": _event_subtitle(event, lang),
             "colour": event.branding.get("accent_colour") or DEFAULT_CARD_COLOUR}  # fmt: skip
 
 
 def outro_look(event: models.Event) -> dict[str, str | None]:
     """What the outro card shows: thanks (in both languages at a bilingual event)."""
     lang, second = _languages(event)
-    return {"title": _both(lang, second, "thanks"), "subtitle": event.name,
+    return {"title": _both(lang, second, "thanks"), "subtitle": event.name_in(lang),
             "colour": event.branding.get("accent_colour") or DEFAULT_CARD_COLOUR}  # fmt: skip
 
 
