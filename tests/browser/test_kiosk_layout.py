@@ -209,6 +209,39 @@ def assert_in_reach(page: Page, selector: str, size: str, thumb: bool = True) ->
     return seen
 
 
+# Words (with the punctuation that sticks to them) wider than their tile's text box, measured
+# in the tile's own font: such a word is broken mid-word.
+WORDS_TOO_WIDE = r"""() => {
+  const context = document.createElement("canvas").getContext("2d");
+  const found = [];
+  for (const tile of document.querySelectorAll("section[data-screen=perspective] .tile")) {
+    const style = getComputedStyle(tile);
+    context.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+    const room = tile.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    for (const word of tile.textContent.trim().split(/\s+/)) {
+      const width = context.measureText(word).width;
+      if (width > room) found.push({word, width, room});
+    }
+  }
+  return found;
+}"""
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_perspective_tiles_keep_welsh_words_whole(
+    kiosk_page: Callable[..., KioskTab], size: str, screenshot_dir: Path
+) -> None:
+    """On a phone "Gwirfoddolwr", "gwasanaethau" and "Comisiynydd" broke mid-word."""
+    page = open_at(kiosk_page, size)
+    page.click("a.lang-link[lang=cy]")
+    page.wait_for_load_state()
+    page.click("[data-action=start]")
+    wait_for_screen(page, "perspective")
+    expect(page.locator(".tile").first).to_contain_text("Aelod")
+    shoot(page, path=str(screenshot_dir / f"kiosk-perspectives-cy-{size}.png"))
+    assert page.evaluate(WORDS_TOO_WIDE) == []
+
+
 @pytest.mark.parametrize("size", [*SIZES, "ipad-landscape"])
 def test_the_question_screen_keeps_back_and_next_in_reach_in_welsh(
     kiosk_page: Callable[..., KioskTab], size: str, screenshot_dir: Path
