@@ -295,29 +295,63 @@
 
     /* ---------------------------------------------------------------- idle */
 
+    // The last part of the idle time shows a warning with a countdown ("Still there?"), so a
+    // slow reader is not sent back to the start without notice; any tap carries on.
+    var warnSeconds = Math.min(15, Math.floor(idleSeconds / 3));
+    var idleWarning = {
+      box: $("#idle-warning"),
+      text: $("#idle-warning-text"),
+      stay: $("#idle-warning-stay"),
+      timer: 0,
+      ticker: 0,
+    };
+
+    function hideIdleWarning() {
+      clearTimeout(idleWarning.timer);
+      clearInterval(idleWarning.ticker);
+      idleWarning.box.hidden = true;
+    }
+
     function resetIdleTimer() {
       clearTimeout(idleTimer);
+      hideIdleWarning();
       if (HOME_SCREENS.indexOf(currentScreen) !== -1) return; // nothing to forget there
       idleTimer = setTimeout(onIdle, idleSeconds * 1000);
+      if (warnSeconds > 0) {
+        idleWarning.timer = setTimeout(showIdleWarning, (idleSeconds - warnSeconds) * 1000);
+      }
+    }
+
+    function showIdleWarning() {
+      if (idleKeepsSession()) return;
+      var endsAt = Date.now() + warnSeconds * 1000;
+      function tick() {
+        var left = Math.max(0, Math.ceil((endsAt - Date.now()) / 1000));
+        idleWarning.text.textContent = text.format("idle_warning", { seconds: left });
+      }
+      tick();
+      idleWarning.box.hidden = false;
+      idleWarning.stay.focus({ preventScroll: true });
+      idleWarning.ticker = setInterval(tick, 1000);
+    }
+
+    /** True when idling must not forget this delegate now (it tries again later). */
+    function idleKeepsSession() {
+      // Never cut off someone mid-sentence. A submitted reflection is safe in the outbox.
+      if (recorder.recording() || submitting) return true;
+      // Nor while someone watches or listens to their take.
+      if (!el.reviewVideo.paused || !el.reviewAudio.paused) return true;
+      // Roving: the phone is in the interviewer's hand. An interview already recorded (or
+      // typed) waits for them to send it; idling forgets only what nobody has said yet.
+      return !!(roving && (session.blob || el.text.value.trim()));
     }
 
     function onIdle() {
-      // Never cut off someone mid-sentence. A submitted reflection is safe in the outbox.
-      if (recorder.recording() || submitting) {
+      if (idleKeepsSession()) {
         resetIdleTimer();
         return;
       }
-      // Nor while someone watches or listens to their take.
-      if (!el.reviewVideo.paused || !el.reviewAudio.paused) {
-        resetIdleTimer();
-        return;
-      }
-      // Roving: the phone is in the interviewer's hand. An interview already recorded (or
-      // typed) waits for them to send it; idling forgets only what nobody has said yet.
-      if (roving && (session.blob || el.text.value.trim())) {
-        resetIdleTimer();
-        return;
-      }
+      hideIdleWarning();
       // A delegate who walked away from the review screen without pressing Submit: the take is
       // never thrown away by a timer. It goes to the outbox marked recovered=1, so a facilitator
       // knows the delegate did not review it (as for a take cut off by a closed tab).
@@ -338,6 +372,7 @@
     ["pointerdown", "keydown", "touchstart", "input", "wheel"].forEach(function (type) {
       document.addEventListener(type, resetIdleTimer, { capture: true, passive: true });
     });
+    idleWarning.stay.addEventListener("click", resetIdleTimer);
 
     /* ---------------------------------------------------------------- colours */
 

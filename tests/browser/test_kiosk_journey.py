@@ -382,6 +382,30 @@ def test_consent_needs_the_archive_purpose_and_a_name_to_show(
     assert tab.js_errors == []
 
 
+def test_an_idle_kiosk_warns_before_it_starts_again(kiosk_page: Callable[..., KioskTab]) -> None:
+    """The last third of the idle time (at most 15 s) shows "Still there?" with a countdown; a
+    tap carries on where the delegate was. (It used to go back to the start without notice.)"""
+    tab = kiosk_page(idle_timeout_seconds=6)
+    page = tab.page
+    begin(page, "volunteer")
+    tick(page, "archive")
+    warning = page.locator("#idle-warning")
+    expect(warning).to_be_hidden()
+    expect(warning).to_be_visible(timeout=SCREEN_TIMEOUT_MS)
+    assert page.evaluate("voxpopKiosk.state()") == "consent"
+    expect(page.locator("#idle-warning-text")).to_contain_text("This screen will start again in")
+    expect(page.locator("#idle-warning-stay")).to_be_focused()
+    page.click("#idle-warning-stay")
+    expect(warning).to_be_hidden()
+    assert page.evaluate("voxpopKiosk.state()") == "consent"
+    expect(page.locator("input[name=consent][value='archive']")).to_be_checked()
+    # Left alone again, it warns again and then starts again, the warning gone with it.
+    expect(warning).to_be_visible(timeout=SCREEN_TIMEOUT_MS)
+    wait_for_screen(page, "attract", timeout=SCREEN_TIMEOUT_MS)
+    expect(warning).to_be_hidden()
+    assert tab.js_errors == []
+
+
 def test_idle_timeout_forgets_the_delegate(kiosk_page: Callable[..., KioskTab]) -> None:
     tab = kiosk_page(idle_timeout_seconds=5, max_clip_seconds=8)
     page, live = tab.page, tab.live

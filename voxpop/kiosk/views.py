@@ -89,6 +89,7 @@ def kiosk_strings() -> dict[str, str]:
         "try_another_way": _("That didn't record. Trying another way — please record again."),
         "no_recorder": _("This device can't record here. You can write your thoughts instead."),
         "interviewer_label": _("Interviewer: {name}"),
+        "idle_warning": _("This screen will start again in {seconds} s. Tap to carry on."),
     }
 
 
