@@ -361,20 +361,19 @@ def test_consent_needs_the_archive_purpose_and_a_name_to_show(
     expect(name_hint).to_be_visible()
     expect(name_hint).to_contain_text("Write your first name, or untick the box above.")
     expect(next_button).to_be_disabled()
-    name.fill("   ")
-    expect(next_button).to_be_disabled()
-    name.fill("Gwen")
-    expect(next_button).to_be_enabled()
-    expect(name_hint).to_be_hidden()
-    name.fill("")
-    expect(next_button).to_be_disabled()
-    tick(page, "name")
-    expect(name).to_be_hidden()
-    expect(next_button).to_be_enabled()
-    tick(page, "name")
-    expect(next_button).to_be_disabled()
-    name.fill("Gwen")
-    expect(next_button).to_be_enabled()
+    steps: list[tuple[str, Callable[[], None], bool]] = [  # what is done; may Next be pressed?
+        ("spaces are not a name", lambda: name.fill("   "), False),
+        ("a name", lambda: name.fill("Gwen"), True),
+        ("the name rubbed out", lambda: name.fill(""), False),
+        ("the box unticked", lambda: tick(page, "name"), True),
+        ("the box ticked again, empty", lambda: tick(page, "name"), False),
+        ("a name again", lambda: name.fill("Gwen"), True),
+    ]
+    for what, step, allowed in steps:
+        step()
+        expect(next_button).to_be_enabled() if allowed else expect(next_button).to_be_disabled()
+        expect(name_hint).to_be_hidden() if allowed else expect(name_hint).to_be_visible()
+        assert next_button.is_enabled() == allowed, what
 
     tick(page, "archive")
     expect(next_button).to_be_disabled()
