@@ -321,11 +321,15 @@ def update_event_settings(db: sqlite3.Connection, event_id: int, **settings: Any
             db.execute(f"UPDATE event SET {key} = ? WHERE id = ?", (int(value), event_id))  # noqa: S608
 
 
-def perspectives(db: sqlite3.Connection, event_id: int) -> list[Perspective]:
-    """Return the event's current (not retired) perspectives in display order."""
+def perspectives(
+    db: sqlite3.Connection, event_id: int, *, retired: bool = False
+) -> list[Perspective]:
+    """Return the event's current (not retired) perspectives in display order; with
+    ``retired``, the retired ones as well (a kiosk may send for one chosen before it went)."""
     rows = db.execute(
-        "SELECT * FROM perspective WHERE event_id = ? AND retired_at IS NULL ORDER BY position, id",
-        (event_id,),
+        "SELECT * FROM perspective WHERE event_id = ? AND (? OR retired_at IS NULL)"
+        " ORDER BY position, id",
+        (event_id, retired),
     ).fetchall()
     return [
         Perspective(
@@ -335,11 +339,12 @@ def perspectives(db: sqlite3.Connection, event_id: int) -> list[Perspective]:
     ]
 
 
-def prompts(db: sqlite3.Connection, event_id: int) -> list[Prompt]:
-    """Return the event's active prompts in display order."""
+def prompts(db: sqlite3.Connection, event_id: int, *, inactive: bool = False) -> list[Prompt]:
+    """Return the event's active prompts in display order; with ``inactive``, the ones taken
+    off the kiosks as well (a kiosk may send an answer to one asked before it went)."""
     rows = db.execute(
-        "SELECT * FROM prompt WHERE event_id = ? AND active = 1 ORDER BY position, id",
-        (event_id,),
+        "SELECT * FROM prompt WHERE event_id = ? AND (? OR active = 1) ORDER BY position, id",
+        (event_id, inactive),
     ).fetchall()
     return [Prompt(row["id"], json.loads(row["texts"]), row["position"]) for row in rows]
 

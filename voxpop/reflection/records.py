@@ -101,12 +101,17 @@ def validate_submission(
     """
     if sub.kind not in models.KINDS:
         raise InvalidSubmission(_("Choose video, audio or text."), field="kind")
+    # A perspective retired, or a question taken off the kiosks, after the delegate chose it
+    # still takes their reflection: refusing it would leave it stuck on the kiosk for good.
     perspective = next(
-        (p for p in models.perspectives(db, event.id) if p.slug == sub.perspective), None
+        (p for p in models.perspectives(db, event.id, retired=True) if p.slug == sub.perspective),
+        None,
     )
     if perspective is None:
         raise InvalidSubmission(_("Choose one of the perspectives shown."), field="perspective")
-    prompt = next((p for p in models.prompts(db, event.id) if str(p.id) == sub.prompt), None)
+    prompt = next(
+        (p for p in models.prompts(db, event.id, inactive=True) if str(p.id) == sub.prompt), None
+    )
     if prompt is None:
         raise InvalidSubmission(_("Choose one of the prompts shown."), field="prompt")
 
