@@ -2,14 +2,35 @@
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+import voxpop
 from voxpop import db as database
 from voxpop import models, open_database
 
 pytestmark = pytest.mark.python_only
+
+
+@pytest.fixture(autouse=True)
+def _connections_closed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every connection a test here opens (directly or through ``open_database``) is closed
+    when the test ends, however it ends, not left to the garbage collector."""
+    opened: list[sqlite3.Connection] = []
+    real = database.connect
+
+    def connect(path: str | Path) -> sqlite3.Connection:
+        opened.append(real(path))
+        return opened[-1]
+
+    monkeypatch.setattr(database, "connect", connect)
+    monkeypatch.setattr(voxpop, "connect", connect)  # open_database's own name for it
+    yield
+    for conn in opened:
+        conn.close()
 
 
 def test_database_uses_wal_and_full_sync(tmp_path: Path) -> None:

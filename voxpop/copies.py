@@ -63,10 +63,14 @@ def remove_upgrade_backups(instance: str | Path) -> list[Path]:
 def _open_backup(path: Path) -> sqlite3.Connection:
     """A backup opened for scrubbing: deleted content zeroed, no write-ahead log left behind."""
     conn = sqlite3.connect(path, timeout=30, isolation_level=None)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA busy_timeout=30000")
-    conn.execute("PRAGMA secure_delete=ON")
-    conn.execute("PRAGMA journal_mode=DELETE")  # folds any WAL in; the journal goes at commit
+    try:
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute("PRAGMA secure_delete=ON")
+        conn.execute("PRAGMA journal_mode=DELETE")  # folds any WAL in; the journal goes at commit
+    except BaseException:
+        conn.close()  # not a database (or unreadable): closed here, the caller deletes it
+        raise
     return conn
 
 

@@ -26,14 +26,18 @@ _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 def connect(path: str | Path) -> sqlite3.Connection:
     """Open the database at ``path`` with the pragmas voxpop relies on."""
     conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA foreign_keys=ON")
-    conn.execute("PRAGMA busy_timeout=30000")
-    # Deleted rows are overwritten with zeros, so a withdrawn reflection's words do not
-    # linger in free pages of the file.
-    conn.execute("PRAGMA secure_delete=ON")
+    try:
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=30000")
+        # Deleted rows are overwritten with zeros, so a withdrawn reflection's words do not
+        # linger in free pages of the file.
+        conn.execute("PRAGMA secure_delete=ON")
+    except BaseException:
+        conn.close()  # not a database, or locked past the timeout: nothing left open
+        raise
     return conn
 
 
