@@ -477,9 +477,8 @@
     }
 
     function updateConsent() {
-      var required = requiredTicked();
-      el.consentNext.disabled = !(required && !nameMissing());
-      el.consentHint.hidden = required;
+      el.consentNext.disabled = !consentComplete();
+      el.consentHint.hidden = requiredTicked();
       var nameTicked = tickedConsents().indexOf("name") !== -1;
       el.firstNameField.hidden = !nameTicked;
       el.firstNameHint.hidden = !nameMissing();
