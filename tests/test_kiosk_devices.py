@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.conftest import KioskDevice, rows
+from tests.conftest import KioskDevice, csrf_from, rows
 from voxpop import models
 from voxpop.db import get_db
 from voxpop.reflection.intake import receipts
@@ -40,8 +40,8 @@ def test_heartbeat_is_shown_to_facilitators_in_the_studio(app, auth, client, kio
 
     auth.login("facilitator")
     page = client.get("/studio/").text
-    assert "3 recordings waiting to send" in page
-    assert "1 recording refused by the server" in page
+    assert "3 reflections waiting to send" in page
+    assert "1 reflection refused by the laptop, kept on the kiosk" in page
     assert "storage 40% used" in page
     assert "last seen" in page
 
@@ -68,6 +68,95 @@ def test_heartbeat_needs_a_kiosk_and_its_csrf_token(app, client, kiosk) -> None:
     assert heartbeat(kiosk, ["not", "an", "object"]).status_code == 400
     (row,) = rows(app, "SELECT last_seen_at FROM kiosk WHERE id = ?", kiosk.kiosk_id)
     assert row["last_seen_at"] is None
+
+
+REFUSED_REPORT = {
+    "outbox_count": 0,
+    "refused_count": 3,
+    "refused": [
+        {
+            "kind": "video",
+            "status": 413,
+            "message": "This recording is too large to send (the limit is 5 MB).",
+            "created_at": 1_795_000_000_000,  # 2026-11-18T11:06:40Z, in ms as the kiosk counts
+        },
+        # A kiosk's report is checked like any input: odd values are blanked, never stored.
+        {"kind": "<script>", "status": True, "message": "<b>bold</b>\x00\x1b[2J", "created_at": -5},
+        "not an entry",
+    ],
+}
+
+
+def test_refused_reflections_are_shown_with_why_and_can_be_sent_again(
+    app, auth, client, kiosk
+) -> None:
+    assert kiosk.client.get("/kiosk/api/session").json["resend_refused"] is None
+    assert heartbeat(kiosk, REFUSED_REPORT).status_code == 204
+    (row,) = rows(app, "SELECT refused_detail FROM kiosk WHERE id = ?", kiosk.kiosk_id)
+    assert json.loads(row["refused_detail"]) == [
+        {
+            "kind": "video",
+            "status": 413,
+            "reason": "This recording is too large to send (the limit is 5 MB).",
+            "created_at": "2026-11-18T11:06:40+00:00",
+        },
+        {"kind": "", "status": None, "reason": "<b>bold</b>[2J", "created_at": None},
+    ]
+
+    auth.login("organiser")
+    overview = client.get("/studio/").text
+    assert "3 reflections refused by the laptop, kept on the kiosk" in overview
+    assert f'/studio/settings/kiosks#kiosk-{kiosk.kiosk_id}"' in overview
+    page = client.get("/studio/settings/kiosks").text
+    refusals = page[page.index(f'id="kiosk-{kiosk.kiosk_id}-refused"') :]
+    assert "Video (recorded 18 Nov 2026" in refusals
+    assert "the limit is 5 MB" in refusals
+    assert "&lt;b&gt;bold&lt;/b&gt;" in refusals and "<b>bold" not in refusals
+    assert "and 1 more" in refusals
+    assert "waiting for the kiosk" not in refusals
+
+    # The organiser raised the limit, say, and asks: the kiosk's next session call carries it.
+    action = f"/studio/settings/kiosks/{kiosk.kiosk_id}/resend"
+    answer = client.post(action, data={"csrf_token": csrf_from(page)})
+    assert answer.status_code == 302
+    asked = kiosk.client.get("/kiosk/api/session").json["resend_refused"]
+    assert asked
+    (entry,) = [r for r in rows(app, "SELECT * FROM audit_log") if r["action"] == "kiosk.resend"]
+    assert json.loads(entry["after"]) == {"resend_requested_at": asked}
+    page = client.get("/studio/settings/kiosks").text
+    assert "waiting for the kiosk to try again" in page
+
+    # The kiosk says it acted on that request: no longer waiting, and nothing refused now.
+    report = {"outbox_count": 0, "refused_count": 0, "refused": [], "resend_done": asked}
+    assert heartbeat(kiosk, report).status_code == 204
+    page = client.get("/studio/settings/kiosks").text
+    assert f'id="kiosk-{kiosk.kiosk_id}-refused"' not in page
+    assert "refused by the laptop" not in page
+
+
+def test_a_facilitator_sees_refusals_but_cannot_ask_for_a_resend(app, auth, client, kiosk) -> None:
+    assert heartbeat(kiosk, REFUSED_REPORT).status_code == 204
+    auth.login("facilitator")
+    overview = client.get("/studio/")
+    assert "3 reflections refused by the laptop" in overview.text
+    assert "An organiser can see why" in overview.text
+    action = f"/studio/settings/kiosks/{kiosk.kiosk_id}/resend"
+    assert client.post(action, data={"csrf_token": csrf_from(overview.text)}).status_code == 403
+    assert kiosk.client.get("/kiosk/api/session").json["resend_refused"] is None
+
+
+def test_a_revoked_kiosk_is_not_asked_to_resend(app, auth, client, kiosk) -> None:
+    with app.app_context():
+        models.revoke_kiosk(get_db(), kiosk.kiosk_id)
+    auth.login("organiser")
+    page = client.get("/studio/settings/kiosks").text
+    answer = client.post(
+        f"/studio/settings/kiosks/{kiosk.kiosk_id}/resend", data={"csrf_token": csrf_from(page)}
+    )
+    assert answer.status_code == 400
+    assert "This kiosk was revoked" in answer.text
+    (row,) = rows(app, "SELECT resend_requested_at FROM kiosk WHERE id = ?", kiosk.kiosk_id)
+    assert row["resend_requested_at"] is None
 
 
 def test_session_reserves_a_pool_of_receipt_codes_for_this_kiosk(app, kiosk) -> None:

@@ -73,6 +73,7 @@ ROLES_TABLE: dict[str, set[str]] = {
     "studio.settings_kiosk_add": {"organiser"},
     "studio.settings_kiosk_rename": {"organiser"},
     "studio.settings_kiosk_revoke": {"organiser"},
+    "studio.settings_kiosk_resend": {"organiser"},
     "studio.settings_users": {"organiser"},
     "studio.settings_user_add": {"organiser"},
     "studio.settings_user_role": {"organiser"},

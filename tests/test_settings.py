@@ -122,6 +122,7 @@ SETTINGS_ROUTES = [
     ("POST", "/studio/settings/kiosks"),
     ("POST", "/studio/settings/kiosks/1"),
     ("POST", "/studio/settings/kiosks/1/revoke"),
+    ("POST", "/studio/settings/kiosks/1/resend"),
     ("GET", "/studio/settings/users"),
     ("POST", "/studio/settings/users"),
     ("POST", "/studio/settings/users/1/role"),

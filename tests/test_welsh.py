@@ -102,7 +102,7 @@ def test_kiosk_page_and_its_script_strings_are_welsh(kiosk) -> None:
     # One form per CLDR category (Welsh has six); kiosk.js picks one with Intl.PluralRules.
     plurals = config["plurals"]
     assert set(plurals["waiting"]) == {"zero", "one", "two", "few", "many", "other"}
-    assert plurals["waiting"]["one"] == "{count} recordiad yn aros i gael ei anfon"
+    assert plurals["waiting"]["one"] == "{count} adlewyrchiad yn aros i gael ei anfon"
     for forms in plurals.values():
         for text in forms.values():
             assert placeholders(text) == ["{count}"], text

@@ -15,7 +15,7 @@ from typing import Any
 import flask_babel
 
 from voxpop import passwords
-from voxpop.db import now_utc, transaction, utcnow
+from voxpop.db import iso_seconds, now_utc, transaction, utcnow
 
 ROLES = ("organiser", "facilitator")
 KINDS = ("video", "audio", "text")
@@ -406,6 +406,16 @@ def consent_text_by_sha256(
 
 
 @dataclass(frozen=True)
+class RefusedItem:
+    """A reflection a kiosk keeps because the laptop refused it, as the kiosk described it."""
+
+    kind: str  # "video", "audio", "text", or "" when the kiosk did not say
+    status: int | None  # the laptop's HTTP answer (413: too large, 422: unreadable, …)
+    reason: str  # the laptop's message, in the kiosk's language
+    created_at: str | None  # when it was recorded (UTC, ISO), when the kiosk said
+
+
+@dataclass(frozen=True)
 class Kiosk:
     """A paired tablet or laptop that may create reflections and nothing else."""
 
@@ -423,6 +433,16 @@ class Kiosk:
     storage_usage: int | None = None
     storage_quota: int | None = None
     app_version: str | None = None
+    # What the kiosk keeps because the laptop refused it (from the heartbeat), and when an
+    # organiser last asked it to send those again.
+    refused_items: tuple[RefusedItem, ...] = ()
+    resend_requested_at: str | None = None
+    resend_done_at: str | None = None
+
+    @property
+    def resend_pending(self) -> bool:
+        """An organiser asked for a resend that the kiosk has not yet said it acted on."""
+        return bool(self.resend_requested_at) and self.resend_done_at != self.resend_requested_at
 
     @property
     def storage_fraction(self) -> float | None:
@@ -459,6 +479,22 @@ def _kiosk_from_row(row: sqlite3.Row) -> Kiosk:
         row["storage_usage"],
         row["storage_quota"],
         row["app_version"],
+        _refused_items(row["refused_detail"]),
+        row["resend_requested_at"],
+        row["resend_done_at"],
+    )
+
+
+def _refused_items(detail: str | None) -> tuple[RefusedItem, ...]:
+    if not detail:
+        return ()
+    try:
+        items = json.loads(detail)
+    except ValueError:
+        return ()
+    return tuple(
+        RefusedItem(item["kind"], item["status"], item["reason"], item["created_at"])
+        for item in items
     )
 
 
@@ -617,17 +653,16 @@ def record_heartbeat(
     """Store a kiosk's latest report (numbers it holds, its version) and when it came."""
     values: dict[str, Any] = {}
     for name in HEARTBEAT_FIELDS:
-        value = report.get(name)
-        if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < 2**53:
-            values[name] = int(value)
-        else:
-            values[name] = None
+        values[name] = _reported_number(report.get(name))
     version = report.get("app_version")
     values["app_version"] = str(version)[:40] if version else None
+    refused = _clean_refused(report.get("refused"))
+    resend_done = report.get("resend_done")
     db.execute(
         "UPDATE kiosk SET last_seen_at = ?, outbox_count = ?, outbox_bytes = ?,"
         " refused_count = ?, storage_usage = ?, storage_quota = ?, app_version = ?,"
-        " user_agent = ? WHERE id = ?",
+        " user_agent = ?, refused_detail = ?,"
+        " resend_done_at = COALESCE(?, resend_done_at) WHERE id = ?",
         (
             utcnow(),
             values["outbox_count"],
@@ -637,9 +672,59 @@ def record_heartbeat(
             values["storage_quota"],
             values["app_version"],
             user_agent or None,
+            None if refused is None else json.dumps(refused),
+            str(resend_done)[:40] if isinstance(resend_done, str) and resend_done else None,
             kiosk_id,
         ),
     )
+
+
+REFUSED_ITEMS_KEPT = 20
+REFUSED_REASON_MAX = 300
+_REFUSED_KINDS = ("video", "audio", "text")
+
+
+def _clean_refused(report: Any) -> list[dict[str, Any]] | None:
+    """The heartbeat's list of refused reflections, reduced to what the studio shows.
+
+    The kiosk is trusted to be a kiosk, not to send sensible data: anything that is not as
+    expected is dropped or blanked, never stored as sent. None when the kiosk sent no list.
+    """
+    if not isinstance(report, list):
+        return None
+    items = []
+    for item in report[:REFUSED_ITEMS_KEPT]:
+        if not isinstance(item, dict):
+            continue
+        kind = item.get("kind")
+        status = _reported_number(item.get("status"))
+        created = _reported_number(item.get("created_at"))  # ms since 1970, as JavaScript has it
+        reason = "".join(ch for ch in str(item.get("message") or "") if ch.isprintable())
+        items.append(
+            {
+                "kind": kind if kind in _REFUSED_KINDS else "",
+                "status": status if status is not None and 400 <= status < 600 else None,
+                "reason": reason[:REFUSED_REASON_MAX],
+                "created_at": iso_seconds(datetime.fromtimestamp(created / 1000, UTC))
+                if created
+                else None,
+            }
+        )
+    return items
+
+
+def _reported_number(value: Any) -> int | None:
+    """A whole number a kiosk reported, or None for anything else (negative, text, true)."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < 2**53:
+        return int(value)
+    return None
+
+
+def request_resend(db: sqlite3.Connection, kiosk_id: int) -> str:
+    """Ask a kiosk to send the reflections the laptop refused once more; return when asked."""
+    now = utcnow()
+    db.execute("UPDATE kiosk SET resend_requested_at = ? WHERE id = ?", (now, kiosk_id))
+    return now
 
 
 def live_kiosk(db: sqlite3.Connection, kiosk_id: int) -> Kiosk | None:

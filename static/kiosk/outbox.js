@@ -34,6 +34,8 @@
   var CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789";
   // Answers that will not change by sending the same thing again.
   var PERMANENT = [400, 403, 409, 413, 415, 422];
+  var REFUSED_REPORTED = 20; // the heartbeat describes at most this many refused entries
+  var RESEND_KEY = "voxpop-resend-refused"; // the organiser's last resend request acted on
 
   var api = {
     uploads: "/kiosk/api/uploads/",
@@ -46,6 +48,7 @@
   var pageLang = "";
   var configVersion = ""; // the page's own; the session call answers the server's
   var onConfigChanged = null;
+  var resendDone = readResendDone();
   var listeners = {};
   var memoryEntries = []; // only if IndexedDB refuses an entry: still sent, from memory
   var dbPromise = null;
@@ -730,6 +733,7 @@
         net.setCsrfToken(session.body.csrf_token);
         storeCodes(session.body.receipt_codes);
         if (configChanged(session.body.config_version)) return; // the page reloads itself
+        return resendIfAsked(session.body.resend_refused).then(sendPending);
       } else if (session.status !== 404) {
         // Unreachable (or failing): sending now would only fail too. 404 means a server
         // without the session endpoint, where the page's own token is still good.
@@ -737,13 +741,60 @@
           if (pending(entries).length) backoff();
         });
       }
-      return allEntries().then(function (entries) {
-        var queue = pending(entries);
-        if (!queue.length) {
-          loop.failures = 0;
-          return;
-        }
-        return sendAll(queue);
+      return sendPending();
+    });
+  }
+
+  function sendPending() {
+    return allEntries().then(function (entries) {
+      var queue = pending(entries);
+      if (!queue.length) {
+        loop.failures = 0;
+        return;
+      }
+      return sendAll(queue);
+    });
+  }
+
+  /* ---------------------------------------------------------------- refused, and sent again */
+
+  // The laptop refused an entry for good (too large, unreadable, a rule): it stays here, and
+  // is not sent again by itself. When an organiser has fixed the cause, they ask from the
+  // studio's kiosk list; the session call then carries the time they asked ("resend_refused"),
+  // and the kiosk puts its refused entries back in the queue once for each new time.
+
+  function readResendDone() {
+    try {
+      return window.localStorage.getItem(RESEND_KEY) || "";
+    } catch (error) {
+      return ""; // no localStorage: at worst one more try per page load
+    }
+  }
+
+  function resendIfAsked(asked) {
+    if (!asked || asked === resendDone) return Promise.resolve();
+    resendDone = asked;
+    try {
+      window.localStorage.setItem(RESEND_KEY, asked);
+    } catch (error) {
+      /* kept in memory for this page */
+    }
+    return queueRefused();
+  }
+
+  /** Put every refused entry back in the queue; resolves with how many. */
+  function queueRefused() {
+    return allEntries().then(function (entries) {
+      var refused = entries.filter(function (entry) {
+        return entry.state === "refused";
+      });
+      return Promise.all(
+        refused.map(function (entry) {
+          return updateEntry(entry, { state: "waiting" });
+        })
+      ).then(function () {
+        if (refused.length) changed();
+        return refused.length;
       });
     });
   }
@@ -864,14 +915,23 @@
 
   function summary() {
     return allEntries().then(function (entries) {
-      var result = { waiting: 0, refused: 0, bytes: 0, entries: [] };
+      var result = { waiting: 0, refused: 0, bytes: 0, entries: [], refused_entries: [] };
       entries
         .sort(function (a, b) {
           return a.created_at - b.created_at;
         })
         .forEach(function (entry) {
-          if (entry.state === "refused") result.refused++;
-          else result.waiting++;
+          if (entry.state === "refused") {
+            result.refused++;
+            if (result.refused_entries.length < REFUSED_REPORTED) {
+              result.refused_entries.push({
+                kind: entry.kind,
+                status: entry.last_status || null,
+                message: entry.last_error || "",
+                created_at: entry.created_at,
+              });
+            }
+          } else result.waiting++;
           result.bytes += entry.bytes || 0;
           result.entries.push({
             client_id: entry.client_id,
@@ -920,6 +980,8 @@
             outbox_count: outbox.waiting,
             outbox_bytes: outbox.bytes,
             refused_count: outbox.refused,
+            refused: outbox.refused_entries, // why, for the organiser's kiosk list
+            resend_done: resendDone || null,
             storage_usage: storage.usage == null ? null : storage.usage,
             storage_quota: storage.quota == null ? null : storage.quota,
             app_version: appVersion,
@@ -1010,24 +1072,9 @@
         return null;
       });
     },
-    /** Put refused entries back in the queue (an organiser fixed the cause). */
+    /** Put refused entries back in the queue and send them (an organiser fixed the cause). */
     retryRefused: function () {
-      return allEntries()
-        .then(function (entries) {
-          return Promise.all(
-            entries
-              .filter(function (entry) {
-                return entry.state === "refused";
-              })
-              .map(function (entry) {
-                return updateEntry(entry, { state: "waiting" });
-              })
-          );
-        })
-        .then(function () {
-          changed();
-          return flushNow();
-        });
+      return queueRefused().then(flushNow);
     },
   };
 })();

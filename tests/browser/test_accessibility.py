@@ -144,6 +144,10 @@ def site(live_kiosk_factory: Callable[..., LiveKiosk], webm_clip: Path, tmp_path
         receipt = "KX7-4QF"  # as a kiosk would have given (add_reflection makes up a code)
         db.execute("UPDATE reflection SET receipt_code = ? WHERE id = ?", (receipt, withdrawable))
         models.create_user(db, NAME, "organiser", PASSWORD)
+        # A kiosk holding a reflection the laptop refused: its reasons and "Send them again".
+        foyer = models.create_kiosk(db, "Foyer iPad").kiosk.id
+        refused = {"kind": "video", "status": 413, "message": "Too large", "created_at": 1.8e12}
+        models.record_heartbeat(db, foyer, {"refused_count": 1, "refused": [refused]}, "")
     check_captions(app, video)
     with app.app_context():
         db = get_db()

@@ -573,7 +573,7 @@ def test_a_kiosk_that_lost_its_pairing_keeps_the_reflection(
         " Reflections stay on it: please ask an organiser to pair it again.",
         timeout=SCREEN_TIMEOUT_MS,
     )
-    expect(page.locator("#outbox-waiting")).to_have_text("1 recording waiting to send")
+    expect(page.locator("#outbox-waiting")).to_have_text("1 reflection waiting to send")
     held = outbox(page)
     assert held["waiting"] == 1 and held["entries"][0]["receipt_code"] == code
     expect(page.locator("#reflection-text")).to_have_value("")

@@ -28,6 +28,7 @@ from tests.browser.test_kiosk_journey import (
     wait_until_sent,
     write_reflection,
 )
+from voxpop.studio import kiosks
 
 pytestmark = [pytest.mark.browser, pytest.mark.media]
 
@@ -107,7 +108,7 @@ def test_offline_video_and_text_arrive_once_back_online(
     page.reload()
     wait_for_screen(page, "attract")
     expect(page.locator("#outbox-waiting")).to_have_text(
-        "1 recording waiting to send", timeout=SCREEN_TIMEOUT_MS
+        "1 reflection waiting to send", timeout=SCREEN_TIMEOUT_MS
     )
     expect(page.locator("#outbox-status")).to_have_attribute("role", "status")
 
@@ -117,7 +118,7 @@ def test_offline_video_and_text_arrive_once_back_online(
     assert text_code in reserved and text_code != video_code
     page.click("[data-action=done]")
     wait_for_screen(page, "attract")
-    expect(page.locator("#outbox-waiting")).to_have_text("2 recordings waiting to send")
+    expect(page.locator("#outbox-waiting")).to_have_text("2 reflections waiting to send")
     text_id = next(e["client_id"] for e in outbox(page)["entries"] if e["client_id"] != video_id)
     assert rows(live, "SELECT id FROM reflection") == []
 
@@ -153,7 +154,7 @@ def test_idle_reset_keeps_an_unsent_recording(kiosk_page: Callable[..., KioskTab
     # ... but the recording stays in the outbox until the server has it.
     held = outbox(page)
     assert held["waiting"] == 1 and held["entries"][0]["receipt_code"] == code
-    expect(page.locator("#outbox-waiting")).to_have_text("1 recording waiting to send")
+    expect(page.locator("#outbox-waiting")).to_have_text("1 reflection waiting to send")
 
     page.context.set_offline(False)
     page.evaluate("voxpopKiosk.flushNow()")
@@ -231,7 +232,40 @@ def test_a_refused_upload_is_kept_and_shown(kiosk_page: Callable[..., KioskTab])
     assert outbox(page)["refused"] == 1
     assert len(creations) == 1
     assert rows(live, "SELECT id FROM reflection") == []
+
+    # The organiser's kiosk list says why: the kiosk's heartbeat carries the laptop's answer.
+    (kiosk,) = wait_for_row(live, "SELECT * FROM kiosk WHERE refused_detail LIKE '%read%'")
+    (item,) = json.loads(kiosk["refused_detail"])
+    assert (item["kind"], item["status"]) == ("video", 415)
+    assert item["reason"] == "This file is not a recording we can read."
+
+    # The cause is fixed (here: the refusal was the test's) and the organiser presses "Send
+    # them again": the kiosk hears of it on its next session call and sends it, once.
+    page.unroute("**/kiosk/api/uploads/", refuse_creation)
+    db = live.db()
+    try:
+        kiosks.resend_refused(db, kiosk["id"], actor=None)
+        (asked,) = db.execute("SELECT resend_requested_at FROM kiosk").fetchone()
+    finally:
+        db.close()
+    page.evaluate("voxpopKiosk.flushNow()")
+    wait_for_reflections(page, live, 1)
+    assert rows(live, "SELECT receipt_code FROM reflection") == [{"receipt_code": code}]
+    expect(page.locator("#outbox-refused")).to_be_hidden()
+    # The kiosk tells the laptop it acted on that request, and holds nothing refused now.
+    wait_for_row(live, "SELECT id FROM kiosk WHERE resend_done_at = ?", asked)
+    (kiosk,) = rows(live, "SELECT refused_count, refused_detail FROM kiosk")
+    assert (kiosk["refused_count"], kiosk["refused_detail"]) == (0, "[]")
     assert tab.js_errors == []
+
+
+def wait_for_row(live: Any, sql: str, *params: Any) -> list[dict[str, Any]]:
+    """Poll the app's database until ``sql`` finds a row (heartbeats come a moment late)."""
+    deadline = time.monotonic() + 2 * SCREEN_TIMEOUT_MS / 1000
+    while not (found := rows(live, sql, *params)):
+        assert time.monotonic() < deadline, f"nothing found by {sql}"
+        time.sleep(0.2)
+    return found
 
 
 def test_a_take_cut_off_by_a_reload_is_recovered(kiosk_page: Callable[..., KioskTab]) -> None:

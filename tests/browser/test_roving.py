@@ -234,7 +234,7 @@ def test_an_interviewer_records_two_people_on_a_phone(
     wait_for_screen(page, "perspective")
     # The same status line as the fixed kiosk, on the screen the interviewer sees.
     expect(page.locator("section[data-screen=perspective] #outbox-status")).to_contain_text(
-        "1 recording waiting to send", timeout=SCREEN_TIMEOUT_MS
+        "1 reflection waiting to send", timeout=SCREEN_TIMEOUT_MS
     )
     assert outbox(page)["entries"][0]["receipt_code"] == second
     page.context.set_offline(False)

@@ -295,7 +295,7 @@ def test_field_capture_in_webkit(webkit_driver: Driver, webkit_live: Callable[..
     wait_until(
         driver,
         "return document.getElementById('outbox-waiting').textContent.trim()"
-        " === '1 recording waiting to send'",
+        " === '1 reflection waiting to send'",
     )
     assert rows(live.app, "SELECT id FROM reflection") == []
 

@@ -112,7 +112,7 @@ def kiosk_plurals(lang: str) -> dict[str, dict[str, str]]:
     return {
         "waiting": {
             category: ngettext(
-                "{count} recording waiting to send", "{count} recordings waiting to send", n
+                "{count} reflection waiting to send", "{count} reflections waiting to send", n
             )
             for category, n in examples.items()
         },
@@ -407,6 +407,9 @@ def api_session() -> Any:
 
     ``config_version`` is the one the kiosk page would carry if loaded now in ``?lang=`` (the
     page's language; default: as the page picks it), or null when no event is set up.
+
+    ``resend_refused`` is when an organiser last asked this kiosk to send again what the laptop
+    refused (null: never); the kiosk does so once for each new value.
     """
     db = get_db()
     event = models.current_event(db)
@@ -424,6 +427,7 @@ def api_session() -> Any:
                 "receipt_codes": reserve_codes(db, g.kiosk.id),
                 "kiosk": {"id": g.kiosk.id, "name": g.kiosk.name, "mode": g.kiosk.mode},
                 "config_version": version,
+                "resend_refused": g.kiosk.resend_requested_at,
             }
         ),
         200,

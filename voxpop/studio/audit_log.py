@@ -196,6 +196,9 @@ def _other_sentence(row: dict[str, Any], who: str, name: str, lang: str) -> str:
         "kiosk.revoke": lambda s: _(
             "%(who)s revoked kiosk %(number)d: it can no longer send.", **s
         ),  # fmt: skip
+        "kiosk.resend": lambda s: _(
+            "%(who)s asked kiosk %(number)d to send its refused reflections again.", **s
+        ),  # fmt: skip
         "user.create": lambda s: _("%(who)s added a person to the studio.", **s),
         "user.role": lambda s: _("%(who)s changed someone's role.", **s),
         "user.password": lambda s: _("%(who)s set a new password for someone.", **s),

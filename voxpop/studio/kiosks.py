@@ -1,4 +1,4 @@
-"""Kiosk devices from the studio: create (with a pairing token), rename, revoke."""
+"""Kiosk devices from the studio: create (with a pairing token), rename, revoke, resend."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from voxpop import audit, models
 from voxpop.db import transaction, utcnow
 from voxpop.studio.validation import (
     SettingNotFound,
+    SettingsError,
     clean_text,
 )
 
@@ -80,5 +81,29 @@ def revoke_kiosk(db: sqlite3.Connection, kiosk_id: int, *, actor: audit.Actor | 
             kiosk_id,
             {"revoked_at": None},
             {"revoked_at": now},
+            actor=actor,
+        )
+
+
+def resend_refused(db: sqlite3.Connection, kiosk_id: int, *, actor: audit.Actor | None) -> None:
+    """Ask a kiosk to send the reflections the laptop refused once more (the cause is fixed).
+
+    The kiosk learns of it on its next session call (within a minute) and puts them back in its
+    queue; any the laptop still refuses stay on the kiosk as before, with their new reason.
+    """
+    with transaction(db):
+        row = _kiosk(db, kiosk_id)
+        if row["revoked_at"]:
+            raise SettingsError(
+                _("This kiosk was revoked, so it cannot send anything. Pair it again first.")
+            )
+        asked = models.request_resend(db, kiosk_id)
+        audit.record(
+            db,
+            "kiosk.resend",
+            "kiosk",
+            kiosk_id,
+            {"resend_requested_at": row["resend_requested_at"]},
+            {"resend_requested_at": asked},
             actor=actor,
         )

@@ -577,6 +577,7 @@ def _kiosks_page(
         "studio/settings/kiosks.html",
         section="kiosks",
         kiosks=kiosks,
+        kind_labels=models.kind_names(),
         forms=forms,
         action_form=ActionForm(formdata=None),
         error=error,
@@ -627,6 +628,18 @@ def settings_kiosk_revoke(kiosk_id: int) -> Any:
     """Unpair a kiosk: its next request is refused, with a message on its screen."""
     kiosks.revoke_kiosk(get_db(), kiosk_id, actor=g.user)
     flash(_("Kiosk revoked: it can no longer send reflections."))
+    return redirect(url_for("studio.settings_kiosks") + f"#kiosk-{kiosk_id}")
+
+
+@bp.post("/settings/kiosks/<int:kiosk_id>/resend")
+@organiser_only
+def settings_kiosk_resend(kiosk_id: int) -> Any:
+    """Ask a kiosk to send again the reflections the laptop refused (after fixing the cause)."""
+    try:
+        kiosks.resend_refused(get_db(), kiosk_id, actor=g.user)
+    except SettingsError as error:
+        return _kiosks_page(error=show_error(None, error))
+    flash(_("Asked the kiosk to send them again. It will within a minute, if it is switched on."))
     return redirect(url_for("studio.settings_kiosks") + f"#kiosk-{kiosk_id}")
 
 
