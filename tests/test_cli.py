@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -109,6 +110,17 @@ def test_kiosk_add_prints_a_working_token_and_pairing_link(instance_env: Path) -
         },
     )
     assert response.status_code == 201, response.json
+
+
+def test_kiosk_add_ignores_the_ports_of_a_server_that_was_killed(instance_env: Path) -> None:
+    run("init", "--demo")
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a process that no longer exists, as a SIGKILLed serve leaves its note
+    note = {"pid": gone.pid, "port": 9431, "tls_port": 9432}
+    (instance_env / "instance" / "serving.json").write_text(json.dumps(note))
+    output = run("kiosk", "add", "After a crash")
+    assert "http://localhost:8080/kiosk/pair/" in output
+    assert "voxpop is not running: the link works once `voxpop serve` runs on port 8080" in output
 
 
 def test_serve_refuses_without_an_event(instance_env: Path) -> None:

@@ -91,6 +91,16 @@ def test_serve_processes_an_upload_over_https(tmp_path: Path) -> None:
         assert set(record["files"]) == {"mp4", "poster", "thumb"}
         for relative in record["files"].values():
             assert (tmp_path / "uploads" / relative).is_file()
+
+        # A kiosk made on the command line while serve runs on other ports than the default
+        # gets links to those ports (they said 8080 whatever serve was told), and they work.
+        added = voxpop(env, "kiosk", "add", "Made while serving")
+        assert "voxpop is not running" not in added
+        link = re.search(r"on this laptop: +(\S+)", added).group(1)
+        assert link.startswith(f"http://localhost:{port}/kiosk/pair/")
+        local = link.replace("localhost", "127.0.0.1")
+        with urllib.request.urlopen(local, timeout=30) as answer:
+            assert "Made while serving" in answer.read().decode()
     finally:
         server.send_signal(signal.SIGINT)
         try:
@@ -99,3 +109,6 @@ def test_serve_processes_an_upload_over_https(tmp_path: Path) -> None:
             server.kill()
             output, _ = server.communicate()
     assert "voxpop stopped" in output
+    # Stopped: the note of its ports is gone, and a new link says the server is not running.
+    assert not (tmp_path / "instance" / "serving.json").exists()
+    assert "voxpop is not running" in voxpop(env, "kiosk", "add", "Made after")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import sys
 from dataclasses import replace as dataclass_replace
@@ -22,6 +23,9 @@ from voxpop.reflection.processing import asset_paths, original_exists, remove_de
 from voxpop.server import PortInUse, serve_forever
 
 FIRST_LOGIN_FILE = "first-login.txt"
+# Where a running `voxpop serve` says which ports it listens on, so that `voxpop kiosk add`
+# prints links that work when serve was given --port/--tls-port (removed when it stops).
+SERVING_FILE = "serving.json"
 
 
 def _app(**overrides: Any) -> Flask:
@@ -59,6 +63,38 @@ def create_demo_event() -> models.Event:
         languages=["en", "cy"],
         names={"en": "Whose Shoes? — demo day", "cy": "Whose Shoes? — diwrnod arddangos"},
     )
+
+
+def note_serving(instance: Path, port: int, tls_port: int) -> Path:
+    """Record that this process serves ``instance`` on these ports; return the file."""
+    path = instance / SERVING_FILE
+    path.write_text(json.dumps({"pid": os.getpid(), "port": port, "tls_port": tls_port}))
+    return path
+
+
+def forget_serving(path: Path) -> None:
+    """Remove the note of this process serving (not one a newer server wrote)."""
+    try:
+        if json.loads(path.read_text()).get("pid") == os.getpid():
+            path.unlink()
+    except (OSError, ValueError):
+        pass
+
+
+def running_server(instance: Path) -> dict[str, int] | None:
+    """The ports of the `voxpop serve` running on ``instance`` now, or None when none is."""
+    try:
+        note = json.loads((instance / SERVING_FILE).read_text())
+        pid, port, tls_port = int(note["pid"]), int(note["port"]), int(note["tls_port"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    try:
+        os.kill(pid, 0)  # no signal sent: only asks whether the process exists
+    except ProcessLookupError:
+        return None  # left by a server that was killed
+    except PermissionError:
+        pass  # it exists, under another user
+    return {"port": port, "tls_port": tls_port}
 
 
 def pairing_urls(host_addresses: list[str], port: int, token: str) -> dict[str, str]:
@@ -138,7 +174,10 @@ def serve(host: str | None, port: int | None, tls_port: int | None, no_worker: b
             urls = pairing_urls(addresses, config["PORT"], pairing_token)
     ffmpeg_found = app.extensions["voxpop"].ffmpeg_version
 
+    serving: list[Path] = []
+
     def announce() -> None:
+        serving.append(note_serving(Path(config["INSTANCE"]), config["PORT"], config["TLS_PORT"]))
         lan = addresses[0] if addresses else "localhost"
         click.echo(f"\nvoxpop is running: “{event.name}”")
         click.echo(
@@ -189,6 +228,8 @@ def serve(host: str | None, port: int | None, tls_port: int | None, no_worker: b
             f"{error} Is voxpop already running? Choose others with --port/--tls-port."
         ) from error
     finally:
+        for path in serving:
+            forget_serving(path)
         if consumer is not None:
             consumer.stop()
             ffmpeg.stop_all()
@@ -210,11 +251,18 @@ def kiosk_add(name: str, roving: bool) -> None:
     app = _app()
     with app.app_context():
         new = models.create_kiosk(get_db(), name, mode="roving" if roving else "kiosk")
-    urls = pairing_urls(tls.lan_addresses(), app.config["PORT"], new.pairing_token)
+    running = running_server(Path(app.config["INSTANCE"]))
+    port = running["port"] if running else app.config["PORT"]
+    urls = pairing_urls(tls.lan_addresses(), port, new.pairing_token)
     click.echo(f"Kiosk “{new.kiosk.name}” (id {new.kiosk.id})")
     click.echo(f"Pairing link (works once, for a day): {urls['lan']}")
     click.echo(f"  on this laptop:                     {urls['local']}")
     click.echo(f"API token (Authorization: Bearer …): {new.api_token}")
+    if running is None:
+        click.echo(
+            f"voxpop is not running: the link works once `voxpop serve` runs on port {port}"
+            " (with --port, make the link after it has started)."
+        )
 
 
 @main.group()
