@@ -126,7 +126,7 @@ def test_wrong_codes_are_braked_but_the_right_code_is_accepted(app, public_refle
     # The right code always works, even from an address that is braked.
     preview = lookup(guesser, code)
     assert preview.status_code == 200, preview.text
-    done = guesser.post("/withdraw/confirm",
+    done = guesser.post("/withdraw/confirm", follow_redirects=True,
                         data={"code": code, "csrf_token": csrf_from(preview.text)})  # fmt: skip
     assert done.status_code == 200
     assert status_of(app, reflection_id) == "withdrawn"

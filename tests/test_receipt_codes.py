@@ -210,8 +210,9 @@ def test_organiser_withdraws_with_the_code_they_are_told_or_the_number(
 def lookup_and_confirm(client: FlaskClient, code: str) -> tuple[Any, Any]:
     page = client.get("/withdraw")
     token = csrf_from(page.text) if 'name="csrf_token"' in page.text else ""
-    preview = client.post("/withdraw", data={"code": code, "csrf_token": token})
-    confirm = client.post("/withdraw/confirm", data={"code": code, "csrf_token": token})
+    form = {"code": code, "csrf_token": token}
+    preview = client.post("/withdraw", data=form, follow_redirects=True)
+    confirm = client.post("/withdraw/confirm", data=form, follow_redirects=True)
     return preview, confirm
 
 

@@ -51,6 +51,8 @@ ROLES_TABLE: dict[str, set[str]] = {
     "review.shortcuts": {"organiser", "facilitator"},  # their own single-key shortcuts
     "review.withdraw": {"organiser"},  # on someone's behalf (voxpop/reflection/withdrawal.py)
     "public.withdraw_confirm": {"anonymous"},  # the receipt code is the credential
+    "public.withdraw_check": {"anonymous"},  # shows only the code this browser just found
+    "public.withdraw_done": {"anonymous"},  # and the one it just withdrew
     # -- studio settings (voxpop/studio/settings.py) --
     "studio.settings_event": {"organiser"},
     "studio.settings_logo": {"organiser"},

@@ -19,7 +19,8 @@ AUDIENCES = ("anonymous", "kiosk", "facilitator", "organiser")
 # Public pages that still must not be cached: forms with a token, a paired device's page,
 # the withdrawal pages (a receipt code in the URL or the form).
 NO_STORE_PUBLIC = {"auth.login", "kiosk.page", "kiosk.pair", "public.withdraw",
-                   "public.withdraw_confirm"}  # fmt: skip
+                   "public.withdraw_check", "public.withdraw_confirm",
+                   "public.withdraw_done"}  # fmt: skip
 
 
 def client_for(app: Flask, audience: str):
@@ -163,9 +164,10 @@ def test_withdrawal_forms_work_over_https_without_a_referer(app, kiosk) -> None:
     from tests.conftest import csrf_from
 
     token = csrf_from(page.text)
-    preview = client.post("/withdraw", data={"code": code, "csrf_token": token}, base_url=base)
+    form = {"code": code, "csrf_token": token}
+    preview = client.post("/withdraw", data=form, base_url=base, follow_redirects=True)
     assert preview.status_code == 200, preview.text
-    done = client.post("/withdraw/confirm", data={"code": code, "csrf_token": token}, base_url=base)
+    done = client.post("/withdraw/confirm", data=form, base_url=base, follow_redirects=True)
     assert done.status_code == 200, done.text
     # ... and the token is still required.
     refused = client.post("/withdraw", data={"code": code}, base_url=base)

@@ -276,7 +276,8 @@ def test_the_withdrawal_preview_says_it_leaves_the_wall(app: Flask, client) -> N
         code = new_receipt_code()
         set_column(app, "UPDATE reflection SET receipt_code = ? WHERE id = ?", code, reflection_id)
         token = csrf_from(client.get("/withdraw").text)
-        preview = client.post("/withdraw", data={"code": code, "csrf_token": token})
+        form = {"code": code, "csrf_token": token}
+        preview = client.post("/withdraw", data=form, follow_redirects=True)
         assert preview.status_code == 200, preview.text
         assert (line in preview.text) is shown_now
 

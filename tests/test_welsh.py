@@ -193,14 +193,18 @@ def test_withdrawal_in_welsh_from_receipt_to_done(client, kiosk) -> None:
     wrong = client.post("/withdraw", data={"code": "KX7-4QF", "csrf_token": csrf_from(page.text)})
     assert "Nid oes gan unrhyw adlewyrchiad y cod derbynneb KX7-4QF." in wrong.text
 
-    preview = client.post("/withdraw", data={"code": code, "csrf_token": csrf_from(page.text)})
+    preview = client.post(
+        "/withdraw", data={"code": code, "csrf_token": csrf_from(page.text)}, follow_redirects=True
+    )
     assert preview.status_code == 200
     for welsh in ("Tynnu’r adlewyrchiad hwn yn ôl?", "Adlewyrchiad ysgrifenedig", "Yn esgidiau",
                   "Mae tynnu’n ôl yn dileu:", ">Tynnu’n ôl<", "Ei gadw — mynd yn ôl"):  # fmt: skip
         assert welsh in preview.text, welsh
 
     done = client.post(
-        "/withdraw/confirm", data={"code": code, "csrf_token": csrf_from(preview.text)}
+        "/withdraw/confirm",
+        data={"code": code, "csrf_token": csrf_from(preview.text)},
+        follow_redirects=True,
     )
     assert done.status_code == 200
     assert f"Mae cod derbynneb {code} wedi’i dynnu’n ôl. Diolch am gymryd rhan." in done.text

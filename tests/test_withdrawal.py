@@ -72,7 +72,7 @@ def lookup(client: FlaskClient, code: str, **kwargs: Any) -> Any:
     """Step 2: post the code from the form page (step 1), answer the preview."""
     page = client.get("/withdraw", **kwargs)
     return client.post("/withdraw", data={"code": code, "csrf_token": csrf_from(page.text)},
-                       **kwargs)  # fmt: skip
+                       follow_redirects=True, **kwargs)  # fmt: skip
 
 
 def confirm(client: FlaskClient, code: str, **kwargs: Any) -> Any:
@@ -80,7 +80,10 @@ def confirm(client: FlaskClient, code: str, **kwargs: Any) -> Any:
     preview = lookup(client, code, **kwargs)
     assert preview.status_code == 200, preview.text
     return client.post(
-        "/withdraw/confirm", data={"code": code, "csrf_token": csrf_from(preview.text)}, **kwargs
+        "/withdraw/confirm",
+        data={"code": code, "csrf_token": csrf_from(preview.text)},
+        follow_redirects=True,
+        **kwargs,
     )
 
 
@@ -213,6 +216,41 @@ def test_consent_log_keeps_the_withdrawal_and_no_words(app, client, public_text,
 def test_already_withdrawn_code_says_so(client, public_text) -> None:
     confirm(client, public_text[1])
     again = lookup(client, public_text[1])
+    assert again.status_code == 410 and "already withdrawn" in again.text
+
+
+def test_back_and_reload_never_send_a_form_again(app, client, public_text) -> None:
+    """Each step's POST answers with a redirect to a page: Back and reload only GET."""
+    reflection_id, code = public_text
+    token = csrf_from(client.get("/withdraw").text)
+    found = client.post("/withdraw", data={"code": code, "csrf_token": token})
+    assert (found.status_code, found.location) == (303, "/withdraw/confirm")
+    assert code not in found.location  # the code goes by the signed session, not the URL
+    preview = client.get("/withdraw/confirm")
+    assert preview.status_code == 200 and "Withdraw this reflection?" in preview.text
+    assert client.get("/withdraw/confirm").status_code == 200  # a reload shows it again
+
+    done = client.post("/withdraw/confirm", data={"code": code, "csrf_token": token})
+    assert (done.status_code, done.location) == (303, "/withdraw/done")
+    assert status_of(app, reflection_id) == "withdrawn"
+    for _reload in range(2):
+        page = client.get("/withdraw/done")
+        assert page.status_code == 200 and f"Receipt code {code} is withdrawn" in page.text
+    # Back from there: the preview's code is spent, so it starts again at the form.
+    back = client.get("/withdraw/confirm")
+    assert (back.status_code, back.location) == (302, "/withdraw")
+    # Nobody else's browser sees either page.
+    other = app.test_client()
+    assert other.get("/withdraw/done").location == "/withdraw"
+    assert other.get("/withdraw/confirm").location == "/withdraw"
+
+
+def test_a_preview_withdrawn_elsewhere_meanwhile_says_so(client, public_text) -> None:
+    code = public_text[1]
+    assert lookup(client, code).status_code == 200
+    confirm(app_client := client.application.test_client(), code)
+    assert app_client.get("/withdraw/done").status_code == 200
+    again = client.get("/withdraw/confirm")  # the first tab, reloaded
     assert again.status_code == 410 and "already withdrawn" in again.text
 
 

@@ -57,7 +57,9 @@ _NO_STORE_PUBLIC = {
     "kiosk.page",
     "kiosk.pair",
     "public.withdraw",
+    "public.withdraw_check",
     "public.withdraw_confirm",
+    "public.withdraw_done",
 }
 
 

@@ -5,7 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, validate_csrf
@@ -141,6 +152,13 @@ def _staff_refused() -> Any | None:
     return render_template("public/withdraw.html", code="", refused=message), 403
 
 
+# Each step's POST answers with a redirect to a page (POST, redirect, GET), so the browser's
+# Back and reload never offer to send a form again. The code found travels to the next page in
+# the signed session cookie, never in a URL (a URL stays in the history and in logs).
+CHECKED_CODE = "withdraw_code"
+WITHDRAWN_CODE = "withdrawn_code"
+
+
 @bp.route("/withdraw", methods=["GET", "POST"])
 @public
 @csrf.exempt  # checked by _check_csrf_token, without the Referer
@@ -150,6 +168,8 @@ def withdraw() -> Any:
     if refused is not None:
         return refused
     if request.method == "GET":
+        session.pop(CHECKED_CODE, None)
+        session.pop(WITHDRAWN_CODE, None)
         raw = request.args.get("code", "")
         return _form(normalise_receipt_code(raw) or raw.strip()[:12])
     _check_csrf_token()
@@ -158,12 +178,47 @@ def withdraw() -> Any:
         found = _find(code)
     except withdrawal.WithdrawalError as error:
         return _form(code.strip()[:12], error)
+    session[CHECKED_CODE] = found.receipt_code
+    return redirect(url_for("public.withdraw_check", **_lang_arg()), code=303)
+
+
+def _lang_arg() -> dict[str, Any]:
+    """Keep a ``?lang=`` the page was opened with on the page a step leads to."""
+    lang = request.args.get("lang")
+    return {"lang": lang} if lang else {}
+
+
+@bp.get("/withdraw/confirm")
+@public
+def withdraw_check() -> Any:
+    """What withdrawing the code just found removes, and the button to do it."""
+    refused = _staff_refused()
+    if refused is not None:
+        return refused
+    code = session.get(CHECKED_CODE)
+    if not code:  # opened directly, or Back after withdrawing: start again
+        return redirect(url_for("public.withdraw", **_lang_arg()))
+    try:  # found by this browser a moment ago (the session is signed): no guess to brake
+        found = withdrawal.find_by_code(get_db(), code)
+    except withdrawal.WithdrawalError as error:  # withdrawn meanwhile (another tab, staff)
+        session.pop(CHECKED_CODE, None)
+        return _form(code, error)
     lang = str(get_locale() or "en")
     return render_template(
         "public/withdraw_confirm.html",
         preview=withdrawal.preview(get_db(), found, lang),
         on_behalf=_on_behalf(),
     )
+
+
+@bp.get("/withdraw/done")
+@public
+def withdraw_done() -> Any:
+    """The withdrawal just made in this browser (reloading shows it again)."""
+    code = session.get(WITHDRAWN_CODE)
+    if not code:
+        return redirect(url_for("public.withdraw", **_lang_arg()))
+    return render_template("public/withdraw_done.html", code=code, on_behalf=_on_behalf())
 
 
 @bp.post("/withdraw/confirm")
@@ -187,6 +242,6 @@ def withdraw_confirm() -> Any:
         withdrawal.withdraw(get_db(), state.queue, state.store, found.id, organiser=organiser)
     except withdrawal.WithdrawalError as error:
         return _form(code.strip()[:12], error)
-    return render_template(
-        "public/withdraw_done.html", code=found.receipt_code, on_behalf=_on_behalf()
-    )
+    session.pop(CHECKED_CODE, None)
+    session[WITHDRAWN_CODE] = found.receipt_code
+    return redirect(url_for("public.withdraw_done", **_lang_arg()), code=303)
