@@ -114,6 +114,8 @@ def test_refused_reflections_are_shown_with_why_and_can_be_sent_again(
     assert "&lt;b&gt;bold&lt;/b&gt;" in refusals and "<b>bold" not in refusals
     assert "and 1 more" in refusals
     assert "waiting for the kiosk" not in refusals
+    # Revoking it would strand them until it is paired again: the question says so.
+    assert "It last said it holds 3 reflections not yet on this laptop" in refusals
 
     # The organiser raised the limit, say, and asks: the kiosk's next session call carries it.
     action = f"/studio/settings/kiosks/{kiosk.kiosk_id}/resend"
