@@ -1,6 +1,7 @@
 """The transcript beside the review player in real Chromium (issue 16): the words being said
 are highlighted as the clip plays, a time or a word plays from there, ?t= opens at a moment,
-Edit goes to that caption, and "Mark captions checked" opens the captions gate."""
+Edit goes to that caption, saved captions show as the person's, and "Mark captions checked"
+opens the captions gate."""
 
 from __future__ import annotations
 
@@ -92,6 +93,14 @@ def test_the_transcript_follows_the_clip_and_the_facilitator_checks_it(
     page.get_by_role("link", name="Edit caption 2").click()
     expect(page.locator("#cue-text-2")).to_be_focused()
     shoot(page, path="docs/img/review-transcript.png", full_page=True)
+
+    # Saved, the captions are the person's now: the status says so (it kept the speech step's).
+    status = page.locator(".captions-box .captions-state")
+    expect(status).to_have_text("Captions: machine draft, not checked")
+    page.locator("#cue-text-2").fill("and listened very well")
+    page.get_by_role("button", name="Save captions").click()
+    expect(page.locator("main > p.flash")).to_have_text("Captions saved.")
+    expect(status).to_have_text("Captions: written by a person, not checked")
 
     # Checked: the clip may now go online; who checked it is shown.
     with app.app_context():

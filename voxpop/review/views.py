@@ -97,6 +97,7 @@ def _helpers() -> dict[str, Any]:
             "none": _("No captions yet"),
             "queued": _("Captions: being transcribed"),
             "draft": _("Captions: machine draft, not checked"),
+            "written": _("Captions: written by a person, not checked"),
             "needs-person": _("Captions: a person must write them"),
             "no-speech": _("Captions: no speech heard"),
             "checked": _("Captions checked"),
@@ -104,6 +105,7 @@ def _helpers() -> dict[str, Any]:
         "caption_filter_labels": {
             "waiting": _("Approved, waiting for checked captions"),
             "draft": _("Machine draft, not checked"),
+            "written": _("Written by a person, not checked"),
             "needs-person": _("A person must write them"),
             "no-speech": _("No speech heard"),
             "none": _("No captions yet"),
