@@ -4,6 +4,7 @@ render requests and status, and the follow-up work queued by review changes."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -176,6 +177,27 @@ def test_render_request_queues_a_job_and_status_reports_it(app, organiser, tmp_p
     assert status["status"] == "rendering" and status["busy"] and status["files"] == {}
     assert organiser.get(f"{builder}/file/mp4").status_code == 404
     assert organiser.get(f"{builder}/file/other").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("trim", "said"),
+    [
+        ((2.5, 5.0), "Trimmed; cuts at 0:02–0:06 (keyframes)"),
+        # Its nearest cut points are the clip's ends: nothing is cut, so "Trimmed" would be wrong.
+        ((1.0, 5.0), "Shown whole: the nearest cut points to its trim are the start and end."),
+        ((None, None), None),
+    ],
+)
+def test_the_builder_says_where_a_trimmed_clip_is_cut(app, organiser, tmp_path, trim, said):
+    reflection_id = ready(app, tmp_path, duration=6.0)
+    sql(app, "UPDATE reflection SET trim_in = ?, trim_out = ? WHERE id = ?", *trim, reflection_id)
+    reel_id = create(organiser)  # proposes the starred clip
+    assert order(app, reel_id) == [reflection_id]
+    page = organiser.get(f"/studio/reels/{reel_id}").text
+    item = page[page.index('id="reel-items"') :]
+    item = item[: item.index("</li>")]
+    notes = re.findall(r'<span class="muted">([^<]*(?:Trimmed|Shown whole)[^<]*)</span>', item)
+    assert notes == ([said] if said else [])
 
 
 def test_settings_and_delete(app, organiser, tmp_path):

@@ -580,8 +580,12 @@ def _row_for_change(db: sqlite3.Connection, event: models.Event, reflection_id: 
     return row
 
 
-def _update(db: sqlite3.Connection, reflection_id: int, **columns: Any) -> None:
-    if reel_service.REEL_FIELDS & columns.keys():
+def _update(
+    db: sqlite3.Connection, reflection_id: int, *, reels_change: bool = True, **columns: Any
+) -> None:
+    """Write ``columns``; the reels showing the reflection render again when one of their
+    fields changed, unless the caller knows every reel would show the same (``reels_change``)."""
+    if reels_change and reel_service.REEL_FIELDS & columns.keys():
         reel_service.reflections_changed(db, [reflection_id])  # their reels render again
     columns["reviewed_at"] = utcnow()
     assignments = ", ".join(f"{name} = ?" for name in columns)
@@ -792,6 +796,21 @@ def _duration_for_edit(row: sqlite3.Row) -> float:
     return float(row["duration_seconds"])
 
 
+@dataclass(frozen=True)
+class TrimChange:
+    """What saving a trim did: whether it changed the stored trim, and where the reel cuts.
+
+    The archive and the screen in the room play the trim as set; the reel cuts at keyframes
+    (``snap_trim``), so a trim can change the one and not the other.
+    """
+
+    saved: bool  # the stored trim changed (and was audited)
+    cleared: bool  # no trim is set now
+    cut: tuple[float, float]  # where the reel cuts now
+    reel_changed: bool  # the reel's cut moved
+    reel_whole_clip: bool  # a trim is set, but the reel's nearest cut points are the clip's ends
+
+
 def set_trim(
     db: sqlite3.Connection,
     event: models.Event,
@@ -800,8 +819,11 @@ def set_trim(
     trim_out: float | None,
     *,
     actor: audit.Actor | None,
-) -> None:
-    """Set where the clip starts and ends in the reel (None: the very start or end)."""
+) -> TrimChange:
+    """Set where the clip starts and ends (None: the very start or end), as the archive and the
+    room's screen play it; the reel cuts at the keyframes around it. A point at the clip's very
+    start or end is stored as None, so trimming to the whole clip is no trim. A change that
+    moves nothing is not written, and reels are told only when their cut moves."""
     with transaction(db):
         row = _row_for_change(db, event, reflection_id)
         duration = _duration_for_edit(row)
@@ -817,14 +839,26 @@ def set_trim(
                 )
             )
         new = {
-            "trim_in": None if trim_in is None else round(trim_in, 3),
-            "trim_out": None if trim_out is None else round(min(trim_out, duration), 3),
+            "trim_in": None if start <= 0 else round(start, 3),
+            "trim_out": None if end >= duration else round(end, 3),
         }
         old = {"trim_in": row["trim_in"], "trim_out": row["trim_out"]}
-        if old == new:
-            return
-        _update(db, reflection_id, **new)
+        old_cut = snap_trim(old["trim_in"], old["trim_out"], duration)
+        cut = snap_trim(new["trim_in"], new["trim_out"], duration)
+        cleared = new == {"trim_in": None, "trim_out": None}
+        change = TrimChange(
+            saved=old != new,
+            cleared=cleared,
+            cut=cut,
+            reel_changed=cut != old_cut,
+            reel_whole_clip=not cleared and reel.is_whole_clip(cut, duration),
+        )
+        if not change.saved:
+            return change
+        # The archive and the room play the new trim; a reel renders again only if its cut moved.
+        _update(db, reflection_id, reels_change=change.reel_changed, **new)
         audit.record(db, "reflection.trim", "reflection", reflection_id, old, new, actor=actor)
+    return change
 
 
 _VTT_MESSAGES = {

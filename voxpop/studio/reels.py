@@ -86,14 +86,17 @@ def clock(seconds: float | None) -> str:
     return f"{whole // 60}:{whole % 60:02d}"
 
 
-def keyframe_cut(entry: service.ReelEntry) -> str | None:
-    """Where a trimmed clip really cuts (keyframes every 2 s), to say so next to it."""
+def trim_note(entry: service.ReelEntry) -> str | None:
+    """Where a trimmed clip really cuts (keyframes every 2 s), to say so next to it; or that
+    it is shown whole, when the nearest cut points are the clip's own start and end."""
     if entry.kind == "text" or entry.duration is None:
         return None
     if entry.trim_in is None and entry.trim_out is None:
         return None
     start, end = reel_media.snap_trim(entry.trim_in, entry.trim_out, entry.duration)
-    return f"{clock(start)}–{clock(end)}"
+    if reel_media.is_whole_clip((start, end), entry.duration):
+        return _("Shown whole: the nearest cut points to its trim are the start and end.")
+    return _("Trimmed; cuts at %(cut)s (keyframes)", cut=f"{clock(start)}–{clock(end)}")
 
 
 @bp.get("/reels")
@@ -165,7 +168,7 @@ def reel_builder(reel_id: int) -> str:
         files=files,
         perspectives=models.perspectives(db, event.id),
         clock=clock,
-        keyframe_cut=keyframe_cut,
+        trim_note=trim_note,
         kind_names=models.kind_names(),
     )
 
