@@ -6,6 +6,7 @@ placeholder files; the speech model itself is exercised in tests/test_speech.py.
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from pathlib import Path
@@ -19,8 +20,9 @@ from tests.conftest import Auth, csrf_from
 from voxpop import models
 from voxpop.archive import service as archive
 from voxpop.db import get_db
+from voxpop.media import vtt
 from voxpop.publishing.export import export_site
-from voxpop.reflection import search
+from voxpop.reflection import search, transcripts
 
 pytestmark = pytest.mark.python_only
 
@@ -123,6 +125,109 @@ def test_captions_must_exist_before_they_are_checked_unless_nobody_spoke(
     assert silent in ids_public(app)
     refused = post_on_page(client, f"/review/{text}", f"/review/{text}/captions/checked")
     assert refused.status_code == 400 and transcript_of(app, text) is None
+
+
+def caption_status(page: str) -> tuple[str, str]:
+    """The captions box's status line: (its class's state, its words)."""
+    found = re.search(r'<p class="captions-state captions-([\w-]+)">([^<]*)</p>', page)
+    assert found, "no captions status line"
+    return found.group(1), found.group(2)
+
+
+def listed(client: FlaskClient, captions: str) -> list[int]:
+    """The reflections in one of the queue's captions work lists."""
+    page = client.get(f"/review/?captions={captions}").text
+    return [int(i) for i in re.findall(r'<li class="review-item[^"]*"[^>]*?data-id="(\d+)"', page)]
+
+
+MACHINE_DRAFT = "WEBVTT\n\n1\n00:00:00.000 --> 00:00:01.500\nWe co-produced it\n"
+
+
+@pytest.mark.parametrize(
+    ("speech", "before"),
+    [
+        ("no-speech", "Captions: no speech heard"),
+        ("needs-person", "Captions: a person must write them"),
+        (None, "No captions yet"),  # automatic captions off: no transcript row
+        ("draft", "Captions: machine draft, not checked"),  # then edited by a person
+    ],
+)
+def test_captions_a_person_saves_are_shown_as_written_until_checked(
+    app: Flask, client: FlaskClient, auth: Auth, speech: str | None, before: str
+) -> None:
+    """After "Captions saved." the status is the saved captions', not what the speech step
+    found before a person wrote them; and the work lists agree with it."""
+    draft = MACHINE_DRAFT if speech == "draft" else None
+    video = add_archived(app, "video", transcript=draft, captions=speech)
+    with app.app_context():
+        get_db().execute(
+            "UPDATE transcript SET draft_vtt = ?, reason = ? WHERE reflection_id = ?",
+            (draft, transcripts.welsh_kiosk_reason() if speech == "needs-person" else None,
+             video),
+        )  # fmt: skip
+    auth.login("facilitator", "Siân")
+    page = client.get(f"/review/{video}").text
+    assert caption_status(page)[1] == before
+    if speech:
+        assert listed(client, speech) == [video]
+
+    saved = post_on_page(
+        client, f"/review/{video}", f"/review/{video}/transcript",
+        cue_start="0", cue_end="2.5", cue_text="We wrote the timetable together.",
+    )  # fmt: skip
+    assert saved.status_code == 303
+    page = client.get(saved.location).text
+    assert '<p class="flash" role="status">Captions saved.</p>' in page
+    assert caption_status(page) == ("written", "Captions: written by a person, not checked")
+    assert "a person needs to write them" not in page  # the Welsh kiosk's reason is done with
+    assert "Mark captions checked" in page
+    assert listed(client, "written") == [video]
+    assert listed(client, "waiting") == [video]  # approved: it still waits for a check
+    if speech:
+        assert listed(client, speech) == []
+
+    # Checked: the audit log says what it was before, as the page showed it.
+    post_on_page(client, f"/review/{video}", f"/review/{video}/captions/checked")
+    assert caption_status(client.get(f"/review/{video}").text)[0] == "checked"
+    (logged,) = query(app, "SELECT * FROM audit_log WHERE action = 'reflection.captions_checked'")
+    assert json.loads(logged["before"]) == {"captions": "written"}
+
+
+def test_removing_a_persons_captions_shows_what_the_speech_step_found_again(
+    app: Flask, client: FlaskClient, auth: Auth
+) -> None:
+    video = add_archived(app, "video", captions="no-speech")
+    auth.login("facilitator")
+    post_on_page(client, f"/review/{video}", f"/review/{video}/transcript",
+                 cue_start="0", cue_end="1", cue_text="Hello?")  # fmt: skip
+    assert caption_status(client.get(f"/review/{video}").text)[0] == "written"
+    post_on_page(client, f"/review/{video}", f"/review/{video}/transcript",
+                 cue_start="0", cue_end="1", cue_text=" ")  # fmt: skip
+    page = client.get(f"/review/{video}").text
+    assert caption_status(page) == ("no-speech", "Captions: no speech heard")
+    assert listed(client, "no-speech") == [video] and listed(client, "written") == []
+
+
+def test_the_new_captions_row_shows_the_time_format_not_a_time(
+    app: Flask, client: FlaskClient, auth: Auth
+) -> None:
+    """The empty row's time boxes used to show 0:00.000 and 0:02.000 in grey, which read as
+    times already set. Their placeholders must not be times, and they point to the hint that
+    says how to write one."""
+    video = add_archived(app, "video", captions="no-speech")
+    auth.login("facilitator")
+    page = client.get(f"/review/{video}").text
+    row = page[page.index('<tr class="cue-row cue-new">') :]
+    row = row[: row.index("</tr>")]
+    boxes = re.findall(r'<input type="text" name="cue_(start|end)"([^>]*)>', row)
+    assert [name for name, _attrs in boxes] == ["start", "end"]
+    for _name, attrs in boxes:
+        placeholder = re.search(r'placeholder="([^"]*)"', attrs)
+        assert placeholder and placeholder.group(1)
+        with pytest.raises(vtt.VttError):
+            vtt.parse_time(placeholder.group(1))
+        assert 'aria-describedby="cues-hint"' in attrs
+    assert re.search(r'<p class="hint" id="cues-hint">Times in seconds', page)
 
 
 def test_the_gate_can_be_relaxed_by_an_organiser_with_a_warning(

@@ -4,6 +4,7 @@ render requests and status, and the follow-up work queued by review changes."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -176,6 +177,89 @@ def test_render_request_queues_a_job_and_status_reports_it(app, organiser, tmp_p
     assert status["status"] == "rendering" and status["busy"] and status["files"] == {}
     assert organiser.get(f"{builder}/file/mp4").status_code == 404
     assert organiser.get(f"{builder}/file/other").status_code == 404
+
+
+def finish_render(app: Flask, outcome: str) -> None:
+    """What the render job leaves behind, as the worker writes it (the render itself is in
+    tests/test_reels.py): "ready" (12 s), "failed" (with its reason), "nothing" (no clip may
+    be shown any more), or "busy" (still running)."""
+    job_status, progress = {"busy": ("running", 0.4), "failed": ("failed", 1.0)}.get(
+        outcome, ("done", 1.0)
+    )
+    sql(app, "UPDATE job SET status = ?, progress = ? WHERE kind = 'render_reel'"
+             " AND status IN ('queued', 'running')", job_status, progress)  # fmt: skip
+    if outcome == "busy":
+        return
+    if outcome == "ready":
+        sql(app, "UPDATE reel SET status = 'ready', failure_reason = NULL,"
+                 " duration_seconds = 12, rendered_revision = revision, rendered_at = ?",
+            "2025-03-14T12:00:00+00:00")  # fmt: skip
+    elif outcome == "failed":
+        sql(app, "UPDATE reel SET status = 'failed', failure_reason = ?",
+            "Rendering failed unexpectedly.")  # fmt: skip
+    else:
+        sql(app, "UPDATE reel SET status = 'draft', failure_reason = ?, rendered_revision ="
+                 " revision", "Nothing to show: add approved reflections to this reel, then"
+                 " render it.")  # fmt: skip
+
+
+RENDER_NOTE = re.compile(r'<p class="flash( error)?" role="status" id="render-flash">([^<]*)</p>')
+
+
+@pytest.mark.parametrize(
+    ("outcome", "note", "error"),
+    [
+        ("busy", "Rendering the reel…", False),
+        ("ready", "Rendered, 0:12 long.", False),
+        ("failed", "The render failed: Rendering failed unexpectedly.", True),
+        ("nothing", "Nothing to show: add approved reflections to this reel, then render it.",
+         False),
+    ],
+)  # fmt: skip
+def test_after_render_reel_the_note_at_the_top_is_the_renders_state(
+    app, organiser, tmp_path, outcome, note, error
+):
+    """The note after "Render reel" used to say "Rendering the reel…" whatever had happened:
+    it is the render's state when the page is drawn (and reel.js keeps it so after)."""
+    reel_id = create(organiser, propose=False)
+    builder = f"/studio/reels/{reel_id}"
+    csrf = token(organiser, builder)
+    organiser.post(
+        f"{builder}/add", data={"reflection_id": ready(app, tmp_path), "csrf_token": csrf}
+    )
+    organiser.get(builder)  # the "Added to the reel." note is read
+    answer = organiser.post(f"{builder}/render", data={"csrf_token": csrf})
+    assert answer.status_code == 302
+    finish_render(app, outcome)
+    page = organiser.get(answer.location).text
+    found = RENDER_NOTE.findall(page)
+    assert found == [(" error" if error else "", note)]
+    assert '<p class="flash" role="status">' not in page  # no second, fixed note
+    state = re.search(r'<p id="render-state"[^>]*>([^<]*)</p>', page)
+    assert state and state.group(1) == ("Rendering…" if outcome == "busy" else note)
+    # Read once: the next visit has no note at the top.
+    assert RENDER_NOTE.findall(organiser.get(builder).text) == []
+
+
+@pytest.mark.parametrize(
+    ("trim", "said"),
+    [
+        ((2.5, 5.0), "Trimmed; cuts at 0:02–0:06 (keyframes)"),
+        # Its nearest cut points are the clip's ends: nothing is cut, so "Trimmed" would be wrong.
+        ((1.0, 5.0), "Shown whole: the nearest cut points to its trim are the start and end."),
+        ((None, None), None),
+    ],
+)
+def test_the_builder_says_where_a_trimmed_clip_is_cut(app, organiser, tmp_path, trim, said):
+    reflection_id = ready(app, tmp_path, duration=6.0)
+    sql(app, "UPDATE reflection SET trim_in = ?, trim_out = ? WHERE id = ?", *trim, reflection_id)
+    reel_id = create(organiser)  # proposes the starred clip
+    assert order(app, reel_id) == [reflection_id]
+    page = organiser.get(f"/studio/reels/{reel_id}").text
+    item = page[page.index('id="reel-items"') :]
+    item = item[: item.index("</li>")]
+    notes = re.findall(r'<span class="muted">([^<]*(?:Trimmed|Shown whole)[^<]*)</span>', item)
+    assert notes == ([said] if said else [])
 
 
 def test_settings_and_delete(app, organiser, tmp_path):

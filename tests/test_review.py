@@ -25,6 +25,7 @@ from tests.conftest import (
 )
 from voxpop import models, reasons
 from voxpop.db import get_db, transaction, utcnow
+from voxpop.reels import service as reel_service
 
 REVIEWERS = ("facilitator", "organiser")
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -545,13 +546,122 @@ def test_set_trim_and_see_the_snapped_cut(app, reviewer, tmp_path) -> None:
     html = reviewer.get(f"/review/{reflection_id}").text
     assert 'value="1.25"' in html and 'value="7.5"' in html
     assert "keyframes, every 2 s: it will use 0 s → 8 s." in html
-    # Only one end set: the other is the clip's own; the end snaps no further than the clip.
+    # Only one end set: the other is the clip's own. The end snaps no further than the clip, so
+    # here the reel's nearest cut points are the clip's own ends, and the note says so.
     reviewer.post(f"/review/{reflection_id}/trim", {"trim_in": "", "trim_out": "10.2"})
-    assert "it will use 0 s → 10.5 s." in reviewer.get(f"/review/{reflection_id}").text
+    html = reviewer.get(f"/review/{reflection_id}").text
+    assert trim_note(html).startswith("Nothing to trim for the reel: the nearest cut points")
     reviewer.post(f"/review/{reflection_id}/trim", {"clear": "1"})
     row = reflection(app, reflection_id)
     assert (row["trim_in"], row["trim_out"]) == (None, None)
     assert len(audit_rows(app, reflection_id)) == 3
+    assert trim_note(reviewer.get(f"/review/{reflection_id}").text) == (
+        "The reel cuts at keyframes, every 2 s: it will use 0 s → 10.5 s."
+    )
+
+
+def trim_note(html: str) -> str:
+    """The note under the trim form: where the reel will cut."""
+    found = re.search(r'<p class="hint" id="trim-snapped"[^>]*>([^<]*)</p>', html)
+    assert found, "no trim note"
+    return found.group(1)
+
+
+def reel_revision(app: Flask, reflection_id: int) -> int:
+    """The revision of a reel showing the reflection (made on first call): it goes up whenever
+    something the reel shows changes, and then the reel renders again."""
+    found = rows(app, "SELECT r.id, r.revision FROM reel r JOIN reel_item i ON i.reel_id = r.id"
+                      " WHERE i.reflection_id = ?", reflection_id)  # fmt: skip
+    if found:
+        return int(found[0]["revision"])
+    sql(app, "UPDATE reflection SET review_state = 'approved' WHERE id = ?", reflection_id)
+    with app.app_context():
+        db = get_db()
+        event = models.current_event(db)
+        assert event is not None
+        reel_id = reel_service.create_reel(db, event, "Highlights", propose=False, actor=None)
+        reel_service.add_item(db, event, reel_id, reflection_id, actor=None)
+    return reel_revision(app, reflection_id)
+
+
+# A 6 s clip; the reel cuts at keyframes every 2 s (in down to one, out up to one). The archive
+# and the room's screen play the trim as set. (before, typed in, typed out, stored, message,
+# whether the reel's cut moves.)
+TRIMS_OF_A_6_S_CLIP = [
+    pytest.param((None, None), "1", "5", (1, 5),
+                 "Trim saved for the archive and the screen in the room, but nothing to trim for"
+                 " the reel: the nearest cut points are the start and end of the clip, so the"
+                 " reel shows it whole.", False,
+                 id="reel-cut-is-the-whole-clip"),
+    pytest.param((None, None), "2.5", "", (2.5, None), "Trim saved.", True, id="reel-cut-moves"),
+    pytest.param((2.5, None), "3.5", "6", (3.5, None),
+                 "Trim saved for the archive and the screen in the room. The reel still cuts at"
+                 " 2 s → 6 s, the nearest keyframes.", False,
+                 id="same-reel-cut"),
+    pytest.param((None, None), "0", "6", (None, None), "Nothing to trim: that is the whole clip.",
+                 False, id="the-whole-clip-is-no-trim"),
+    pytest.param((1.0, 5.0), "1", "5.0", (1, 5), "Nothing changed: that trim is already saved.",
+                 False, id="unchanged"),
+    pytest.param((1.0, 5.0), "", "", (None, None), "Trim cleared.", False, id="cleared"),
+    pytest.param((2.5, None), "0", "", (None, None), "Trim cleared.", True,
+                 id="cleared-reel-moves"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("before", "trim_in", "trim_out", "stored", "message", "reel_moves"), TRIMS_OF_A_6_S_CLIP
+)
+def test_a_trim_says_what_it_changed_for_the_reel(
+    app, reviewer, tmp_path, before, trim_in, trim_out, stored, message, reel_moves
+) -> None:
+    reflection_id = recording(app, tmp_path, duration=6.0)
+    sql(app, "UPDATE reflection SET trim_in = ?, trim_out = ? WHERE id = ?", *before,
+        reflection_id)  # fmt: skip
+    revision = reel_revision(app, reflection_id)
+    response = reviewer.post(f"/review/{reflection_id}/trim",
+                             {"trim_in": trim_in, "trim_out": trim_out})  # fmt: skip
+    assert response.status_code == 200 and response.json["message"] == message
+    row = reflection(app, reflection_id)
+    assert (row["trim_in"], row["trim_out"]) == stored
+    changes = [
+        entry for entry in audit_rows(app, reflection_id) if entry["action"] == "reflection.trim"
+    ]
+    if stored == before:  # nothing changed: nothing written, no audit row
+        assert changes == []
+    else:
+        (entry,) = changes
+        assert entry["before"] == dict(zip(("trim_in", "trim_out"), before, strict=True))
+        assert entry["after"] == dict(zip(("trim_in", "trim_out"), stored, strict=True))
+    # Reels render again only when their cut moved.
+    assert reel_revision(app, reflection_id) == revision + (1 if reel_moves else 0)
+
+
+def test_the_clear_button_says_when_there_was_nothing_to_clear(app, reviewer, tmp_path) -> None:
+    reflection_id = recording(app, tmp_path, duration=6.0)
+    response = reviewer.post(f"/review/{reflection_id}/trim", {"clear": "1"}, as_json=False)
+    assert response.status_code == 303
+    assert "There was no trim to clear." in reviewer.get(response.location).text
+    assert audit_rows(app, reflection_id) == []
+
+
+def test_without_the_script_a_trim_the_reel_cannot_make_is_said_plainly(
+    app, reviewer, tmp_path
+) -> None:
+    reflection_id = recording(app, tmp_path, duration=6.0)
+    response = reviewer.post(f"/review/{reflection_id}/trim",
+                             {"trim_in": "1", "trim_out": "5"}, as_json=False)  # fmt: skip
+    assert response.status_code == 303
+    html = reviewer.get(response.location).text
+    assert re.search(
+        r'<p class="flash" role="status">Trim saved for the archive and the screen'
+        r" in the room, but nothing to trim for the reel: ",
+        html,
+    )
+    assert "Trim saved.<" not in html
+    assert trim_note(html) == (
+        "Nothing to trim for the reel: the nearest cut points (keyframes, every 2 s) are the"
+        " start and end of the clip, so the reel shows it whole."
+    )
 
 
 @pytest.mark.parametrize(

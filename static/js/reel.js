@@ -107,30 +107,45 @@
   // -- render progress -----------------------------------------------------------------------
 
   var stateText = document.getElementById("render-state");
+  // The note at the top after "Render reel" (studio/reel.html): the render's state too.
+  var renderFlash = document.getElementById("render-flash");
   var bar = document.getElementById("render-progress");
   var output = document.getElementById("reel-output");
   var preview = document.getElementById("reel-preview");
   var shownMp4 = preview ? preview.getAttribute("src") : null;
   var polling = false;
 
+  /** What a render that is not running has left, as the template words it. */
+  function finishedText(state) {
+    if (state.status === "ready") {
+      return state.stale ? messages.stale : fill(messages.ready, { length: clock(state.duration) });
+    }
+    if (state.status === "failed") { return messages.failedRender + " " + (state.message || ""); }
+    return state.message ? messages.nothing : messages.notRendered;
+  }
+
+  function setText(element, text) {
+    if (element.textContent !== text) { element.textContent = text; }  // live: say it once
+  }
+
   function showState(state) {
     if (!stateText) { return; }
+    var failed = !state.busy && state.status === "failed";
     if (state.busy) {
       bar.hidden = false;
       bar.value = state.progress;
       bar.textContent = net.percent(state.progress);
-      stateText.textContent = messages.rendering + " " + net.percent(state.progress);
+      setText(stateText, messages.rendering + " " + net.percent(state.progress));
+      if (renderFlash) { setText(renderFlash, messages.renderingReel); }
       startPolling();
     } else {
       bar.hidden = true;
-      if (state.status === "ready") {
-        stateText.textContent = fill(messages.ready, { length: clock(state.duration) });
-      } else if (state.status === "failed") {
-        stateText.textContent = messages.failedRender + " " + (state.message || "");
-      } else if (state.message) {
-        stateText.textContent = messages.nothing;
-      }
+      var text = finishedText(state);
+      setText(stateText, text);
+      if (renderFlash) { setText(renderFlash, text); }
     }
+    stateText.classList.toggle("error-text", failed);
+    if (renderFlash) { renderFlash.classList.toggle("error", failed); }
     if (state.files) { showFiles(state.files); }
   }
 

@@ -244,8 +244,13 @@
     var snappedOut = Math.min(duration, Math.ceil(end / step - 1e-6) * step);
     if (snappedOut - snappedIn < 0.5) { snappedIn = 0; snappedOut = duration; }
     var format = function (value) { return String(Math.round(value * 1000) / 1000); };
-    note.textContent = messages.snapped
+    // A trim whose nearest cut points are the clip's own ends cuts nothing off the reel: say so
+    // (as views.trim_note does), rather than "it will use 0 s → 6 s" as if it were trimmed.
+    var trimmed = start > 0 || end < duration;
+    var whole = snappedIn <= 0 && snappedOut >= Math.round(duration * 1000) / 1000 - 0.0005;
+    var text = trimmed && whole && messages.wholeClip ? messages.wholeClip : messages.snapped
       .replace("%(start)s", format(snappedIn)).replace("%(end)s", format(snappedOut));
+    if (note.textContent !== text) { note.textContent = text; }  // read out only when it changes
   }
 
   function fromPlayer(button) {

@@ -1,8 +1,10 @@
 """The reel builder in a real browser: an organiser reorders clips with the keyboard and by
-drag and drop, and the database holds the order they see."""
+drag and drop, and the database holds the order they see; then renders it, and the note at the
+top follows the render to its end."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +13,7 @@ from playwright.sync_api import Browser, expect
 
 from tests.browser.conftest import log_in
 from tests.browser.test_review_keyboard import seed_text_reflections
+from tests.test_reel_builder import finish_render
 from voxpop import models
 from voxpop.db import get_db, transaction
 from voxpop.reels import service as reels
@@ -18,6 +21,7 @@ from voxpop.reels import service as reels
 pytestmark = [pytest.mark.browser]
 
 NAME, PASSWORD = "Olwen Organiser", "correct horse battery"
+TIMEOUT_MS = 15_000
 
 
 def stored_order(live: Any, reel_id: int) -> list[int]:
@@ -79,5 +83,22 @@ def test_reorder_by_keyboard_and_drag(
     shown = [int(value) for value in page.locator("#reel-items > li.reel-item").evaluate_all(
         "items => items.map(item => item.dataset.id)")]  # fmt: skip
     assert shown == expected
+
+    # Render: the note at the top says it is rendering, and becomes the finished state when
+    # the render is done (it used to stay "Rendering the reel…"), or says it failed.
+    note = page.locator("main > p.flash")
+    page.get_by_role("button", name="Render reel").click()
+    expect(note).to_have_text("Rendering the reel…")
+    finish_render(live.app, "ready")  # as the worker leaves it; the page asks every second
+    expect(note).to_have_text("Rendered, 0:12 long.", timeout=TIMEOUT_MS)
+    expect(page.locator("#render-state")).to_have_text("Rendered, 0:12 long.")
+    expect(note).not_to_have_class(re.compile(r"\berror\b"))
+    page.get_by_role("button", name="Render reel").click()
+    expect(note).to_have_text("Rendering the reel…")
+    finish_render(live.app, "failed")
+    expect(note).to_have_text("The render failed: Rendering failed unexpectedly.",
+                              timeout=TIMEOUT_MS)  # fmt: skip
+    expect(note).to_have_class(re.compile(r"\berror\b"))
+    expect(page.locator("#render-state")).to_have_class("error-text")
     assert errors == []
     context.close()

@@ -1,10 +1,12 @@
 """The transcript beside the review player in real Chromium (issue 16): the words being said
 are highlighted as the clip plays, a time or a word plays from there, ?t= opens at a moment,
-Edit goes to that caption, and "Mark captions checked" opens the captions gate."""
+Edit goes to that caption, the trim's note says what the reel will cut, saved captions show as
+the person's, and "Mark captions checked" opens the captions gate."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -92,6 +94,29 @@ def test_the_transcript_follows_the_clip_and_the_facilitator_checks_it(
     page.get_by_role("link", name="Edit caption 2").click()
     expect(page.locator("#cue-text-2")).to_be_focused()
     shoot(page, path="docs/img/review-transcript.png", full_page=True)
+
+    # The note under the trim follows what is typed. On this 2 s clip the reel's nearest cut
+    # points (keyframes, every 2 s) are the clip's own ends, and the note says so plainly
+    # (it used to say "it will use 0 s → 2 s", and the save "Trim saved.", as if trimmed).
+    trim_note = page.locator("#trim-snapped")
+    page.fill("#trim-in", "0.5")
+    expect(trim_note).to_have_text(re.compile(r"^Nothing to trim for the reel: the nearest cut"))
+    page.fill("#trim-in", "")
+    expect(trim_note).to_have_text(re.compile(r"it will use 0 s → [\d.]+ s\.$"))
+    page.fill("#trim-in", "0.5")
+    page.get_by_role("button", name="Save trim").click()
+    expect(page.locator("main > p.flash")).to_have_text(
+        re.compile(r"^Trim saved for the archive .*, but nothing to trim for the reel")
+    )
+    expect(trim_note).to_have_text(re.compile(r"^Nothing to trim for the reel"))
+
+    # Saved, the captions are the person's now: the status says so (it kept the speech step's).
+    status = page.locator(".captions-box .captions-state")
+    expect(status).to_have_text("Captions: machine draft, not checked")
+    page.locator("#cue-text-2").fill("and listened very well")
+    page.get_by_role("button", name="Save captions").click()
+    expect(page.locator("main > p.flash")).to_have_text("Captions saved.")
+    expect(status).to_have_text("Captions: written by a person, not checked")
 
     # Checked: the clip may now go online; who checked it is shown.
     with app.app_context():

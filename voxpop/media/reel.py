@@ -56,6 +56,11 @@ def snap_trim(
     return round(start, 3), round(end, 3)
 
 
+def is_whole_clip(cut: tuple[float, float], duration: float) -> bool:
+    """True when a cut (``snap_trim``) keeps the whole clip: nothing is trimmed off it."""
+    return cut[0] <= 0 and cut[1] >= round(duration, 3) - 0.0005
+
+
 def render_lower_third(
     out_png: Path,
     *,

@@ -42,16 +42,28 @@ STATUS_FILTERS: dict[str, tuple[str, ...]] = {
     "failed": ("failed",),
 }
 REVIEW_FILTERS = ("waiting", "approved", "hidden", "starred")
-# Where a recording's captions stand (issue 16). "waiting": the work list of approved clips
-# that cannot go online until a person checks their captions.
+# Where a recording's captions stand for the people who write and check them (issue 16), from
+# the reflection ``r`` and its transcript row ``t``: the speech step's status while the captions
+# are its own (or there are none), "written" once a person has written captions or changed the
+# machine's draft (until they are checked). One rule for the label, the work lists and counts.
+CAPTION_STATE = (
+    "(CASE WHEN t.status = 'checked' THEN 'checked'"
+    " WHEN COALESCE(r.transcript_vtt, '') = '' THEN CASE WHEN t.status IN"
+    " ('queued', 'needs-person', 'no-speech') THEN t.status ELSE 'none' END"
+    " WHEN t.status = 'draft' AND r.transcript_vtt = t.draft_vtt THEN 'draft'"
+    " ELSE 'written' END)"
+)
+# The captions work lists. "waiting": approved clips that cannot go online until a person
+# checks their captions.
 CAPTION_FILTERS: dict[str, str] = {
     "waiting": "r.kind != 'text' AND r.review_state = 'approved' AND r.status = 'ready'"
-    " AND COALESCE(t.status, 'none') != 'checked'",
-    "draft": "r.kind != 'text' AND t.status = 'draft'",
-    "needs-person": "r.kind != 'text' AND t.status = 'needs-person'",
-    "no-speech": "r.kind != 'text' AND t.status = 'no-speech'",
-    "checked": "r.kind != 'text' AND t.status = 'checked'",
-    "none": "r.kind != 'text' AND r.status = 'ready' AND COALESCE(t.status, 'none') = 'none'",
+    f" AND {CAPTION_STATE} != 'checked'",
+    "draft": f"r.kind != 'text' AND {CAPTION_STATE} = 'draft'",
+    "written": f"r.kind != 'text' AND {CAPTION_STATE} = 'written'",
+    "needs-person": f"r.kind != 'text' AND {CAPTION_STATE} = 'needs-person'",
+    "no-speech": f"r.kind != 'text' AND {CAPTION_STATE} = 'no-speech'",
+    "checked": f"r.kind != 'text' AND {CAPTION_STATE} = 'checked'",
+    "none": f"r.kind != 'text' AND r.status = 'ready' AND {CAPTION_STATE} = 'none'",
 }
 
 
@@ -212,7 +224,8 @@ class CaptionsState:
     """Where a recording's captions stand (issue 16): the transcript's status, why a person
     must write them, who checked them and when, and the transcription job, if one runs."""
 
-    status: str  # one of transcripts.STATUSES
+    status: str  # as people see it (CAPTION_STATE): a transcripts.STATUSES value or "written"
+    speech_status: str = "none"  # the speech step's own (transcripts.STATUSES)
     reason: str | None = None
     checked_at: str | None = None
     checked_by: str | None = None
@@ -227,7 +240,7 @@ class CaptionsState:
 
     @property
     def transcribing(self) -> bool:
-        return self.job_status in ("queued", "running") and self.status == "queued"
+        return self.job_status in ("queued", "running") and self.speech_status == "queued"
 
 
 def snap_trim(
@@ -254,7 +267,7 @@ def perspective_choices(
     ]
 
 
-_SELECT = """
+_SELECT = f"""
 SELECT r.*, p.slug AS p_slug, p.labels AS p_labels, p.colour AS p_colour,
        p.retired_at AS p_retired, pr.texts AS prompt_texts,
        c.archive AS c_archive, c.reel AS c_reel, c.room AS c_room, c.online AS c_online,
@@ -264,7 +277,8 @@ SELECT r.*, p.slug AS p_slug, p.labels AS p_labels, p.colour AS p_colour,
        (SELECT name FROM kiosk WHERE kiosk.id = r.kiosk_id) AS kiosk_name,
        j.status AS job_status, j.progress AS job_progress,
        (SELECT group_concat(kind) FROM asset WHERE asset.reflection_id = r.id) AS asset_kinds,
-       t.status AS t_status, t.reason AS t_reason, t.checked_at AS t_checked_at,
+       t.status AS t_status, {CAPTION_STATE} AS t_state, t.reason AS t_reason,
+       t.checked_at AS t_checked_at,
        (SELECT name FROM user WHERE user.id = t.checked_by) AS t_checked_by,
        t.draft_vtt AS t_draft_vtt, t.segments AS t_segments,
        tj.status AS t_job_status, tj.progress AS t_job_progress
@@ -278,7 +292,7 @@ LEFT JOIN job tj ON tj.id = (SELECT id FROM job WHERE job.target_id = r.id
                             AND job.kind = 'transcribe_reflection' ORDER BY job.id DESC LIMIT 1)
 LEFT JOIN job j ON j.id = (SELECT id FROM job WHERE job.target_id = r.id
                            AND job.kind = 'process_reflection' ORDER BY job.id DESC LIMIT 1)
-"""
+"""  # noqa: S608 - CAPTION_STATE is ours
 _ORDER = " ORDER BY r.created_at DESC, r.id DESC"
 # Filters join the perspective (for its slug); WHERE clauses come only from ``_where``.
 _FILTER_FROM = (
@@ -398,7 +412,8 @@ def _from_row(row: sqlite3.Row, lang: str, tags: tuple[str, ...]) -> ReviewRefle
         captions=None
         if row["kind"] == "text"
         else CaptionsState(
-            status=row["t_status"] or "none",
+            status=row["t_state"],
+            speech_status=row["t_status"] or "none",
             reason=reasons.render(row["t_reason"], _),
             checked_at=row["t_checked_at"],
             checked_by=row["t_checked_by"],
@@ -565,8 +580,12 @@ def _row_for_change(db: sqlite3.Connection, event: models.Event, reflection_id: 
     return row
 
 
-def _update(db: sqlite3.Connection, reflection_id: int, **columns: Any) -> None:
-    if reel_service.REEL_FIELDS & columns.keys():
+def _update(
+    db: sqlite3.Connection, reflection_id: int, *, reels_change: bool = True, **columns: Any
+) -> None:
+    """Write ``columns``; the reels showing the reflection render again when one of their
+    fields changed, unless the caller knows every reel would show the same (``reels_change``)."""
+    if reels_change and reel_service.REEL_FIELDS & columns.keys():
         reel_service.reflections_changed(db, [reflection_id])  # their reels render again
     columns["reviewed_at"] = utcnow()
     assignments = ", ".join(f"{name} = ?" for name in columns)
@@ -777,6 +796,21 @@ def _duration_for_edit(row: sqlite3.Row) -> float:
     return float(row["duration_seconds"])
 
 
+@dataclass(frozen=True)
+class TrimChange:
+    """What saving a trim did: whether it changed the stored trim, and where the reel cuts.
+
+    The archive and the screen in the room play the trim as set; the reel cuts at keyframes
+    (``snap_trim``), so a trim can change the one and not the other.
+    """
+
+    saved: bool  # the stored trim changed (and was audited)
+    cleared: bool  # no trim is set now
+    cut: tuple[float, float]  # where the reel cuts now
+    reel_changed: bool  # the reel's cut moved
+    reel_whole_clip: bool  # a trim is set, but the reel's nearest cut points are the clip's ends
+
+
 def set_trim(
     db: sqlite3.Connection,
     event: models.Event,
@@ -785,8 +819,11 @@ def set_trim(
     trim_out: float | None,
     *,
     actor: audit.Actor | None,
-) -> None:
-    """Set where the clip starts and ends in the reel (None: the very start or end)."""
+) -> TrimChange:
+    """Set where the clip starts and ends (None: the very start or end), as the archive and the
+    room's screen play it; the reel cuts at the keyframes around it. A point at the clip's very
+    start or end is stored as None, so trimming to the whole clip is no trim. A change that
+    moves nothing is not written, and reels are told only when their cut moves."""
     with transaction(db):
         row = _row_for_change(db, event, reflection_id)
         duration = _duration_for_edit(row)
@@ -802,14 +839,26 @@ def set_trim(
                 )
             )
         new = {
-            "trim_in": None if trim_in is None else round(trim_in, 3),
-            "trim_out": None if trim_out is None else round(min(trim_out, duration), 3),
+            "trim_in": None if start <= 0 else round(start, 3),
+            "trim_out": None if end >= duration else round(end, 3),
         }
         old = {"trim_in": row["trim_in"], "trim_out": row["trim_out"]}
-        if old == new:
-            return
-        _update(db, reflection_id, **new)
+        old_cut = snap_trim(old["trim_in"], old["trim_out"], duration)
+        cut = snap_trim(new["trim_in"], new["trim_out"], duration)
+        cleared = new == {"trim_in": None, "trim_out": None}
+        change = TrimChange(
+            saved=old != new,
+            cleared=cleared,
+            cut=cut,
+            reel_changed=cut != old_cut,
+            reel_whole_clip=not cleared and reel.is_whole_clip(cut, duration),
+        )
+        if not change.saved:
+            return change
+        # The archive and the room play the new trim; a reel renders again only if its cut moved.
+        _update(db, reflection_id, reels_change=change.reel_changed, **new)
         audit.record(db, "reflection.trim", "reflection", reflection_id, old, new, actor=actor)
+    return change
 
 
 _VTT_MESSAGES = {
@@ -866,6 +915,16 @@ def set_transcript(
                          actor=actor)  # fmt: skip
 
 
+def caption_state(db: sqlite3.Connection, reflection_id: int) -> str:
+    """Where a recording's captions stand as people see them (``CAPTION_STATE``)."""
+    row = db.execute(
+        f"SELECT {CAPTION_STATE} FROM reflection r"  # noqa: S608 - CAPTION_STATE is ours
+        " LEFT JOIN transcript t ON t.reflection_id = r.id WHERE r.id = ?",
+        (reflection_id,),
+    ).fetchone()
+    return str(row[0]) if row else "none"
+
+
 def mark_captions_checked(
     db: sqlite3.Connection, event: models.Event, reflection_id: int, *, actor: audit.Actor | None
 ) -> None:
@@ -876,8 +935,7 @@ def mark_captions_checked(
         row = _row_for_change(db, event, reflection_id)
         if row["kind"] == "text":
             raise ReviewError(_("A written reflection needs no captions."))
-        current = transcripts.transcript_row(db, reflection_id)
-        status = current["status"] if current else "none"
+        status = caption_state(db, reflection_id)
         if status == "checked":
             return
         cues = transcript_cues_of(row["transcript_vtt"])

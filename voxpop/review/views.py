@@ -32,6 +32,7 @@ from voxpop.auth import login_required
 from voxpop.db import get_db
 from voxpop.errors import wants_json
 from voxpop.jobs import JobQueue
+from voxpop.media import reel
 from voxpop.reflection import transcripts, withdrawal
 from voxpop.review import forms, service
 from voxpop.review.service import ReflectionNotFound, ReviewError
@@ -84,6 +85,52 @@ def snapped_note(start: str, end: str) -> str:
     )
 
 
+def whole_clip_note() -> str:
+    """The note under the trim when the reel's nearest cut points are the clip's own ends."""
+    return _(
+        "Nothing to trim for the reel: the nearest cut points (keyframes, every %(seconds)d s)"
+        " are the start and end of the clip, so the reel shows it whole.",
+        seconds=int(service.KEYFRAME_SECONDS),
+    )
+
+
+def trim_note(reflection: service.ReviewReflection) -> str:
+    """The note under the trim form for the trim saved now."""
+    snapped = reflection.snapped_trim()
+    if snapped is None:
+        return ""
+    trimmed = reflection.trim_in is not None or reflection.trim_out is not None
+    if trimmed and reel.is_whole_clip(snapped, reflection.duration or 0.0):
+        return whole_clip_note()
+    return snapped_note(start=seconds_text(snapped[0]) or "0", end=seconds_text(snapped[1]))
+
+
+def trim_message(change: service.TrimChange, clear: bool) -> str:
+    """What saving a trim did, in a sentence: said plainly when the reel's cut is unchanged."""
+    if not change.saved:
+        if clear:
+            return _("There was no trim to clear.")
+        if change.cleared:
+            return _("Nothing to trim: that is the whole clip.")
+        return _("Nothing changed: that trim is already saved.")
+    if change.cleared:
+        return _("Trim cleared.")
+    if change.reel_whole_clip:
+        return _(
+            "Trim saved for the archive and the screen in the room, but nothing to trim for the"
+            " reel: the nearest cut points are the start and end of the clip, so the reel shows"
+            " it whole."
+        )
+    if not change.reel_changed:
+        return _(
+            "Trim saved for the archive and the screen in the room. The reel still cuts at"
+            " %(start)s s → %(end)s s, the nearest keyframes.",
+            start=seconds_text(change.cut[0]) or "0",
+            end=seconds_text(change.cut[1]),
+        )
+    return _("Trim saved.")
+
+
 @bp.context_processor
 def _helpers() -> dict[str, Any]:
     return {
@@ -92,11 +139,12 @@ def _helpers() -> dict[str, Any]:
         "seconds_text": seconds_text,
         "kind_labels": models.kind_names(),
         "state_labels": models.review_state_names(),
-        "snapped_note": snapped_note,
+        "trim_note": trim_note,
         "caption_status_labels": {
             "none": _("No captions yet"),
             "queued": _("Captions: being transcribed"),
             "draft": _("Captions: machine draft, not checked"),
+            "written": _("Captions: written by a person, not checked"),
             "needs-person": _("Captions: a person must write them"),
             "no-speech": _("Captions: no speech heard"),
             "checked": _("Captions checked"),
@@ -104,6 +152,7 @@ def _helpers() -> dict[str, Any]:
         "caption_filter_labels": {
             "waiting": _("Approved, waiting for checked captions"),
             "draft": _("Machine draft, not checked"),
+            "written": _("Written by a person, not checked"),
             "needs-person": _("A person must write them"),
             "no-speech": _("No speech heard"),
             "none": _("No captions yet"),
@@ -129,6 +178,7 @@ def _messages() -> dict[str, str]:
         "trimFromPlayer": _("Set from the player; press Save trim to keep it."),
         # The same sentence as under the trim form, with the numbers left for the script.
         "snapped": snapped_note(start="%(start)s", end="%(end)s"),
+        "wholeClip": whole_clip_note(),
         "playHere": _("Play here"),
         "pause": _("Pause"),
         "captions": _("Captions"),
@@ -366,13 +416,16 @@ def set_name(reflection_id: int) -> Any:
 @login_required(*REVIEWERS)
 def set_trim(reflection_id: int) -> Any:
     """Set (or clear) the trim in and out points."""
-    if request.form.get("clear"):
+    clear = bool(request.form.get("clear"))
+    if clear:
         trim_in, trim_out = None, None
     else:
         trim_in = forms.optional_time(request.form.get("trim_in"))
         trim_out = forms.optional_time(request.form.get("trim_out"))
-    service.set_trim(get_db(), require_event(), reflection_id, trim_in, trim_out, actor=g.user)
-    return _done(reflection_id, _("Trim saved."))
+    change = service.set_trim(
+        get_db(), require_event(), reflection_id, trim_in, trim_out, actor=g.user
+    )
+    return _done(reflection_id, trim_message(change, clear))
 
 
 @bp.post("/<int:reflection_id>/transcript")

@@ -34,6 +34,8 @@ from voxpop.slugs import slugify
 from voxpop.studio.views import bp
 from voxpop.web import current_language, require_event
 
+# The flash category of "Rendering the reel…": the builder shows it itself (studio/reel.html).
+RENDER_FLASH = "reel-render"
 _FILES = {
     "mp4": ("video/mp4", "mp4"),
     "captioned_mp4": ("video/mp4", "mp4"),
@@ -53,13 +55,13 @@ def _queue() -> Any:
     return current_app.extensions["voxpop"].queue
 
 
-def _back(reel_id: int, message: str | None = None) -> Response:
+def _back(reel_id: int, message: str | None = None, category: str = "message") -> Response:
     if _wants_json():
         db = get_db()
         reel = service.get_reel(db, require_event(), reel_id)
         return jsonify({"ok": True, "message": message, "state": service.render_state(db, reel)})
     if message:
-        flash(message)
+        flash(message, category)
     return redirect(url_for("studio.reel_builder", reel_id=reel_id))
 
 
@@ -86,14 +88,17 @@ def clock(seconds: float | None) -> str:
     return f"{whole // 60}:{whole % 60:02d}"
 
 
-def keyframe_cut(entry: service.ReelEntry) -> str | None:
-    """Where a trimmed clip really cuts (keyframes every 2 s), to say so next to it."""
+def trim_note(entry: service.ReelEntry) -> str | None:
+    """Where a trimmed clip really cuts (keyframes every 2 s), to say so next to it; or that
+    it is shown whole, when the nearest cut points are the clip's own start and end."""
     if entry.kind == "text" or entry.duration is None:
         return None
     if entry.trim_in is None and entry.trim_out is None:
         return None
     start, end = reel_media.snap_trim(entry.trim_in, entry.trim_out, entry.duration)
-    return f"{clock(start)}–{clock(end)}"
+    if reel_media.is_whole_clip((start, end), entry.duration):
+        return _("Shown whole: the nearest cut points to its trim are the start and end.")
+    return _("Trimmed; cuts at %(cut)s (keyframes)", cut=f"{clock(start)}–{clock(end)}")
 
 
 @bp.get("/reels")
@@ -165,7 +170,7 @@ def reel_builder(reel_id: int) -> str:
         files=files,
         perspectives=models.perspectives(db, event.id),
         clock=clock,
-        keyframe_cut=keyframe_cut,
+        trim_note=trim_note,
         kind_names=models.kind_names(),
     )
 
@@ -256,7 +261,8 @@ def reel_render(reel_id: int) -> Response:
         service.request_render(get_db(), _queue(), require_event(), reel_id)
     except service.ReelError as error:
         return _refused(reel_id, error)
-    return _back(reel_id, _("Rendering the reel…"))
+    # The builder shows this note as the render's state, and changes it when the render ends.
+    return _back(reel_id, _("Rendering the reel…"), category=RENDER_FLASH)
 
 
 @bp.post("/reels/<int:reel_id>/delete")
