@@ -315,7 +315,8 @@ def test_set_state_changes_and_audits(app, reviewer, kiosk, state: str) -> None:
     response = reviewer.post(f"/review/{reflection_id}/state", {"state": state})
     assert response.status_code == 200
     assert response.json["reflection"]["review_state"] == state
-    assert response.json["message"] == {"approved": "Approved", "hidden": "Hidden"}[state]
+    change = {"approved": "Approved", "hidden": "Hidden"}[state]
+    assert response.json["message"] == f"Reflection {reflection_id}: {change}"
     row = reflection(app, reflection_id)
     assert row["review_state"] == state and row["reviewed_at"]
     (entry,) = audit_rows(app, reflection_id)
@@ -419,7 +420,7 @@ def test_set_perspective(app, reviewer, kiosk) -> None:
     assert response.json["reflection"]["perspective"] == {
         "id": manager, "slug": "manager", "label": "Manager or leader", "colour": "#0f6b63",
     }  # fmt: skip
-    assert response.json["message"] == "Perspective: Manager or leader"
+    assert response.json["message"] == f"Reflection {reflection_id}: Perspective: Manager or leader"
     assert reflection(app, reflection_id)["perspective_id"] == manager
     (entry,) = audit_rows(app, reflection_id)
     assert (entry["action"], entry["before"], entry["after"]) == (

@@ -45,6 +45,9 @@
   function apply(item, reflection) {
     if (!item || !reflection) { return; }
     item.setAttribute("data-state", reflection.review_state);
+    Array.prototype.forEach.call(item.querySelectorAll('button[name="state"][aria-pressed]'), function (button) {
+      button.setAttribute("aria-pressed", button.value === reflection.review_state ? "true" : "false");
+    });
     item.setAttribute("data-starred", reflection.starred ? "1" : "0");
     item.setAttribute("data-perspective", String(reflection.perspective.id));
     item.style.setProperty("--colour", reflection.perspective.colour);

@@ -193,6 +193,12 @@ def test_triage_fifty_reflections_from_the_keyboard(review_tab) -> None:
         assert row["user_name"] == NAME
     assert by_action == {"reflection.review": 50, "reflection.star": 13,
                          "reflection.perspective": 17}  # fmt: skip
+    # a moves on at once: an s straight after stars the next one, and the note names it.
+    page.keyboard.press("k")
+    page.keyboard.press("a")
+    wait_until_settled(page)  # (the two notes could otherwise come back in either order)
+    page.keyboard.press("s")
+    expect(page.locator(".review-live")).to_have_text(f"Reflection {tab.ids[49]}: Starred")
     star = next(row for row in audit if row["action"] == "reflection.star")
     assert (json.loads(star["before"]), json.loads(star["after"])) == (
         {"starred": False}, {"starred": True},
@@ -210,12 +216,23 @@ def test_keyboard_in_the_detail_view(review_tab) -> None:
     page.wait_for_function("() => window.voxpopReview !== undefined", timeout=TIMEOUT_MS)
     expect(page.locator("#shortcut-line")).to_be_visible()
 
-    page.keyboard.press("1")  # the first perspective: Community member
     item = page.locator(f"#reflection-{middle}")
+    # Waiting: nothing to go back to, so no "Back to waiting" (it looked like the main action).
+    approve, back = item.locator(".state-approved"), item.locator(".state-waiting")
+    expect(back).to_be_hidden()
+    expect(approve).to_have_attribute("aria-pressed", "false")
+    approve.click()
+    expect(approve).to_have_attribute("aria-pressed", "true")
+    expect(back).to_be_visible()
+    back.click()
+    expect(back).to_be_hidden()
+    expect(approve).to_have_attribute("aria-pressed", "false")
+
+    page.keyboard.press("1")  # the first perspective: Community member
     expect(item.locator("h1 [data-field=perspective]")).to_have_text("Community member")
     page.keyboard.press("s")
     expect(item).to_have_attribute("data-starred", "1")
-    expect(page.locator(".review-live")).to_have_text("Starred")
+    expect(page.locator(".review-live")).to_have_text(f"Reflection {middle}: Starred")
     page.keyboard.press("h")  # hide, then on to the next (older) one
     page.wait_for_url(f"{tab.live.url}/review/{oldest}", timeout=TIMEOUT_MS)
     page.keyboard.press("k")
@@ -246,6 +263,7 @@ def test_keyboard_in_the_detail_view(review_tab) -> None:
         oldest: ("waiting", 0, "volunteer"),
     }
     assert actions == [
+        "reflection.review", "reflection.review",  # the buttons: approved, back to waiting
         "reflection.perspective", "reflection.star", "reflection.review", "reflection.review",
     ]  # fmt: skip
     assert tab.js_errors == []

@@ -363,13 +363,22 @@ def _done(reflection_id: int, message: str) -> Any:
     return redirect(url_for("review.detail", reflection_id=reflection_id, **args), code=303)
 
 
+def _named(reflection_id: int, change: str) -> str:
+    """A quick change's note, naming the reflection it went to.
+
+    In the queue, a and h move on to the next reflection at once: an s or a number pressed
+    straight after goes to that next one, and the note must say so, not just "Starred".
+    """
+    return _("Reflection %(number)d: %(change)s", number=reflection_id, change=change)
+
+
 @bp.post("/<int:reflection_id>/state")
 @login_required(*REVIEWERS)
 def set_state(reflection_id: int) -> Any:
     """Approve, hide, or put back to waiting."""
     state = request.form.get("state", "")
     service.set_review_state(get_db(), require_event(), reflection_id, state, actor=g.user)
-    return _done(reflection_id, _messages().get(state, ""))
+    return _done(reflection_id, _named(reflection_id, _messages().get(state, "")))
 
 
 @bp.post("/<int:reflection_id>/star")
@@ -378,7 +387,9 @@ def set_star(reflection_id: int) -> Any:
     """Star for the highlights reel, or unstar."""
     starred = forms.flag_from(request.form.get("starred"))
     service.set_starred(get_db(), require_event(), reflection_id, starred, actor=g.user)
-    return _done(reflection_id, _("Starred") if starred else _("Star removed"))
+    return _done(
+        reflection_id, _named(reflection_id, _("Starred") if starred else _("Star removed"))
+    )
 
 
 @bp.post("/<int:reflection_id>/perspective")
@@ -389,7 +400,7 @@ def set_perspective(reflection_id: int) -> Any:
     db, event = get_db(), require_event()
     service.set_perspective(db, _job_queue(), event, reflection_id, perspective_id, actor=g.user)
     label = service.get_reflection(db, event, reflection_id, _lang()).perspective.label
-    return _done(reflection_id, _("Perspective: %(label)s", label=label))
+    return _done(reflection_id, _named(reflection_id, _("Perspective: %(label)s", label=label)))
 
 
 @bp.post("/<int:reflection_id>/tags")
