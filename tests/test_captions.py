@@ -176,8 +176,10 @@ def test_captions_a_person_saves_are_shown_as_written_until_checked(
         cue_start="0", cue_end="2.5", cue_text="We wrote the timetable together.",
     )  # fmt: skip
     assert saved.status_code == 303
+    assert saved.location.endswith("#transcript-title")  # back to the editor, not the top
     page = client.get(saved.location).text
-    assert '<p class="flash" role="status">Captions saved.</p>' in page
+    editor = page[page.index('id="transcript-title"') :]
+    assert '<p class="flash" role="status">Captions saved.</p>' in editor  # said beside it
     assert caption_status(page) == ("written", "Captions: written by a person, not checked")
     assert "a person needs to write them" not in page  # the Welsh kiosk's reason is done with
     assert "Mark captions checked" in page

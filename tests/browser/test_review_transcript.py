@@ -115,7 +115,10 @@ def test_the_transcript_follows_the_clip_and_the_facilitator_checks_it(
     expect(status).to_have_text("Captions: machine draft, not checked")
     page.locator("#cue-text-2").fill("and listened very well")
     page.get_by_role("button", name="Save captions").click()
-    expect(page.locator("main > p.flash")).to_have_text("Captions saved.")
+    saved_note = page.locator(".transcript p.flash")
+    expect(saved_note).to_have_text("Captions saved.")
+    expect(saved_note).to_be_in_viewport()  # the page comes back to the editor
+    expect(page.locator("main > p.flash")).to_have_count(0)
     expect(status).to_have_text("Captions: written by a person, not checked")
 
     # Checked: the clip may now go online; who checked it is shown.

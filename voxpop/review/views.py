@@ -351,16 +351,22 @@ def shortcuts() -> Any:
 # -- changes ----------------------------------------------------------------------------------
 
 
-def _done(reflection_id: int, message: str) -> Any:
+# A change to the captions is confirmed beside the caption editor, at the foot of the page,
+# where the page comes back to: not at the top, out of sight.
+CAPTIONS_FLASH = "captions"
+
+
+def _done(reflection_id: int, message: str, *, captions: bool = False) -> Any:
     """Answer a change: the updated reflection as JSON, or back to the page with a note."""
     if wants_json():
         reflection = service.get_reflection(get_db(), require_event(), reflection_id, _lang())
         return jsonify(reflection=reflection.as_json(), message=message)
-    flash(message)
+    flash(message, CAPTIONS_FLASH if captions else "message")
     args = forms.filters_from(request.args).query_args()
     if request.args.get("back") == "queue":
         return redirect(url_for("review.queue", **args), code=303)
-    return redirect(url_for("review.detail", reflection_id=reflection_id, **args), code=303)
+    page = url_for("review.detail", reflection_id=reflection_id, **args)
+    return redirect(page + ("#transcript-title" if captions else ""), code=303)
 
 
 def _named(reflection_id: int, change: str) -> str:
@@ -449,7 +455,7 @@ def save_transcript(reflection_id: int) -> Any:
         request.form.getlist("cue_text"),
     )
     service.set_transcript(get_db(), require_event(), reflection_id, cues, actor=g.user)
-    return _done(reflection_id, _("Captions saved."))
+    return _done(reflection_id, _("Captions saved."), captions=True)
 
 
 @bp.post("/<int:reflection_id>/transcript/draft")
@@ -459,7 +465,9 @@ def draft_transcript(reflection_id: int) -> Any:
     service.draft_transcript(
         get_db(), require_event(), reflection_id, request.form.get("plain", ""), actor=g.user
     )
-    return _done(reflection_id, _("Captions made from the transcript: check their timings."))
+    return _done(
+        reflection_id, _("Captions made from the transcript: check their timings."), captions=True
+    )
 
 
 @bp.post("/<int:reflection_id>/captions/checked")
