@@ -296,6 +296,69 @@ def test_real_processed_video_and_text_are_published(app, client, webm_clip) -> 
     assert client.get(f"/archive/media/reflections/{hidden}/mp4").status_code == 404
 
 
+def _main_file_gone(app: Flask) -> int:
+    reflection_id = add_archived(app)
+    set_column(app, "DELETE FROM asset WHERE reflection_id = ? AND kind = 'mp4'", reflection_id)
+    return reflection_id
+
+
+def _retired(app: Flask) -> int:
+    reflection_id = add_archived(app, perspective="manager")
+    set_column(app, "UPDATE perspective SET retired_at = '2026-11-23' WHERE slug = 'manager'")
+    return reflection_id
+
+
+def _captions_not_required(app: Flask) -> int:
+    set_column(app, "UPDATE event SET captions_required = 0")
+    return add_archived(app, captions="draft")
+
+
+# How a reflection is made -> the reason the report gives for not publishing it (None: it is).
+NOT_PUBLISHED_BECAUSE = {
+    "publishable": (lambda app: add_archived(app), None),
+    "text": (lambda app: add_archived(app, "text", captions=None), None),
+    "captions gate relaxed": (_captions_not_required, None),
+    "withdrawn": (lambda app: add_archived(app, withdrawn=True), "withdrawn"),
+    "consent withdrawn only": (_consent_withdrawn, "withdrawn"),
+    "retired perspective": (_retired, "retired"),
+    "no online consent": (lambda app: add_archived(app, online=0), "not_online"),
+    "hidden": (lambda app: add_archived(app, review="hidden"), "hidden"),
+    "failed": (lambda app: add_archived(app, status="failed"), "failed"),
+    "received": (lambda app: add_archived(app, status="received"), "processing"),
+    "processing": (lambda app: add_archived(app, status="processing"), "processing"),
+    "main file gone": (_main_file_gone, "processing"),
+    "waiting for review": (lambda app: add_archived(app, review="waiting"), "waiting"),
+    "no captions": (lambda app: add_archived(app, captions=None), "captions"),
+    "draft captions": (lambda app: add_archived(app, "audio", captions="draft"), "captions"),
+    # Several at once: a choice someone made comes before what passes with time.
+    "offline and waiting": (
+        lambda app: add_archived(app, online=0, review="waiting", captions=None),
+        "not_online",
+    ),
+    "hidden and processing": (
+        lambda app: add_archived(app, review="hidden", status="processing"),
+        "hidden",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(NOT_PUBLISHED_BECAUSE))
+def test_the_reason_for_not_publishing_agrees_with_the_rule(app, case) -> None:
+    make, reason = NOT_PUBLISHED_BECAUSE[case]
+    reflection_id = make(app)
+    rows = query(
+        app,
+        f"SELECT {service.NOT_PUBLISHED_REASON} AS reason FROM reflection r"  # noqa: S608
+        " JOIN consent c ON c.reflection_id = r.id JOIN perspective p ON p.id = r.perspective_id"
+        " WHERE r.id = ?",
+        reflection_id,
+    )
+    assert rows == [{"reason": reason}]
+    assert reason is None or reason in service.NOT_PUBLISHED_REASONS
+    with app.app_context():
+        assert service.is_publishable(get_db(), reflection_id) == (reason is None)
+
+
 def test_is_publishable_agrees_with_the_listing(app) -> None:
     public = add_archived(app)
     others = [make(app) for make in NOT_PUBLISHABLE.values()]

@@ -541,6 +541,43 @@ def test_fragment_follows_new_reflections(app, kiosk, organiser) -> None:
     assert 'data-total="1"' in after
 
 
+def label_sizes(svg: ET.Element) -> set[float]:
+    """The type sizes of the row labels (a bar's or a stack's name) in a chart."""
+    return {
+        float(text.get("font-size", "0"))
+        for group in svg.iter(f"{SVG}g")
+        if group.get("class", "").split()[0] in {"bar", "stack"}
+        for text in group.findall(f"{SVG}text")
+        if text.get("font-weight") == "600"
+    }
+
+
+def test_big_screen_draws_its_charts_with_larger_type(app, organiser) -> None:
+    """?big=1 reaches the charts on the page, in the live fragment the page fetches, and
+    on a chart of its own; without it the charts are as before."""
+    seed(app, "volunteer")
+    page = organiser.get("/studio/dashboard?big=1").text
+    assert 'data-live-url="/studio/dashboard/live?big=1"' in page
+    assert 'data-live-url="/studio/dashboard/live"' in organiser.get("/studio/dashboard").text
+    for name in ("perspectives", "kinds"):
+        normal = label_sizes(chart(organiser, name))
+        big = label_sizes(parse_svg(organiser.get(f"/studio/dashboard/{name}.svg?big=1").text))
+        assert normal == {charts.NORMAL.label} and big == {charts.BIG.label}
+    for query, style in [("", charts.NORMAL), ("?big=1", charts.BIG)]:
+        fragment = organiser.get(f"/studio/dashboard/live{query}").text
+        svg = parse_svg(fragment.split("</figcaption>", 1)[1].split("<table", 1)[0].strip())
+        assert label_sizes(svg) == {style.label}
+    # Big screen: hours as "09" (a third of the width); the laptop keeps "09:00".
+    hours = [text.text for text in chart(organiser, "hours").iter(f"{SVG}text")]
+    big_hours = [
+        text.text
+        for text in parse_svg(organiser.get("/studio/dashboard/hours.svg?big=1").text).iter(
+            f"{SVG}text"
+        )
+    ]
+    assert "10:00" in hours and "10:00" not in big_hours and "10" in big_hours
+
+
 def test_unknown_chart_is_not_found(organiser) -> None:
     assert organiser.get("/studio/dashboard/secrets.svg").status_code == 404
 
@@ -586,10 +623,65 @@ def test_chart_ids_are_checked() -> None:
         charts.horizontal_bars([], chart_id='x" onload="y', title="t", desc="d")
 
 
+LONG_WELSH = "Person sy'n defnyddio gwasanaethau, neu deulu"  # 45 characters
+
+
+@pytest.mark.parametrize(
+    ("style", "label", "lines", "size"),
+    [
+        (charts.NORMAL, "Volunteer", ["Volunteer"], 30),
+        (charts.NORMAL, LONG_WELSH, [LONG_WELSH], 30),  # fits the laptop's type
+        (charts.NORMAL, "w" * 60, ["w" * 60], 25),  # one line, smaller type
+        (charts.BIG, "Volunteer", ["Volunteer"], 48),
+        # Big screen: two lines at full size rather than one in small type.
+        (charts.BIG, LONG_WELSH, ["Person sy'n defnyddio", "gwasanaethau, neu deulu"], 48),
+        (charts.BIG, "w" * 60, ["w" * 60], 25),  # no space to break at: smaller type
+        (charts.BIG, ("word " * 16).strip(), [("word " * 8).strip()] * 2, 38.5),  # both
+    ],
+)
+def test_row_labels_fit_the_chart(style, label, lines, size) -> None:
+    for svg in [
+        charts.horizontal_bars(
+            [charts.Bar(label, 3, "#137a4b"), charts.Bar("Next", 1, "#137a4b")],
+            chart_id="a",
+            title="t",
+            desc="d",
+            style=style,
+        ),
+        charts.stacked_bars(
+            [
+                charts.StackedRow(label, [charts.Segment("Text", 3, "#137a4b")]),
+                charts.StackedRow("Next", [charts.Segment("Text", 1, "#137a4b")]),
+            ],
+            legend=[],
+            chart_id="b",
+            title="t",
+            desc="d",
+            style=style,
+        ),
+    ]:
+        drawn = [
+            text for text in parse_svg(svg).iter(f"{SVG}text") if text.get("font-weight") == "600"
+        ]
+        assert [text.text for text in drawn] == [*lines, "Next"]
+        assert [float(text.get("font-size", "0")) for text in drawn[:-1]] == [size] * len(lines)
+        # The lines of a label stack downwards, its bar comes after them, then the next row.
+        baselines = [float(text.get("y", "0")) for text in drawn]
+        bar_tops = [
+            float(rect.get("y", "0"))
+            for rect in parse_svg(svg).iter(f"{SVG}rect")
+            if rect.get("fill") == "#137a4b"
+        ]
+        assert baselines[:-1] == sorted(baselines[:-1])
+        assert baselines[-2] < bar_tops[0] < baselines[-1] < bar_tops[1]
+
+
 def test_empty_charts_are_still_valid_svg() -> None:
     for svg in [
         charts.horizontal_bars([], chart_id="a", title="t", desc="d"),
         charts.stacked_bars([], legend=[], chart_id="b", title="t", desc="d"),
         charts.column_chart([], colour="#000", chart_id="c", title="t", desc="d", axis_label="x"),
+        charts.horizontal_bars([], chart_id="a", title="t", desc="d", style=charts.BIG),
+        charts.stacked_bars([], legend=[], chart_id="b", title="t", desc="d", style=charts.BIG),
     ]:
         assert parse_svg(svg).tag == f"{SVG}svg"

@@ -161,6 +161,21 @@ def test_an_outer_failure_undoes_a_finished_inner_block(tmp_path: Path) -> None:
     assert conn.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 0
 
 
+def test_a_snapshot_reads_one_state_while_another_connection_writes(tmp_path: Path) -> None:
+    reader = database.connect(tmp_path / "snap.sqlite3")
+    writer = database.connect(tmp_path / "snap.sqlite3")
+    reader.execute("CREATE TABLE t (n INTEGER)")
+    count = "SELECT COUNT(*) FROM t"
+    with database.snapshot(reader):
+        assert reader.execute(count).fetchone()[0] == 0
+        writer.execute("INSERT INTO t VALUES (1)")  # committed meanwhile, not locked out
+        assert reader.execute(count).fetchone()[0] == 0
+        with database.snapshot(reader):  # nested: the same snapshot
+            assert reader.execute(count).fetchone()[0] == 0
+    assert not reader.in_transaction
+    assert reader.execute(count).fetchone()[0] == 1
+
+
 def test_rows_in_asks_for_long_id_lists_in_chunks(tmp_path: Path) -> None:
     conn = database.connect(tmp_path / "in.sqlite3")
     conn.execute("CREATE TABLE t (id INTEGER, owner TEXT)")

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from flask import Flask
 from pypdf import PdfReader
 
-from tests.archivedata import query
+from tests.archivedata import add_archived, query
 from tests.conftest import csrf_from, run_queued
 from tests.recordday import PUBLISHED_QUOTES, a_day_of_voices
 from voxpop import models
@@ -64,6 +64,94 @@ def test_the_published_record_holds_exactly_what_may_be_published(app: Flask) ->
     assert "How consent was handled" in text
     # Nobody from these perspectives is in the published record: missing voices.
     assert "Missing voices" in text and "Manager or leader" in text
+
+
+def page_text(html: str) -> str:
+    """The words of an HTML fragment, tags dropped and whitespace folded."""
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split()).replace(" .", ".")
+
+
+def cover_and_consent(html: str) -> tuple[str, str]:
+    """The words of the report's cover, and of its consent section."""
+    cover = html.split('<div class="cover">', 1)[1].split("<section>", 1)[0]
+    consent = html.split("How consent was handled", 1)[1]
+    return page_text(cover), page_text(consent)
+
+
+def test_the_cover_says_what_it_counts_and_why_the_archive_holds_more(app: Flask) -> None:
+    """Found by a walk-through: three reflections kept in the archive, one of them a video whose
+    captions no person has checked. The cover counts two; it must say that the archive holds
+    three and why the third is not in the report, and the consent section what it counts."""
+    add_archived(app, "text", text="Listening changed my mind.")
+    add_archived(app, "video", words="We need honest waiting lists.")
+    add_archived(app, "video", captions="draft", words="DRAFT machine guess")
+    record = record_of(app)
+    cover, consent = cover_and_consent(report.render_html(record))
+    assert "2 reflections · 8 perspectives" in cover
+    assert "In this report: 2 of the 3 reflections kept in the archive of the day." in cover
+    assert "Not in this report: 1 recording whose captions a person has not checked yet" in cover
+    assert (
+        "These figures count all 3 reflections kept in the archive of the day, whether or not"
+        " they are in this report. The first page says how many are in this report, and why"
+        " the others are not." in consent
+    )
+    assert "Kept in the archive of the day 3" in consent
+    assert "DRAFT" not in cover + consent
+    assert record.coverage == report.Coverage(kept=3, in_report=2, not_in_report=(("captions", 1),))
+    assert record.consent.given == record.coverage.kept
+    assert len(record.entries) == record.coverage.in_report
+
+    # The Welsh report says the same through its catalogue (the words are the translators').
+    welsh = report.render_html(record_of(app, "cy"))
+    assert '<li data-reason="captions">' in welsh
+    assert welsh.count('id="coverage"') == 1 and "consent-scope" in welsh
+
+    document = json.loads(report.record_json(record))
+    assert document["coverage"] == {
+        "kept_in_archive": 3,
+        "in_report": 2,
+        "not_in_report": {"captions": 1},
+    }
+
+
+@pytest.mark.parametrize(
+    ("internal", "retired", "in_report", "not_in_report"),
+    [
+        (False, False, 6, (("not_online", 1), ("hidden", 1), ("waiting", 1), ("captions", 2))),
+        (True, False, 11, ()),
+        # A retired perspective: its reflections are in neither report, and say so.
+        (False, True, 6, (("retired", 2), ("hidden", 1), ("captions", 2))),
+        (True, True, 9, (("retired", 2),)),
+    ],
+)
+def test_every_reflection_kept_is_in_the_report_or_has_its_reason(
+    app: Flask,
+    internal: bool,
+    retired: bool,
+    in_report: int,
+    not_in_report: tuple[tuple[str, int], ...],
+) -> None:
+    a_day_of_voices(app)  # twelve reflections, one of them withdrawn
+    if retired:  # the manager's two: one not agreed for online publication, one waiting
+        with app.app_context():
+            get_db().execute("UPDATE perspective SET retired_at = '2026-11-23' WHERE slug = ?",
+                             ("manager",))  # fmt: skip
+    record = record_of(app, internal=internal)
+    assert record.coverage == report.Coverage(11, in_report, not_in_report)
+    assert record.consent.given == 11 == in_report + sum(num for _, num in not_in_report)
+    assert len(record.entries) == in_report
+
+    cover, consent = cover_and_consent(report.render_html(record))
+    assert f"{in_report} reflections · {7 if retired else 8} perspectives" in cover
+    assert "These figures count all 11 reflections kept in the archive of the day" in consent
+    if not_in_report:
+        assert f"In this report: {in_report} of the 11 reflections kept" in cover
+        if retired:
+            assert "2 reflections whose perspective was retired" in cover
+        assert "The first page says how many are in this report" in consent
+    else:
+        assert "In this report: all 11 reflections kept in the archive of the day." in cover
+        assert "Not in this report" not in cover and "The first page says" not in consent
 
 
 def test_the_internal_record_marks_every_page(app: Flask) -> None:

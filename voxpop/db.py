@@ -110,6 +110,20 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
+@contextmanager
+def snapshot(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """Run several reads against one state of the database (a read transaction), so figures
+    read one after another agree even while others write; within a transaction, that one."""
+    if conn.in_transaction:
+        yield conn
+        return
+    conn.execute("BEGIN")  # deferred: the snapshot is taken at the first read, no lock held
+    try:
+        yield conn
+    finally:
+        conn.execute("COMMIT")
+
+
 # Ids asked for in one ``IN (?, …)``: a long list (every reflection of a big event) goes in
 # chunks, well inside SQLite's limit on placeholders in one statement.
 IN_CHUNK = 500

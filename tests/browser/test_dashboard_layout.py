@@ -15,6 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 from tests.browser.conftest import log_in, shoot
 from voxpop import models
 from voxpop.db import get_db
+from voxpop.studio import dashboard
 
 pytestmark = [pytest.mark.browser]
 
@@ -171,25 +172,99 @@ def test_dashboard_fits_one_screen(
     context.close()
 
 
-def test_big_screen_toggle_keeps_the_language_and_has_larger_type(
+def chart_text_sizes(page: Page) -> dict[str, tuple[float, float]]:
+    """For each chart, the drawn size in pixels of its labels (a row's name, an hour) and of
+    its smallest text of any kind (labels, values, legend, badges, notes)."""
+    return page.evaluate(
+        """() => Object.fromEntries([...document.querySelectorAll('svg.chart')].map(svg => {
+            const px = text => parseFloat(text.getAttribute('font-size')) * text.getScreenCTM().a;
+            const labels = svg.querySelectorAll(
+                'g.bar > text[font-weight="600"], g.stack > text[font-weight="600"],'
+                + ' g.column > text:not(.value)');
+            return [svg.id, [Math.min(...[...labels].map(px)),
+                             Math.min(...[...svg.querySelectorAll('text')].map(px))]];
+        }))"""
+    )
+
+
+def assert_every_missing_voice_is_on_screen(page: Page, expected: int) -> None:
+    """Each missing voice is whole in the window and in its box, which has nothing to scroll."""
+    expect(page.locator(".missing-voice")).to_have_count(expected)
+    found = page.evaluate(
+        """() => {
+            const cell = document.querySelector('[data-area="missing"]');
+            const box = r => ({top: r.top, bottom: r.bottom, left: r.left, right: r.right});
+            return {
+                scroll: [cell.scrollHeight, cell.clientHeight, cell.scrollWidth, cell.clientWidth],
+                cell: box(cell.getBoundingClientRect()),
+                entries: [...cell.querySelectorAll('.missing-voice')].map(
+                    e => [e.dataset.slug, box(e.getBoundingClientRect())]),
+                window: [window.innerWidth, window.innerHeight],
+            };
+        }"""
+    )
+    scroll_height, client_height, scroll_width, client_width = found["scroll"]
+    assert scroll_height <= client_height, f"{scroll_height} px of list in {client_height} px"
+    assert scroll_width <= client_width
+    width, height = found["window"]
+    cell = found["cell"]
+    for slug, entry in found["entries"]:
+        assert entry["top"] >= 0 and entry["bottom"] <= height, (slug, entry, height)
+        assert entry["left"] >= 0 and entry["right"] <= width, (slug, entry, width)
+        assert cell["top"] <= entry["top"] and entry["bottom"] <= cell["bottom"], (slug, cell)
+        assert cell["left"] <= entry["left"] and entry["right"] <= cell["right"], (slug, cell)
+
+
+def test_big_screen_shows_every_missing_voice_in_larger_type(
     browser: Browser,
     browser_context_args: dict[str, Any],
     live_kiosk_factory: Callable[..., Any],
 ) -> None:
+    """A projector cannot be scrolled: with all eight perspectives missing, big-screen mode
+    shows each one whole, and every chart's type is larger than in normal mode, at 1920×1080
+    and 1366×768, in English and in Welsh (the longest names)."""
     live = live_kiosk_factory()
     seed_day(live)
+    conn = live.db()
+    try:  # every perspective is below a target of 50%: eight missing voices
+        conn.execute(
+            "UPDATE event SET branding = json_set(branding, '$.missing_voices_target', 0.5)"
+        )
+        conn.commit()
+    finally:
+        conn.close()
     with live.app.app_context():
         models.create_user(get_db(), NAME, "organiser", PASSWORD)
     context = browser.new_context(**{**browser_context_args,
                                      "viewport": {"width": 1920, "height": 1080}})  # fmt: skip
     page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
     log_in(page, f"{live.url}/studio/dashboard", NAME, PASSWORD)
     normal_size = page.locator("[data-total]").evaluate(FONT_SIZE)
     page.click("#big-screen-toggle")
     page.wait_for_url(f"{live.url}/studio/dashboard?big=1", timeout=TIMEOUT_MS)
     big_size = page.locator("[data-total]").evaluate(FONT_SIZE)
     assert big_size > normal_size * 1.2
-    assert page_fits(page)[0] <= 1080
+
+    for width, height in ((1920, 1080), (1366, 768)):
+        page.set_viewport_size({"width": width, "height": height})
+        for lang in ("en", "cy"):
+            page.goto(f"{live.url}/studio/dashboard?lang={lang}")
+            normal = chart_text_sizes(page)
+            page.goto(f"{live.url}/studio/dashboard?big=1&lang={lang}")
+            assert "is-big" in (page.locator("body").get_attribute("class") or "")
+            big = chart_text_sizes(page)
+            assert set(big) == set(normal) == {f"chart-{name}" for name in dashboard.CHARTS}
+            for chart_id, (label, smallest) in big.items():
+                # Labels larger than on the laptop's dashboard, and no word or number on a
+                # chart under 1/72 of the screen's height (normal mode has some at 1/90).
+                assert label >= normal[chart_id][0] * 1.2, (width, lang, chart_id, big, normal)
+                assert smallest >= height / 72, (width, lang, chart_id, smallest)
+            assert_every_missing_voice_is_on_screen(page, expected=8)
+            assert page_fits(page)[0] <= height, (width, lang)
+
     page.click("#big-screen-toggle")
     page.wait_for_url(f"{live.url}/studio/dashboard", timeout=TIMEOUT_MS)
+    assert errors == []
     context.close()

@@ -47,16 +47,45 @@ CAPTIONS_READY = (
     " OR EXISTS (SELECT 1 FROM transcript t WHERE t.reflection_id = r.id AND t.status = 'checked')"
     " OR (SELECT e.captions_required FROM event e WHERE e.id = r.event_id) = 0"
 )
-# The publishable rule, over ``reflection r JOIN consent c JOIN perspective p``.
-PUBLISHABLE_WHERE = (
-    "r.event_id = ? AND r.status = 'ready' AND r.review_state = 'approved'"  # noqa: S608
-    " AND c.online = 1 AND c.withdrawn_at IS NULL AND p.retired_at IS NULL"
-    # Its main file exists (a ready reflection always has it; this guards a half rebuild).
-    " AND EXISTS (SELECT 1 FROM asset a WHERE a.reflection_id = r.id"
+# Its main file exists (a ready reflection always has it; this guards a half rebuild).
+_MAIN_FILE_EXISTS = (
+    "EXISTS (SELECT 1 FROM asset a WHERE a.reflection_id = r.id"
     " AND a.kind = CASE r.kind WHEN 'text' THEN 'card' ELSE 'mp4' END)"
-    # The captions gate (issue 16): a recording needs captions a person checked, unless the
-    # organiser relaxed it for the event (the studio then warns about WCAG 2.2 AA, 1.2.2).
-    " AND (" + CAPTIONS_READY + ")"
+)
+# The publishable rule, over ``reflection r JOIN consent c JOIN perspective p``. The last
+# part is the captions gate (issue 16): a recording needs captions a person checked, unless
+# the organiser relaxed it for the event (the studio then warns about WCAG 2.2 AA, 1.2.2).
+PUBLISHABLE_WHERE = (
+    "r.event_id = ? AND r.status = 'ready' AND r.review_state = 'approved'"
+    " AND c.online = 1 AND c.withdrawn_at IS NULL AND p.retired_at IS NULL"
+    f" AND {_MAIN_FILE_EXISTS} AND ({CAPTIONS_READY})"
+)
+# Why a reflection is not publishable, for telling people (the record of the day says why the
+# archive holds more than it quotes): PUBLISHABLE_WHERE's conditions one at a time, the first
+# that fails, as a name from NOT_PUBLISHED_REASONS; NULL when the reflection is publishable.
+# Reasons that last (a choice someone made) come before those that pass with time.
+# tests/test_archive.py checks it against the rule, case by case.
+NOT_PUBLISHED_REASON = (
+    "CASE"
+    " WHEN r.status = 'withdrawn' OR c.withdrawn_at IS NOT NULL THEN 'withdrawn'"
+    " WHEN p.retired_at IS NOT NULL THEN 'retired'"
+    " WHEN c.online != 1 THEN 'not_online'"
+    " WHEN r.review_state = 'hidden' THEN 'hidden'"
+    " WHEN r.status = 'failed' THEN 'failed'"
+    " WHEN r.status != 'ready' OR NOT " + _MAIN_FILE_EXISTS + " THEN 'processing'"
+    " WHEN r.review_state != 'approved' THEN 'waiting'"
+    " WHEN NOT (" + CAPTIONS_READY + ") THEN 'captions'"
+    " END"
+)
+NOT_PUBLISHED_REASONS = (
+    "withdrawn",
+    "retired",
+    "not_online",
+    "hidden",
+    "failed",
+    "processing",
+    "waiting",
+    "captions",
 )
 # The room variant, for the live wall on the venue's screen (``voxpop.wall``): the same rule
 # with the delegate's "shown in the room" consent in place of online consent, and captions a

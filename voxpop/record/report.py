@@ -10,6 +10,11 @@
   not withdrawn (waiting, hidden and offline ones too, each marked), first names still only
   where agreed, and every page of the PDF says "internal — not for circulation".
 
+The consent figures count every reflection kept in the archive of the day, which is more than
+a report quotes; ``Coverage`` says how many of them the report holds and why each of the others
+is not in it (``archive.service.NOT_PUBLISHED_REASON``), so the cover and the consent section
+agree and say why. All of it is read in one snapshot of the database.
+
 The PDF is HTML (``templates/record/report.html``) rendered by WeasyPrint with the DejaVu fonts
 that ship in ``voxpop/media/fonts``; its URL fetcher refuses anything but ``file:`` and
 ``data:`` URLs, so rendering never touches the network. A QR code beside each quote opens that
@@ -29,6 +34,7 @@ import math
 import re
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -42,7 +48,7 @@ from markupsafe import Markup
 
 from voxpop import formatting, models
 from voxpop.archive import service as archive
-from voxpop.db import rows_in
+from voxpop.db import rows_in, snapshot
 from voxpop.media import charts
 from voxpop.media.colours import safe_colour
 from voxpop.publishing.export import page_name
@@ -117,6 +123,18 @@ class ConsentSummary:
 
 
 @dataclass(frozen=True)
+class Coverage:
+    """How many of the reflections kept in the archive of the day the report holds, and why
+    each of the others is not in it."""
+
+    kept: int  # kept in the archive of the day: not withdrawn (``ConsentSummary.given``)
+    in_report: int
+    # (reason, how many) in ``archive.NOT_PUBLISHED_REASONS`` order, only reasons that occur;
+    # the internal report leaves out only reflections from retired perspectives.
+    not_in_report: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
 class Record:
     """Everything one report (or its CSV/JSON) shows, in one language."""
 
@@ -127,6 +145,7 @@ class Record:
     prompts: list[models.Prompt]
     entries: list[Entry]
     consent: ConsentSummary
+    coverage: Coverage
     archive_base: str | None
     generated_on: dt.date
     _by_cell: dict[tuple[int, int], list[Entry]] = field(default_factory=dict, repr=False)
@@ -281,6 +300,29 @@ def consent_summary(db: sqlite3.Connection, event_id: int, lang: str) -> Consent
     )
 
 
+_KEPT_WITH_REASONS = (
+    f"SELECT r.id, {archive.NOT_PUBLISHED_REASON} AS reason"  # noqa: S608 - constant SQL
+    " FROM reflection r JOIN consent c ON c.reflection_id = r.id"
+    " JOIN perspective p ON p.id = r.perspective_id"
+    # Kept in the archive of the day: as ``consent_summary`` counts ``given``.
+    " WHERE r.event_id = ? AND r.status != 'withdrawn' AND c.withdrawn_at IS NULL"
+)
+
+
+def coverage(db: sqlite3.Connection, event_id: int, entries: list[Entry]) -> Coverage:
+    """How the reflections kept in the archive relate to a report holding ``entries``."""
+    in_report = {entry.id for entry in entries}
+    kept = db.execute(_KEPT_WITH_REASONS, (event_id,)).fetchall()
+    reasons = Counter(row["reason"] for row in kept if row["id"] not in in_report)
+    return Coverage(
+        kept=len(kept),
+        in_report=len(in_report),
+        not_in_report=tuple(
+            (reason, reasons[reason]) for reason in archive.NOT_PUBLISHED_REASONS if reasons[reason]
+        ),
+    )
+
+
 def build_record(
     db: sqlite3.Connection,
     event: models.Event,
@@ -294,24 +336,26 @@ def build_record(
     from voxpop.publishing import publish  # boto3 stays out of the comparison page
     from voxpop.record.rows import event_prompts
 
-    perspectives = models.perspectives(db, event.id)
-    base = publish.archive_base_url(publish.resolve_settings(db, event.id, environ))
-    links = _archive_links(db, event, lang, base)
-    if internal:
-        entries = _internal_entries(db, event.id, {p.id for p in perspectives}, links)
-    else:
-        entries = _published_entries(db, event.id, links)
-    return Record(
-        event=event,
-        lang=lang,
-        internal=internal,
-        perspectives=perspectives,
-        prompts=event_prompts(db, event.id),
-        entries=entries,
-        consent=consent_summary(db, event.id, lang),
-        archive_base=base,
-        generated_on=today or dt.date.today(),
-    )
+    with snapshot(db):  # the cover's count, the consent figures and the reasons agree
+        perspectives = models.perspectives(db, event.id)
+        base = publish.archive_base_url(publish.resolve_settings(db, event.id, environ))
+        links = _archive_links(db, event, lang, base)
+        if internal:
+            entries = _internal_entries(db, event.id, {p.id for p in perspectives}, links)
+        else:
+            entries = _published_entries(db, event.id, links)
+        return Record(
+            event=event,
+            lang=lang,
+            internal=internal,
+            perspectives=perspectives,
+            prompts=event_prompts(db, event.id),
+            entries=entries,
+            consent=consent_summary(db, event.id, lang),
+            coverage=coverage(db, event.id, entries),
+            archive_base=base,
+            generated_on=today or dt.date.today(),
+        )
 
 
 # -- CSV and JSON ------------------------------------------------------------------------------
@@ -382,6 +426,11 @@ def record_json(record: Record) -> bytes:
             "verbal": record.consent.verbal,
             "withdrawn": record.consent.withdrawn,
             "versions": [{"version": v, "sha256": s} for v, s in record.consent.versions],
+        },
+        "coverage": {
+            "kept_in_archive": record.coverage.kept,
+            "in_report": record.coverage.in_report,
+            "not_in_report": dict(record.coverage.not_in_report),
         },
         "reflections": record_rows(record),
     }

@@ -1,9 +1,11 @@
 """The live dashboard: counts, reflections per hour, approvals, and missing voices.
 
 Routes live on the studio blueprint (``voxpop.studio.views.bp``). The page shows the totals,
-the missing voices and four server-drawn SVG charts side by side on one screen (``?big=1``:
-larger type for a projector); ``static/js/dashboard.js`` fetches the live fragment every few
-seconds and swaps it in, so a projected dashboard keeps itself up to date with no library.
+the missing voices and four server-drawn SVG charts side by side on one screen;
+``static/js/dashboard.js`` fetches the live fragment every few seconds and swaps it in, so a
+projected dashboard keeps itself up to date with no library. ``?big=1`` is the big-screen mode
+for a projector: larger type on the page and in the charts (``charts.BIG``), and a layout that
+shows every missing voice whole.
 
 What counts, the missing-voices settings and the kiosk banner are ``voxpop.counts``: the kiosk
 shows the same figures without importing a studio view.
@@ -44,8 +46,9 @@ def hour_label(hour: int, compact: bool = False) -> str:
     return f"{hour:02d}" if compact else f"{hour:02d}:00"
 
 
-def render_charts(stats: DashboardStats, lang: str) -> dict[str, str]:
-    """The four dashboard charts as SVG strings, labelled in ``lang``."""
+def render_charts(stats: DashboardStats, lang: str, big: bool = False) -> dict[str, str]:
+    """The four dashboard charts as SVG strings, labelled in ``lang`` (``big``: for a projector)."""
+    style = charts.BIG if big else charts.NORMAL
     missing_badge = _("missing")
     target = _("target %(share)s", share=_percent(stats.target_share))
     perspective_bars = [
@@ -83,7 +86,8 @@ def render_charts(stats: DashboardStats, lang: str) -> dict[str, str]:
         for row in kind_rows
     )
 
-    compact = len(stats.hours) > 12
+    # Big screen: the hours chart has a third of the width, so "09" leaves room for larger type.
+    compact = big or len(stats.hours) > 12
     columns = [charts.Column(hour_label(hour, compact), count) for hour, count in stats.hours]
     hours_desc = "; ".join(f"{hour_label(hour)}: {count}" for hour, count in stats.hours)
 
@@ -103,6 +107,7 @@ def render_charts(stats: DashboardStats, lang: str) -> dict[str, str]:
             marker=charts.Marker(stats.target_share * stats.total, target)
             if stats.target_share and stats.total
             else None,
+            style=style,
         ),
         "kinds": charts.stacked_bars(
             kind_rows,
@@ -110,6 +115,7 @@ def render_charts(stats: DashboardStats, lang: str) -> dict[str, str]:
             chart_id="chart-kinds",
             title=_("Video, audio and text by perspective"),
             desc=kind_desc,
+            style=style,
         ),
         "hours": charts.column_chart(
             columns,
@@ -118,12 +124,14 @@ def render_charts(stats: DashboardStats, lang: str) -> dict[str, str]:
             title=_("Reflections per hour, %(day)s", day=stats.day.isoformat()),
             desc=hours_desc,
             axis_label=_("Local time on this laptop (%(zone)s)", zone=stats.timezone),
+            style=style,
         ),
         "review": charts.horizontal_bars(
             review_bars,
             chart_id="chart-review",
             title=_("Approved, waiting and hidden"),
             desc=review_desc,
+            style=style,
         ),
     }
 
@@ -131,7 +139,11 @@ def render_charts(stats: DashboardStats, lang: str) -> dict[str, str]:
 # -- routes --------------------------------------------------------------------------------
 
 
-def _live_context() -> dict[str, Any]:
+def _big_screen() -> bool:
+    return request.args.get("big") == "1"
+
+
+def _live_context(big: bool) -> dict[str, Any]:
     event = require_event()
     lang = current_language()
     stats = dashboard_stats(get_db(), event)
@@ -142,7 +154,8 @@ def _live_context() -> dict[str, Any]:
         "event": event,
         "lang": lang,
         "stats": stats,
-        "charts": render_charts(stats, lang),
+        "charts": render_charts(stats, lang, big),
+        "big": big,
         "banner_preview": banner,
         "kind_names": models.kind_names(),
         "review_names": models.review_state_names(),
@@ -156,15 +169,16 @@ def _live_context() -> dict[str, Any]:
 @login_required("organiser", "facilitator")
 def dashboard() -> Any:
     """The live dashboard page (refreshes itself; ``?big=1`` is the projector's big screen)."""
-    big = request.args.get("big") == "1"
-    return render_template("studio/dashboard.html", big=big, **_live_context())
+    return render_template("studio/dashboard.html", **_live_context(_big_screen()))
 
 
 @bp.get("/dashboard/live")
 @login_required("organiser", "facilitator")
 def dashboard_live() -> Any:
-    """The dashboard's changing part, which the page fetches every few seconds."""
-    response = Response(render_template("studio/dashboard_live.html", **_live_context()))
+    """The dashboard's changing part, which the page fetches every few seconds (``?big=1``
+    in big-screen mode, for the big charts)."""
+    context = _live_context(_big_screen())
+    response = Response(render_template("studio/dashboard_live.html", **context))
     response.headers["Cache-Control"] = "no-store"
     # The script swaps in only answers carrying this header (not, say, a login page).
     response.headers["X-Voxpop-Fragment"] = "dashboard"
@@ -174,9 +188,9 @@ def dashboard_live() -> Any:
 @bp.get("/dashboard/<chart>.svg")
 @login_required("organiser", "facilitator")
 def dashboard_chart(chart: str) -> Any:
-    """One chart on its own, e.g. for a second screen."""
+    """One chart on its own, e.g. for a second screen (``?big=1``: with big-screen type)."""
     if chart not in CHARTS:
         abort(404)
     stats = dashboard_stats(get_db(), require_event())
-    svg = render_charts(stats, current_language())[chart]
+    svg = render_charts(stats, current_language(), _big_screen())[chart]
     return Response(svg, mimetype="image/svg+xml", headers={"Cache-Control": "no-store"})
