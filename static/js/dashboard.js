@@ -20,7 +20,14 @@
 
   function showUpdated() {
     var when = status && status.querySelector(".when");
-    if (when) { when.textContent = updatedText.replace("{time}", new Date().toLocaleTimeString()); }
+    if (when) { when.textContent = updatedText.replace("{time}", clockTime(new Date())); }
+  }
+
+  // The time as the rest of voxpop writes it, British style ("19:18:16"), whatever locale the
+  // laptop's browser has (a US default said "7:18:16 PM").
+  function clockTime(moment) {
+    var two = function (n) { return (n < 10 ? "0" : "") + n; };
+    return two(moment.getHours()) + ":" + two(moment.getMinutes()) + ":" + two(moment.getSeconds());
   }
 
   function schedule() {

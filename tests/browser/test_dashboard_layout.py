@@ -4,6 +4,7 @@ mode on a 1920×1080 projector, with a realistic day (8 perspectives, several pr
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -129,6 +130,10 @@ def test_dashboard_fits_one_screen(
     page.on("pageerror", lambda error: errors.append(str(error)))
     log_in(page, f"{live.url}/studio/dashboard{query}", NAME, PASSWORD)
     expect(page.locator("[data-total]")).to_have_text(str(total))
+    # Refreshed: the time is written as voxpop writes times (24-hour), not "7:18:16 PM".
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")  # refresh now
+    updated = re.compile(r"^(Updated at|Diweddarwyd am) \d\d:\d\d:\d\d$")
+    expect(page.locator("#dashboard-status .when")).to_have_text(updated)
     # Every chart is drawn, and the two thin perspectives are named as missing voices.
     expect(page.locator("svg.chart")).to_have_count(4)
     missing = page.locator(".missing-voice").evaluate_all("els => els.map(e => e.dataset.slug)")
