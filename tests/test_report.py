@@ -305,9 +305,23 @@ def test_csv_and_json_carry_the_same_reflections(app: Flask) -> None:
         document["missing_voices"]
     )
     assert document["consent"]["withdrawn"] == 1
+    assert document["consent"]["room"] == record.consent.room
     text = json.dumps(document)
     for never in NEVER_PUBLISHED:
         assert never not in text
+
+
+def test_the_consent_section_counts_every_purpose_asked(app: Flask) -> None:
+    """The room (the live wall) is a purpose the kiosk asks: its count and wording are there."""
+    from tests.archivedata import add_archived
+
+    add_archived(app, "text", text="Fine on the big screen.", room=1)
+    add_archived(app, "text", text="Not on the big screen.", room=0)
+    record = record_of(app)
+    assert record.consent.room == 1
+    _cover, consent = cover_and_consent(report.render_html(record))
+    assert "Agreed to be shown on the screen in the room 1" in consent
+    assert "It may be shown on the big screen in the room during the event." in consent
 
 
 def test_a_spreadsheet_never_runs_a_quote_as_a_formula(app: Flask) -> None:

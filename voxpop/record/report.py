@@ -114,6 +114,7 @@ class ConsentSummary:
 
     given: int  # reflections still in the archive (not withdrawn)
     reel: int
+    room: int  # shown on the big screen in the room (the live wall)
     online: int
     name: int
     verbal: int  # consent asked aloud by a roving interviewer
@@ -269,6 +270,7 @@ def consent_summary(db: sqlite3.Connection, event_id: int, lang: str) -> Consent
     row = db.execute(
         "SELECT SUM(r.status != 'withdrawn' AND c.withdrawn_at IS NULL) AS given,"
         " SUM(r.status != 'withdrawn' AND c.withdrawn_at IS NULL AND c.reel = 1) AS reel,"
+        " SUM(r.status != 'withdrawn' AND c.withdrawn_at IS NULL AND c.room = 1) AS room,"
         " SUM(r.status != 'withdrawn' AND c.withdrawn_at IS NULL AND c.online = 1) AS online,"
         " SUM(r.status != 'withdrawn' AND c.withdrawn_at IS NULL AND c.show_name = 1) AS name,"
         " SUM(r.status != 'withdrawn' AND c.withdrawn_at IS NULL AND c.method = 'verbal')"
@@ -291,6 +293,7 @@ def consent_summary(db: sqlite3.Connection, event_id: int, lang: str) -> Consent
     return ConsentSummary(
         given=row["given"] or 0,
         reel=row["reel"] or 0,
+        room=row["room"] or 0,
         online=row["online"] or 0,
         name=row["name"] or 0,
         verbal=row["verbal"] or 0,
@@ -421,6 +424,7 @@ def record_json(record: Record) -> bytes:
         "consent": {
             "given": record.consent.given,
             "reel": record.consent.reel,
+            "room": record.consent.room,
             "online": record.consent.online,
             "name": record.consent.name,
             "verbal": record.consent.verbal,
