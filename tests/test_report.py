@@ -64,6 +64,9 @@ def test_the_published_record_holds_exactly_what_may_be_published(app: Flask) ->
     assert "How consent was handled" in text
     # Nobody from these perspectives is in the published record: missing voices.
     assert "Missing voices" in text and "Manager or leader" in text
+    # A question's own gaps are named as such, not as "missing voices" (that page can say
+    # every perspective is heard while a question lacks some).
+    assert "Not heard on this question:" in text and "Missing voices:" not in text
 
 
 def page_text(html: str) -> str:
