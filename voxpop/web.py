@@ -93,7 +93,9 @@ _HTTP_LAN_ENDPOINTS = {
     "public.healthz",
     "kiosk.pair",
     "public.withdraw",
+    "public.withdraw_check",  # the preview and the "done" page the two forms lead to
     "public.withdraw_confirm",
+    "public.withdraw_done",
     "static",
 }
 # ... and the withdrawal forms may be posted there too: the receipt QR opens them on a
