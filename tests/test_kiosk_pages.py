@@ -205,6 +205,16 @@ def test_kiosk_page_in_welsh(kiosk: KioskDevice) -> None:
     assert "Beth fyddwch chi" in page.text
 
 
+def test_a_language_the_event_stops_offering_leaves_no_words_behind(app, kiosk) -> None:
+    """A kiosk left in Welsh, then Welsh turned off: all English, not Welsh buttons on it."""
+    assert "Ydych chi dal yno?" in kiosk.client.get("/kiosk/?lang=cy").text  # remembered
+    with app.app_context():
+        get_db().execute("UPDATE event SET languages = ?", (json.dumps(["en"]),))
+    page = kiosk.client.get("/kiosk/").text
+    assert '<html lang="en"' in page
+    assert "Still there?" in page and "Ydych chi dal yno?" not in page
+
+
 def test_receipt_qr_is_an_svg_for_the_withdraw_page(app, kiosk: KioskDevice) -> None:
     code = kiosk.post(kiosk.form()).json["receipt_code"]
     response = kiosk.client.get(f"/kiosk/receipt/{code}/qr.svg")

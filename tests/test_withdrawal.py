@@ -124,6 +124,22 @@ def test_the_receipt_qr_encodes_the_withdraw_link(app: Flask) -> None:
         assert withdraw_url("KX7-4QF") == "http://192.168.1.20:8080/withdraw?code=KX7-4QF"
 
 
+def test_the_laptops_own_kiosk_gives_a_qr_link_a_phone_can_open(app: Flask, monkeypatch) -> None:
+    """A kiosk on the laptop itself (localhost) must not put "localhost" in the receipt's QR:
+    on a delegate's phone that is the phone. The laptop's LAN address is used instead (which
+    addresses this test machine has cannot be known: the list is set here)."""
+    from voxpop import tls
+    from voxpop.kiosk.views import withdraw_url
+
+    monkeypatch.setattr(tls, "lan_addresses", lambda: ["192.168.1.20"])
+    for loopback in ("http://localhost:8080", "http://127.0.0.1:8080"):
+        with app.test_request_context("/", base_url=loopback):
+            assert withdraw_url("KX7-4QF") == "http://192.168.1.20:8080/withdraw?code=KX7-4QF"
+    monkeypatch.setattr(tls, "lan_addresses", lambda: [])  # no network at all: as it was
+    with app.test_request_context("/", base_url="http://localhost:8080"):
+        assert withdraw_url("KX7-4QF") == "http://localhost:8080/withdraw?code=KX7-4QF"
+
+
 @pytest.mark.parametrize(
     ("code", "message"),
     [("WDZ-ZZZ", "No reflection has the receipt code WDZ-ZZZ"),

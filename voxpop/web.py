@@ -23,7 +23,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
-from voxpop import models
+from voxpop import models, tls
 from voxpop.db import get_db
 from voxpop.errors import NoEvent
 
@@ -112,6 +112,17 @@ def request_hostname() -> str:
     """The host name or address this request was sent to, without the port."""
     host = request.host
     return host[: host.index("]") + 1] if host.startswith("[") else host.rsplit(":", 1)[0]
+
+
+def hostname_for_other_devices() -> str:
+    """The host name another device (a delegate's phone) can reach this laptop by: this
+    request's, unless it came over loopback (the laptop's own kiosk), then its LAN address."""
+    hostname = request_hostname()
+    if hostname in _LOOPBACK_HOSTS:
+        addresses = tls.lan_addresses()
+        if addresses:
+            return addresses[0]
+    return hostname
 
 
 def https_url_for_this_request() -> str:

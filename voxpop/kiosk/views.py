@@ -48,9 +48,9 @@ from voxpop.reflection.records import (
 from voxpop.studio.languages import open_to_kiosks
 from voxpop.web import (
     current_language,
+    hostname_for_other_devices,
     https_url_for_this_request,
     is_secure_context,
-    request_hostname,
     require_event,
 )
 
@@ -288,11 +288,14 @@ def page() -> Any:
         # Content missing in one of its languages: nobody is asked to consent in another.
         with force_locale(lang):
             return render_template("kiosk/closed.html"), 503
-    with force_locale(lang):  # as GET /kiosk/api/session computes its config_version
+    # The whole page in ``lang``, the script's config as GET /kiosk/api/session computes its
+    # config_version and the template's own words too: the browser's remembered language may
+    # be one the event no longer offers (it would give Welsh buttons on an English page).
+    with force_locale(lang):
         config = kiosk_config(event, lang)
-    return render_template(
-        "kiosk/kiosk.html", config=config, lang=lang, kiosk_scripts=KIOSK_SCRIPTS
-    )
+        return render_template(
+            "kiosk/kiosk.html", config=config, lang=lang, kiosk_scripts=KIOSK_SCRIPTS
+        )
 
 
 @bp.get("/sw.js")
@@ -461,7 +464,7 @@ def withdraw_url(code: str) -> str:
     path = url_for("public.withdraw", code=code)
     if base:
         return f"{base}{path}"
-    return f"http://{request_hostname()}:{current_app.config['PORT']}{path}"
+    return f"http://{hostname_for_other_devices()}:{current_app.config['PORT']}{path}"
 
 
 @bp.get("/receipt/<code>/qr.svg")
