@@ -683,12 +683,21 @@ def test_retired_perspectives_leave_the_kiosk_and_keep_their_reflections(
     page = organiser.get("/studio/settings/perspectives").text
     row = page.split(f'id="perspective-{manager["id"]}"')[1].split("</li>")[0]
     assert "retired" in row and "2 reflections" in row and "Restore" in row
+    # The studio's Reflections page still shows them, under their perspective, marked retired
+    # (they vanished from it, though counted nowhere else); a retired one with none is not.
+    overview = organiser.get("/studio/").text
+    assert "2 reflections received" in overview
+    group = overview.split('id="perspective-manager"')[1].split("</section>")[0]
+    assert "(2)" in group and "retired: no longer offered on the kiosk" in group
+    volunteer = perspective(app, "volunteer")
+    post(organiser, f"/studio/settings/perspectives/{volunteer['id']}/retire")
+    assert 'id="perspective-volunteer"' not in organiser.get("/studio/").text
     assert (
         post(organiser, f"/studio/settings/perspectives/{manager['id']}/restore").status_code == 302
     )
     assert "manager" in [p["slug"] for p in kiosk_config(app)["perspectives"]]
     actions = [e["action"] for e in audit_rows(app)]
-    assert actions == ["perspective.retire", "perspective.restore"]
+    assert actions == ["perspective.retire", "perspective.retire", "perspective.restore"]
 
 
 def test_the_last_active_perspective_cannot_be_retired(app: Flask, organiser: FlaskClient) -> None:

@@ -298,11 +298,14 @@ def _remove_original(store: MediaStore, relative_path: str) -> None:
 
 def reflections_by_perspective(
     db: sqlite3.Connection, event: models.Event, lang: str
-) -> list[tuple[models.Perspective, list[sqlite3.Row]]]:
-    """Return the event's reflections grouped by perspective, in the event's order.
+) -> list[tuple[models.Perspective, list[sqlite3.Row], bool]]:
+    """Return the event's reflections grouped by perspective, in the event's order, each group
+    with whether its perspective is retired.
 
-    A withdrawn reflection is left out (as on the dashboard, the review pages and the record
-    of the day): its words and files are gone, and it no longer counts as received.
+    A retired perspective is listed when it has reflections (it keeps them: one may even
+    arrive after it was retired, from a delegate who chose it before). A withdrawn reflection
+    is left out (as on the dashboard, the review pages and the record of the day): its words
+    and files are gone, and it no longer counts as received.
     """
     rows = db.execute(
         # Named columns, not r.*: the receipt code is the delegate's and never reaches a page.
@@ -319,10 +322,13 @@ def reflections_by_perspective(
         " ORDER BY r.created_at DESC, r.id DESC",
         (event.id,),
     ).fetchall()
+    current = {perspective.id for perspective in models.perspectives(db, event.id)}
     groups = []
-    for perspective in models.perspectives(db, event.id):
+    for perspective in models.perspectives(db, event.id, retired=True):
         mine = [row for row in rows if row["perspective_id"] == perspective.id]
-        groups.append((perspective, mine))
+        retired = perspective.id not in current
+        if mine or not retired:
+            groups.append((perspective, mine, retired))
     return groups
 
 

@@ -84,7 +84,7 @@ def overview() -> Any:
     event = require_event()
     lang = current_language()
     groups = reflections_by_perspective(db, event, lang)
-    total = sum(len(rows) for _p, rows in groups)
+    total = sum(len(rows) for _p, rows, _retired in groups)
     return render_template(
         "studio/overview.html",
         event=event,
