@@ -17,7 +17,13 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import SCREEN_TIMEOUT_MS, rows, wait_for_screen
-from tests.browser.test_kiosk_journey import begin, give_consent, submit, wait_until_sent
+from tests.browser.test_kiosk_journey import (
+    begin,
+    give_consent,
+    submit,
+    wait_until_sent,
+    write_reflection,
+)
 from tests.browser.test_kiosk_outbox import wait_for_service_worker
 from voxpop import models
 from voxpop.db import get_db
@@ -156,4 +162,41 @@ def test_a_delegate_mid_flow_is_not_interrupted(kiosk_page: Callable[..., KioskT
     wait_for_screen(page, "attract")
     assert page.evaluate("window.sameDocument === undefined")
     assert page_config(page)["prompts"][0]["text"] == NEW_PROMPT["en"]
+    assert tab.js_errors == []
+
+
+def test_a_kiosk_closed_for_missing_welsh_still_sends_what_it_holds(
+    kiosk_page: Callable[..., KioskTab],
+) -> None:
+    """The event closes to kiosks (a new perspective has no Welsh name yet) while a kiosk holds
+    a reflection it could not send: the "not open yet" page still sends it, and keeps the
+    kiosk's heartbeat going. (It used to hold it unsent, and the studio said nothing waited.)"""
+    tab = kiosk_page()
+    page, live = tab.page, tab.live
+    page.context.set_offline(True)  # the laptop is out of reach as the delegate submits
+    write_reflection(page, "Kept through the closing")
+    code = submit(page)
+    with live.app.app_context():
+        db = get_db()
+        event = models.current_event(db)
+        assert event is not None
+        labels = {"en": "Student", "cy": None}
+        perspectives.add_perspective(db, event.id, labels, "#225588", actor=None)
+
+    page.click("[data-action=done]")  # home: where the kiosk may reload for a new config
+    wait_for_screen(page, "attract")
+    page.context.set_offline(False)
+    with page.expect_navigation(timeout=SCREEN_TIMEOUT_MS):
+        page.evaluate("() => { voxpopKiosk.flushNow(); }")  # the session says "closed"
+    expect(page.locator("h1")).to_have_text("This kiosk is not open yet")
+    deadline = SCREEN_TIMEOUT_MS / 250
+    while not rows(live, "SELECT id FROM reflection WHERE receipt_code = ?", code):
+        deadline -= 1
+        assert deadline > 0, "the closed kiosk never sent what it held"
+        page.wait_for_timeout(250)
+    # Its heartbeat reaches the studio from the closed page too: nothing waits on it now.
+    while rows(live, "SELECT id FROM kiosk WHERE outbox_count = 0") == []:
+        deadline -= 1
+        assert deadline > 0, "no heartbeat from the closed kiosk"
+        page.wait_for_timeout(250)
     assert tab.js_errors == []

@@ -139,6 +139,8 @@ KIOSK_SCRIPTS = (
     "kiosk/screens.js",
     "kiosk/kiosk.js",
 )
+# The "not open yet" page's: only the outbox, to send what the kiosk holds.
+CLOSED_SCRIPTS = ("vendor/tus.min.js", "js/net.js", "kiosk/outbox.js", "kiosk/closed.js")
 # What the service worker keeps for opening the kiosk offline (besides the page itself).
 KIOSK_STATIC_FILES = ("kiosk/kiosk.css", *KIOSK_SCRIPTS)
 SW_CONFIG_LINE = re.compile(r"^var SW_CONFIG = .*$", re.M)
@@ -218,10 +220,7 @@ def kiosk_config(event: models.Event, lang: str) -> dict[str, Any]:
             ],
         },
         "api": {
-            "reflections": url_for("kiosk.create_reflection"),
-            "uploads": url_for("intake.create_upload"),
-            "session": url_for("kiosk.api_session"),
-            "heartbeat": url_for("kiosk.heartbeat"),
+            **outbox_api(),
             "receipt_qr": url_for("kiosk.receipt_qr", code="CODE"),
             "withdraw_url": withdraw_url("CODE"),
             "service_worker": url_for("kiosk.service_worker"),
@@ -240,6 +239,16 @@ def kiosk_config(event: models.Event, lang: str) -> dict[str, Any]:
     }
     config["config_version"] = config_version(config)
     return config
+
+
+def outbox_api() -> dict[str, str]:
+    """Where the kiosk's outbox sends (static/kiosk/outbox.js start's ``api``)."""
+    return {
+        "reflections": url_for("kiosk.create_reflection"),
+        "uploads": url_for("intake.create_upload"),
+        "session": url_for("kiosk.api_session"),
+        "heartbeat": url_for("kiosk.heartbeat"),
+    }
 
 
 # Differ from one request to the next without the configuration changing.
@@ -285,9 +294,18 @@ def page() -> Any:
     event = require_event()
     lang = kiosk_language(event)
     if not open_to_kiosks(get_db(), event):
-        # Content missing in one of its languages: nobody is asked to consent in another.
+        # Content missing in one of its languages: nobody is asked to consent in another. The
+        # outbox still runs: what the kiosk holds is sent, and its heartbeat says what waits.
+        outbox = {
+            "api": outbox_api(),
+            "csrf_token": _csrf_token(),
+            "app_version": kiosk_assets_version(),
+            "lang": lang,
+        }
         with force_locale(lang):
-            return render_template("kiosk/closed.html"), 503
+            return render_template(
+                "kiosk/closed.html", outbox=outbox, scripts=CLOSED_SCRIPTS
+            ), 503
     # The whole page in ``lang``, the script's config as GET /kiosk/api/session computes its
     # config_version and the template's own words too: the browser's remembered language may
     # be one the event no longer offers (it would give Welsh buttons on an English page).
