@@ -303,9 +303,7 @@ def page() -> Any:
             "lang": lang,
         }
         with force_locale(lang):
-            return render_template(
-                "kiosk/closed.html", outbox=outbox, scripts=CLOSED_SCRIPTS
-            ), 503
+            return render_template("kiosk/closed.html", outbox=outbox, scripts=CLOSED_SCRIPTS), 503
     # The whole page in ``lang``, the script's config as GET /kiosk/api/session computes its
     # config_version and the template's own words too: the browser's remembered language may
     # be one the event no longer offers (it would give Welsh buttons on an English page).
