@@ -113,12 +113,30 @@ def public_reflection(app: Flask) -> tuple[int, str]:
     return reflection_id, with_code(app, reflection_id)
 
 
+# Wrong codes that could be codes (six of the receipt alphabet: no O, 0, I, 1 or L).
+WELL_FORMED = "23456789ABCDEFGH"
+
+
+def test_typing_slips_are_not_counted_as_guesses(app, public_reflection) -> None:
+    """What cannot be a code at all (too short, a look-alike letter) guesses nothing: it is
+    said plainly, and does not bring the brake nearer."""
+    app.config["WITHDRAW_MAX_WRONG_CODES"] = 2
+    app.config["WITHDRAW_BRAKED_PAUSE_SECONDS"] = 0.05
+    guesser = browser(app, GUESSER)
+    for slip in ("O0O-III", "ABC-123", "WDZ", "WDZ-ZZ10"):
+        answer = lookup(guesser, slip)
+        assert answer.status_code == 404 and "never the look-alikes O, 0, I, 1 or L" in answer.text
+    assert lookup(guesser, "WDZ-ZZ2").status_code == 404  # the first real guess
+    assert lookup(guesser, "WDZ-ZZ3").status_code == 404
+    assert lookup(guesser, "WDZ-ZZ4").status_code == 429
+
+
 def test_wrong_codes_are_braked_but_the_right_code_is_accepted(app, public_reflection) -> None:
     reflection_id, code = public_reflection
     app.config["WITHDRAW_BRAKED_PAUSE_SECONDS"] = 0.05
     guesser = browser(app, GUESSER)
     for n in range(10):
-        assert lookup(guesser, f"WDZ-ZZ{n + 2}").status_code == 404
+        assert lookup(guesser, f"WDZ-Z{WELL_FORMED[n]}Z").status_code == 404
     braked = lookup(guesser, "WDZ-ZZ9")
     assert braked.status_code == 429
     assert "Please wait 15 minutes" in braked.text

@@ -233,6 +233,8 @@ def test_already_withdrawn_code_says_so(client, public_text) -> None:
     confirm(client, public_text[1])
     again = lookup(client, public_text[1])
     assert again.status_code == 410 and "already withdrawn" in again.text
+    # When, as the other pages write times (the venue's, "3 Dec 2026, 19:47"), not raw UTC.
+    assert re.search(r"already withdrawn \(\d{1,2} \w{3} \d{4}, \d\d:\d\d\)", again.text)
 
 
 def test_back_and_reload_never_send_a_form_again(app, client, public_text) -> None:

@@ -105,6 +105,8 @@ def _find(code: str) -> withdrawal.FoundReflection:
 def _look_up(code: str, address: str, brake: dict[str, int]) -> withdrawal.FoundReflection:
     try:
         return withdrawal.find_by_code(get_db(), code)
+    except withdrawal.NotACode:
+        raise  # a typing slip, not a guess: not counted
     except withdrawal.UnknownCode:
         withdrawal.count_wrong_code(limiter.limiter, address, **brake)
         raise

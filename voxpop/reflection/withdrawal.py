@@ -40,6 +40,7 @@ from voxpop import audit, copies, jobs, models, ratelimit
 from voxpop.archive.service import is_on_the_wall, is_publishable
 from voxpop.db import transaction, utcnow
 from voxpop.errors import VoxpopError
+from voxpop.formatting import format_when
 from voxpop.publishing import export, publish
 from voxpop.publishing.publish import PUBLISH_ARCHIVE
 from voxpop.record import reports
@@ -65,6 +66,11 @@ class UnknownCode(WithdrawalError):
     """No reflection has this receipt code (or it is not a receipt code at all)."""
 
     status = 404
+
+
+class NotACode(UnknownCode):
+    """What was typed cannot be a receipt code: no code is guessed by it, so it is not counted
+    against the address (tests/test_rate_limits.py)."""
 
 
 class AlreadyWithdrawn(WithdrawalError):
@@ -122,9 +128,9 @@ def find_by_code(db: sqlite3.Connection, code: str) -> FoundReflection:
     """
     canonical = normalise_receipt_code(code or "")
     if canonical is None:
-        raise UnknownCode(
+        raise NotACode(
             _("That does not look like a receipt code. It has six letters and numbers, "
-              "like KX7-4QF.")
+              "like KX7-4QF, and never the look-alikes O, 0, I, 1 or L.")
         )  # fmt: skip
     row = db.execute(
         "SELECT r.id, r.event_id, r.receipt_code, r.kind, r.status, r.created_at, p.labels,"
@@ -138,10 +144,9 @@ def find_by_code(db: sqlite3.Connection, code: str) -> FoundReflection:
               code=canonical)
         )  # fmt: skip
     if row["status"] == "withdrawn":
-        when = (row["withdrawn_at"] or "")[:16].replace("T", " ")
         raise AlreadyWithdrawn(
-            _("The reflection with this code was already withdrawn (%(when)s UTC). "
-              "Nothing of it is kept.", when=when)
+            _("The reflection with this code was already withdrawn (%(when)s). "
+              "Nothing of it is kept.", when=format_when(row["withdrawn_at"]))
         )  # fmt: skip
     return FoundReflection(
         id=row["id"], event_id=row["event_id"], receipt_code=row["receipt_code"],
