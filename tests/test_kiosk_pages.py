@@ -42,7 +42,14 @@ def test_pairing_link_works_once(app, client) -> None:
     stranger = app.test_client()
     again = stranger.get(f"/kiosk/pair/{token}")
     assert again.status_code == 404 and "used" in again.text
+    assert "Ask an organiser for a new one" in again.text
     assert stranger.get("/kiosk/").status_code == 403
+    # The paired tablet opening its link again (from its history, or the QR once more) is
+    # told it is a kiosk already, and led to it: not sent to an organiser for a new link.
+    mine = client.get(f"/kiosk/pair/{token}")
+    assert mine.status_code == 404 and "This device is already a kiosk" in mine.text
+    assert "It is “Foyer iPad”" in mine.text and 'href="/kiosk/"' in mine.text
+    assert "Ask an organiser for a new one" not in mine.text
 
 
 def test_pairing_post_needs_csrf(app, client) -> None:

@@ -73,10 +73,9 @@ def kiosk_strings() -> dict[str, str]:
             " organiser."
         ),
         "storage_low": _("This kiosk is running out of storage space — please tell an organiser."),
-        "camera_denied": _(
-            "We can't use the camera. You can record audio only or write your thoughts instead."
-        ),
-        "mic_denied": _("We can't use the microphone. You can write your thoughts instead."),
+        # Read by a delegate at a kiosk and by an interviewer on a roving phone: words for both.
+        "camera_denied": _("We can't use the camera. Record audio only, or write instead."),
+        "mic_denied": _("We can't use the microphone. Write instead."),
         "not_paired": _(
             "This kiosk is no longer paired with the event, so it cannot send anything."
             " Reflections stay on it: please ask an organiser to pair it again."
@@ -87,7 +86,7 @@ def kiosk_strings() -> dict[str, str]:
         "starting_microphone": _("Starting the microphone…"),
         "nothing_recorded": _("Nothing was recorded. Please try again."),
         "try_another_way": _("That didn't record. Trying another way — please record again."),
-        "no_recorder": _("This device can't record here. You can write your thoughts instead."),
+        "no_recorder": _("This device can't record here. Write instead."),
         "interviewer_label": _("Interviewer: {name}"),
         "idle_warning": _("This screen will start again in {seconds} s. Tap to carry on."),
     }
@@ -342,13 +341,13 @@ def pair(token: str) -> Any:
     if request.method == "POST":
         kiosk = models.use_pairing_token(db, token)
         if kiosk is None:
-            return render_template("kiosk/pair.html", invalid=True), 404
+            return _spent_link()
         session["kiosk_id"] = kiosk.id
         session.permanent = True
         return redirect(url_for("kiosk.page"))
     kiosk = models.kiosk_by_pairing_token(db, token)
     if kiosk is None:
-        return render_template("kiosk/pair.html", invalid=True), 404
+        return _spent_link()
     return render_template(
         "kiosk/pair.html",
         invalid=False,
@@ -356,6 +355,14 @@ def pair(token: str) -> Any:
         secure=is_secure_context(),
         https_url=https_url_for_this_request(),
     )
+
+
+def _spent_link() -> Any:
+    """A used or expired pairing link: on a device that is a kiosk already (the link opened
+    again), say so and open it; anywhere else, ask for a new link."""
+    from voxpop.auth import current_kiosk
+
+    return render_template("kiosk/pair.html", invalid=True, already=current_kiosk()), 404
 
 
 @bp.post("/api/reflections")
