@@ -36,6 +36,9 @@ PHONE = {
     "has_touch": True,
 }
 
+# A small phone (an iPhone SE's window): the receipt and the consent still fit.
+SMALL_PHONE = {**PHONE, "viewport": {"width": 375, "height": 667}}
+
 # Where an element is, whether all of it is on screen, and what a tap at its centre hits.
 GEOMETRY = """selector => {
   const node = document.querySelector(selector);
@@ -255,7 +258,7 @@ def test_an_interviewer_records_two_people_on_a_phone(
 def test_the_interviewer_is_remembered_and_idling_keeps_a_typed_note(
     kiosk_page: Callable[..., KioskTab],
 ) -> None:
-    tab = kiosk_page(kiosk_mode="roving", context=PHONE, idle_timeout_seconds=5)
+    tab = kiosk_page(kiosk_mode="roving", context=SMALL_PHONE, idle_timeout_seconds=5)
     page, live = tab.page, tab.live
     set_interviewer(page, "Rhys", "Rhys")
 
@@ -285,8 +288,21 @@ def test_the_interviewer_is_remembered_and_idling_keeps_a_typed_note(
     assert page.evaluate("voxpopKiosk.interviewer()") == "Rhys Evans"
     expect(page.locator("#perspective-chip")).to_be_hidden()
 
-    # Neither camera nor microphone works: a typed note instead.
+    # Neither camera nor microphone works: a typed note instead. On this small phone the
+    # consent screen leaves room for the boxes: Back and Next side by side, not stacked (they
+    # and the hint took half the height, hiding the required box's tick).
     page.click("#next-interview")
+    page.click("[data-perspective='service-user']")
+    wait_for_screen(page, "prompt")
+    page.click("section[data-screen=prompt] [data-action=next]")
+    wait_for_screen(page, "consent")
+    back_button = "section[data-screen=consent] [data-action=back]"
+    back, forward = assert_in_reach(page, back_button), assert_in_reach(page, "#consent-next")
+    assert abs(back["top"] - forward["top"]) < 2, (back, forward)
+    assert_in_reach(page, "label.check-required .check-box")
+    page.click(back_button)
+    wait_for_screen(page, "prompt")
+    page.click("section[data-screen=prompt] [data-action=back]")
     to_mode_screen(page, "service-user", ["archive"])
     page.evaluate(
         "() => { navigator.mediaDevices.getUserMedia ="
@@ -304,6 +320,8 @@ def test_the_interviewer_is_remembered_and_idling_keeps_a_typed_note(
     page.wait_for_timeout(7_000)
     assert page.evaluate("voxpopKiosk.state()") == "text"
     code = submit(page)
+    assert_in_reach(page, "#receipt-qr")
+    assert_in_reach(page, "#next-person")  # below the receipt, still on the screen
     wait_until_sent(page)
 
     stored = reflections(live)
