@@ -28,7 +28,7 @@ from tests.s3server import (
 from voxpop import jobs, models, reasons
 from voxpop.cli import main
 from voxpop.db import get_db, transaction, utcnow
-from voxpop.formatting import format_size
+from voxpop.formatting import format_size, format_when
 from voxpop.publishing import publish, s3sync
 from voxpop.publishing.publish import EndpointUnreachable, PublishFailed, S3Settings
 
@@ -521,7 +521,7 @@ def test_the_public_address_is_saved_from_the_page_and_shown_as_its_link(
     auth.login("organiser")
     page = client.get("/studio/publish")
     assert "Public address of the archive (optional)" in page.text
-    assert 'id="archive-public-url"' in page.text and 'id="archive-address"' not in page.text
+    assert 'id="archive-public-url"' in page.text and '<p id="archive-address" hidden>' in page.text
     data = {"bucket": "archive", "prefix": "2026", "region": "eu-west-2",
             "public_url": "https://archive.example.org/whose-shoes",
             "csrf_token": csrf_from(page.text)}  # fmt: skip
@@ -530,7 +530,7 @@ def test_the_public_address_is_saved_from_the_page_and_shown_as_its_link(
     assert saved == {"bucket": "archive", "public_url": "https://archive.example.org/whose-shoes/"}
     home = "https://archive.example.org/whose-shoes/index.html"
     page = client.get("/studio/publish")
-    assert f'<a href="{home}">{home}</a>' in page.text
+    assert f'<a href="{home}">{home}</a>' in page.text and 'id="archive-address">' in page.text
     assert "Once published, the archive opens at:" in page.text  # not published yet
     assert 'value="https://archive.example.org/whose-shoes/"' in page.text
     assert client.get("/studio/publish/status.json").get_json()["archive_url"] == home
@@ -1017,9 +1017,18 @@ def test_status_reports_a_finished_publish(
     # Published to the bucket with no public address: the bucket's own address, path-style.
     home = f"{target.endpoint_url}/{target.bucket}/{target.prefix}/index.html"
     assert status["archive_url"] == home
-    assert f'Address of the published archive: <a href="{home}">' in " ".join(
-        client.get("/studio/publish").text.split()
-    )
+    # The lines under the status come with it, so the page can follow a publish as it ends.
+    (state,) = rows(app, "SELECT last_published_at FROM publish_state")
+    with app.test_request_context():
+        when = format_when(state["last_published_at"], "en")
+    assert status["last_published_text"] == f"Last published {when}."
+    assert status["archive_url_label"] == "Address of the published archive:"
+    page = " ".join(client.get("/studio/publish").text.split())
+    assert f'<p class="hint" id="publish-last">Last published {when}.</p>' in page
+    assert (
+        '<span id="archive-address-label">Address of the published archive:</span>'
+        f' <a href="{home}">'
+    ) in page
 
 
 def test_studio_navigation_links_to_publishing(client, auth) -> None:

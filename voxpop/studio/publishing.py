@@ -18,7 +18,7 @@ from wtforms import StringField
 from voxpop import audit, models, reasons
 from voxpop.auth import login_required
 from voxpop.db import get_db, now_utc, transaction
-from voxpop.formatting import format_size, format_time_of_day
+from voxpop.formatting import format_size, format_time_of_day, format_when
 from voxpop.publishing import publish
 from voxpop.publishing.export import page_name
 from voxpop.studio.captions import captions_gate
@@ -177,6 +177,7 @@ def publish_status(event_id: int) -> dict[str, Any]:
         )
     else:
         text = _("Not published yet.")
+    last = state["last_published_at"]
     return {
         "configured": settings.configured,
         # The archive's front page, where people open it (None while it has no address).
@@ -203,7 +204,16 @@ def publish_status(event_id: int) -> dict[str, Any]:
         "bytes_sent_text": format_size(state["bytes_sent"]),
         "files_unchanged": state["files_unchanged"],
         "files_deleted": state["files_deleted"],
-        "last_published_at": state["last_published_at"],
+        "last_published_at": last,
+        # The lines under the status, so the page can follow a publish as it ends.
+        "last_published_text": (
+            _("Last published %(when)s.", when=format_when(last)) if last else _("Never published.")
+        ),
+        "archive_url_label": (
+            _("Address of the published archive:")
+            if last
+            else _("Once published, the archive opens at:")
+        ),
     }
 
 
