@@ -83,3 +83,35 @@ def test_only_organisers_read_the_log(app: Flask, client: FlaskClient, auth: Aut
     auth.login("facilitator")
     assert client.get("/studio/audit").status_code == 403
     assert client.get("/studio/audit.csv").status_code == 403
+
+
+def test_publishing_says_it_was_asked_for_and_has_a_filter_of_its_own(
+    app: Flask, client: FlaskClient, auth: Auth
+) -> None:
+    auth.login("organiser", name="Aled")
+    act(client, "/studio/publish", "/studio/publish/settings", bucket="whose-shoes-archive")
+    # The publish is only asked for here: it may wait for the connection, or fail.
+    act(client, "/studio/publish", "/studio/publish/now")
+    act(client, "/studio/export", "/studio/export/record.pdf", language="en")
+    act(client, "/studio/publish", "/studio/captions-gate", required="0", back="publish")
+
+    page = client.get("/studio/audit").text
+    shown = visible_text(page)
+    assert "Aled asked to publish the archive." in shown
+    assert "published the archive" not in shown
+    kinds = re.findall(r'<option value="(\w*)"[^>]*>([^<]*)</option>', page)
+    assert ("publish", "Publishing") in kinds and ("report", "The record of the day") in kinds
+    assert ("event", "Event settings") in kinds
+
+    def sentences(query: str) -> list[str]:
+        html = client.get(f"/studio/audit?{query}").text
+        return re.findall(r'<span class="audit-sentence">([^<]*)</span>', html)
+
+    assert sentences("kind=publish") == [
+        "Aled asked to publish the archive.",
+        "Aled changed where the archive is published.",
+    ]
+    assert sentences("kind=report") == ["Aled made the record of the day (PDF)."]
+    assert sentences("kind=event") == ["Aled let recordings go online without checked captions."]
+    # "Everything about it" stays within its kind of change.
+    assert 'href="/studio/audit?kind=publish&amp;target=1"' in page

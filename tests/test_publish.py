@@ -3,9 +3,11 @@ waits out a lost connection, the studio page and ``voxpop publish``."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 
-from tests.conftest import add_reflection, csrf_from, give_consent, rows
+from tests.conftest import Auth, add_reflection, csrf_from, give_consent, rows
 from tests.mediafiles import png_bytes
 from tests.s3server import (
     ACCESS_KEY,
@@ -26,7 +28,7 @@ from tests.s3server import (
 from voxpop import jobs, models, reasons
 from voxpop.cli import main
 from voxpop.db import get_db, transaction, utcnow
-from voxpop.formatting import format_size
+from voxpop.formatting import format_size, format_when
 from voxpop.publishing import publish, s3sync
 from voxpop.publishing.publish import EndpointUnreachable, PublishFailed, S3Settings
 
@@ -292,11 +294,88 @@ def test_missing_bucket_fails_clearly(server: SeaweedS3, tmp_path: Path) -> None
         publish.sync_site(write_site(tmp_path / "site", SITE), settings)
 
 
-def test_unreachable_endpoint_is_waited_for_not_failed(tmp_path: Path) -> None:
+def test_unreachable_endpoint_is_waited_for_and_says_why(tmp_path: Path) -> None:
     (port,) = free_ports(1)  # nothing listens there
-    settings = S3Settings(bucket="archive", endpoint_url=f"http://127.0.0.1:{port}")
-    with pytest.raises(EndpointUnreachable, match="Waiting for connection"):
+    # A user name and password in the endpoint's address are never repeated.
+    settings = S3Settings(bucket="archive", endpoint_url=f"http://key:hush@127.0.0.1:{port}")
+    with pytest.raises(EndpointUnreachable) as raised:
         publish.sync_site(write_site(tmp_path / "site", SITE), settings)
+    assert raised.value.reason.english() == (
+        f"Can't reach http://127.0.0.1:{port} (the connection was refused): check the endpoint"
+        " in the settings, or wait for the internet."
+    )
+    assert "hush" not in raised.value.reason.stored() and "hush" not in settings.describe()
+
+
+def raised_within(*errors: BaseException) -> BaseException:
+    """The last of ``errors``, raised while handling the one before, as botocore chains them."""
+    caught: BaseException | None = None
+    for error in errors:
+        try:
+            if caught is None:
+                raise error
+            raise error from caught
+        except BaseException as raised:  # noqa: BLE001 - collecting the chain
+            caught = raised
+    assert caught is not None
+    return caught
+
+
+def botocore_error(name: str, *inner: BaseException) -> BaseException:
+    """botocore's ``name`` error as an unreachable store gives it (urllib3's error kept)."""
+    import botocore.exceptions
+
+    url = "https://s3.eu-west-2.amazonaws.com/archive?list-type=2"
+    cause = raised_within(*inner) if inner else None
+    outer = getattr(botocore.exceptions, name)(endpoint_url=url, error=cause)
+    return raised_within(cause, outer) if cause is not None else outer
+
+
+def name_not_found() -> BaseException:
+    import socket
+
+    from urllib3.exceptions import NameResolutionError
+
+    lookup = socket.gaierror(-3, "Temporary failure in name resolution")
+    return botocore_error(
+        "EndpointConnectionError", lookup, NameResolutionError("s3.example", None, lookup)
+    )
+
+
+def no_route() -> BaseException:
+    import errno
+
+    from urllib3.exceptions import NewConnectionError
+
+    unreachable = OSError(errno.ENETUNREACH, "Network is unreachable")
+    return botocore_error(
+        "EndpointConnectionError", unreachable, NewConnectionError(None, "Failed")
+    )
+
+
+@pytest.mark.parametrize(
+    ("error", "cause"),
+    [
+        (name_not_found, "its name could not be found"),
+        (lambda: botocore_error("ConnectTimeoutError", TimeoutError()),
+         "it did not answer in time"),
+        (lambda: botocore_error("ReadTimeoutError", TimeoutError()), "it did not answer in time"),
+        (no_route, "there is no network route to it"),
+        (lambda: botocore_error("SSLError", OSError("certificate verify failed")),
+         "a secure connection could not be made"),
+        (lambda: botocore_error("ConnectionClosedError"), "the connection was cut off"),
+        (lambda: botocore_error("EndpointConnectionError"), "it does not answer"),
+    ],
+)  # fmt: skip
+def test_why_the_store_cannot_be_reached_in_plain_words(error: Any, cause: str) -> None:
+    amazon = publish.explain(error(), S3Settings(bucket="archive", region="eu-west-2"))
+    assert isinstance(amazon, EndpointUnreachable)
+    assert amazon.reason.english() == (
+        f"Can't reach Amazon S3 in eu-west-2 ({cause}): check the region in the settings, or"
+        " wait for the internet."
+    )
+    own = publish.explain(error(), S3Settings(bucket="archive", endpoint_url="https://s3.example"))
+    assert own.reason.english().startswith(f"Can't reach https://s3.example ({cause}): ")
 
 
 def test_no_credentials_at_all_fail_clearly(
@@ -442,7 +521,7 @@ def test_the_public_address_is_saved_from_the_page_and_shown_as_its_link(
     auth.login("organiser")
     page = client.get("/studio/publish")
     assert "Public address of the archive (optional)" in page.text
-    assert 'id="archive-public-url"' in page.text and 'id="archive-address"' not in page.text
+    assert 'id="archive-public-url"' in page.text and '<p id="archive-address" hidden>' in page.text
     data = {"bucket": "archive", "prefix": "2026", "region": "eu-west-2",
             "public_url": "https://archive.example.org/whose-shoes",
             "csrf_token": csrf_from(page.text)}  # fmt: skip
@@ -451,7 +530,7 @@ def test_the_public_address_is_saved_from_the_page_and_shown_as_its_link(
     assert saved == {"bucket": "archive", "public_url": "https://archive.example.org/whose-shoes/"}
     home = "https://archive.example.org/whose-shoes/index.html"
     page = client.get("/studio/publish")
-    assert f'<a href="{home}">{home}</a>' in page.text
+    assert f'<a href="{home}">{home}</a>' in page.text and 'id="archive-address">' in page.text
     assert "Once published, the archive opens at:" in page.text  # not published yet
     assert 'value="https://archive.example.org/whose-shoes/"' in page.text
     assert client.get("/studio/publish/status.json").get_json()["archive_url"] == home
@@ -626,11 +705,20 @@ def test_publish_job_waits_for_connection_when_offline(
     public_text_reflection(app)
     (port,) = free_ports(1)
     event_id = configure(app, S3Settings(bucket="archive", endpoint_url=f"http://127.0.0.1:{port}"))
+    # A June evening in Cardiff: 18:47 UTC is 19:47 there (British Summer Time).
+    monkeypatch.setattr("voxpop.db.clock", lambda: datetime(2026, 6, 12, 18, 47, tzinfo=UTC))
     outcome, job = run_publish_job(app)
     files = len(local_files(staged(app, event_id)))
     assert outcome == "retrying"
-    assert job["status"] == "queued" and job["run_after"]
-    assert reasons.english(job["error"]) == f"Waiting for connection, {files} files queued"
+    assert job["status"] == "queued" and job["run_after"] == "2026-06-12T18:47:10+00:00"
+    waiting = (
+        f"Waiting for connection, {files} files queued. Can't reach http://127.0.0.1:{port} (the"
+        " connection was refused): check the endpoint in the settings, or wait for the internet."
+    )
+    assert reasons.english(job["error"]) == waiting
+    # The command line's list of jobs says the same, and when it tries next (venue time).
+    listed = cli(app, monkeypatch, "jobs")
+    assert f"— {waiting} (next try at 19:47)" in listed.output, listed.output
     # Still offline: it keeps waiting, longer each time, never fails.
     delays = []
     for _attempt in range(3):
@@ -673,7 +761,9 @@ def test_store_stopped_mid_publish_then_restarted_completes_without_leftovers(
     site = staged(app, event_id)
     total = len(local_files(site))
     assert outcome == "retrying" and job["status"] == "queued"
-    assert reasons.english(job["error"]) == f"Waiting for connection, {total - 1} files queued"
+    assert reasons.english(job["error"]).startswith(
+        f"Waiting for connection, {total - 1} files queued. Can't reach {server.endpoint_url} ("
+    )
     (state,) = rows(app, "SELECT * FROM publish_state")
     assert (state["phase"], state["files_queued"], state["files_sent"]) == ("waiting", total - 1, 1)
 
@@ -815,6 +905,8 @@ def test_settings_from_the_environment_are_shown_not_editable(
 def test_publish_now_enqueues_the_job_and_status_follows_it(
     app: Flask, client, auth, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # A June evening in Cardiff: 18:47 UTC is 19:47 there (British Summer Time).
+    monkeypatch.setattr("voxpop.db.clock", lambda: datetime(2026, 6, 12, 18, 47, tzinfo=UTC))
     auth.login("organiser")
     page = client.get("/studio/publish")
     token = csrf_from(page.text)
@@ -830,12 +922,84 @@ def test_publish_now_enqueues_the_job_and_status_follows_it(
     assert (job["kind"], job["status"]) == ("publish_archive", "queued")
     status = client.get("/studio/publish/status.json").get_json()
     assert status["active"] and status["text"].startswith("Queued")
-    jobs.run_job(app.extensions["voxpop"].queue, job["id"])  # offline: it waits
+    queue = app.extensions["voxpop"].queue
+    jobs.run_job(queue, job["id"])  # nothing answers there: it waits
     status = client.get("/studio/publish/status.json").get_json()
     (state,) = rows(app, "SELECT files_queued FROM publish_state")
     assert status["waiting"] and status["files_queued"] == state["files_queued"] > 0
-    assert status["text"] == f"Waiting for connection, {state['files_queued']} files queued"
-    assert "Waiting for connection" in client.get("/studio/publish").text
+    assert status["next_try_at"] == "2026-06-12T18:47:10+00:00"
+    # What could not be reached and why, and when it tries next (in the venue's time).
+    waiting = (
+        f"Waiting for connection, {state['files_queued']} files queued. Can't reach"
+        f" http://127.0.0.1:{port} (the connection was refused): check the endpoint in the"
+        " settings, or wait for the internet. Next try at 19:47."
+    )
+    assert status["text"] == waiting
+    assert waiting in client.get("/studio/publish").text.replace("&#39;", "'")
+    welsh = app.test_client()
+    Auth(app, welsh).login("organiser", name="Gwenllian")
+    welsh.get("/?lang=cy")
+    assert "19:47" in welsh.get("/studio/publish/status.json").get_json()["text"]
+
+    # Publish now, while it waits: it tries again at once, as the same job.
+    delivered = len(queue.huey.pending())
+    pressed = client.post("/studio/publish/now", data={"csrf_token": token}, follow_redirects=True)
+    assert "Publishing has started" in pressed.text
+    (job,) = rows(app, "SELECT * FROM job")
+    assert (job["status"], job["run_after"]) == ("queued", None)
+    (now,) = queue.huey.pending()[delivered:]
+    assert (now.args, now.eta) == ((job["id"],), None)  # delivered to run straight away
+    status = client.get("/studio/publish/status.json").get_json()
+    assert not status["waiting"] and status["text"] == "Queued: publishing starts in a moment."
+    # A publish already running is left alone: no second job, nothing delivered again.
+    with app.app_context():
+        get_db().execute("UPDATE job SET status = 'running' WHERE id = ?", (job["id"],))
+    client.post("/studio/publish/now", data={"csrf_token": token})
+    assert rows(app, "SELECT id, status FROM job") == [{"id": job["id"], "status": "running"}]
+    assert len(queue.huey.pending()) == delivered + 1
+
+
+def test_a_publish_waiting_for_disk_space_says_so(
+    app: Flask, client, auth, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full_disk(*_args: Any) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(publish, "default_export_site", lambda: full_disk)
+    monkeypatch.setattr("voxpop.db.clock", lambda: datetime(2026, 6, 12, 18, 47, tzinfo=UTC))
+    (port,) = free_ports(1)
+    configure(app, S3Settings(bucket="archive", endpoint_url=f"http://127.0.0.1:{port}"))
+    outcome, _job = run_publish_job(app)
+    assert outcome == "retrying"
+    auth.login("organiser")
+    status = client.get("/studio/publish/status.json").get_json()
+    assert status["waiting"] and status["text"] == (
+        f"{jobs.disk_full_reason()} Next try at 19:47."
+    )  # not "Waiting for connection"
+
+
+def test_new_settings_let_a_waiting_publish_try_them_at_once(
+    app: Flask, client, auth, server: SeaweedS3, target: S3Settings
+) -> None:
+    public_text_reflection(app)
+    (port,) = free_ports(1)
+    wrong = S3Settings(target.bucket, target.prefix, target.region, f"http://127.0.0.1:{port}")
+    event_id = configure(app, wrong)
+    outcome, job = run_publish_job(app)
+    assert outcome == "retrying" and job["run_after"]
+    auth.login("organiser")
+    page = client.get("/studio/publish")
+    data = {name: getattr(target, name) for name in publish.SETTING_FIELDS}
+    saved = client.post(
+        "/studio/publish/settings",
+        data={**data, "csrf_token": csrf_from(page.text)},
+        follow_redirects=True,
+    )
+    assert "Publishing settings saved. The waiting publish tries again with them now." in saved.text
+    (job,) = rows(app, "SELECT * FROM job")
+    assert (job["status"], job["run_after"]) == ("queued", None)
+    assert jobs.run_job(app.extensions["voxpop"].queue, job["id"]) == "done"
+    assert_bucket_is_exactly(server, target, staged(app, event_id))
 
 
 def test_status_reports_a_finished_publish(
@@ -853,9 +1017,18 @@ def test_status_reports_a_finished_publish(
     # Published to the bucket with no public address: the bucket's own address, path-style.
     home = f"{target.endpoint_url}/{target.bucket}/{target.prefix}/index.html"
     assert status["archive_url"] == home
-    assert f'Address of the published archive: <a href="{home}">' in " ".join(
-        client.get("/studio/publish").text.split()
-    )
+    # The lines under the status come with it, so the page can follow a publish as it ends.
+    (state,) = rows(app, "SELECT last_published_at FROM publish_state")
+    with app.test_request_context():
+        when = format_when(state["last_published_at"], "en")
+    assert status["last_published_text"] == f"Last published {when}."
+    assert status["archive_url_label"] == "Address of the published archive:"
+    page = " ".join(client.get("/studio/publish").text.split())
+    assert f'<p class="hint" id="publish-last">Last published {when}.</p>' in page
+    assert (
+        '<span id="archive-address-label">Address of the published archive:</span>'
+        f' <a href="{home}">'
+    ) in page
 
 
 def test_studio_navigation_links_to_publishing(client, auth) -> None:
@@ -901,7 +1074,8 @@ def test_cli_publish_environment_bucket_and_clear_failures(
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{port}")
     result = cli(app, monkeypatch, "publish")
     assert result.exit_code == 1
-    assert "Waiting for connection" in result.output and "cannot be reached" in result.output
+    assert "Waiting for connection" in result.output
+    assert f"Can't reach http://127.0.0.1:{port} (the connection was refused)" in result.output
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", server.endpoint_url)
     monkeypatch.setenv("VOXPOP_S3_BUCKET", f"missing-{uuid.uuid4().hex[:8]}")
     result = cli(app, monkeypatch, "publish")

@@ -84,18 +84,19 @@ def changed(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, An
 def entries(
     db: sqlite3.Connection,
     *,
-    target_kind: str | None = None,
+    kind: str | None = None,
     target_id: int | None = None,
     user_name: str | None = None,
     limit: int = 500,
 ) -> list[dict[str, Any]]:
-    """The newest audit rows, optionally about one kind of thing (or one of them) and by one
-    person, with before/after decoded."""
+    """The newest audit rows, optionally of one kind of change (the action's part before the
+    dot: ``publish`` for ``publish.request``), about one thing, and by one person, with
+    before/after decoded."""
     sql = "SELECT * FROM audit_log WHERE 1 = 1"
     params: list[Any] = []
-    if target_kind is not None:
-        sql += " AND target_kind = ?"
-        params.append(target_kind)
+    if kind is not None:
+        sql += " AND substr(action, 1, ?) = ?"
+        params += [len(kind) + 1, f"{kind}."]
         if target_id is not None:
             sql += " AND target_id = ?"
             params.append(target_id)

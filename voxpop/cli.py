@@ -7,6 +7,7 @@ import os
 import secrets
 import sys
 from dataclasses import replace as dataclass_replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from flask import Flask
 
 from voxpop import create_app, jobs, models, reasons, tls
 from voxpop.db import get_db, now_utc
+from voxpop.formatting import format_time_of_day
 from voxpop.media import children, ffmpeg
 from voxpop.reflection import search, transcripts
 from voxpop.reflection.intake.uploads import schedule_expiry_sweep
@@ -347,7 +349,17 @@ def jobs_group(ctx: click.Context) -> None:
                 f" {row['progress'] * 100:5.1f}%  attempts {row['attempts']}")  # fmt: skip
         if row["error"]:
             line += f"  — {reasons.english(row['error'])}"
+        if row["status"] == "queued" and _later(row["run_after"]):
+            line += f" (next try at {format_time_of_day(row['run_after'], 'en')})"
         click.echo(line)
+
+
+def _later(moment: str | None) -> bool:
+    """Whether a stored time (a job's ``run_after``) is still ahead."""
+    try:
+        return bool(moment) and datetime.fromisoformat(str(moment)) > now_utc()
+    except ValueError:
+        return False
 
 
 @jobs_group.command("retry")
@@ -628,9 +640,9 @@ def publish_command() -> None:
             )
         except publish.EndpointUnreachable as error:
             raise click.ClickException(
-                f"{publish.waiting_message(error.files_queued or 0)}: {settings.describe()}"
-                " cannot be reached. Try again when online, or press “Publish now” on the"
-                " organiser page: the server then keeps trying by itself."
+                f"{publish.waiting_message(error.files_queued or 0, error.reason)} Try again"
+                " later, or press “Publish now” on the organiser page: the server then keeps"
+                " trying by itself."
             ) from error
         except VoxpopError as error:
             raise click.ClickException(error.message) from error

@@ -109,12 +109,39 @@ def open_job(
         return int(cursor.lastrowid or 0), True
 
 
-def enqueue(db: sqlite3.Connection, queue: JobQueue, kind: str, target_id: int) -> int:
-    """Create (or find the open) job of ``kind`` for ``target_id`` and deliver it."""
+def enqueue(
+    db: sqlite3.Connection, queue: JobQueue, kind: str, target_id: int, *, now: bool = False
+) -> int:
+    """Create (or find the open) job of ``kind`` for ``target_id`` and deliver it.
+
+    With ``now`` (a person asked for it), an open job that is waiting out a retry delay runs
+    at once instead (``run_now``); a running one is left alone.
+    """
     job_id, made = open_job(db, kind, target_id)
     if made:
         queue.deliver(job_id)
+    elif now:
+        run_now(db, queue, job_id)
     return job_id
+
+
+def run_now(db: sqlite3.Connection, queue: JobQueue, job_id: int) -> bool:
+    """Bring a queued job waiting to try again (``run_after``) forward to now, and deliver it.
+
+    False when it is not waiting: running, finished, or due already. The delivery scheduled
+    for the old time stays in the queue; by then the job has run, so it is skipped (or, if it
+    was re-queued to wait again, it tries once more early, which does no harm).
+    """
+    with transaction(db):
+        cursor = db.execute(
+            "UPDATE job SET run_after = NULL WHERE id = ? AND status = 'queued'"
+            " AND run_after IS NOT NULL",
+            (job_id,),
+        )
+    if cursor.rowcount != 1:
+        return False
+    queue.deliver(job_id)
+    return True
 
 
 def enqueue_processing(db: sqlite3.Connection, queue: JobQueue, reflection_id: int) -> int:

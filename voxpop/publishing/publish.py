@@ -13,19 +13,24 @@ module holds the event's side: its settings, turning boto3 failures into words a
 act on, the record of what is in the bucket, and the job.
 
 Publishing is a job (``publish_archive``, target = event id). When the endpoint cannot be
-reached (the venue is offline), it waits and tries again with backoff, without limit; refused
-credentials, a missing bucket or denied access fail at once with the reason.
+reached (the venue is offline, or the endpoint is wrong: they look alike), it waits and tries
+again with backoff, without limit, saying what it could not reach and why; a person asking
+(Publish now, new settings) makes it try at once. Refused credentials, a missing bucket or
+denied access fail at once with the reason.
 """
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import os
 import re
+import socket
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from http.client import RemoteDisconnected
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, urlsplit
@@ -138,10 +143,24 @@ class S3Settings:
         """One string naming the place, to notice when it changes."""
         return f"{self.endpoint_url or 'aws'}|{self.bucket}|{self.prefix}"
 
+    @property
+    def shown_endpoint(self) -> str:
+        """The endpoint URL as people may read it: without a user name or password in it."""
+        return without_credentials(self.endpoint_url)
+
     def describe(self) -> str:
         """``s3://bucket/prefix/`` (and the endpoint, when it is not AWS)."""
         where = f"s3://{self.bucket}/{self.key_prefix}"
-        return f"{where} at {self.endpoint_url}" if self.endpoint_url else where
+        return f"{where} at {self.shown_endpoint}" if self.endpoint_url else where
+
+
+def without_credentials(url: str) -> str:
+    """``url`` without the ``user:password@`` part a web address may carry (shown on pages,
+    stored in reasons and logs: credentials never are)."""
+    parts = _web_address(url)
+    if parts is None or "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()
 
 
 def archive_base_url(settings: S3Settings) -> str | None:
@@ -417,6 +436,53 @@ def _client_error(error: BaseException) -> ClientError | None:
     return None
 
 
+def _causes(error: BaseException) -> Iterable[BaseException]:
+    """``error``, then what it wraps (botocore keeps urllib3's error in ``kwargs["error"]``)
+    and what caused each, innermost last."""
+    seen: set[int] = set()
+    waiting: list[BaseException] = [error]
+    while waiting:
+        found = waiting.pop(0)
+        if id(found) in seen:
+            continue
+        seen.add(id(found))
+        yield found
+        wrapped = getattr(found, "kwargs", None)
+        inner = wrapped.get("error") if isinstance(wrapped, dict) else None
+        waiting.extend(
+            each
+            for each in (inner, found.__cause__, found.__context__)
+            if isinstance(each, BaseException)
+        )
+
+
+def unreachable_cause(error: BaseException) -> Reason:
+    """Why the store could not be reached, in plain words (worded when read)."""
+    import ssl
+
+    from botocore.exceptions import (
+        ConnectionClosedError,
+        ConnectTimeoutError,
+        ReadTimeoutError,
+        SSLError,
+    )
+
+    for found in _causes(error):
+        if isinstance(found, ConnectionRefusedError):
+            return Reason(N_("the connection was refused"))
+        if isinstance(found, socket.gaierror):
+            return Reason(N_("its name could not be found"))
+        if isinstance(found, ConnectTimeoutError | ReadTimeoutError | TimeoutError):
+            return Reason(N_("it did not answer in time"))
+        if isinstance(found, SSLError | ssl.SSLError):
+            return Reason(N_("a secure connection could not be made"))
+        if isinstance(found, OSError) and found.errno in {errno.ENETUNREACH, errno.EHOSTUNREACH}:
+            return Reason(N_("there is no network route to it"))
+        if isinstance(found, ConnectionClosedError | ConnectionResetError | RemoteDisconnected):
+            return Reason(N_("the connection was cut off"))
+    return Reason(N_("it does not answer"))
+
+
 _BUSY_CODES = {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "503", "500"}
 
 
@@ -431,8 +497,23 @@ def explain(error: BaseException, settings: S3Settings) -> PublishError:
             reason=error.reason,
         )
     if _is_offline(error):
+        cause = unreachable_cause(error)
+        if settings.endpoint_url:
+            return EndpointUnreachable(
+                N_(
+                    "Can't reach %(where)s (%(cause)s): check the endpoint in the settings,"
+                    " or wait for the internet."
+                ),
+                where=settings.shown_endpoint,
+                cause=cause,
+            )
         return EndpointUnreachable(
-            N_("Waiting for connection: %(where)s does not answer."), where=settings.describe()
+            N_(
+                "Can't reach Amazon S3 in %(region)s (%(cause)s): check the region in the"
+                " settings, or wait for the internet."
+            ),
+            region=settings.region or "us-east-1",
+            cause=cause,
         )
     if isinstance(error, NoCredentialsError):
         return PublishFailed(
@@ -449,8 +530,8 @@ def explain(error: BaseException, settings: S3Settings) -> PublishError:
     status = int(client_error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
     if code in _BUSY_CODES or status >= 500:
         return EndpointUnreachable(
-            N_("Waiting for connection: %(where)s is busy (%(code)s)."),
-            where=settings.describe(),
+            N_("%(where)s answered that it is busy (%(code)s)."),
+            where=settings.shown_endpoint or "Amazon S3",
             code=code or status,
         )
     if code in {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken"}:
@@ -625,15 +706,20 @@ def count_queued(local_files: Iterable[LocalFile], published: Mapping[str, str])
     return changed + sum(1 for path in published if path not in local)
 
 
-def waiting_reason(files_queued: int) -> Reason:
-    """What the job row and the state say while the store cannot be reached (worded when
-    read, see voxpop.reasons)."""
-    return Reason(N_("Waiting for connection, %(count)d files queued"), {"count": files_queued})
+def waiting_reason(files_queued: int, cause: Reason | None = None) -> Reason:
+    """What the job row and the state say while the store cannot be reached: how many files
+    wait, and what could not be reached and why (worded when read, see voxpop.reasons)."""
+    if cause is None:
+        return Reason(N_("Waiting for connection, %(count)d files queued"), {"count": files_queued})
+    return Reason(
+        N_("Waiting for connection, %(count)d files queued. %(reason)s"),
+        {"count": files_queued, "reason": cause},
+    )
 
 
-def waiting_message(files_queued: int) -> str:
-    """``waiting_reason`` in the current language (the Publishing page, the CLI)."""
-    return waiting_reason(files_queued).render(_)
+def waiting_message(files_queued: int, cause: Reason | None = None) -> str:
+    """``waiting_reason`` in the current language (the CLI)."""
+    return waiting_reason(files_queued, cause).render(_)
 
 
 def _build_export(
@@ -691,7 +777,7 @@ def publish_event(
             phase="waiting",
             target=settings.target,
             files_queued=queued,
-            message=waiting_reason(queued).stored(),
+            message=waiting_reason(queued, error.reason).stored(),
         )
         raise
     except PublishFailed as error:
@@ -760,7 +846,7 @@ def publish_event(
             event_id,
             phase="waiting",
             files_queued=error.files_queued,
-            message=waiting_reason(error.files_queued).stored(),
+            message=waiting_reason(error.files_queued, error.reason).stored(),
         )
         raise
     except PublishFailed as error:
@@ -792,9 +878,21 @@ def publish_event(
 # -- the job ---------------------------------------------------------------------------------------
 
 
-def request_publish(db: sqlite3.Connection, queue: jobs.JobQueue, event_id: int) -> int:
-    """Queue a publish of the event's archive (or find the one already queued); its job id."""
-    return jobs.enqueue(db, queue, PUBLISH_ARCHIVE, event_id)
+def request_publish(
+    db: sqlite3.Connection, queue: jobs.JobQueue, event_id: int, *, now: bool = False
+) -> int:
+    """Queue a publish of the event's archive (or find the one already queued); its job id.
+
+    ``now``: a person asked (Publish now), so a publish waiting to try again tries at once.
+    """
+    return jobs.enqueue(db, queue, PUBLISH_ARCHIVE, event_id, now=now)
+
+
+def retry_waiting_publish(db: sqlite3.Connection, queue: jobs.JobQueue, event_id: int) -> bool:
+    """Make a publish that waits to try again (offline, or a wrong endpoint) try now: new
+    settings were saved, and each try reads them afresh. False when none is waiting."""
+    job = open_job(db, event_id)
+    return job is not None and jobs.run_now(db, queue, int(job["id"]))
 
 
 def open_job(db: sqlite3.Connection, event_id: int) -> sqlite3.Row | None:
@@ -814,7 +912,8 @@ def _publish_archive_job(db: sqlite3.Connection, queue: jobs.JobQueue, job: sqli
     except EndpointUnreachable as error:
         delay = jobs.backoff(int(job["attempts"]), cap=WAIT_CAP_SECONDS)
         log.info("Publish of event %s waiting %ss: %s", event_id, delay, error.message)
-        return jobs.requeue(db, queue, job, waiting_reason(error.files_queued or 0), delay)
+        waiting = waiting_reason(error.files_queued or 0, error.reason)
+        return jobs.requeue(db, queue, job, waiting, delay)
     except VoxpopError as error:  # refused, no bucket, or the export itself could not be built
         reason = error.reason if isinstance(error, PublishError) else Reason(error.message)
         _set_state(db, event_id, phase="failed", message=reason.stored())

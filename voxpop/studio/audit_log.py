@@ -21,7 +21,8 @@ from voxpop import models
 from voxpop.db import rows_in
 from voxpop.spreadsheet import csv_bytes
 
-# The kinds of change, for the filter: the part of the action before the dot.
+# The kinds of change, for the filter, in its order: the part of the action before the dot
+# (publishing and the record of the day are about the event, but kinds of their own).
 KINDS = ("reflection", "event", "perspective", "prompt", "consent_text", "kiosk", "user",
          "reel", "publish", "report")  # fmt: skip
 
@@ -211,7 +212,8 @@ def _other_sentence(row: dict[str, Any], who: str, name: str, lang: str) -> str:
             "%(who)s changed the settings of highlights reel %(number)d.", **s
         ),  # fmt: skip
         "reel.delete": lambda s: _("%(who)s deleted highlights reel %(number)d.", **s),
-        "publish.request": lambda s: _("%(who)s published the archive.", **s),
+        # Written when the organiser asks (Publish now): the publish itself may wait, or fail.
+        "publish.request": lambda s: _("%(who)s asked to publish the archive.", **s),
         "publish.settings": lambda s: _("%(who)s changed where the archive is published.", **s),
         "report.request": lambda s: _("%(who)s made the record of the day (PDF).", **s),
         "report.internal": lambda s: _(

@@ -1,4 +1,4 @@
-"""What the studio's audit log filter needs: the kinds of thing it has entries about (the
+"""What the studio's audit log filter needs: the kinds of change it has entries of (the
 sentences themselves are in ``voxpop.studio.audit_log``)."""
 
 from __future__ import annotations
@@ -6,7 +6,10 @@ from __future__ import annotations
 import sqlite3
 
 
-def audit_target_kinds(db: sqlite3.Connection) -> list[str]:
-    """The kinds of thing the audit log has entries about (for the filter)."""
-    rows = db.execute("SELECT DISTINCT target_kind FROM audit_log ORDER BY target_kind")
-    return [row["target_kind"] for row in rows]
+def audit_kinds(db: sqlite3.Connection) -> set[str]:
+    """The kinds of change the audit log has entries of (for the filter): each action's part
+    before the dot, ``publish`` for ``publish.request``."""
+    rows = db.execute(
+        "SELECT DISTINCT substr(action, 1, instr(action, '.') - 1) AS kind FROM audit_log"
+    )
+    return {row["kind"] for row in rows}

@@ -6,6 +6,7 @@ Routes live on the studio blueprint (``voxpop.studio.views.bp``). The work is do
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import current_app, flash, g, jsonify, redirect, render_template, url_for
@@ -16,8 +17,8 @@ from wtforms import StringField
 
 from voxpop import audit, models, reasons
 from voxpop.auth import login_required
-from voxpop.db import get_db, transaction
-from voxpop.formatting import format_size
+from voxpop.db import get_db, now_utc, transaction
+from voxpop.formatting import format_size, format_time_of_day, format_when
 from voxpop.publishing import publish
 from voxpop.publishing.export import page_name
 from voxpop.studio.captions import captions_gate
@@ -95,7 +96,14 @@ def publish_settings(event: models.Event) -> Any:
         if error.field in form:
             form[error.field].errors = [error.message]
         return _page(event, form, error=_("Please correct the settings marked below."))
-    flash(_("Publishing settings saved.") if changed else _("Nothing was changed."))
+    if not changed:
+        flash(_("Nothing was changed."))
+    elif publish.retry_waiting_publish(db, current_app.extensions["voxpop"].queue, event.id):
+        # Each try reads the settings afresh: a publish waiting out a wrong endpoint (or the
+        # connection) should not wait minutes more before trying the corrected ones.
+        flash(_("Publishing settings saved. The waiting publish tries again with them now."))
+    else:
+        flash(_("Publishing settings saved."))
     return redirect(url_for("studio.publish_page"))
 
 
@@ -112,7 +120,8 @@ def publish_now(event: models.Event) -> Any:
     if not publish.is_configured(db, event.id):
         flash(_("Choose a bucket first, then publish."))
         return redirect(url_for("studio.publish_page"))
-    job_id = publish.request_publish(db, current_app.extensions["voxpop"].queue, event.id)
+    # A person asked: a publish waiting to try again (offline, a wrong endpoint) tries now.
+    job_id = publish.request_publish(db, current_app.extensions["voxpop"].queue, event.id, now=True)
     with transaction(db):
         audit.record(db, "publish.request", "event", event.id, None, {"job": job_id}, actor=g.user)
     flash(_("Publishing has started; it goes on in the background."))
@@ -138,8 +147,12 @@ def publish_status(event_id: int) -> dict[str, Any]:
     job = publish.open_job(db, event_id)
     job_status = job["status"] if job else None
     phase = state["phase"]
-    if job_status == "queued" and phase == "waiting":
-        text = publish.waiting_message(int(state["files_queued"]))
+    # Queued with a time to try again: it waits (for the connection, or for disk space), and
+    # its stored reason says what it could not do and why.
+    run_after = job["run_after"] if job is not None and job_status == "queued" else None
+    if job is not None and run_after:
+        waiting = reasons.render(job["error"] or state["message"], _) or ""
+        text = f"{waiting} {next_try(run_after)}".strip()
     elif job_status == "queued":
         text = _("Queued: publishing starts in a moment.")
     elif job_status == "running" and phase == "exporting":
@@ -164,6 +177,7 @@ def publish_status(event_id: int) -> dict[str, Any]:
         )
     else:
         text = _("Not published yet.")
+    last = state["last_published_at"]
     return {
         "configured": settings.configured,
         # The archive's front page, where people open it (None while it has no address).
@@ -180,7 +194,8 @@ def publish_status(event_id: int) -> dict[str, Any]:
         },
         "phase": phase,
         "active": job_status in {"queued", "running"},
-        "waiting": job_status == "queued" and phase == "waiting",
+        "waiting": bool(run_after),
+        "next_try_at": run_after,
         "text": text,
         "progress": job["progress"] if job else 0,
         "files_queued": state["files_queued"],
@@ -189,5 +204,25 @@ def publish_status(event_id: int) -> dict[str, Any]:
         "bytes_sent_text": format_size(state["bytes_sent"]),
         "files_unchanged": state["files_unchanged"],
         "files_deleted": state["files_deleted"],
-        "last_published_at": state["last_published_at"],
+        "last_published_at": last,
+        # The lines under the status, so the page can follow a publish as it ends.
+        "last_published_text": (
+            _("Last published %(when)s.", when=format_when(last)) if last else _("Never published.")
+        ),
+        "archive_url_label": (
+            _("Address of the published archive:")
+            if last
+            else _("Once published, the archive opens at:")
+        ),
     }
+
+
+def next_try(run_after: str) -> str:
+    """When a waiting publish tries again, in the venue's time ("Next try at 19:47.")."""
+    try:
+        due = datetime.fromisoformat(run_after) <= now_utc()
+    except ValueError:  # not a time voxpop wrote
+        return ""
+    if due:  # the worker has not picked it up yet (it may be busy with a long job)
+        return _("Next try: any moment now.")
+    return _("Next try at %(time)s.", time=format_time_of_day(run_after))

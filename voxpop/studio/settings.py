@@ -754,7 +754,8 @@ def _audit_entries() -> tuple[AuditFilterForm, list[audit_log.Entry], dict[str, 
     db = get_db()
     form = AuditFilterForm(request.args)
     names = audit_log.kind_names()
-    kinds = [k for k in audit_names.audit_target_kinds(db) if k in names]
+    present = audit_names.audit_kinds(db)
+    kinds = [k for k in audit_log.KINDS if k in present]
     form.kind.choices = [SelectChoice("", _("Everything"))] + [
         SelectChoice(k, names[k]) for k in kinds
     ]
@@ -764,7 +765,7 @@ def _audit_entries() -> tuple[AuditFilterForm, list[audit_log.Entry], dict[str, 
     kind = form.kind.data or None
     target = form.target.data if kind else None  # None when empty or not a number
     who = form.who.data or None
-    rows = audit.entries(db, target_kind=kind, target_id=target, user_name=who)
+    rows = audit.entries(db, kind=kind, target_id=target, user_name=who)
     args = {k: v for k, v in {"kind": kind, "target": target, "who": who}.items() if v}
     return form, audit_log.worded(db, rows, current_language()), args
 
