@@ -212,27 +212,98 @@ def test_queue_search_finds_tags(app, reviewer, kiosk) -> None:
     assert card_ids(reviewer.get("/review/?q=transp").text) == [tagged]
 
 
-def test_queue_pages_big_events(app, reviewer, kiosk) -> None:
+def many_reflections(app: Flask, count: int) -> list[int]:
+    """``count`` written reflections, ready and waiting, a minute apart; newest first."""
     with app.app_context():
         db = get_db()
         with transaction(db):
-            for number in range(65):
+            for number in range(count):
                 db.execute(
                     "INSERT INTO reflection (event_id, kind, perspective_id, prompt_id, text_body,"
                     " status, receipt_code, client_id, lang, created_at)"
                     " SELECT 1, 'text', 1, 1, ?, 'ready', ?, ?, 'en', ?",
                     (f"Reflection {number}", f"R{number:05d}", str(uuid.uuid4()),
-                     f"2026-11-23T10:{number:02d}:00+00:00"),
+                     f"2026-11-23T{10 + number // 60:02d}:{number % 60:02d}:00+00:00"),
                 )  # fmt: skip
+    found = rows(app, "SELECT id FROM reflection ORDER BY created_at DESC, id DESC")
+    return [row["id"] for row in found]
+
+
+def page_links(html: str) -> dict[str, str]:
+    """The queue's Newer (``prev``) and Older (``next``) links."""
+    links = re.findall(r'<a href="([^"]+)" rel="(prev|next)">', html)
+    return {rel: href.replace("&amp;", "&") for href, rel in links}
+
+
+def review_config(html: str) -> dict[str, Any]:
+    return json.loads(re.search(r'id="review-config">(.*?)</script>', html, re.S).group(1))
+
+
+def test_queue_pages_big_events(app, reviewer, kiosk) -> None:
+    ids = many_reflections(app, 65)
     first = reviewer.get("/review/").text
-    assert len(card_ids(first)) == 60
-    assert "page 1 of 2" in first and "page=2" in first
-    second = reviewer.get("/review/?page=2").text
-    assert len(card_ids(second)) == 5
-    assert set(card_ids(first)).isdisjoint(card_ids(second))
-    assert card_ids(reviewer.get("/review/?page=99").text) == card_ids(second)
-    config = json.loads(re.search(r'id="review-config">(.*?)</script>', first, re.S).group(1))
-    assert config["urls"]["nextPage"] == "/review/?page=2"
+    assert card_ids(first) == ids[:60]
+    assert "1–60 of 65 reflections" in first
+    # A page starts at a reflection: Older shows those older than the last card.
+    assert page_links(first) == {"next": f"/review/?before={ids[59]}"}
+    assert review_config(first)["urls"] == {"nextPage": f"/review/?before={ids[59]}"}
+    second = reviewer.get(page_links(first)["next"]).text
+    assert card_ids(second) == ids[60:]
+    assert "61–65 of 65 reflections" in second
+    # Newer shows those newer than the first card: the first page again.
+    assert page_links(second) == {"prev": f"/review/?after={ids[60]}"}
+    assert card_ids(reviewer.get(page_links(second)["prev"]).text) == ids[:60]
+    assert card_ids(reviewer.get(f"/review/?after={ids[3]}").text) == ids[:3]
+    # The bulk form comes back to the page it was sent from.
+    assert f'action="/review/bulk?before={ids[59]}"' in second
+    # A start that is not a reflection of the event, or nonsense, is the newest page.
+    for start in ("before=99999", "after=99999", "before=abc", "before=-3", "page=2"):
+        assert card_ids(reviewer.get(f"/review/?{start}").text) == ids[:60], start
+    # Past the end: nothing older, and the way back.
+    past = reviewer.get(f"/review/?before={ids[-1]}").text
+    assert card_ids(past) == []
+    assert "No older reflections match these filters." in past
+    assert page_links(past) == {"prev": f"/review/?after={ids[-1]}"}
+    # A withdrawn reflection keeps its place as a start.
+    sql(app, "UPDATE reflection SET status = 'withdrawn' WHERE id = ?", ids[59])
+    assert card_ids(reviewer.get(f"/review/?before={ids[59]}").text) == ids[60:]
+
+
+def test_approving_a_page_of_waiting_reflections_skips_none(app, reviewer, kiosk) -> None:
+    """Approving the cards of a "waiting" page takes them out of the list; Older, and the
+    page the plain form comes back to, still show the next reflections waiting."""
+    ids = many_reflections(app, 150)
+    first = reviewer.get("/review/?review=waiting").text
+    assert card_ids(first) == ids[:60]
+    older = page_links(first)["next"]
+    # With the script: the cards are approved in place, and Older is what it was.
+    approved = reviewer.post("/review/bulk?review=waiting",
+                             {"ids": [str(i) for i in ids[:60]], "state": "approved"})  # fmt: skip
+    assert approved.json["message"] == "60 reflections approved."
+    second = reviewer.get(older).text
+    assert card_ids(second) == ids[60:120]  # the next ones waiting, not 60 further on
+    assert older == f"/review/?review=waiting&before={ids[59]}"
+    assert "1–60 of 90 reflections" in second
+    assert page_links(second) == {"next": f"/review/?review=waiting&before={ids[119]}"}
+    # Without it: back to the same page, which shows the next ones waiting.
+    plain = reviewer.post(f"/review/bulk?review=waiting&before={ids[59]}",
+                          {"ids": [str(i) for i in ids[60:120]], "state": "hidden"},
+                          as_json=False)  # fmt: skip
+    assert plain.status_code == 303
+    assert plain.location == f"/review/?review=waiting&before={ids[59]}"
+    third = reviewer.get(plain.location).text
+    assert "60 reflections hidden." in third
+    assert card_ids(third) == ids[120:]
+    # A card's plain form (Retry) comes back to its page too.
+    sql(app, "UPDATE reflection SET status = 'failed' WHERE id = ?", ids[120])
+    sql(app, "INSERT INTO job (kind, target_id, status, attempts, created_at)"
+        " VALUES ('process_reflection', ?, 'failed', 3, ?)", ids[120], utcnow())  # fmt: skip
+    third = reviewer.get(plain.location).text
+    retry = f'action="/review/{ids[120]}/retry?back=queue&amp;review=waiting&amp;before={ids[59]}"'
+    assert retry in card(third, ids[120])
+    again = reviewer.post(f"/review/{ids[120]}/retry?back=queue&review=waiting&before={ids[59]}",
+                          as_json=False)  # fmt: skip
+    assert again.location == f"/review/?review=waiting&before={ids[59]}"
 
 
 def test_withdrawn_reflections_are_not_reviewable(app, reviewer, kiosk) -> None:
@@ -389,6 +460,36 @@ def test_star_and_unstar(app, reviewer, kiosk) -> None:
         ("reflection.star", {"starred": False}, {"starred": True}),
         ("reflection.star", {"starred": True}, {"starred": False}),
     ]
+
+
+def test_changes_answer_with_the_queues_new_counts(app, reviewer, kiosk, tmp_path) -> None:
+    """The count line above the queue ("4 waiting · 0 approved …") follows changes made in
+    place: each answer carries the new counts, and the line drawn in the reader's language."""
+    ids = [text_reflection(kiosk) for _ in range(3)]
+    video = recording(app, tmp_path)
+    html = reviewer.get("/review/").text
+    shown = re.search(r'<div id="review-counts" data-as-of="(\d+)">(.*?)</div>', html, re.S)
+    assert shown is not None and ">4 waiting</a>" in shown.group(2)
+    approved = reviewer.post(f"/review/{ids[0]}/state", {"state": "approved"}).json["counts"]
+    assert approved["review"] == {"waiting": 3, "approved": 1, "hidden": 0, "starred": 0}
+    assert approved["as_of"] > int(shown.group(1))
+    assert ">3 waiting</a>" in approved["html"] and ">1 approved</a>" in approved["html"]
+    starred = reviewer.post(f"/review/{ids[1]}/star", {"starred": "1"}).json["counts"]
+    assert starred["review"]["starred"] == 1 and starred["as_of"] > approved["as_of"]
+    bulk = reviewer.post("/review/bulk", {"ids": [str(ids[1]), str(video)], "state": "approved"})
+    counts = bulk.json["counts"]
+    assert counts["review"] == {"waiting": 1, "approved": 3, "hidden": 0, "starred": 1}
+    # The approved clip now waits for its captions to be checked: that line follows too.
+    assert counts["captions"]["waiting"] == 1
+    assert "1 approved clip waits for its captions to be checked" in counts["html"]
+    assert counts["as_of"] > starred["as_of"]
+    # Nothing changed, nothing logged: the same moment, so either answer may be shown.
+    same = reviewer.post(f"/review/{ids[0]}/state", {"state": "approved"}).json["counts"]
+    assert same["as_of"] == counts["as_of"]
+    # In the reader's language.
+    reviewer.get("/review/?lang=cy")
+    hidden = reviewer.post(f"/review/{ids[2]}/state", {"state": "hidden"}).json["counts"]
+    assert ">0 yn aros</a>" in hidden["html"] and ">3 wedi’u cymeradwyo</a>" in hidden["html"]
 
 
 def test_cannot_star_without_consent_to_the_reel(app, reviewer, kiosk, tmp_path) -> None:
@@ -859,9 +960,9 @@ def test_bulk_approve_and_hide(app, reviewer, kiosk) -> None:
     assert response.json["message"] == "2 reflections approved."
     assert [r["review_state"] for r in response.json["reflections"]] == ["approved"] * 3
     assert [len(audit_rows(app, i)) for i in ids] == [0, 1, 1]
-    plain = reviewer.post("/review/bulk?review=approved&page=1",
+    plain = reviewer.post("/review/bulk?review=approved",
                           {"ids": [str(ids[1])], "state": "hidden"}, as_json=False)  # fmt: skip
-    assert plain.status_code == 303 and plain.location == "/review/?review=approved&page=1"
+    assert plain.status_code == 303 and plain.location == "/review/?review=approved"
     assert "1 reflection hidden." in reviewer.get(plain.location).text
     assert reflection(app, ids[1])["review_state"] == "hidden"
 

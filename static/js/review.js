@@ -42,6 +42,23 @@
     return document.querySelector('.review-item[data-id="' + id + '"]');
   }
 
+  // The queue's counts ("53 waiting · 0 approved …" and the captions work lists) follow each
+  // change: every answer carries them, drawn by the server in the page's language. They are
+  // not a live region (the change itself is announced); an answer overtaken by a later one
+  // (its as_of is older) is not shown over it.
+  var countsBox = document.getElementById("review-counts");
+  var countsAsOf = countsBox ? Number(countsBox.getAttribute("data-as-of")) || 0 : 0;
+
+  function showCounts(counts) {
+    if (!countsBox || !counts || typeof counts.html !== "string" || counts.as_of < countsAsOf) { return; }
+    countsAsOf = counts.as_of;
+    var links = Array.prototype.slice.call(countsBox.querySelectorAll("a"));
+    var focused = links.indexOf(document.activeElement);
+    countsBox.innerHTML = counts.html;
+    var again = countsBox.querySelectorAll("a")[focused];
+    if (focused >= 0 && again) { again.focus(); }
+  }
+
   function apply(item, reflection) {
     if (!item || !reflection) { return; }
     item.setAttribute("data-state", reflection.review_state);
@@ -80,6 +97,7 @@
       return send(item.getAttribute("data-base") + path, body);
     }).then(function (data) {
       apply(item, data.reflection);
+      showCounts(data.counts);
       announce(data.message);
       done();
       return data;
@@ -90,6 +108,24 @@
     });
     chains[id] = request;
     return request;
+  }
+
+  // Leave the page once every change sent from it has been answered: a page being left can
+  // lose a request still on its way (an "a" on the last card, then straight to the next page).
+  var bulkSending = null;
+
+  function settled() {
+    var waits = Object.keys(chains).map(function (id) { return chains[id].catch(ignore); });
+    if (bulkSending) { waits.push(bulkSending.catch(ignore)); }
+    return Promise.all(waits);
+  }
+
+  function busy() {
+    return Boolean(bulkSending) || Object.keys(pending).some(function (id) { return pending[id] > 0; });
+  }
+
+  function leave(url) {
+    settled().then(function () { window.location.href = url; });
   }
 
   function setState(item, state) { return act(item, "/state", { state: state }); }
@@ -135,9 +171,9 @@
     if (next) {
       setCurrent(next, true);
     } else if (step > 0 && urls.nextPage) {
-      window.location.href = urls.nextPage;
+      leave(urls.nextPage);
     } else if (step < 0 && urls.prevPage) {
-      window.location.href = urls.prevPage + "#last";
+      leave(urls.prevPage + "#last");
     } else {
       announce(step > 0 ? messages.last : messages.first);
     }
@@ -205,7 +241,7 @@
   // -- the detail page -------------------------------------------------------------------------
 
   function go(url, fallbackMessage) {
-    if (url) { window.location.href = url; } else { announce(fallbackMessage); }
+    if (url) { leave(url); } else { announce(fallbackMessage); }
   }
 
   function clockMs(seconds) {
@@ -450,7 +486,7 @@
         return true;
       case "a": case "h":
         setState(item, key === "a" ? "approved" : "hidden").then(function () {
-          if (urls.next) { window.location.href = urls.next; }
+          if (urls.next) { leave(urls.next); }
         }, ignore);
         return true;
       case "s": toggleStar(item).catch(ignore); return true;
@@ -500,7 +536,12 @@
       var body = new FormData(form);
       if (event.submitter && event.submitter.name) { body.append(event.submitter.name, event.submitter.value); }
       if (!body.getAll("ids").length) { announce(messages.noSelection, true); return; }
-      send(form.action, body).then(function (data) {
+      var sending = send(form.action, body);
+      bulkSending = sending;
+      var sent = function () { if (bulkSending === sending) { bulkSending = null; } };
+      sending.then(sent, sent);
+      sending.then(function (data) {
+        showCounts(data.counts);
         (data.reflections || []).forEach(function (reflection) {
           var item = itemById(reflection.id);
           apply(item, reflection);
@@ -524,6 +565,13 @@
   });
 
   document.addEventListener("click", function (event) {
+    // Newer / Older: wait for changes still on their way (see leave).
+    var pageLink = event.target.closest ? event.target.closest(".pages a[href]") : null;
+    if (pageLink && busy() && !event.ctrlKey && !event.metaKey && !event.shiftKey) {
+      event.preventDefault();
+      leave(pageLink.href);
+      return;
+    }
     var target = event.target.closest ? event.target.closest("button, .review-item") : null;
     if (!target) { return; }
     if (target.hasAttribute("data-from-player")) { fromPlayer(target); return; }

@@ -150,6 +150,46 @@ SCREEN_SIZES: dict[str, dict[str, Any]] = {
 }
 
 
+# Phones held upright, for pages that must fit their width (no sideways scrolling). A plain
+# window of that size rather than Chromium's mobile emulation: with ``is_mobile`` the layout
+# viewport grows to fit a page that is too wide, so nothing would ever look too wide.
+PHONE_WIDTHS: tuple[dict[str, int], ...] = (
+    {"width": 390, "height": 844},
+    {"width": 360, "height": 740},
+)
+
+# What sticks out past the window's right edge, outside any box that scrolls sideways itself
+# (a wide table in an ``overflow-x: auto`` box is fine: the page does not scroll).
+_TOO_WIDE_JS = """() => {
+  const width = window.innerWidth;
+  const scrolls = (el) => {
+    for (let up = el.parentElement; up && up !== document.body; up = up.parentElement) {
+      if (["auto", "scroll", "hidden"].includes(getComputedStyle(up).overflowX)) return true;
+    }
+    return false;
+  };
+  const out = [];
+  for (const el of document.body.querySelectorAll("*")) {
+    const box = el.getBoundingClientRect();
+    if (box.width > 0 && box.right > width + 0.5 && !scrolls(el)) {
+      const classes = typeof el.className === "string" ? el.className.trim() : "";
+      out.push(el.tagName.toLowerCase() + (el.id ? "#" + el.id : "")
+        + (classes ? "." + classes.split(/\\s+/).join(".") : "")
+        + ` ends at ${Math.round(box.right)}`);
+    }
+  }
+  return {scrollWidth: document.documentElement.scrollWidth, innerWidth: width,
+          sticking_out: out.slice(0, 8)};
+}"""
+
+
+def sideways_overflow(page: Page) -> dict[str, Any]:
+    """Empty when the page fits the window's width (``scrollWidth <= innerWidth``); otherwise
+    both widths and the first elements that stick out, for the failure message."""
+    found = page.evaluate(_TOO_WIDE_JS)
+    return {} if found["scrollWidth"] <= found["innerWidth"] else found
+
+
 @pytest.fixture(scope="session")
 def screenshot_dir(pytestconfig: pytest.Config) -> Path:
     """Where screenshots of the main screens go for a reviewer to look at (``--screenshots``

@@ -4,12 +4,20 @@ reflections in the review queue, and a screenshot for the docs."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Browser, expect
 
 from tests.archivedata import add_archived
-from tests.browser.conftest import SCREEN_TIMEOUT_MS, LiveKiosk, log_in, shoot
+from tests.browser.conftest import (
+    PHONE_WIDTHS,
+    SCREEN_TIMEOUT_MS,
+    LiveKiosk,
+    log_in,
+    shoot,
+    sideways_overflow,
+)
 from tests.recordday import PUBLISHED_QUOTES, a_day_of_voices
 from tests.test_compare import SHARED
 from voxpop import models
@@ -22,6 +30,7 @@ def test_the_grid_side_by_side(
     browser: Browser,
     browser_context_args: dict[str, Any],
     live_kiosk_factory: Callable[..., LiveKiosk],
+    screenshot_dir: Path,
 ) -> None:
     live = live_kiosk_factory()
     app = live.app
@@ -56,5 +65,22 @@ def test_the_grid_side_by_side(
     page.wait_for_url("**/review/?perspective=volunteer&q=community+fridge",
                       timeout=SCREEN_TIMEOUT_MS)  # fmt: skip
     expect(page.locator(".review-card")).to_have_count(8)
+
+    # On a phone, in both languages, the page fits the screen's width: the grid keeps columns
+    # wide enough to read and scrolls sideways in its own box, its perspectives staying in view.
+    for size in PHONE_WIDTHS:
+        page.set_viewport_size(size)
+        for lang in ("cy", "en"):
+            page.goto(f"{live.url}/studio/compare?lang={lang}")
+            expect(page.locator("td.cell").first).to_be_visible()
+            assert sideways_overflow(page) == {}, (size, lang)
+        scroller = page.locator(".compare-scroll")
+        assert scroller.evaluate("box => box.scrollWidth > box.clientWidth")
+        cell = page.locator("td.cell").first.bounding_box()
+        assert cell is not None and cell["width"] >= 150, cell
+        scroller.evaluate("box => { box.scrollLeft = box.scrollWidth; }")
+        name = page.locator('tr[data-perspective="volunteer"] th').bounding_box()
+        assert name is not None and name["x"] >= 0, name  # still in view
+    shoot(page, path=str(screenshot_dir / "compare-grid-phone.png"), full_page=True)
     assert errors == []
     context.close()

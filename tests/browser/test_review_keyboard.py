@@ -267,3 +267,89 @@ def test_keyboard_in_the_detail_view(review_tab) -> None:
         "reflection.perspective", "reflection.star", "reflection.review", "reflection.review",
     ]  # fmt: skip
     assert tab.js_errors == []
+
+
+def test_pages_skip_nothing_after_changes_in_place(review_tab) -> None:
+    """On the "waiting" list, approving a whole page (Approve selected, or a on every card)
+    takes its cards out of the list; Older, and the a that moves past the last card, still go
+    on to the very next reflections waiting. The count line follows every change, and a late
+    answer does not draw older counts over newer ones."""
+    tab = review_tab(150)
+    page, ids = tab.page, tab.ids
+    page.goto(f"{tab.live.url}/review/?review=waiting")
+    page.wait_for_function("() => window.voxpopReview !== undefined", timeout=TIMEOUT_MS)
+    cards = page.locator("#review-list > li.review-item")
+    counts = page.locator("#review-counts .review-counts")
+    expect(counts).to_have_text("150 waiting · 0 approved · 0 hidden · 0 starred")
+    expect(page.locator(".review-bulk .hint")).to_have_text("1–60 of 150 reflections")
+
+    # Approve selected: the whole page.
+    page.get_by_label("Select all on this page").check()
+    page.get_by_role("button", name="Approve selected").click()
+    expect(page.locator(".review-live")).to_have_text("60 reflections approved.")
+    expect(counts).to_have_text("90 waiting · 60 approved · 0 hidden · 0 starred")
+    page.get_by_role("link", name="Older →").click()
+    page.wait_for_url(f"{tab.live.url}/review/?review=waiting&before={ids[59]}",
+                      timeout=TIMEOUT_MS)  # fmt: skip
+    page.wait_for_function("() => window.voxpopReview !== undefined", timeout=TIMEOUT_MS)
+    expect(cards).to_have_count(60)
+    assert current_id(page) == ids[60]  # the next one waiting, not 60 further on
+
+    # Now from the keyboard, with two answers held back: the first until the next one's
+    # answer has come (it must not draw its older counts over the newer), the last until the
+    # page has tried to move on (it must wait for it).
+    page.keyboard.press("s")
+    expect(counts).to_have_text("90 waiting · 60 approved · 0 hidden · 1 starred")
+    hold = {ids[60], ids[119]}
+    held: dict[int, tuple[Any, Any]] = {}
+
+    def hold_back(route: Any) -> None:
+        reflection_id = int(route.request.url.rsplit("/", 2)[-2])
+        if reflection_id in hold:
+            held[reflection_id] = (route, route.fetch())  # the server has made the change
+        else:
+            route.continue_()
+
+    page.route("**/review/*/state", hold_back)
+    page.keyboard.press("a")
+    page.keyboard.press("a")
+    expect(counts).to_have_text("88 waiting · 62 approved · 0 hidden · 1 starred")
+    route, answer = held.pop(ids[60])
+    route.fulfill(response=answer)
+    expect(page.locator(f"#reflection-{ids[60]}")).to_have_attribute("data-state", "approved")
+    expect(counts).to_have_text("88 waiting · 62 approved · 0 hidden · 1 starred")
+    for _ in range(58):
+        page.keyboard.press("a")
+    # Every answer but the held one is in; the page waits for it before moving on.
+    page.wait_for_function(
+        "id => document.querySelectorAll('.review-item.is-busy').length === 1"
+        " && document.getElementById('reflection-' + id).classList.contains('is-busy')",
+        arg=ids[119],
+        timeout=TIMEOUT_MS,
+    )
+    for _ in range(TIMEOUT_MS // 50):  # until Playwright has handed the request to hold_back
+        if ids[119] in held:
+            break
+        page.wait_for_timeout(50)
+    assert page.url == f"{tab.live.url}/review/?review=waiting&before={ids[59]}"
+    route, answer = held.pop(ids[119])
+    route.fulfill(response=answer)
+    page.wait_for_url(f"{tab.live.url}/review/?review=waiting&before={ids[119]}",
+                      timeout=TIMEOUT_MS)  # fmt: skip
+    page.wait_for_function("() => window.voxpopReview !== undefined", timeout=TIMEOUT_MS)
+    expect(cards).to_have_count(30)
+    assert current_id(page) == ids[120]
+    expect(counts).to_have_text("30 waiting · 120 approved · 0 hidden · 1 starred")
+    # Nothing newer is waiting any more: these 30 are the whole list, so no pages.
+    expect(page.locator(".review-bulk .hint")).to_have_text("30 reflections")
+    expect(page.locator("nav.pages")).to_have_count(0)
+
+    conn = tab.db()
+    try:
+        states = {row["id"]: row["review_state"] for row in conn.execute(
+            "SELECT id, review_state FROM reflection")}  # fmt: skip
+    finally:
+        conn.close()
+    assert {states[i] for i in ids[:120]} == {"approved"}
+    assert {states[i] for i in ids[120:]} == {"waiting"}
+    assert tab.js_errors == []

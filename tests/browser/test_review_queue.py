@@ -12,7 +12,14 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import log_in, shoot, wait_until_paused, wait_until_playing
+from tests.browser.conftest import (
+    PHONE_WIDTHS,
+    log_in,
+    shoot,
+    sideways_overflow,
+    wait_until_paused,
+    wait_until_playing,
+)
 from tests.browser.test_review_keyboard import current_id, seed_text_reflections
 from tests.conftest import add_reflection, give_consent, process
 from voxpop import models
@@ -23,6 +30,10 @@ LiveKiosk = Any
 TIMEOUT_MS = 15_000
 NAME, PASSWORD = "Sioned Facilitator", "correct horse battery"
 CAPTIONS = "WEBVTT\n\n1\n00:00:00.000 --> 00:00:02.900\nWe shared power\n"
+FOUR_CAPTIONS = "WEBVTT\n\n" + "".join(
+    f"{n}\n00:00:00.{n}00 --> 00:00:00.{n}90\nWe shared power and listened to each other ({n})\n\n"
+    for n in range(1, 5)
+)
 
 
 def open_queue(browser: Browser, context_args: dict[str, Any], live: LiveKiosk) -> Page:
@@ -91,6 +102,29 @@ def test_a_clip_plays_in_its_card_and_the_skip_link_reaches_it(
     # And p plays the current card's clip (a single-key shortcut, on by default).
     page.keyboard.press("p")
     wait_until_playing(page, "video.inline-player")
+
+    # On a phone, in both languages, the queue with its filters and the clip's page with its
+    # caption editor fit the screen's width: nothing to scroll sideways to (the Welsh filter
+    # names and choices are longer; the caption editor was a wide table).
+    with live.app.app_context():
+        get_db().execute("UPDATE reflection SET transcript_vtt = ? WHERE id = ?",
+                         (FOUR_CAPTIONS, video))  # fmt: skip
+    for size in PHONE_WIDTHS:
+        page.set_viewport_size(size)
+        for lang in ("cy", "en"):
+            for path in (f"/review/?review=waiting&kind=video&lang={lang}",
+                         f"/review/{video}?lang={lang}"):  # fmt: skip
+                page.goto(f"{live.url}{path}")
+                expect(page.locator("main")).to_be_visible()
+                assert sideways_overflow(page) == {}, (size, path)
+        expect(page.locator("#cue-rows .cue-row")).to_have_count(5)  # four, and a new one
+        # Each caption's times are named beside their boxes, and Remove is on screen.
+        expect(page.locator("#cue-rows .cue-label").first).to_be_visible()
+        expect(page.locator("#cue-rows .cue-label").first).to_have_text("Start")
+        remove = page.locator("#cue-rows button[data-remove-cue]").first
+        box = remove.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= size["width"], box
+    shoot(page, path=str(screenshot_dir / "review-captions-phone.png"), full_page=True)
     assert errors == []
 
 

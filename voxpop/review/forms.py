@@ -18,6 +18,7 @@ from voxpop.review.service import (
     REVIEW_FILTERS,
     STATUS_FILTERS,
     Filters,
+    PageStart,
     ReviewError,
 )
 
@@ -40,10 +41,18 @@ def filters_from(args: Mapping[str, str]) -> Filters:
     )
 
 
-def page_from(args: Mapping[str, str]) -> int:
-    """The page number asked for (1 when missing or nonsense)."""
-    value = args.get("page", "")
-    return int(value) if value.isdigit() and 0 < len(value) < 7 and int(value) > 0 else 1
+def _reflection_number(value: str) -> int | None:
+    value = value.strip()
+    return int(value) if value.isdigit() and 0 < len(value) < 13 else None
+
+
+def start_from(args: Mapping[str, str]) -> PageStart:
+    """Where the queue's page starts: ``before=<id>`` (older than it) or ``after=<id>`` (newer
+    than it); the newest page when neither is given or understood."""
+    before = _reflection_number(args.get("before", ""))
+    if before is not None:
+        return PageStart(before=before)
+    return PageStart(after=_reflection_number(args.get("after", "")))
 
 
 def ids_from(values: Iterable[str]) -> list[int]:

@@ -18,7 +18,7 @@ from typing import Any
 from flask_babel import gettext as _
 
 from voxpop import audit, jobs, models, reasons
-from voxpop.db import rows_in, transaction, utcnow
+from voxpop.db import rows_in, snapshot, transaction, utcnow
 from voxpop.errors import VoxpopError
 from voxpop.media import reel, vtt
 from voxpop.media.colours import safe_colour
@@ -209,14 +209,71 @@ class ReviewReflection:
 
 
 @dataclass(frozen=True)
+class PageStart:
+    """Where a page of the queue starts, by a reflection rather than a page number: the next
+    page holds the reflections just older than the last one shown (``before``), the page
+    before it those just newer than the first one shown (``after``). Approving or hiding
+    cards on a page takes them out of a "waiting" list, which would shift every numbered page
+    after it and skip as many unreviewed reflections; a reflection's place does not move."""
+
+    before: int | None = None  # show those older than this reflection
+    after: int | None = None  # show those newer than this reflection (when ``before`` is unset)
+
+    def query_args(self) -> dict[str, Any]:
+        """The start as URL query arguments (none for the newest page)."""
+        if self.before is not None:
+            return {"before": self.before}
+        if self.after is not None:
+            return {"after": self.after}
+        return {}
+
+
+@dataclass(frozen=True)
 class QueuePage:
-    """One page of the queue (with, when searching, where each item matched)."""
+    """One page of the queue (with, when searching, where each item matched).
+
+    ``newer`` and ``older`` count the reflections matching the filters that come before the
+    first card and after the last one, so the page is cards ``newer + 1`` to ``newer +
+    len(items)`` of ``total``; ``start`` is the page asked for (what an empty page was past).
+    """
 
     items: list[ReviewReflection]
     total: int
-    page: int
-    pages: int
+    newer: int = 0
+    older: int = 0
+    start: PageStart = field(default_factory=PageStart)
     hits: dict[int, list[search.Hit]] = field(default_factory=dict)
+
+    @property
+    def first_number(self) -> int:
+        """The place of the first card in the whole filtered list (1 for the newest)."""
+        return self.newer + 1
+
+    @property
+    def last_number(self) -> int:
+        """The place of the last card in the whole filtered list."""
+        return self.newer + len(self.items)
+
+    @property
+    def is_whole_list(self) -> bool:
+        """True when this page shows every reflection matching the filters."""
+        return not self.newer and not self.older
+
+    def newer_start(self) -> PageStart | None:
+        """Where the page of newer reflections starts, if there are any."""
+        if not self.newer:
+            return None
+        if self.items:
+            return PageStart(after=self.items[0].id)
+        return PageStart(after=self.start.before)
+
+    def older_start(self) -> PageStart | None:
+        """Where the page of older reflections starts, if there are any."""
+        if not self.older:
+            return None
+        if self.items:
+            return PageStart(before=self.items[-1].id)
+        return PageStart(before=self.start.after)
 
 
 @dataclass(frozen=True)
@@ -425,30 +482,72 @@ def _from_row(row: sqlite3.Row, lang: str, tags: tuple[str, ...]) -> ReviewRefle
     )
 
 
+def _place_of(
+    db: sqlite3.Connection, event: models.Event, reflection_id: int | None
+) -> tuple[str, int] | None:
+    """A reflection's place in the queue's order (withdrawn ones keep theirs), if it exists."""
+    if reflection_id is None:
+        return None
+    row = db.execute(
+        "SELECT created_at, id FROM reflection WHERE id = ? AND event_id = ?",
+        (reflection_id, event.id),
+    ).fetchone()
+    return (row["created_at"], row["id"]) if row else None
+
+
+# Newer and older than a place in the queue's order (created_at, then id, both descending).
+_NEWER = " AND (r.created_at > ? OR (r.created_at = ? AND r.id > ?))"
+_OLDER = " AND (r.created_at < ? OR (r.created_at = ? AND r.id < ?))"
+_ORDER_OLDEST_FIRST = " ORDER BY r.created_at ASC, r.id ASC"
+
+
 def list_reflections(
     db: sqlite3.Connection,
     event: models.Event,
     filters: Filters,
     lang: str,
-    page: int = 1,
+    start: PageStart | None = None,
     page_size: int = PAGE_SIZE,
 ) -> QueuePage:
-    """One page of the event's reflections matching ``filters``, newest first."""
+    """A page of the event's reflections matching ``filters``, newest first: the newest
+    ``page_size``, or those just older (``start.before``) or just newer (``start.after``) than
+    a reflection. An unknown starting reflection gives the newest page."""
     if filters.q:
         search.refresh(db)
+    start = start or PageStart()
     where, params = _where(event, filters)
-    count = _COUNT + where
-    total = int(db.execute(count, params).fetchone()[0])
-    pages = max(1, math.ceil(total / page_size))
-    page = min(max(1, page), pages)
-    rows = db.execute(
-        _SELECT + where + _ORDER + " LIMIT ? OFFSET ?",
-        [*params, page_size, (page - 1) * page_size],
-    ).fetchall()
-    tags = _tags_of(db, [row["id"] for row in rows])
+    with snapshot(db):  # the cards and the counts beside them agree
+        total = int(db.execute(_COUNT + where, params).fetchone()[0])
+        before = _place_of(db, event, start.before)
+        after = None if before else _place_of(db, event, start.after)
+        start = PageStart(before=start.before) if before else PageStart(after=start.after)
+        if before:
+            key = [before[0], before[0], before[1]]
+            rows = db.execute(
+                _SELECT + where + _OLDER + _ORDER + " LIMIT ?", [*params, *key, page_size]
+            ).fetchall()
+        elif after:
+            key = [after[0], after[0], after[1]]
+            rows = db.execute(
+                _SELECT + where + _NEWER + _ORDER_OLDEST_FIRST + " LIMIT ?",
+                [*params, *key, page_size],
+            ).fetchall()[::-1]
+        else:
+            start = PageStart()
+            rows = db.execute(
+                _SELECT + where + _ORDER + " LIMIT ?", [*params, page_size]
+            ).fetchall()
+        if rows:
+            first = rows[0]
+            key = [first["created_at"], first["created_at"], first["id"]]
+            newer = int(db.execute(_COUNT + where + _NEWER, [*params, *key]).fetchone()[0])
+        else:  # past the end one way: everything matching is the other way
+            newer = total if before else 0
+        tags = _tags_of(db, [row["id"] for row in rows])
     items = [_from_row(row, lang, tags.get(row["id"], ())) for row in rows]
     hits = search.hits_for(db, filters.q, [item.id for item in items]) if filters.q else {}
-    return QueuePage(items=items, total=total, page=page, pages=pages, hits=hits)
+    older = max(0, total - newer - len(items))
+    return QueuePage(items=items, total=total, newer=newer, older=older, start=start, hits=hits)
 
 
 def review_counts(db: sqlite3.Connection, event: models.Event) -> dict[str, int]:
@@ -472,6 +571,25 @@ def captions_counts(db: sqlite3.Connection, event: models.Event) -> dict[str, in
         ).fetchone()
         found[key] = int(row[0])
     return found
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    """The queue's counts at one moment: review states (``review_counts``), the captions work
+    lists (``captions_counts``), and ``as_of``, the newest audit row they include. Every
+    review change writes one, so of two answers the one with the higher ``as_of`` is the
+    later state (answers to quick changes can arrive out of order)."""
+
+    review: dict[str, int]
+    captions: dict[str, int]
+    as_of: int
+
+
+def queue_counts(db: sqlite3.Connection, event: models.Event) -> QueueCounts:
+    """The review and captions counts the queue shows, read together."""
+    with snapshot(db):
+        as_of = int(db.execute("SELECT COALESCE(MAX(id), 0) FROM audit_log").fetchone()[0])
+        return QueueCounts(review_counts(db, event), captions_counts(db, event), as_of)
 
 
 def get_reflection(

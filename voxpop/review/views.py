@@ -208,39 +208,46 @@ def _config(mode: str, **urls: str | None) -> dict[str, Any]:
 # -- pages ------------------------------------------------------------------------------------
 
 
+def _counts_json(counts: service.QueueCounts) -> dict[str, Any]:
+    """The queue's counts for the review script: the numbers, and the lines that show them
+    (``review/_counts.html``, in the reader's language) to put in place of the old ones."""
+    return {
+        "review": counts.review,
+        "captions": counts.captions,
+        "as_of": counts.as_of,
+        "html": render_template("review/_counts.html", counts=counts),
+    }
+
+
 def _render_queue(error: str | None = None, status: int = 200) -> Any:
     db, event, lang = get_db(), require_event(), _lang()
     filters = forms.filters_from(request.args)
-    result = service.list_reflections(db, event, filters, lang, forms.page_from(request.args))
+    result = service.list_reflections(db, event, filters, lang, forms.start_from(request.args))
     args = filters.query_args()
     perspectives = service.perspective_choices(db, event, lang)
 
-    def page_url(number: int) -> str | None:
-        if 1 <= number <= result.pages and number != result.page:
-            return url_for("review.queue", **args, page=number)
-        return None
+    def page_url(start: service.PageStart | None) -> str | None:
+        return url_for("review.queue", **args, **start.query_args()) if start else None
 
+    newer_url, older_url = page_url(result.newer_start()), page_url(result.older_start())
     return render_template(
         "review/queue.html",
         event=event,
         result=result,
         filters=filters,
         args=args,
+        # The filters and where this page starts: forms sent from it come back to it.
+        here_args={**args, **result.start.query_args()},
         perspectives=perspectives,
         # The filters' choices, as (value, text) pairs.
         perspective_filter=[(p.slug, p.label) for p in perspectives],
         prompts=[(p.id, p.text(lang)) for p in models.prompts(db, event.id)],
-        counts=service.review_counts(db, event),
-        caption_counts=service.captions_counts(db, event),
+        counts=service.queue_counts(db, event),
         speech=transcripts.availability(transcripts.settings(current_app.config)),
         error=error,
-        config=_config(
-            "queue",
-            nextPage=page_url(result.page + 1),
-            prevPage=page_url(result.page - 1),
-        ),
-        prev_page_url=page_url(result.page - 1),
-        next_page_url=page_url(result.page + 1),
+        config=_config("queue", nextPage=older_url, prevPage=newer_url),
+        prev_page_url=newer_url,
+        next_page_url=older_url,
     ), status
 
 
@@ -359,12 +366,15 @@ CAPTIONS_FLASH = "captions"
 def _done(reflection_id: int, message: str, *, captions: bool = False) -> Any:
     """Answer a change: the updated reflection as JSON, or back to the page with a note."""
     if wants_json():
-        reflection = service.get_reflection(get_db(), require_event(), reflection_id, _lang())
-        return jsonify(reflection=reflection.as_json(), message=message)
+        db, event = get_db(), require_event()
+        reflection = service.get_reflection(db, event, reflection_id, _lang())
+        counts = _counts_json(service.queue_counts(db, event))
+        return jsonify(reflection=reflection.as_json(), message=message, counts=counts)
     flash(message, CAPTIONS_FLASH if captions else "message")
     args = forms.filters_from(request.args).query_args()
-    if request.args.get("back") == "queue":
-        return redirect(url_for("review.queue", **args), code=303)
+    if request.args.get("back") == "queue":  # to the same page of the queue
+        start = forms.start_from(request.args).query_args()
+        return redirect(url_for("review.queue", **args, **start), code=303)
     page = url_for("review.detail", reflection_id=reflection_id, **args)
     return redirect(page + ("#transcript-title" if captions else ""), code=303)
 
@@ -526,7 +536,11 @@ def bulk() -> Any:
     if wants_json():
         lang = _lang()
         updated = [service.get_reflection(db, event, rid, lang).as_json() for rid in ids]
-        return jsonify(reflections=updated, changed=changed, message=message)
+        counts = _counts_json(service.queue_counts(db, event))
+        return jsonify(reflections=updated, changed=changed, message=message, counts=counts)
     flash(message)
+    # Back to the same page: it starts at a reflection, so the reflections just approved or
+    # hidden leaving a "waiting" list shift nothing, and the next ones still waiting show.
     args = forms.filters_from(request.args).query_args()
-    return redirect(url_for("review.queue", **args, page=forms.page_from(request.args)), code=303)
+    start = forms.start_from(request.args).query_args()
+    return redirect(url_for("review.queue", **args, **start), code=303)
