@@ -121,6 +121,38 @@ def test_failed_migration_changes_nothing(tmp_path: Path, monkeypatch: pytest.Mo
     assert "motto" not in columns
 
 
+def test_an_events_longest_clip_ever_survives_the_upgrade_and_only_grows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shipped = database.migrations()
+    (version,) = [v for v, name, _sql in shipped if name.endswith("_longest_clip_ever.sql")]
+    monkeypatch.setattr(database, "migrations", lambda: shipped[: version - 1])
+    old = open_database(tmp_path)
+    with database.transaction(old):
+        for name, seconds in (("Lowered before the upgrade", 30), ("Never changed", 45)):
+            old.execute(
+                "INSERT INTO event (name, max_clip_seconds, created_at) VALUES (?, ?, 'then')",
+                (name, seconds),
+            )
+        # The settings page recorded the lowering of the first event from 120 s.
+        old.execute(
+            "INSERT INTO audit_log (at, user_name, action, target_kind, target_id, before, after)"
+            " VALUES ('then', 'organiser', 'event.update', 'event', 1,"
+            " '{\"max_clip_seconds\": 120}', '{\"max_clip_seconds\": 30}')"
+        )
+    old.close()
+    monkeypatch.setattr(database, "migrations", lambda: shipped)
+
+    conn = open_database(tmp_path)
+
+    events = [models.Event.from_row(row) for row in conn.execute("SELECT * FROM event")]
+    assert [(e.max_clip_seconds, e.longest_clip_allowed) for e in events] == [(30, 120), (45, 45)]
+    models.update_event_settings(conn, 2, max_clip_seconds=200)
+    models.update_event_settings(conn, 2, max_clip_seconds=10)
+    assert models.get_event(conn, 2).longest_clip_allowed == 200
+    assert models.create_event(conn, "Made after", max_clip_seconds=60).longest_clip_allowed == 60
+
+
 def test_database_from_a_newer_voxpop_is_refused(tmp_path: Path) -> None:
     conn = open_database(tmp_path)
     conn.execute("PRAGMA user_version = 999")

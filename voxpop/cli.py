@@ -377,14 +377,16 @@ def reflection_records(db: Any) -> list[dict[str, Any]]:
     """Every reflection as the JSON object `voxpop reflections --json` prints (no receipt
     codes: a code is the delegate's credential to withdraw, so listings show the id)."""
     rows = db.execute(
-        "SELECT r.id, r.kind, p.slug AS perspective, r.status, r.failure_reason,"
-        " r.duration_seconds, r.created_at FROM reflection r"
-        " JOIN perspective p ON p.id = r.perspective_id ORDER BY r.id"
+        "SELECT r.id, r.event_id, e.name AS event_name, r.kind, p.slug AS perspective,"
+        " r.status, r.failure_reason, r.duration_seconds, r.created_at FROM reflection r"
+        " JOIN perspective p ON p.id = r.perspective_id JOIN event e ON e.id = r.event_id"
+        " ORDER BY r.id"
     ).fetchall()
     heard = transcripts.summaries(db)
     return [
         {
             "id": row["id"],
+            "event": {"id": row["event_id"], "name": row["event_name"]},
             "kind": row["kind"],
             "perspective": row["perspective"],
             "status": row["status"],
@@ -401,17 +403,29 @@ def reflection_records(db: Any) -> list[dict[str, Any]]:
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def reflections(as_json: bool) -> None:
-    """List reflections: id, kind, perspective, status, reason, derived files."""
+    """List reflections: id, kind, perspective, status, reason, derived files.
+
+    Every event's: one given at an earlier event (a kiosk may send it after a new event
+    started) is named with its event, as the studio shows only the current one.
+    """
     app = _app()
     with app.app_context():
-        records = reflection_records(get_db())
+        db = get_db()
+        records = reflection_records(db)
+        current = models.current_event(db)
     for record in records:
         if as_json:
             click.echo(json.dumps(record, ensure_ascii=False))
         else:
             reason = f" — {record['reason']}" if record["reason"] else ""
+            event = record["event"]
+            earlier = (
+                f"  [event {event['id']}: {event['name']}]"
+                if current is None or event["id"] != current.id
+                else ""
+            )
             click.echo(f"{record['id']:>5}  {record['kind']:<5}  {record['perspective']:<18}"
-                       f" {record['status']}{reason}")  # fmt: skip
+                       f" {record['status']}{reason}{earlier}")  # fmt: skip
 
 
 @main.command("speech")

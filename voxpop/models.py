@@ -147,6 +147,17 @@ class Event:
     # Per language ({lang: text}): the event's name and the kiosk's thank-you text.
     names: dict[str, str] = field(default_factory=dict)
     thanks: dict[str, str] = field(default_factory=dict)
+    # The highest max_clip_seconds the event has had (the database keeps it: migration 0017).
+    max_clip_seconds_ever: int = 0
+
+    @property
+    def longest_clip_allowed(self) -> int:
+        """The longest clip, in seconds, a kiosk may have recorded for this event.
+
+        The highest "Longest clip" the event has had, not today's: a kiosk records under the
+        limit it loaded with and may send the take long after the organiser lowered it.
+        """
+        return max(self.max_clip_seconds, self.max_clip_seconds_ever)
 
     def name_in(self, lang: str) -> str:
         """The event's name in ``lang`` (falling back to English, then ``name``)."""
@@ -171,6 +182,7 @@ class Event:
             captions_required=bool(row["captions_required"]),
             names=json.loads(row["names"]),
             thanks=json.loads(row["thanks"]),
+            max_clip_seconds_ever=row["max_clip_seconds_ever"],
         )
 
 
@@ -308,6 +320,26 @@ def current_event(db: sqlite3.Connection) -> Event | None:
     """Return the event this instance is running (the newest one), if any."""
     row = db.execute("SELECT * FROM event ORDER BY id DESC LIMIT 1").fetchone()
     return Event.from_row(row) if row else None
+
+
+def event_of_prompt(db: sqlite3.Connection, prompt_id: str) -> Event | None:
+    """The event a prompt belongs to (``prompt_id`` as a kiosk sent it), or None if unknown."""
+    # Plain ASCII digits that fit SQLite's integers: anything else names no prompt.
+    if not (prompt_id.isascii() and prompt_id.isdigit()) or len(prompt_id) > 18:
+        return None
+    row = db.execute(
+        "SELECT e.* FROM prompt p JOIN event e ON e.id = p.event_id WHERE p.id = ?",
+        (int(prompt_id),),
+    ).fetchone()
+    return Event.from_row(row) if row else None
+
+
+def longest_clip_any_event(db: sqlite3.Connection) -> int:
+    """The longest clip any event on this laptop has allowed, in seconds (0 with no event)."""
+    row = db.execute(
+        "SELECT MAX(MAX(max_clip_seconds, max_clip_seconds_ever)) FROM event"
+    ).fetchone()
+    return int(row[0] or 0)
 
 
 def update_event_settings(db: sqlite3.Connection, event_id: int, **settings: Any) -> None:

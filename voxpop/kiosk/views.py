@@ -372,9 +372,12 @@ def _spent_link() -> Any:
 def create_reflection() -> Any:
     """Receive one reflection (multipart); answer ``{id, receipt_code, status}``."""
     event = require_event()
-    # Set before anything reads the body: the upload streams to disk up to this size.
+    bytes_per_second = int(current_app.config["UPLOAD_BYTES_PER_SECOND"])
+    # Set before anything reads the body: the upload streams to disk up to this size. The
+    # reflection may be for an earlier event, which is known only once the form is read, so
+    # this is the most any event allows; receive_reflection then checks the size for its own.
     request.max_content_length = upload_limit_bytes(
-        event.max_clip_seconds, current_app.config["UPLOAD_BYTES_PER_SECOND"]
+        models.longest_clip_any_event(get_db()), bytes_per_second
     )
     if g.kiosk_via == "session":
         csrf.protect()
@@ -417,7 +420,9 @@ def create_reflection() -> Any:
         # A "media" text field instead of a file: the kiosk sent no recording at all.
         raise InvalidSubmission(_("The recording did not arrive. Please try again."))
     state = current_app.extensions["voxpop"]
-    answer, created = receive_reflection(get_db(), state.store, event, g.kiosk, submission)
+    answer, created = receive_reflection(
+        get_db(), state.store, event, g.kiosk, submission, bytes_per_second=bytes_per_second
+    )
     if created:
         enqueue_processing(get_db(), state.queue, answer["id"])
     return jsonify(answer), 201 if created else 200

@@ -106,9 +106,14 @@ class ReflectionToProcess:
 
 
 def load_reflection(db: sqlite3.Connection, reflection_id: int) -> ReflectionToProcess:
-    """Read a reflection with its perspective, prompt and event limits."""
+    """Read a reflection with its perspective, prompt and event limits.
+
+    A recording is judged by the longest clip its event ever allowed, not today's setting:
+    the kiosk recorded it under the limit it had loaded, and the delegate was thanked for it.
+    """
     row = db.execute(
-        "SELECT r.*, p.labels, p.colour, pr.texts, e.max_clip_seconds"
+        "SELECT r.*, p.labels, p.colour, pr.texts,"
+        " MAX(e.max_clip_seconds, e.max_clip_seconds_ever) AS longest_clip"
         " FROM reflection r JOIN perspective p ON p.id = r.perspective_id"
         " JOIN prompt pr ON pr.id = r.prompt_id JOIN event e ON e.id = r.event_id"
         " WHERE r.id = ?",
@@ -127,7 +132,7 @@ def load_reflection(db: sqlite3.Connection, reflection_id: int) -> ReflectionToP
         perspective_label=str(models.localised(json.loads(row["labels"]), lang)),
         colour=row["colour"],
         prompt_text=str(models.localised(json.loads(row["texts"]), lang)),
-        max_seconds=row["max_clip_seconds"],
+        max_seconds=row["longest_clip"],
     )
 
 

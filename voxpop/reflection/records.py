@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 
 from voxpop import models, reasons
 from voxpop.db import transaction, utcnow
-from voxpop.errors import InvalidSubmission, UnsupportedMedia
+from voxpop.errors import InvalidSubmission, UnsupportedMedia, VoxpopError
 from voxpop.media.sniff import EXTENSIONS, sniff_container
 from voxpop.reflection import processing
 from voxpop.reflection.intake.receipts import claim_code
@@ -29,6 +29,50 @@ FIRST_NAME_MAX = 40
 def upload_limit_bytes(max_clip_seconds: int, bytes_per_second: int) -> int:
     """Largest request body accepted for an event: its max length, with slack, at a bitrate."""
     return int(max_clip_seconds * 1.25 * bytes_per_second) + 2 * 1024 * 1024
+
+
+def recording_limit_bytes(
+    given_for: models.Event, current: models.Event, bytes_per_second: int
+) -> int:
+    """The largest recording accepted for a reflection given under ``given_for``.
+
+    Sized for the longest clip that event ever allowed (the kiosk recorded under the limit it
+    loaded with), or the current event's, when higher: raising "Longest clip" is the way out
+    of a refusal for size, also for a reflection from an earlier event.
+    """
+    seconds = max(given_for.longest_clip_allowed, current.longest_clip_allowed)
+    return upload_limit_bytes(seconds, bytes_per_second)
+
+
+def refuse_if_too_large(size: int, limit_bytes: int) -> None:
+    """Refuse (413) a recording of ``size`` bytes above ``limit_bytes``."""
+    if size > limit_bytes:
+        raise VoxpopError(
+            _(
+                "This recording is too large to send (the limit is %(mb)d MB).",
+                mb=max(1, limit_bytes // 1_000_000),
+            ),
+            field="media",
+            status=413,
+        )
+
+
+def _not_on_this_laptop(first_sentence: str, field: str) -> InvalidSubmission:
+    """A refusal of something only another copy of voxpop knows, saying where the fix lies.
+
+    The kiosk keeps the reflection and the organiser reads this on the Kiosks page: the one
+    way such a reflection can arrive is from a kiosk that gave it with another laptop (or with
+    this one before its data was replaced), so that is where it can still be delivered.
+    """
+    return InvalidSubmission(
+        first_sentence
+        + " "
+        + _(
+            "It stays on the kiosk: if the kiosk was used with another laptop, or with this"
+            " one before its data was replaced, pair it with that one again to send it."
+        ),
+        field=field,
+    )
 
 
 @dataclass
@@ -93,27 +137,50 @@ def validate_submission(
     kiosk: models.Kiosk,
     *,
     check_media: bool = True,
+    bytes_per_second: int | None = None,
 ) -> dict[str, Any]:
-    """Check a submission against the event; return the values to store.
+    """Check a submission against the event it was given for; return the values to store.
+
+    ``event`` is the current event. A reflection belongs to the event of the question it
+    answers, which need not be the current one: a kiosk keeps what a delegate gave until the
+    laptop confirms it, and may send it after an organiser started a new event. Its
+    perspective, consent wording and limits are checked against that event (``values["event"]``).
 
     ``check_media=False`` checks only the form fields (a resumable upload being created,
-    whose bytes have not arrived yet). Raises InvalidSubmission or UnsupportedMedia.
+    whose bytes have not arrived yet). With ``bytes_per_second``, a recording's size is checked
+    too (the multipart POST; a resumable upload's was checked when it was created).
+    Raises InvalidSubmission, UnsupportedMedia or VoxpopError (413).
     """
     if sub.kind not in models.KINDS:
         raise InvalidSubmission(_("Choose video, audio or text."), field="kind")
     # A perspective retired, or a question taken off the kiosks, after the delegate chose it
     # still takes their reflection: refusing it would leave it stuck on the kiosk for good.
+    given_for = models.event_of_prompt(db, sub.prompt)
+    prompt = (
+        next(
+            (p for p in models.prompts(db, given_for.id, inactive=True) if str(p.id) == sub.prompt),
+            None,
+        )
+        if given_for
+        else None
+    )
+    if given_for is None or prompt is None:
+        raise _not_on_this_laptop(
+            _("This laptop does not know the question this reflection answers."), "prompt"
+        )
     perspective = next(
-        (p for p in models.perspectives(db, event.id, retired=True) if p.slug == sub.perspective),
+        (
+            p
+            for p in models.perspectives(db, given_for.id, retired=True)
+            if p.slug == sub.perspective
+        ),
         None,
     )
     if perspective is None:
-        raise InvalidSubmission(_("Choose one of the perspectives shown."), field="perspective")
-    prompt = next(
-        (p for p in models.prompts(db, event.id, inactive=True) if str(p.id) == sub.prompt), None
-    )
-    if prompt is None:
-        raise InvalidSubmission(_("Choose one of the prompts shown."), field="prompt")
+        raise _not_on_this_laptop(
+            _("This laptop does not know the perspective this reflection was given from."),
+            "perspective",
+        )
 
     unknown = set(sub.consent) - set(models.PURPOSES)
     if unknown:
@@ -126,13 +193,14 @@ def validate_submission(
             ),
             field="consent",
         )
-    consent_text = models.current_consent_text(db, event.id)
+    consent_text = models.current_consent_text(db, given_for.id)
     if sub.consent_version and sub.consent_version != consent_text.sha256:
         # The delegate saw an earlier version (the text changed mid-session): record that one.
-        shown = models.consent_text_by_sha256(db, event.id, sub.consent_version)
+        shown = models.consent_text_by_sha256(db, given_for.id, sub.consent_version)
         if shown is None:
-            raise InvalidSubmission(
-                _("The consent text has changed. Please start again."), field="consent_version"
+            raise _not_on_this_laptop(
+                _("This laptop does not know the consent wording the delegate agreed to."),
+                "consent_version",
             )
         consent_text = shown
     if set(sub.consent) - set(consent_text.purposes):
@@ -171,9 +239,9 @@ def validate_submission(
         text_body = (sub.text or "").strip()
         if not text_body:
             raise InvalidSubmission(_("Write something before sending."), field="text")
-        if len(text_body) > event.text_max_chars:
+        if len(text_body) > given_for.text_max_chars:
             raise InvalidSubmission(
-                _("Please keep it under %(max)d characters.", max=event.text_max_chars),
+                _("Please keep it under %(max)d characters.", max=given_for.text_max_chars),
                 field="text",
             )
     else:
@@ -188,6 +256,10 @@ def validate_submission(
             raise InvalidSubmission(
                 _("The recording is empty. Please record again."), field="media"
             )
+        if bytes_per_second is not None:
+            refuse_if_too_large(
+                sub.media.size, recording_limit_bytes(given_for, event, bytes_per_second)
+            )
         if sniff_container(sub.media.head) is None:
             raise UnsupportedMedia(_("This file is not a recording we can read."), field="media")
 
@@ -195,6 +267,7 @@ def validate_submission(
     if sub.duration_ms.strip().isdigit():
         duration_ms = min(int(sub.duration_ms), 24 * 3600 * 1000)
     return {
+        "event": given_for,
         "perspective": perspective,
         "prompt": prompt,
         "consent_text": consent_text,
@@ -211,18 +284,23 @@ def receive_reflection(
     event: models.Event,
     kiosk: models.Kiosk,
     sub: Submission,
+    *,
+    bytes_per_second: int | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Store a kiosk's submission; return ``({id, receipt_code, status}, created)``.
 
+    ``event`` is the current event; the reflection is stored against the event it was given
+    for (see ``validate_submission``, which also says what ``bytes_per_second`` checks).
     The same ``client_id`` sent again (a retry after a lost answer) returns the reflection
     already stored, with ``created`` False, and keeps nothing new.
-    Raises InvalidSubmission or UnsupportedMedia with a message for the delegate.
+    Raises InvalidSubmission, UnsupportedMedia or VoxpopError with a message for the delegate.
     """
     client_id = parse_client_id(sub.client_id)
     existing = existing_reflection(db, client_id, kiosk.id)
     if existing:
         return existing, False
-    values = validate_submission(db, event, sub, kiosk)
+    values = validate_submission(db, event, sub, kiosk, bytes_per_second=bytes_per_second)
+    given_for: models.Event = values["event"]
 
     original = None
     if sub.media is not None:
@@ -230,7 +308,7 @@ def receive_reflection(
         assert container is not None  # validate_submission refused anything else
         original = store.commit_original(sub.media, EXTENSIONS[container])
 
-    lang = sub.lang if sub.lang in event.languages else event.languages[0]
+    lang = sub.lang if sub.lang in given_for.languages else given_for.languages[0]
     consent = set(sub.consent)
     try:
         with transaction(db):
@@ -243,7 +321,7 @@ def receive_reflection(
                 " display_name, created_at, capture)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    event.id,
+                    given_for.id,
                     sub.kind,
                     values["perspective"].id,
                     values["prompt"].id,

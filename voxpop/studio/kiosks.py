@@ -107,3 +107,32 @@ def resend_refused(db: sqlite3.Connection, kiosk_id: int, *, actor: audit.Actor 
             {"resend_requested_at": asked},
             actor=actor,
         )
+
+
+def holding_unsent(db: sqlite3.Connection) -> list[models.Kiosk]:
+    """The live kiosks whose last heartbeat said they hold reflections the laptop has not
+    stored (waiting to send, or kept after a refusal), oldest first."""
+    return [
+        kiosk
+        for kiosk in reversed(models.kiosks(db))
+        if not kiosk.revoked_at and ((kiosk.outbox_count or 0) + (kiosk.refused_count or 0))
+    ]
+
+
+def late_arrivals(db: sqlite3.Connection, current: models.Event) -> list[tuple[str, int]]:
+    """Reflections given at an earlier event that arrived after ``current`` started (a kiosk
+    sent them late): ``(that event's name, how many)``, oldest event first.
+
+    They are kept under the event they were given for, which the studio's pages do not show
+    once a new event has started; this is where an organiser learns they came. Withdrawn ones
+    are left out. Times are to the second, so one stored in the very second the new event was
+    made counts too: better told once too often than hidden.
+    """
+    rows = db.execute(
+        "SELECT e.name, COUNT(*) AS how_many FROM reflection r JOIN event e ON e.id = r.event_id"
+        " WHERE r.event_id < ? AND r.status != 'withdrawn'"
+        " AND r.created_at >= (SELECT created_at FROM event WHERE id = ?)"
+        " GROUP BY e.id ORDER BY e.id",
+        (current.id, current.id),
+    ).fetchall()
+    return [(row["name"], row["how_many"]) for row in rows]

@@ -186,6 +186,17 @@ def settings_event(event: models.Event) -> Any:
     except SettingsError as error:
         return _event_page(event, form, error=show_error(form, error))
     flash(_("Event settings saved.") if changed else _("Nothing was changed."))
+    lowered_to = settings.max_clip_seconds
+    if changed and lowered_to is not None and lowered_to < event.max_clip_seconds:
+        flash(
+            _(
+                "Kiosks stop new recordings at %(new)d seconds from their next screen. Clips"
+                " already recorded under the longer limit (%(old)d seconds) are kept whole:"
+                " they are still sent, and processed in full.",
+                new=lowered_to,
+                old=event.max_clip_seconds,
+            )
+        )
     return redirect(url_for("studio.settings_event"))
 
 
@@ -283,6 +294,7 @@ def settings_new_event() -> Any:
         section="event",
         form=form,
         current=models.current_event(get_db()),
+        unsent_kiosks=kiosks.holding_unsent(get_db()),
         error=error,
     ), (400 if error else 200)
 
@@ -566,17 +578,19 @@ def settings_consent(event: models.Event) -> Any:
 def _kiosks_page(
     failed: tuple[int | None, KioskForm] | None = None, error: str | None = None
 ) -> Any:
-    kiosks = models.kiosks(get_db())
+    all_kiosks = models.kiosks(get_db())
     forms: dict[int | None, KioskForm] = {
-        kiosk.id: KioskForm(formdata=None, data={"name": kiosk.name}) for kiosk in kiosks
+        kiosk.id: KioskForm(formdata=None, data={"name": kiosk.name}) for kiosk in all_kiosks
     }
     forms[None] = KioskForm(formdata=None)
     if failed is not None:
         forms[failed[0]] = failed[1]
+    event = models.current_event(get_db())
     return render_template(
         "studio/settings/kiosks.html",
         section="kiosks",
-        kiosks=kiosks,
+        kiosks=all_kiosks,
+        late_arrivals=kiosks.late_arrivals(get_db(), event) if event else [],
         kind_labels=models.kind_names(),
         forms=forms,
         action_form=ActionForm(formdata=None),

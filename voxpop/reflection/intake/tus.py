@@ -37,7 +37,7 @@ from voxpop.reflection.intake.staging import (
     UploadBusy,
     ensure_room,
 )
-from voxpop.reflection.records import upload_limit_bytes
+from voxpop.reflection.records import recording_limit_bytes, upload_limit_bytes
 from voxpop.web import require_event
 
 bp = Blueprint("intake", __name__)
@@ -47,8 +47,14 @@ TUS_EXTENSIONS = "creation,termination,expiration,checksum"
 OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
 
 
-def _limit(event: models.Event) -> int:
-    return upload_limit_bytes(event.max_clip_seconds, current_app.config["UPLOAD_BYTES_PER_SECOND"])
+def _bytes_per_second() -> int:
+    return int(current_app.config["UPLOAD_BYTES_PER_SECOND"])
+
+
+def _largest_upload() -> int:
+    """The most a request body may hold: sized for the longest clip any event has allowed
+    (an upload may be for an earlier event; its own limit was checked when it was created)."""
+    return upload_limit_bytes(models.longest_clip_any_event(get_db()), _bytes_per_second())
 
 
 def _http_date(iso: str) -> str:
@@ -114,7 +120,8 @@ def create_upload() -> Any:
             headers={
                 "Tus-Version": TUS_VERSION,
                 "Tus-Extension": TUS_EXTENSIONS,
-                "Tus-Max-Size": str(_limit(event)),
+                # What a recording made now may be (one from an earlier event may be larger).
+                "Tus-Max-Size": str(recording_limit_bytes(event, event, _bytes_per_second())),
                 "Tus-Checksum-Algorithm": ",".join(CHECKSUM_ALGORITHMS),
             },
         )
@@ -135,7 +142,7 @@ def create_upload() -> Any:
         g.kiosk,
         length,
         request.headers.get("Upload-Metadata", ""),
-        limit_bytes=_limit(event),
+        bytes_per_second=_bytes_per_second(),
         expiry_seconds=config["UPLOAD_EXPIRY_SECONDS"],
         disk_floor_bytes=config["DISK_FREE_FLOOR_BYTES"],
     )
@@ -170,7 +177,7 @@ def upload(upload_id: str) -> Any:
         raise _tus_error(_("This upload does not exist."), 404)
     # Before anything reads the body (the CSRF check of a cookie-borne request parses it):
     # the app's default limit is for small forms, far below a recording's chunk.
-    request.max_content_length = _limit(require_event())
+    request.max_content_length = _largest_upload()
     db = get_db()
     record = uploads.get_upload(db, upload_id, g.kiosk)
     if record.expired():

@@ -34,6 +34,8 @@ from voxpop.reflection.records import (
     existing_reflection,
     parse_client_id,
     receive_reflection,
+    recording_limit_bytes,
+    refuse_if_too_large,
     validate_submission,
 )
 from voxpop.storage import MediaStore
@@ -190,16 +192,17 @@ def create_upload(
     length: int,
     metadata_header: str,
     *,
-    limit_bytes: int,
+    bytes_per_second: int,
     expiry_seconds: int,
     disk_floor_bytes: int,
 ) -> tuple[Upload, dict[str, Any] | None]:
     """Start an upload of ``length`` bytes; return it and, for a finished resend, its answer.
 
-    Every form field is checked here, before any byte is stored. The size limit and the free
-    disk space are checked from ``length``. A second creation for a ``client_id`` this kiosk
-    is still sending answers the same upload (the client resumes it); one for a reflection
-    already stored answers that reflection.
+    ``event`` is the current event. Every form field is checked here, before any byte is
+    stored, against the event the reflection was given for; so is ``length``, against the size
+    limit for it (``records.recording_limit_bytes`` at ``bytes_per_second``), and the free disk
+    space. A second creation for a ``client_id`` this kiosk is still sending answers the same
+    upload (the client resumes it); one for a reflection already stored answers that reflection.
     """
     metadata = parse_metadata(metadata_header)
     client_id = parse_client_id(metadata.get("client_id", ""))
@@ -208,21 +211,13 @@ def create_upload(
         return _finished_record(db, kiosk, client_id, length, answer), answer
     if length <= 0:
         raise InvalidSubmission(_("The recording is empty. Please record again."), field="media")
-    if length > limit_bytes:
-        raise VoxpopError(
-            _(
-                "This recording is too large to send (the limit is %(mb)d MB).",
-                mb=max(1, limit_bytes // 1_000_000),
-            ),
-            field="media",
-            status=413,
-        )
     submission = submission_from_metadata(metadata)
     if submission.kind not in ("video", "audio"):
         raise InvalidSubmission(
             _("Only video and audio recordings are sent this way."), field="kind"
         )
-    validate_submission(db, event, submission, kiosk, check_media=False)
+    values = validate_submission(db, event, submission, kiosk, check_media=False)
+    refuse_if_too_large(length, recording_limit_bytes(values["event"], event, bytes_per_second))
 
     open_row = db.execute(
         "SELECT * FROM upload WHERE kiosk_id = ? AND client_id = ? AND finished_at IS NULL"
