@@ -581,18 +581,22 @@ def test_migration_15_gives_existing_settings_an_empty_public_address(
     shipped = database.migrations()
     monkeypatch.setattr(database, "migrations", lambda: [m for m in shipped if m[0] < 15])
     before = open_database(tmp_path)
-    event = models.create_event(before, "Saved before version 15")
+    # The event as version 14 stored it (models reads columns that later versions added).
+    event_id = before.execute(
+        "INSERT INTO event (name, created_at) VALUES ('Saved before version 15', ?)",
+        ("2026-01-01T00:00:00+00:00",),
+    ).lastrowid
     before.execute(
         "INSERT INTO publish_settings (event_id, bucket, prefix, updated_at)"
         " VALUES (?, 'archive', '2026', '2026-01-01T00:00:00+00:00')",
-        (event.id,),
+        (event_id,),
     )
     before.commit()
     before.close()
     monkeypatch.setattr(database, "migrations", lambda: shipped)
     upgraded = open_database(tmp_path)
     assert database.schema_version(upgraded) == len(shipped)
-    settings = publish.saved_settings(upgraded, event.id)
+    settings = publish.saved_settings(upgraded, event_id)
     assert (settings.bucket, settings.prefix, settings.public_url) == ("archive", "2026", "")
     upgraded.close()
 
