@@ -303,8 +303,11 @@
   }
 
   function renumberCues() {
-    Array.prototype.forEach.call(document.querySelectorAll("#cue-rows .cue-number"), function (cell, index) {
-      cell.textContent = String(index + 1);
+    // The number shown, and the one in each Remove button's name ("Remove caption 3").
+    Array.prototype.forEach.call(document.querySelectorAll("#cue-rows .cue-row"), function (row, index) {
+      Array.prototype.forEach.call(row.querySelectorAll(".cue-number, .cue-number-copy"), function (cell) {
+        cell.textContent = String(index + 1);
+      });
     });
   }
 

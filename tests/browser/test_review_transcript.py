@@ -93,6 +93,13 @@ def test_the_transcript_follows_the_clip_and_the_facilitator_checks_it(
     # Edit takes the facilitator to that caption's words.
     page.get_by_role("link", name="Edit caption 2").click()
     expect(page.locator("#cue-text-2")).to_be_focused()
+    # Each Remove button says which caption it removes, and still does after a new row.
+    expect(page.get_by_role("button", name="Remove caption 2", exact=True)).to_have_count(1)
+    rows_before = page.locator("#cue-rows .cue-row").count()
+    page.click("[data-add-cue]")
+    expect(
+        page.get_by_role("button", name=f"Remove caption {rows_before + 1}", exact=True)
+    ).to_have_count(1)
     shoot(page, path="docs/img/review-transcript.png", full_page=True)
 
     # The note under the trim follows what is typed. On this 2 s clip the reel's nearest cut
