@@ -133,9 +133,11 @@ def test_receipt_codes_avoid_ambiguous_characters(app, kiosk: KioskDevice) -> No
         ({"perspective": "astronaut"}, 400, "does not know the perspective"),
         ({"perspective": None}, 400, "does not know the perspective"),
         ({"prompt": "9999"}, 400, "does not know the question"),
-        ({"prompt": "not-a-number"}, 400, "does not know the question"),
+        # Not a question's number at all: a bad request, not another laptop's question.
+        ({"prompt": "not-a-number"}, 400, "Choose one of the prompts shown."),
+        ({"prompt": ""}, 400, "Choose one of the prompts shown."),
         ({"prompt": "9" * 30}, 400, "does not know the question"),
-        ({"prompt": "\u0661"}, 400, "does not know the question"),  # an Arabic-Indic 1
+        ({"prompt": "\u0661"}, 400, "Choose one of the prompts shown."),  # an Arabic-Indic 1
         ({"kind": "hologram"}, 400, "video, audio or text"),
         ({"consent": []}, 400, "archive"),
         ({"consent": ["reel", "online"]}, 400, "archive"),

@@ -72,7 +72,7 @@ def test_heartbeat_needs_a_kiosk_and_its_csrf_token(app, client, kiosk) -> None:
 
 REFUSED_REPORT = {
     "outbox_count": 0,
-    "refused_count": 3,
+    "refused_count": 4,
     "refused": [
         {
             "kind": "video",
@@ -82,6 +82,7 @@ REFUSED_REPORT = {
         },
         # A kiosk's report is checked like any input: odd values are blanked, never stored.
         {"kind": "<script>", "status": True, "message": "<b>bold</b>\x00\x1b[2J", "created_at": -5},
+        {"kind": "audio", "status": 422, "message": "", "created_at": 1e15},  # year 33658
         "not an entry",
     ],
 }
@@ -101,11 +102,12 @@ def test_refused_reflections_are_shown_with_why_and_can_be_sent_again(
             "created_at": "2026-11-18T11:06:40+00:00",
         },
         {"kind": "", "status": None, "reason": "<b>bold</b>[2J", "created_at": None},
+        {"kind": "audio", "status": 422, "reason": "", "created_at": None},
     ]
 
     auth.login("organiser")
     overview = client.get("/studio/").text
-    assert "3 reflections refused by the laptop, kept on the kiosk" in overview
+    assert "4 reflections refused by the laptop, kept on the kiosk" in overview
     assert f'/studio/settings/kiosks#kiosk-{kiosk.kiosk_id}"' in overview
     page = client.get("/studio/settings/kiosks").text
     refusals = page[page.index(f'id="kiosk-{kiosk.kiosk_id}-refused"') :]
@@ -115,7 +117,7 @@ def test_refused_reflections_are_shown_with_why_and_can_be_sent_again(
     assert "and 1 more" in refusals
     assert "waiting for the kiosk" not in refusals
     # Revoking it would strand them until it is paired again: the question says so.
-    assert "It last said it holds 3 reflections not yet on this laptop" in refusals
+    assert "It last said it holds 4 reflections not yet on this laptop" in refusals
 
     # The organiser raised the limit, say, and asks: the kiosk's next session call carries it.
     action = f"/studio/settings/kiosks/{kiosk.kiosk_id}/resend"
@@ -140,7 +142,7 @@ def test_a_facilitator_sees_refusals_but_cannot_ask_for_a_resend(app, auth, clie
     assert heartbeat(kiosk, REFUSED_REPORT).status_code == 204
     auth.login("facilitator")
     overview = client.get("/studio/")
-    assert "3 reflections refused by the laptop" in overview.text
+    assert "4 reflections refused by the laptop" in overview.text
     assert "An organiser can see why" in overview.text
     action = f"/studio/settings/kiosks/{kiosk.kiosk_id}/resend"
     assert client.post(action, data={"csrf_token": csrf_from(overview.text)}).status_code == 403

@@ -335,7 +335,7 @@ LIMIT = upload_limit_bytes(10, 1_000_000)  # the test event: 10 s clips at the d
         ({"fields": {"client_id": "not-a-uuid"}}, 400, "recording id"),
         ({"fields": {"perspective": None}}, 400, "perspective"),
         ({"fields": {"perspective": "astronaut"}}, 400, "perspective"),
-        ({"fields": {"prompt": None}}, 400, "question"),
+        ({"fields": {"prompt": None}}, 400, "prompts shown"),
         ({"fields": {"prompt": "99999"}}, 400, "question"),
         ({"fields": {"kind": None}}, 400, "video"),
         ({"fields": {"kind": "text"}}, 400, "Only video and audio"),

@@ -12,6 +12,7 @@ import shutil
 import sqlite3
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -261,6 +262,19 @@ def test_back_and_reload_never_send_a_form_again(app, client, public_text) -> No
     other = app.test_client()
     assert other.get("/withdraw/done").location == "/withdraw"
     assert other.get("/withdraw/confirm").location == "/withdraw"
+
+
+def test_a_preview_left_unconfirmed_is_forgotten_after_ten_minutes(
+    client, public_text, monkeypatch
+) -> None:
+    """On a shared browser the next person must not find someone's preview on Back."""
+    from voxpop import db
+
+    assert lookup(client, public_text[1]).status_code == 200
+    later = db.now_utc() + timedelta(minutes=10, seconds=1)
+    monkeypatch.setattr(db, "clock", lambda: later)
+    back = client.get("/withdraw/confirm")
+    assert (back.status_code, back.location) == (302, "/withdraw")
 
 
 def test_a_preview_withdrawn_elsewhere_meanwhile_says_so(client, public_text) -> None:

@@ -737,12 +737,20 @@ def _clean_refused(report: Any) -> list[dict[str, Any]] | None:
                 "kind": kind if kind in _REFUSED_KINDS else "",
                 "status": status if status is not None and 400 <= status < 600 else None,
                 "reason": reason[:REFUSED_REASON_MAX],
-                "created_at": iso_seconds(datetime.fromtimestamp(created / 1000, UTC))
-                if created
-                else None,
+                "created_at": _reported_time(created),
             }
         )
     return items
+
+
+_LATEST_REPORTED_MS = 4_102_444_800_000  # 2100-01-01: later is no kiosk's clock, only noise
+
+
+def _reported_time(ms: int | None) -> str | None:
+    """A time a kiosk reported (ms since 1970) as stored, or None when it is not plausible."""
+    if not ms or ms >= _LATEST_REPORTED_MS:
+        return None
+    return iso_seconds(datetime.fromtimestamp(ms / 1000, UTC))
 
 
 def _reported_number(value: Any) -> int | None:

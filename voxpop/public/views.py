@@ -24,7 +24,7 @@ from wtforms.validators import ValidationError
 
 from voxpop import tls
 from voxpop.auth import public
-from voxpop.db import get_db
+from voxpop.db import get_db, now_utc
 from voxpop.extensions import client_address, csrf, limiter
 from voxpop.reflection import withdrawal
 from voxpop.reflection.intake.receipts import normalise_receipt_code
@@ -159,6 +159,25 @@ def _staff_refused() -> Any | None:
 # the signed session cookie, never in a URL (a URL stays in the history and in logs).
 CHECKED_CODE = "withdraw_code"
 WITHDRAWN_CODE = "withdrawn_code"
+# ... for a few minutes only: on a shared browser (a venue's laptop, a friend's phone) the next
+# person must not find someone's preview (and its "Withdraw it" button) on Back.
+REMEMBER_SECONDS = 600
+
+
+def _remember(key: str, code: str) -> None:
+    session[key] = {"code": code, "at": int(now_utc().timestamp())}
+
+
+def _remembered(key: str) -> str | None:
+    """The code kept under ``key`` by this browser, if still fresh (else forgotten now)."""
+    kept = session.get(key)
+    at = kept.get("at") if isinstance(kept, dict) else None
+    if isinstance(kept, dict) and isinstance(at, int):
+        age = now_utc().timestamp() - at
+        if 0 <= age <= REMEMBER_SECONDS:
+            return str(kept.get("code", ""))
+    session.pop(key, None)
+    return None
 
 
 @bp.route("/withdraw", methods=["GET", "POST"])
@@ -180,7 +199,7 @@ def withdraw() -> Any:
         found = _find(code)
     except withdrawal.WithdrawalError as error:
         return _form(code.strip()[:12], error)
-    session[CHECKED_CODE] = found.receipt_code
+    _remember(CHECKED_CODE, found.receipt_code)
     return redirect(url_for("public.withdraw_check", **_lang_arg()), code=303)
 
 
@@ -197,7 +216,7 @@ def withdraw_check() -> Any:
     refused = _staff_refused()
     if refused is not None:
         return refused
-    code = session.get(CHECKED_CODE)
+    code = _remembered(CHECKED_CODE)
     if not code:  # opened directly, or Back after withdrawing: start again
         return redirect(url_for("public.withdraw", **_lang_arg()))
     try:  # found by this browser a moment ago (the session is signed): no guess to brake
@@ -217,7 +236,7 @@ def withdraw_check() -> Any:
 @public
 def withdraw_done() -> Any:
     """The withdrawal just made in this browser (reloading shows it again)."""
-    code = session.get(WITHDRAWN_CODE)
+    code = _remembered(WITHDRAWN_CODE)
     if not code:
         return redirect(url_for("public.withdraw", **_lang_arg()))
     return render_template("public/withdraw_done.html", code=code, on_behalf=_on_behalf())
@@ -245,5 +264,5 @@ def withdraw_confirm() -> Any:
     except withdrawal.WithdrawalError as error:
         return _form(code.strip()[:12], error)
     session.pop(CHECKED_CODE, None)
-    session[WITHDRAWN_CODE] = found.receipt_code
+    _remember(WITHDRAWN_CODE, found.receipt_code)
     return redirect(url_for("public.withdraw_done", **_lang_arg()), code=303)

@@ -155,6 +155,9 @@ def validate_submission(
         raise InvalidSubmission(_("Choose video, audio or text."), field="kind")
     # A perspective retired, or a question taken off the kiosks, after the delegate chose it
     # still takes their reflection: refusing it would leave it stuck on the kiosk for good.
+    if not (sub.prompt.isascii() and sub.prompt.isdigit()):
+        # Not a question's number at all: a bad request, not one from another laptop.
+        raise InvalidSubmission(_("Choose one of the prompts shown."), field="prompt")
     given_for = models.event_of_prompt(db, sub.prompt)
     prompt = (
         next(
