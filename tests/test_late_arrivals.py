@@ -123,6 +123,27 @@ def test_text_written_before_a_new_event_is_kept_under_its_event(
     assert f"[event {first}: {FIRST_EVENT}]" in listed(app, monkeypatch)
 
 
+def test_a_text_refused_for_its_length_gets_in_once_the_limit_is_raised_even_after_a_new_event(
+    app: Flask, kiosk: KioskDevice, organiser: FlaskClient
+) -> None:
+    """Typed under a higher limit that was lowered before it arrived: refused, kept on the
+    kiosk; "Send them again" after raising the limit (the current event's: an earlier one's
+    cannot be edited any more) lets it in."""
+    words = "Being listened to changed how I ask for help. " * 30  # 1,380 characters
+    data = kiosk.form(consent=["archive"], text=words)
+    start_new_event(organiser)
+    with app.app_context():
+        for event_id in event_ids(app):
+            models.update_event_settings(get_db(), event_id, text_max_chars=500)
+    refused = kiosk.post(data)
+    assert refused.status_code == 400 and "under 500 characters" in refused.text
+    with app.app_context():  # the organiser raises the current event's limit
+        models.update_event_settings(get_db(), event_ids(app)[-1], text_max_chars=2000)
+    again = kiosk.post(data)
+    assert again.status_code == 201, again.json
+    assert stored_under(app, again.json["id"])["reflection"] == event_ids(app)[0]
+
+
 @requires_ffmpeg
 def test_recording_sent_by_tus_after_a_new_event_is_kept_under_its_event(
     app: Flask, kiosk: KioskDevice, organiser: FlaskClient, tmp_path: Path

@@ -445,10 +445,26 @@ def test_environment_overrides_the_studio_settings(app: Flask) -> None:
         ({"region": "EU WEST"}, "region"),
         ({"endpoint_url": "ftp://example.org"}, "endpoint_url"),
         ({"endpoint_url": "s3.example.org"}, "endpoint_url"),
+        # Credentials in the address would be shown on pages and printed in the report's links.
+        ({"endpoint_url": "https://AKIAX:s3cr3t@minio.lan:9000"}, "endpoint_url"),
     ],
 )
 def test_unusable_settings_are_refused(values: dict[str, str], field: str) -> None:
     assert list(publish.settings_errors(values)) == [field]
+
+
+def test_credentials_saved_in_an_endpoint_before_are_never_shown() -> None:
+    """Settings saved before such addresses were refused: the links leave them out."""
+    settings = publish.S3Settings(
+        bucket="bkt", prefix="p", endpoint_url="https://AKIAX:s3cr3t@minio.lan:9000"
+    )
+    assert publish.archive_base_url(settings) == "https://minio.lan:9000/bkt/p/"
+    from botocore.exceptions import ClientError
+
+    missing = ClientError({"Error": {"Code": "NoSuchBucket"}}, "PutObject")
+    failure = publish.explain(missing, settings)
+    assert "does not exist at https://minio.lan:9000" in failure.message
+    assert "s3cr3t" not in failure.message and "s3cr3t" not in str(failure.reason.values)
 
 
 @pytest.mark.parametrize(

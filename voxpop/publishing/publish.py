@@ -175,8 +175,8 @@ def archive_base_url(settings: S3Settings) -> str | None:
         return normalise_public_url(settings.public_url)
     if not settings.configured:
         return None
-    if settings.endpoint_url:
-        return f"{settings.endpoint_url.rstrip('/')}/{settings.bucket}/{settings.key_prefix}"
+    if settings.endpoint_url:  # shown: never with credentials saved before they were refused
+        return f"{settings.shown_endpoint.rstrip('/')}/{settings.bucket}/{settings.key_prefix}"
     region = settings.region or "us-east-1"
     return f"https://{settings.bucket}.s3.{region}.amazonaws.com/{settings.key_prefix}"
 
@@ -256,6 +256,12 @@ def settings_errors(values: Mapping[str, str]) -> dict[str, str]:
             errors["endpoint_url"] = _(
                 "The endpoint is a web address such as https://s3.example.org or"
                 " http://192.168.1.20:9000 (leave it empty for Amazon S3)."
+            )
+        elif "@" in parts.netloc:
+            errors["endpoint_url"] = _(
+                "Leave the user name and password out of the endpoint: they would be shown on"
+                " pages and in the report. Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in"
+                " the laptop's environment instead."
             )
     public_url = public_url_error(values.get("public_url", ""))
     if public_url:
@@ -549,7 +555,7 @@ def explain(error: BaseException, settings: S3Settings) -> PublishError:
                 " bucket name."
             ),
             bucket=settings.bucket,
-            where=settings.endpoint_url or "Amazon S3",
+            where=settings.shown_endpoint or "Amazon S3",
         )
     if code in {"AccessDenied", "AllAccessDisabled", "403"}:
         return PublishFailed(

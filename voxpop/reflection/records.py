@@ -242,10 +242,13 @@ def validate_submission(
         text_body = (sub.text or "").strip()
         if not text_body:
             raise InvalidSubmission(_("Write something before sending."), field="text")
-        if len(text_body) > given_for.text_max_chars:
+        # Its event's limit, or the current event's when higher: raising "Longest written
+        # reflection" is the way out for a text typed under a higher limit, even one given
+        # before a new event started.
+        longest = max(given_for.text_max_chars, event.text_max_chars)
+        if len(text_body) > longest:
             raise InvalidSubmission(
-                _("Please keep it under %(max)d characters.", max=given_for.text_max_chars),
-                field="text",
+                _("Please keep it under %(max)d characters.", max=longest), field="text"
             )
     else:
         if sub.text and sub.text.strip():

@@ -119,9 +119,9 @@ def holding_unsent(db: sqlite3.Connection) -> list[models.Kiosk]:
     ]
 
 
-def late_arrivals(db: sqlite3.Connection, current: models.Event) -> list[tuple[str, int]]:
+def late_arrivals(db: sqlite3.Connection, current: models.Event) -> list[tuple[models.Event, int]]:
     """Reflections given at an earlier event that arrived after ``current`` started (a kiosk
-    sent them late): ``(that event's name, how many)``, oldest event first.
+    sent them late): ``(that event, how many)``, oldest event first.
 
     They are kept under the event they were given for, which the studio's pages do not show
     once a new event has started; this is where an organiser learns they came. Withdrawn ones
@@ -129,10 +129,10 @@ def late_arrivals(db: sqlite3.Connection, current: models.Event) -> list[tuple[s
     made counts too: better told once too often than hidden.
     """
     rows = db.execute(
-        "SELECT e.name, COUNT(*) AS how_many FROM reflection r JOIN event e ON e.id = r.event_id"
+        "SELECT e.id, COUNT(*) AS how_many FROM reflection r JOIN event e ON e.id = r.event_id"
         " WHERE r.event_id < ? AND r.status != 'withdrawn'"
         " AND r.created_at >= (SELECT created_at FROM event WHERE id = ?)"
         " GROUP BY e.id ORDER BY e.id",
         (current.id, current.id),
     ).fetchall()
-    return [(row["name"], row["how_many"]) for row in rows]
+    return [(models.get_event(db, row["id"]), row["how_many"]) for row in rows]
