@@ -1072,9 +1072,5 @@
         return null;
       });
     },
-    /** Put refused entries back in the queue and send them (an organiser fixed the cause). */
-    retryRefused: function () {
-      return queueRefused().then(flushNow);
-    },
   };
 })();

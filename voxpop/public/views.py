@@ -171,10 +171,9 @@ def _remember(key: str, code: str) -> None:
 def _remembered(key: str) -> str | None:
     """The code kept under ``key`` by this browser, if still fresh (else forgotten now)."""
     kept = session.get(key)
-    at = kept.get("at") if isinstance(kept, dict) else None
-    if isinstance(kept, dict) and isinstance(at, int):
-        age = now_utc().timestamp() - at
-        if 0 <= age <= REMEMBER_SECONDS:
+    if isinstance(kept, dict):
+        at = kept.get("at")
+        if isinstance(at, int) and 0 <= now_utc().timestamp() - at <= REMEMBER_SECONDS:
             return str(kept.get("code", ""))
     session.pop(key, None)
     return None
@@ -200,13 +199,7 @@ def withdraw() -> Any:
     except withdrawal.WithdrawalError as error:
         return _form(code.strip()[:12], error)
     _remember(CHECKED_CODE, found.receipt_code)
-    return redirect(url_for("public.withdraw_check", **_lang_arg()), code=303)
-
-
-def _lang_arg() -> dict[str, Any]:
-    """Keep a ``?lang=`` the page was opened with on the page a step leads to."""
-    lang = request.args.get("lang")
-    return {"lang": lang} if lang else {}
+    return redirect(url_for("public.withdraw_check"), code=303)
 
 
 @bp.get("/withdraw/confirm")
@@ -218,7 +211,7 @@ def withdraw_check() -> Any:
         return refused
     code = _remembered(CHECKED_CODE)
     if not code:  # opened directly, or Back after withdrawing: start again
-        return redirect(url_for("public.withdraw", **_lang_arg()))
+        return redirect(url_for("public.withdraw"))
     try:  # found by this browser a moment ago (the session is signed): no guess to brake
         found = withdrawal.find_by_code(get_db(), code)
     except withdrawal.WithdrawalError as error:  # withdrawn meanwhile (another tab, staff)
@@ -238,7 +231,7 @@ def withdraw_done() -> Any:
     """The withdrawal just made in this browser (reloading shows it again)."""
     code = _remembered(WITHDRAWN_CODE)
     if not code:
-        return redirect(url_for("public.withdraw", **_lang_arg()))
+        return redirect(url_for("public.withdraw"))
     return render_template("public/withdraw_done.html", code=code, on_behalf=_on_behalf())
 
 
@@ -265,4 +258,4 @@ def withdraw_confirm() -> Any:
         return _form(code.strip()[:12], error)
     session.pop(CHECKED_CODE, None)
     _remember(WITHDRAWN_CODE, found.receipt_code)
-    return redirect(url_for("public.withdraw_done", **_lang_arg()), code=303)
+    return redirect(url_for("public.withdraw_done"), code=303)
